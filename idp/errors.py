@@ -1,0 +1,105 @@
+"""The root exception of the core and the shared error shape.
+
+Every error the core raises derives from :class:`IdpError`. Each carries its wire form
+(``error`` code, HTTP ``status``, a ``description`` safe to show to the client) so that the
+adapters render it in one place instead of repeating ``except`` blocks in every handler.
+Messages say what was expected and what arrived; they never carry secrets or stack traces.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+class IdpError(Exception):
+    """Root of every error raised by :mod:`idp`."""
+
+    error: ClassVar[str] = "server_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+        self.error_id = secrets.token_hex(6)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description,
+                "error_id": self.error_id}
+
+
+class InvalidRequest(IdpError):
+    """The request is malformed, oversized or hostile (HTTP 400)."""
+
+    error = "invalid_request"
+    status = 400
+
+
+class RequestTooLarge(InvalidRequest):
+    error = "request_too_large"
+    status = 413
+
+
+class Unauthorized(IdpError):
+    """The caller is not authenticated or the credential did not verify (HTTP 401)."""
+
+    error = "unauthorized"
+    status = 401
+
+
+class AccessDenied(IdpError):
+    """Authenticated, but not allowed (HTTP 403)."""
+
+    error = "access_denied"
+    status = 403
+
+
+class NotFound(IdpError):
+    error = "not_found"
+    status = 404
+
+
+class Conflict(IdpError):
+    error = "conflict"
+    status = 409
+
+
+class ReplayDetected(InvalidRequest):
+    """A single-use value (request id, challenge, code) arrived a second time."""
+
+    error = "replay_detected"
+
+
+class ConfigError(IdpError):
+    """A configuration file is invalid. Raised at start, never on a request path."""
+
+    error = "config_error"
+
+    def __init__(self, source: str, path: str, reason: str) -> None:
+        self.source = source
+        self.path = path
+        self.reason = reason
+        where = f"{source}: {path}" if path else source
+        super().__init__(f"{where}: {reason}")
+
+
+class SecretsLocked(IdpError):
+    """Secrets at rest cannot be decrypted because no data key is unlocked."""
+
+    error = "secrets_locked"
+    status = 503
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """What an adapter shows for an error: safe text and an id to quote to the helpdesk."""
+
+    error: str
+    status: int
+    description: str
+    error_id: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    @classmethod
+    def from_exception(cls, exc: IdpError) -> ErrorReport:
+        return cls(exc.error, exc.status, exc.description, exc.error_id)
