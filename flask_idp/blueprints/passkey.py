@@ -1,0 +1,259 @@
+"""Passkey JSON endpoints: registration (enrolment link or signed-in) and sign-in.
+
+Each endpoint only translates HTTP to the ceremony functions in :mod:`idp.factors.passkey`;
+challenges are single-use values in the short-lived store, bound to this browser's flow id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from flask_idp.login import finish_ticket, load_ticket
+from flask_idp.web import (
+    client_ip,
+    current_context,
+    flow_id,
+    json_body,
+    runtime,
+    set_session_cookie,
+    str_field,
+)
+from idp.audit import AuditKind
+from idp.directory.model import Employee
+from idp.errors import AccessDenied, IdpError, InvalidRequest, Unauthorized
+from idp.factors import passkey
+from idp.factors.challenges import consume_challenge, issue_challenge
+from idp.factors.registry import PasskeyCredential
+from idp.runtime import Runtime
+from idp.sessions import AuthContext
+
+bp = Blueprint("passkey", __name__, url_prefix="/passkey")
+
+MAX_CREDENTIAL_JSON = 32 * 1024
+
+
+class TooManyAttempts(IdpError):
+    error = "too_many_attempts"
+    status = 429
+
+
+def _uv(rt: Runtime, required_by_ticket: bool = False) -> bool:
+    return required_by_ticket or rt.config.webauthn.user_verification == "required"
+
+
+# -- registration ------------------------------------------------------------------------------
+def _registrant(rt: Runtime, data: dict[str, Any]) -> tuple[Employee, str | None]:
+    """Whose passkey this is: the enrolment link's employee, or the signed-in one."""
+    token = str_field(data, "token", max_len=128, required=False)
+    if token is not None:
+        employee_id = rt.enrolment.peek(token, now=rt.now())
+    else:
+        ctx = current_context()
+        if ctx is None:
+            raise Unauthorized("sign in first, or open your enrolment link again")
+        employee_id = ctx.employee_id
+    employee = rt.employees.get(employee_id)
+    if employee is None or not employee.enabled:
+        raise AccessDenied("this account is disabled; ask your administrator")
+    return employee, token
+
+
+@bp.post("/register/options")
+def register_options() -> Response:
+    rt = runtime()
+    employee, _ = _registrant(rt, json_body())
+    wa = rt.config.webauthn
+    handle, challenge = issue_challenge(
+        rt.ephemeral, purpose="register", bind=f"{flow_id()}|{employee.id}", ttl=wa.challenge_ttl
+    )
+    options = passkey.registration_options(
+        rp_id=wa.rp_id,
+        rp_name=wa.rp_name,
+        user_id=employee.id.encode(),
+        user_name=employee.username,
+        user_display_name=employee.full_name or employee.username,
+        exclude_credentials=rt.passkeys.list_for_employee(employee.id),
+        user_verification=wa.user_verification,
+        resident_key=wa.resident_key,
+        attestation=wa.attestation,
+        challenge=challenge,
+    )
+    return jsonify(handle=handle, publicKey=_json(options))
+
+
+@bp.post("/register/verify")
+def register_verify() -> Response:
+    rt = runtime()
+    data = json_body()
+    employee, token = _registrant(rt, data)
+    wa = rt.config.webauthn
+    challenge = consume_challenge(
+        rt.ephemeral,
+        handle=str_field(data, "handle", max_len=128) or "",
+        purpose="register",
+        bind=f"{flow_id()}|{employee.id}",
+    )
+    name = (str_field(data, "name", max_len=64, required=False) or "Passkey").strip()
+    credential = passkey.verify_registration(
+        response_json=_credential_json(data),
+        expected_challenge=challenge,
+        expected_rp_id=wa.rp_id,
+        expected_origins=wa.origins,
+        require_user_verification=_uv(rt),
+        allowed_aaguids=wa.allowed_aaguids,
+        employee_id=employee.id,
+        name=name,
+        now=rt.now(),
+    )
+    if token is not None:
+        rt.enrolment.redeem(token, now=rt.now())
+    rt.passkeys.add(credential)
+    rt.audit.append_event(
+        kind=AuditKind.PASSKEY_REGISTERED,
+        at=rt.now(),
+        actor=employee.id,
+        employee_id=employee.id,
+        factor="passkey",
+        outcome="success",
+        details={"credential_id": credential.credential_id, "aaguid": credential.aaguid,
+                 "attestation": credential.attestation_format, "ip": client_ip()},
+    )
+    response = jsonify(ok=True, redirect="/")
+    if current_context() is None:
+        ctx = rt.sessions.create(employee_id=employee.id, factor=_registration_use(rt, credential),
+                                 now=rt.now())
+        set_session_cookie(response, ctx)
+    return response
+
+
+def _registration_use(rt: Runtime, credential: PasskeyCredential) -> Any:
+    from idp.factors.kinds import FactorKind, FactorUse
+
+    amr = ("fido", "swk" if credential.backup_eligible else "hwk")
+    return FactorUse(kind=FactorKind.PASSKEY, credential_id=credential.credential_id,
+                     at=rt.now(), user_verified=credential.user_verified, amr=amr)
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+@bp.post("/login/options")
+def login_options() -> Response:
+    rt = runtime()
+    data = json_body()
+    ticket = load_ticket(str_field(data, "ticket", max_len=64, required=False))
+    username = str_field(data, "username", max_len=256, required=False)
+    allow: list[PasskeyCredential] = []
+    if username:
+        employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
+        # An unknown name gets the usernameless options: no account enumeration.
+        if employee is not None:
+            allow = list(rt.passkeys.list_for_employee(employee.id))
+    wa = rt.config.webauthn
+    handle, challenge = issue_challenge(
+        rt.ephemeral, purpose="login", bind=flow_id(), ttl=wa.challenge_ttl
+    )
+    uv_required = _uv(rt, ticket.require_user_verification if ticket else False)
+    options = passkey.authentication_options(
+        rp_id=wa.rp_id,
+        allow_credentials=allow,
+        user_verification="required" if uv_required else wa.user_verification,
+        challenge=challenge,
+    )
+    return jsonify(handle=handle, publicKey=_json(options))
+
+
+@bp.post("/login/verify")
+def login_verify() -> Response:
+    rt = runtime()
+    data = json_body()
+    _rate_limit(rt)
+    ticket_handle = str_field(data, "ticket", max_len=64, required=False)
+    ticket = load_ticket(ticket_handle)
+    relying_party = ticket.relying_party if ticket else "idp"
+    challenge = consume_challenge(
+        rt.ephemeral, handle=str_field(data, "handle", max_len=128) or "", purpose="login",
+        bind=flow_id(),
+    )
+    response_json = _credential_json(data)
+    try:
+        ctx = _verify_assertion(rt, response_json, challenge, ticket is not None and
+                                ticket.require_user_verification)
+    except IdpError as exc:
+        _audit_failure(rt, response_json, relying_party, exc)
+        raise
+    rt.audit.append_event(
+        kind=AuditKind.LOGIN_SUCCESS, at=rt.now(), actor=ctx.employee_id,
+        employee_id=ctx.employee_id, relying_party=relying_party, factor="passkey",
+        outcome="success", details={"ip": client_ip()},
+    )
+    response = jsonify(ok=True, redirect=finish_ticket(ticket_handle))
+    set_session_cookie(response, ctx)
+    return response
+
+
+def _verify_assertion(rt: Runtime, response_json: str, challenge: bytes, uv: bool) -> AuthContext:
+    wa = rt.config.webauthn
+    credential = rt.passkeys.get(passkey.credential_id_of(response_json))
+    if credential is None:
+        raise Unauthorized("this passkey is not registered here; use another or ask for a new "
+                           "enrolment link")
+    employee = rt.employees.get(credential.employee_id)
+    if employee is None or not employee.can_sign_in:
+        raise AccessDenied("this account is disabled; ask your administrator")
+    try:
+        result = passkey.verify_authentication(
+            response_json=response_json, expected_challenge=challenge,
+            expected_rp_id=wa.rp_id, expected_origins=wa.origins, credential=credential,
+            require_user_verification=_uv(rt, uv), now=rt.now(),
+        )
+    except passkey.ClonedAuthenticatorSuspected:
+        rt.audit.append_event(
+            kind=AuditKind.PASSKEY_CLONE_SUSPECTED, at=rt.now(), actor=employee.id,
+            employee_id=employee.id, factor="passkey", outcome="refused",
+            reason="sign count regressed", details={"credential_id": credential.credential_id},
+        )
+        raise
+    rt.passkeys.record_use(credential.credential_id, new_sign_count=result.new_sign_count,
+                           backed_up=result.backed_up, at=rt.now())
+    existing = current_context()
+    if existing is not None and existing.employee_id == employee.id:
+        updated = rt.sessions.add_factor(existing.session_id, result.factor_use, now=rt.now())
+        if updated is not None:
+            return updated
+    return rt.sessions.create(employee_id=employee.id, factor=result.factor_use, now=rt.now())
+
+
+def _audit_failure(rt: Runtime, response_json: str, relying_party: str, exc: IdpError) -> None:
+    try:
+        cred = rt.passkeys.get(passkey.credential_id_of(response_json))
+    except IdpError:
+        cred = None
+    rt.audit.append_event(
+        kind=AuditKind.LOGIN_FAILURE, at=rt.now(), actor=cred.employee_id if cred else None,
+        employee_id=cred.employee_id if cred else None, relying_party=relying_party,
+        factor="passkey", outcome="failure", reason=f"{exc.error}: {exc.description}"[:500],
+        details={"ip": client_ip(), "error_id": exc.error_id},
+    )
+
+
+def _rate_limit(rt: Runtime) -> None:
+    key = f"rate:login:{client_ip()}:{int(rt.now().timestamp()) // 60}"
+    if rt.ephemeral.incr(key, ttl=120) > rt.config.limits.login_attempts_per_minute:
+        raise TooManyAttempts("too many sign-in attempts from this address; wait a minute")
+
+
+def _credential_json(data: dict[str, Any]) -> str:
+    credential = data.get("credential")
+    if not isinstance(credential, dict):
+        raise InvalidRequest("field 'credential' must be the WebAuthn credential object")
+    text = json.dumps(credential)
+    if len(text) > MAX_CREDENTIAL_JSON:
+        raise InvalidRequest(f"credential is larger than {MAX_CREDENTIAL_JSON} bytes")
+    return text
+
+
+def _json(options: str) -> Any:
+    return json.loads(options)
+

@@ -1,0 +1,191 @@
+"""Per-relying-party requirements: which factors satisfy a sign-in and how it is described.
+
+A :class:`Policy` comes from YAML (``policies:``); each relying party names one. A protocol
+turns its request into a :class:`Requirement` (ForceAuthn / ``prompt=login`` / ``wfresh=0``,
+``max_age``, requested contexts, passive) and :func:`evaluate` decides, without IO, whether the
+current session satisfies it and what to assert: SAML AuthnContextClassRef, OIDC/EAM
+``acr``/``amr``, REFEDS MFA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from idp.factors.kinds import FactorKind
+from idp.sessions import AuthContext
+
+REFEDS_MFA = "https://refeds.org/profile/mfa"
+REFEDS_SFA = "https://refeds.org/profile/sfa"
+PASSWORD_PROTECTED = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a relying party requires, and how a satisfied sign-in is expressed."""
+
+    name: str
+    factors: frozenset[FactorKind]
+    require_user_verification: bool = True
+    max_auth_age: int = 8 * 3600
+    refeds_mfa: bool = False
+    authn_context_class_ref: str = UNSPECIFIED
+    acr: str = "urn:hideez:acr:passkey"
+    #: further SAML class refs / OIDC acr values this policy may claim when an RP asks for them
+    also_satisfies: tuple[str, ...] = ()
+
+    def claimable_contexts(self) -> tuple[str, ...]:
+        ordered = [self.authn_context_class_ref, self.acr, *self.also_satisfies]
+        if self.refeds_mfa:
+            ordered.insert(0, REFEDS_MFA)
+        return tuple(dict.fromkeys(ordered))
+
+
+class Comparison(StrEnum):
+    """SAML RequestedAuthnContext comparison (SAML core §3.3.2.2.1); OIDC uses ``exact``."""
+
+    EXACT = "exact"
+    MINIMUM = "minimum"
+    MAXIMUM = "maximum"
+    BETTER = "better"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One protocol request's demands on the session."""
+
+    relying_party: str
+    policy: Policy
+    #: a sign-in older than this does not count (ForceAuthn, prompt=login, wfresh=0)
+    fresh_after: dt.datetime | None = None
+    max_age: int | None = None
+    passive: bool = False
+    requested_contexts: tuple[str, ...] = ()
+    comparison: Comparison = Comparison.EXACT
+    essential: bool = True
+    login_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Satisfied:
+    context: AuthContext
+    authn_context_class_ref: str
+    acr: str
+    amr: tuple[str, ...]
+
+
+class Shortfall(StrEnum):
+    NO_SESSION = "no_session"
+    TOO_OLD = "too_old"
+    WRONG_FACTOR = "wrong_factor"
+    NO_USER_VERIFICATION = "no_user_verification"
+    FRESH_LOGIN_REQUIRED = "fresh_login_required"
+
+
+@dataclass(frozen=True)
+class NeedsLogin:
+    """The session does not satisfy the requirement; a (new) factor ceremony is needed."""
+
+    reason: Shortfall
+    factors: frozenset[FactorKind]
+    require_user_verification: bool
+
+
+@dataclass(frozen=True)
+class Unsatisfiable:
+    """The RP asked for contexts this policy can never claim (SAML NoAuthnContext)."""
+
+    requested: tuple[str, ...]
+    available: tuple[str, ...]
+
+
+Decision = Satisfied | NeedsLogin | Unsatisfiable
+
+_RANK: Mapping[str, int] = {UNSPECIFIED: 0, PASSWORD_PROTECTED: 1, REFEDS_SFA: 1, REFEDS_MFA: 3}
+
+
+def choose_context(requirement: Requirement) -> str | Unsatisfiable:
+    """The context class to claim, honouring what the RP requested (if anything)."""
+    policy = requirement.policy
+    claimable = policy.claimable_contexts()
+    if not requirement.requested_contexts:
+        return policy.authn_context_class_ref
+    requested = requirement.requested_contexts
+    if requirement.comparison is Comparison.EXACT:
+        for ref in requested:
+            if ref in claimable:
+                return ref
+    else:
+        for ref in claimable:
+            if any(_compare(ref, asked, requirement.comparison) for asked in requested):
+                return ref
+    if not requirement.essential:
+        return policy.authn_context_class_ref
+    return Unsatisfiable(requested=requested, available=claimable)
+
+
+def _compare(ours: str, asked: str, comparison: Comparison) -> bool:
+    # Unknown class refs only match themselves; known ones are ordered by strength.
+    if ours == asked:
+        return comparison is not Comparison.BETTER
+    if ours not in _RANK or asked not in _RANK:
+        return False
+    if comparison is Comparison.MINIMUM:
+        return _RANK[ours] >= _RANK[asked]
+    if comparison is Comparison.BETTER:
+        return _RANK[ours] > _RANK[asked]
+    return _RANK[ours] <= _RANK[asked]
+
+
+def evaluate(
+    *, requirement: Requirement, context: AuthContext | None, now: dt.datetime
+) -> Decision:
+    """Decide whether ``context`` satisfies ``requirement`` at ``now``."""
+    policy = requirement.policy
+    chosen = choose_context(requirement)
+    if isinstance(chosen, Unsatisfiable):
+        return chosen
+    need = NeedsLogin(
+        reason=Shortfall.NO_SESSION,
+        factors=policy.factors,
+        require_user_verification=policy.require_user_verification,
+    )
+    if context is None:
+        return need
+    age = (now - context.auth_time).total_seconds()
+    limit = policy.max_auth_age
+    if requirement.max_age is not None:
+        limit = min(limit, requirement.max_age)
+    if requirement.fresh_after is not None and context.auth_time < requirement.fresh_after:
+        return _with(need, Shortfall.FRESH_LOGIN_REQUIRED)
+    if age > limit:
+        return _with(need, Shortfall.TOO_OLD)
+    usable = [u for u in context.factors if u.kind in policy.factors]
+    if not usable:
+        return _with(need, Shortfall.WRONG_FACTOR)
+    if policy.require_user_verification and not any(u.user_verified for u in usable):
+        return _with(need, Shortfall.NO_USER_VERIFICATION)
+    return Satisfied(
+        context=context, authn_context_class_ref=chosen, acr=_acr(policy, chosen), amr=context.amr
+    )
+
+
+def _with(need: NeedsLogin, reason: Shortfall) -> NeedsLogin:
+    return NeedsLogin(reason, need.factors, need.require_user_verification)
+
+
+def _acr(policy: Policy, chosen: str) -> str:
+    # An RP that asked for a specific value gets that value back as acr too.
+    return chosen if chosen != policy.authn_context_class_ref else policy.acr
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    default: str = "default"
+
+    def get(self, name: str | None) -> Policy:
+        return self.policies[name or self.default]

@@ -1,0 +1,87 @@
+"""Everything the IdP needs at run time, built once from the configuration.
+
+Both shells (the Flask IdP and the SATOSA plugins) build one :class:`Runtime` at start: keys are
+loaded and turned into signer objects here, stores are opened here, and nothing on a request
+path loads a key or opens a connection pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from idp.config.schema import IdpConfig
+from idp.keys import KeySet, load_signing_key
+from idp.sessions import SessionStore
+from idp.store.ephemeral import EphemeralStore, open_ephemeral
+from idp.store.sql import (
+    AuditRepository,
+    Database,
+    EmployeeRepository,
+    EnrolmentRepository,
+    PasskeyRepository,
+    migrate,
+    open_database,
+)
+from idp.xmlsig import XmlSigner
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Runtime:
+    config: IdpConfig
+    keys: KeySet
+    xml_signer: XmlSigner
+    db: Database
+    ephemeral: EphemeralStore
+    sessions: SessionStore
+    employees: EmployeeRepository
+    passkeys: PasskeyRepository
+    enrolment: EnrolmentRepository
+    audit: AuditRepository
+    clock: Callable[[], dt.datetime] = utcnow
+    #: per-protocol runtime objects (``saml``, ``oidc``, ``wsfed``), built by their modules
+    protocols: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+
+def build_runtime(
+    config: IdpConfig, *, clock: Callable[[], dt.datetime] = utcnow, run_migrations: bool = True
+) -> Runtime:
+    current = load_signing_key(config.signing_key.key, config.signing_key.cert)
+    upcoming = None
+    if config.next_signing_key is not None:
+        upcoming = load_signing_key(config.next_signing_key.key, config.next_signing_key.cert)
+    keys = KeySet(current=current, next=upcoming)
+    db = open_database(config.database_url)
+    if run_migrations:
+        migrate(db.engine)
+    ephemeral = open_ephemeral(config.ephemeral_url)
+    runtime = Runtime(
+        config=config,
+        keys=keys,
+        xml_signer=XmlSigner(current),
+        db=db,
+        ephemeral=ephemeral,
+        sessions=SessionStore(
+            ephemeral,
+            idle_timeout=config.session.idle_timeout,
+            absolute_lifetime=config.session.absolute_lifetime,
+        ),
+        employees=EmployeeRepository(db),
+        passkeys=PasskeyRepository(db),
+        enrolment=EnrolmentRepository(db),
+        audit=AuditRepository(db),
+        clock=clock,
+    )
+    from idp.protocols import build_protocols
+
+    runtime.protocols.update(build_protocols(runtime))
+    return runtime

@@ -1,0 +1,88 @@
+"""The short-lived store contract: the few operations, with the exact semantics, of both backends.
+
+``RedisStore`` and ``MemoryStore`` behave identically (a shared contract test runs every
+semantic against both). Values are bytes; callers serialise (JSON, never pickle).
+
+- ``put`` is ``SET key value EX ttl``; ``get`` is ``GET``.
+- ``take`` is ``GETDEL``: the value is returned to exactly one caller, however many race.
+- ``add_if_absent`` is ``SET NX EX``: True for exactly one caller while the key lives (replay
+  caches, single-use request ids).
+- ``incr`` counts from 1; the TTL is set when the counter is created and not extended later
+  (a fixed window for rate limits).
+- ``hash_put`` merges fields into a hash and sets its TTL; ``hash_get`` returns every field
+  (``None`` when absent) and, with ``refresh_ttl``, restarts the TTL in the same round trip.
+- ``publish``/``subscribe`` carry messages between instances; only subscribers present when a
+  message is published receive it.
+
+A key holding another kind of value raises :class:`~idp.store.errors.WrongValueType`; an
+unreachable server raises :class:`~idp.store.errors.StoreUnavailable`. TTLs are whole seconds
+and must be positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+MAX_KEY_LENGTH = 1024
+
+
+@runtime_checkable
+class Subscription(Protocol):
+    """Messages published on one channel after the subscription was made."""
+
+    def get(self, timeout: float) -> bytes | None:
+        """The next message, waiting at most ``timeout`` seconds; ``None`` if none came."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class EphemeralStore(Protocol):
+    def put(self, key: str, value: bytes, *, ttl: int) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def take(self, key: str) -> bytes | None: ...
+
+    def add_if_absent(self, key: str, value: bytes, *, ttl: int) -> bool: ...
+
+    def incr(self, key: str, *, ttl: int) -> int: ...
+
+    def hash_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None: ...
+
+    def hash_get(
+        self, key: str, *, refresh_ttl: int | None = None
+    ) -> dict[str, bytes] | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def publish(self, channel: str, message: bytes) -> None: ...
+
+    def subscribe(self, channel: str) -> Subscription: ...
+
+    def ping(self) -> None: ...
+
+
+def check_key(key: str) -> None:
+    """Refuse keys both backends would not treat alike (empty, huge)."""
+    if not key:
+        raise ValueError("store key must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"store key longer than {MAX_KEY_LENGTH} characters: {len(key)}")
+
+
+def check_ttl(ttl: int) -> None:
+    """A TTL is a positive whole number of seconds (Redis refuses ``EX 0``)."""
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+
+
+def check_mapping(mapping: Mapping[str, bytes]) -> None:
+    if not mapping:
+        raise ValueError("hash_put needs at least one field")
+    for field, value in mapping.items():
+        if not isinstance(field, str) or not isinstance(value, bytes):
+            raise TypeError(f"hash fields are str → bytes, got {type(field).__name__} → "
+                            f"{type(value).__name__}")
