@@ -168,18 +168,13 @@ def evaluate(
         return _with(need, Shortfall.WRONG_FACTOR)
     if policy.require_user_verification and not any(u.user_verified for u in usable):
         return _with(need, Shortfall.NO_USER_VERIFICATION)
-    return Satisfied(
-        context=context, authn_context_class_ref=chosen, acr=_acr(policy, chosen), amr=context.amr
-    )
+    # An RP that asked for a specific value gets that value back as acr too.
+    acr = chosen if requirement.requested_contexts else policy.acr
+    return Satisfied(context=context, authn_context_class_ref=chosen, acr=acr, amr=context.amr)
 
 
 def _with(need: NeedsLogin, reason: Shortfall) -> NeedsLogin:
     return NeedsLogin(reason, need.factors, need.require_user_verification)
-
-
-def _acr(policy: Policy, chosen: str) -> str:
-    # An RP that asked for a specific value gets that value back as acr too.
-    return chosen if chosen != policy.authn_context_class_ref else policy.acr
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,12 @@
-"""Blueprint registry: each protocol or page group registers itself here."""
+"""Blueprint registry: each protocol or page group registers itself here.
+
+Contract for a protocol blueprint module ``flask_idp.blueprints.<name>``: a module-level
+``bp: flask.Blueprint``, registered when ``runtime.protocols`` has ``<name>``.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from flask import Flask
 
@@ -12,7 +18,6 @@ def register_blueprints(app: Flask, runtime: Runtime) -> None:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkey.bp)
-    if "saml" in runtime.protocols:
-        from flask_idp.blueprints import saml
-
-        app.register_blueprint(saml.bp)
+    for name in runtime.protocols:
+        module = importlib.import_module(f"flask_idp.blueprints.{name}")
+        app.register_blueprint(module.bp)

@@ -16,10 +16,12 @@ from pathlib import Path
 from cryptography import x509
 
 from idp.config.reader import Node, load_yaml, optional, secret_from
+from idp.config.schema import IdpConfig
 from idp.errors import ConfigError, IdpError
 from idp.saml import constants as c
+from idp.saml.attributes import check_source
 from idp.saml.profiles import PRESETS, PROFILES, AttributePreset
-from idp.saml.sp_metadata import SpMetadata, parse_sp_metadata
+from idp.saml.sp_metadata import MetadataEndpoint, SpMetadata, parse_sp_metadata
 
 ENCRYPTION_ALGORITHMS = ("aes256-gcm", "aes128-cbc")
 NAME_ID_SOURCES = ("pairwise", "email", "username", "transient", "external_id")
@@ -127,12 +129,34 @@ class IdpSamlSettings:
         return f"{self.base_url}/saml/metadata"
 
 
+@dataclass(frozen=True)
+class SamlConfig:
+    """The parsed ``saml:`` section and the SAML service providers, by entity id."""
+
+    settings: IdpSamlSettings
+    service_providers: Mapping[str, ServiceProvider]
+
+
+def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> SamlConfig | None:
+    """Protocol-section contract of :mod:`idp.config.protocols`; SAML is on unless disabled."""
+    if node is not None and node.get("enabled") is not None:
+        if not node.child("enabled").as_bool():
+            return None
+    settings = parse_idp_settings(
+        node if node is not None else Node({}, str(config.source), "saml"),
+        base_url=config.base_url, default_salt=config.pairwise_salt, env=env,
+    )
+    sps = load_service_providers(config.relying_parties_dir)
+    return SamlConfig(settings, sps)
+
+
 def parse_idp_settings(
-    node: Node, *, base_url: str, env: Mapping[str, str] | None = None
+    node: Node, *, base_url: str, default_salt: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> IdpSamlSettings:
     """The ``saml:`` section of the IdP config; endpoints derive from ``base_url``."""
     node.only_keys(
-        "entity_id", "pairwise_salt", "clock_skew_seconds", "max_request_bytes",
+        "enabled", "entity_id", "pairwise_salt", "clock_skew_seconds", "max_request_bytes",
         "assertion_lifetime_seconds", "metadata_valid_days", "want_authn_requests_signed",
         "organisation", "contacts",
     )
@@ -144,7 +168,7 @@ def parse_idp_settings(
     return IdpSamlSettings(
         entity_id=optional(node.get("entity_id"), lambda n: n.as_str(pattern=_URL), base),
         base_url=base,
-        pairwise_salt=secret_from(node.child("pairwise_salt"), env=env),
+        pairwise_salt=_salt(node, default_salt, env),
         clock_skew=dt.timedelta(seconds=optional(
             node.get("clock_skew_seconds"), lambda n: n.as_int(min_value=0, max_value=600), 180)),
         max_request_bytes=optional(
@@ -163,6 +187,19 @@ def parse_idp_settings(
     )
 
 
+def _salt(node: Node, default: str | None, env: Mapping[str, str] | None) -> str:
+    salt_node = node.get("pairwise_salt")
+    if salt_node is not None:
+        salt = secret_from(salt_node, env=env)
+    elif default is not None:
+        salt = default
+    else:
+        raise node._at("pairwise_salt").error("is required (a secret: {env: NAME})")
+    if len(salt) < 16:
+        raise node._at("pairwise_salt").error("must be at least 16 characters")
+    return salt
+
+
 def _contact(node: Node) -> Contact:
     node.only_keys("type", "email", "name")
     return Contact(
@@ -174,7 +211,7 @@ def _contact(node: Node) -> Contact:
 
 
 _SP_KEYS = (
-    "name", "profile", "entity_id", "metadata", "acs", "slo", "signing_certs",
+    "protocol", "name", "profile", "entity_id", "metadata", "acs", "slo", "signing_certs",
     "want_authn_requests_signed", "sign_response", "sign_assertion", "encryption",
     "signature_algorithm", "digest_algorithm", "audience", "name_id", "attributes",
     "allow_idp_initiated", "default_relay_state", "policy", "relay_state_max_bytes",
@@ -187,10 +224,20 @@ def load_service_provider(path: Path) -> ServiceProvider:
 
 
 def load_service_providers(directory: Path) -> dict[str, ServiceProvider]:
-    """Every ``*.yaml`` in ``directory``, keyed by entity id; duplicates are refused."""
+    """Every ``*.yaml`` with ``protocol: saml`` in ``directory``, keyed by entity id.
+
+    Files of other protocols (``protocol: oidc``, ...) are left to their parsers; a file
+    without ``protocol`` is refused so that no relying party is silently ignored.
+    """
     result: dict[str, ServiceProvider] = {}
+    if not directory.is_dir():
+        return result
     for path in sorted(directory.glob("*.yaml")):
-        sp = load_service_provider(path)
+        node = load_yaml(path)
+        protocol = node.child("protocol").as_str()
+        if protocol != "saml":
+            continue
+        sp = parse_service_provider(node)
         if sp.entity_id in result:
             raise ConfigError(str(path), "entity_id",
                               f"{sp.entity_id} is already used by {result[sp.entity_id].name}")
@@ -200,6 +247,7 @@ def load_service_providers(directory: Path) -> dict[str, ServiceProvider]:
 
 def parse_service_provider(node: Node) -> ServiceProvider:
     node.only_keys(*_SP_KEYS)
+    optional(node.get("protocol"), lambda n: n.as_choice(("saml",)))
     base = Path(node.source).parent
     profile = optional(node.get("profile"), lambda n: n.as_choice(PROFILES), "generic")
     preset = PRESETS[profile]
@@ -207,7 +255,7 @@ def parse_service_provider(node: Node) -> ServiceProvider:
     entity_id = optional(node.get("entity_id"), Node.as_str, meta.entity_id if meta else None)
     if entity_id is None:
         raise node._at("entity_id").error("is required unless metadata gives it")
-    acs = optional(node.get("acs"), _acs_list, meta.acs if meta else ())
+    acs = optional(node.get("acs"), _acs_list, _from_meta(meta.acs) if meta else ())
     if not acs:
         raise node._at("acs").error("at least one HTTP-POST AssertionConsumerService is required")
     certs = optional(node.get("signing_certs"), lambda n: _cert_list(n, base), ())
@@ -228,7 +276,7 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         entity_id=entity_id,
         profile=profile,
         acs=acs,
-        slo=optional(node.get("slo"), _slo_list, meta.slo if meta else ()),
+        slo=optional(node.get("slo"), _slo_list, _from_meta(meta.slo) if meta else ()),
         signing_certs=certs,
         want_authn_requests_signed=want_signed,
         sign_response=optional(node.get("sign_response"), Node.as_bool, preset.sign_response),
@@ -261,6 +309,12 @@ def _metadata(node: Node, base: Path) -> SpMetadata:
         raise node.error(f"cannot read {path}: {exc.strerror}") from None
     except IdpError as exc:
         raise node.error(f"{path}: {exc.description}") from None
+
+
+def _from_meta(endpoints: tuple[MetadataEndpoint, ...]) -> tuple[Endpoint, ...]:
+    return tuple(
+        Endpoint(e.binding, e.url, e.index, e.is_default, e.response_url) for e in endpoints
+    )
 
 
 def _acs_list(node: Node) -> tuple[Endpoint, ...]:
@@ -336,8 +390,6 @@ def _name_id(node: Node) -> NameIdRule:
 
 
 def _attributes(node: Node) -> tuple[AttributeRelease, ...]:
-    from idp.saml.attributes import check_source
-
     result = []
     for item in node.elements():
         item.only_keys("source", "name", "name_format", "required")

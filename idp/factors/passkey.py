@@ -26,31 +26,16 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
+from webauthn import verify_authentication_response, verify_registration_response
 from webauthn.helpers import aaguid_to_string, decode_credential_public_key
-from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
     AuthenticationCredential,
     AuthenticatorAssertionResponse,
-    AuthenticatorAttachment,
     AuthenticatorAttestationResponse,
     AuthenticatorData,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
     RegistrationCredential,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
 )
 
 from idp.factors.kinds import FactorKind, FactorUse
@@ -72,9 +57,14 @@ from idp.factors.passkey_errors import (
     WrongOrigin,
     WrongRpId,
 )
+from idp.factors.passkey_options import (
+    SUPPORTED_ALGORITHMS,
+    ZERO_AAGUID,
+    authentication_options,
+    registration_options,
+)
 from idp.factors.passkey_parse import (
     ClientData,
-    b64url_decode,
     credential_id_of,
     parse_attestation,
     parse_auth_data,
@@ -112,23 +102,7 @@ __all__ = [
     "verify_registration",
 ]
 
-UserVerification = Literal["required", "preferred", "discouraged"]
-ResidentKey = Literal["required", "preferred"]
-Attestation = Literal["none", "direct"]
-Attachment = Literal["platform", "cross-platform"]
-
-# Offered in this order of preference (§5.4 pubKeyCredParams; COSE ids from IANA).
-SUPPORTED_ALGORITHMS: tuple[COSEAlgorithmIdentifier, ...] = (
-    COSEAlgorithmIdentifier.ECDSA_SHA_256,
-    COSEAlgorithmIdentifier.EDDSA,
-    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
-)
-# U2F-only keys (fido-u2f attestation, §8.6) and many "none" attestations carry this AAGUID;
-# an allow-list admits them only when it lists this value explicitly.
-ZERO_AAGUID = "00000000-0000-0000-0000-000000000000"
 MAX_CREDENTIAL_ID_BYTES = 1023  # §7.1: refuse longer credential ids
-MIN_CHALLENGE_BYTES = 16  # §13.4.3
-MAX_USER_ID_BYTES = 64  # §5.4.3 user.id
 _ERROR_DETAIL_CHARS = 80
 
 
@@ -148,94 +122,6 @@ class PasskeyAssertion:
 def _short(value: str) -> str:
     # Values from the client are echoed in messages: bound them.
     return repr(value[:_ERROR_DETAIL_CHARS])
-
-
-def _descriptors(credentials: Sequence[PasskeyCredential]) -> list[PublicKeyCredentialDescriptor]:
-    known = {t.value for t in AuthenticatorTransport}
-    return [
-        PublicKeyCredentialDescriptor(
-            id=b64url_decode(cred.credential_id, "stored credential_id"),
-            transports=[AuthenticatorTransport(t) for t in cred.transports if t in known] or None,
-        )
-        for cred in credentials
-    ]
-
-
-def _check_challenge_length(challenge: bytes) -> None:
-    if len(challenge) < MIN_CHALLENGE_BYTES:
-        raise ValueError(f"challenge must be >= {MIN_CHALLENGE_BYTES} random bytes (§13.4.3)")
-
-
-def registration_options(
-    *,
-    rp_id: str,
-    rp_name: str,
-    user_id: bytes,
-    user_name: str,
-    user_display_name: str,
-    exclude_credentials: Sequence[PasskeyCredential],
-    user_verification: UserVerification,
-    resident_key: ResidentKey,
-    attestation: Attestation = "none",
-    authenticator_attachment: Attachment | None = None,
-    challenge: bytes,
-    timeout_ms: int = 120_000,
-) -> str:
-    """Options JSON for ``navigator.credentials.create`` (§5.4).
-
-    ``user_id`` is the opaque user handle (≤ 64 bytes, no personal data, §14.6.1);
-    ``exclude_credentials`` stops the same authenticator from being registered twice.
-    """
-    _check_challenge_length(challenge)
-    if not 1 <= len(user_id) <= MAX_USER_ID_BYTES:
-        raise ValueError(f"user_id must be 1..{MAX_USER_ID_BYTES} bytes (§5.4.3)")
-    options = generate_registration_options(
-        rp_id=rp_id,
-        rp_name=rp_name,
-        user_id=user_id,
-        user_name=user_name,
-        user_display_name=user_display_name,
-        challenge=challenge,
-        timeout=timeout_ms,
-        attestation=AttestationConveyancePreference(attestation),
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            authenticator_attachment=(
-                AuthenticatorAttachment(authenticator_attachment)
-                if authenticator_attachment
-                else None
-            ),
-            resident_key=ResidentKeyRequirement(resident_key),
-            user_verification=UserVerificationRequirement(user_verification),
-        ),
-        exclude_credentials=_descriptors(exclude_credentials),
-        supported_pub_key_algs=list(SUPPORTED_ALGORITHMS),
-    )
-    return options_to_json(options)
-
-
-def authentication_options(
-    *,
-    rp_id: str,
-    allow_credentials: Sequence[PasskeyCredential],
-    user_verification: UserVerification,
-    challenge: bytes,
-    timeout_ms: int = 120_000,
-) -> str:
-    """Options JSON for ``navigator.credentials.get`` (§5.5).
-
-    An empty ``allow_credentials`` asks for a discoverable credential (usernameless sign-in,
-    conditional UI); a non-empty one lists the user's keys with their transports so that the
-    browser can reach roaming keys (USB/NFC/BLE) and U2F-only keys.
-    """
-    _check_challenge_length(challenge)
-    options = generate_authentication_options(
-        rp_id=rp_id,
-        challenge=challenge,
-        timeout=timeout_ms,
-        allow_credentials=_descriptors(allow_credentials),
-        user_verification=UserVerificationRequirement(user_verification),
-    )
-    return options_to_json(options)
 
 
 def _check_client_data(

@@ -52,9 +52,7 @@ class EphemeralStore(Protocol):
 
     def hash_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None: ...
 
-    def hash_get(
-        self, key: str, *, refresh_ttl: int | None = None
-    ) -> dict[str, bytes] | None: ...
+    def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -84,5 +82,6 @@ def check_mapping(mapping: Mapping[str, bytes]) -> None:
         raise ValueError("hash_put needs at least one field")
     for field, value in mapping.items():
         if not isinstance(field, str) or not isinstance(value, bytes):
-            raise TypeError(f"hash fields are str → bytes, got {type(field).__name__} → "
-                            f"{type(value).__name__}")
+            raise TypeError(
+                f"hash fields are str → bytes, got {type(field).__name__} → {type(value).__name__}"
+            )

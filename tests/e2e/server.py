@@ -1,0 +1,100 @@
+"""A real IdP server (and the demo SP) on loopback for end-to-end tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from flask_idp.app import create_app
+from flask_idp.commands import enrolment_link
+from flask_idp.demo import prepare, seed
+from idp.config.loader import load_config
+from idp.directory.model import Employee
+from idp.runtime import Runtime, build_runtime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    port: int
+    directory: Path
+    config_path: Path
+    runtime: Runtime
+    sp_port: int
+    sp_url: str
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def employee(self, username: str) -> Employee:
+        employee = self.runtime.employees.get_by_username(username)
+        assert employee is not None, username
+        return employee
+
+    def enrolment_link(self, username: str) -> str:
+        return enrolment_link(self.runtime, username)
+
+
+class _Thread(threading.Thread):
+    def __init__(self, server: BaseWSGIServer) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+
+    def run(self) -> None:
+        self.server.serve_forever(poll_interval=0.05)
+
+
+@contextmanager
+def run_idp(
+    directory: Path,
+    *,
+    extra_config: str = "",
+    database_url: str | None = None,
+    ephemeral_url: str | None = None,
+    with_sp: bool = True,
+) -> Iterator[RunningServer]:
+    """Prepare a demo-like directory, start the IdP (and the python3-saml demo SP) in threads."""
+    port, sp_port = free_port(), free_port()
+    config_path = prepare(directory, port=port, sp_port=sp_port)
+    text = config_path.read_text()
+    if database_url:
+        text = text.replace(f"sqlite:///{directory.resolve()}/idp.sqlite3", database_url)
+    if ephemeral_url:
+        text = text.replace("ephemeral_url: memory://", f"ephemeral_url: {ephemeral_url}")
+    config_path.write_text(text + extra_config)
+    runtime = build_runtime(load_config(config_path))
+    seed(runtime)
+    servers = [make_server("127.0.0.1", port, create_app(runtime), threaded=True)]
+    if with_sp:
+        from demo_sp.app import create_app as create_sp
+
+        servers.append(make_server("127.0.0.1", sp_port, create_sp(directory.resolve() / "sp"),
+                                   threaded=True))
+    threads = [_Thread(s) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        yield RunningServer(
+            base_url=f"http://localhost:{port}", port=port, directory=directory,
+            config_path=config_path, runtime=runtime, sp_port=sp_port,
+            sp_url=f"http://localhost:{sp_port}",
+        )
+    finally:
+        for s in servers:
+            s.shutdown()
+        for t in threads:
+            t.join(timeout=5)
+        runtime.db.engine.dispose()

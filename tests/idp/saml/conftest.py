@@ -1,0 +1,125 @@
+"""Shared fixtures: keys made at test time, an IdP configuration, SPs, a replay cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from idp.config.saml import (
+    AttributeRelease,
+    Endpoint,
+    IdpSamlSettings,
+    NameIdRule,
+    ServiceProvider,
+)
+from idp.directory.model import Employee
+from idp.factors.kinds import FactorKind, FactorUse
+from idp.keys import KeySet, SigningKey, generate_self_signed
+from idp.saml import constants as c
+from idp.saml.signing import SamlSigner
+from idp.sessions import AuthContext
+
+IDP_BASE = "https://idp.example.com"
+SP_ENTITY = "https://sp.example.com/metadata"
+SP_ACS = "https://sp.example.com/acs"
+SP_SLO = "https://sp.example.com/sls"
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class MemoryReplayCache:
+    """The replay-cache contract (``SET NX EX``) in memory; TTLs are not needed in tests."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[bytes, int]] = {}
+
+    def add_if_absent(self, key: str, value: bytes, *, ttl: int) -> bool:
+        if key in self.keys:
+            return False
+        self.keys[key] = (value, ttl)
+        return True
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("saml-keys")
+
+
+@pytest.fixture(scope="session")
+def idp_key(key_dir: Path) -> SigningKey:
+    return generate_self_signed(key_dir / "idp.key", key_dir / "idp.crt", common_name="idp")
+
+
+@pytest.fixture(scope="session")
+def idp_next_key(key_dir: Path) -> SigningKey:
+    return generate_self_signed(key_dir / "next.key", key_dir / "next.crt", common_name="next")
+
+
+@pytest.fixture(scope="session")
+def sp_key(key_dir: Path) -> SigningKey:
+    return generate_self_signed(key_dir / "sp.key", key_dir / "sp.crt", common_name="sp")
+
+
+@pytest.fixture(scope="session")
+def other_key(key_dir: Path) -> SigningKey:
+    return generate_self_signed(key_dir / "other.key", key_dir / "other.crt", common_name="x")
+
+
+@pytest.fixture(scope="session")
+def signer(idp_key: SigningKey) -> SamlSigner:
+    return SamlSigner(KeySet(idp_key), algorithms=(("sha256", "sha256"), ("sha1", "sha1")))
+
+
+@pytest.fixture(scope="session")
+def settings() -> IdpSamlSettings:
+    return IdpSamlSettings(entity_id=IDP_BASE, base_url=IDP_BASE, pairwise_salt="s" * 32)
+
+
+@pytest.fixture(scope="session")
+def sp(sp_key: SigningKey) -> ServiceProvider:
+    return ServiceProvider(
+        name="test-sp",
+        entity_id=SP_ENTITY,
+        profile="generic",
+        acs=(Endpoint(c.BINDING_POST, SP_ACS, 0, True),
+             Endpoint(c.BINDING_POST, "https://sp.example.com/acs2", 1)),
+        slo=(Endpoint(c.BINDING_REDIRECT, SP_SLO),),
+        signing_certs=(sp_key.cert_pem,),
+        want_authn_requests_signed=False,
+        sign_response=True,
+        sign_assertion=True,
+        name_id=NameIdRule(c.NAMEID_PERSISTENT, "pairwise"),
+        attributes=(
+            AttributeRelease("email", "email"),
+            AttributeRelease("full_name", "name"),
+            AttributeRelease("groups", "groups"),
+        ),
+        allow_idp_initiated=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def sp_signed(sp: ServiceProvider) -> ServiceProvider:
+    return replace(sp, want_authn_requests_signed=True)
+
+
+@pytest.fixture
+def replay_cache() -> MemoryReplayCache:
+    return MemoryReplayCache()
+
+
+@pytest.fixture(scope="session")
+def employee() -> Employee:
+    return Employee(
+        id="emp-1", username="alice", email="alice@example.com", first_name="Alice",
+        last_name="Liddell", groups=("engineering", "admins"),
+        external_ids={"github": "alice-gh"},
+    )
+
+
+@pytest.fixture(scope="session")
+def context() -> AuthContext:
+    use = FactorUse(FactorKind.PASSKEY, "cred-1", NOW, True, ("hwk", "user"))
+    return AuthContext("sess-1", "emp-1", NOW - dt.timedelta(seconds=5), (use,))
