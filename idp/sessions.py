@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from idp.errors import IdpError
 from idp.factors.kinds import FactorKind, FactorUse
+from idp.store.ephemeral.base import EphemeralStore
 
 
 @dataclass(frozen=True)
@@ -34,3 +40,236 @@ class AuthContext:
 
     def used(self, kind: FactorKind) -> bool:
         return any(u.kind is kind for u in self.factors)
+
+
+# -- the server-side session store -----------------------------------------------------------
+
+SESSION_ID_BYTES = 32
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+_KEY_PREFIX = "session:"
+_PARTICIPANT = "p:"
+MAX_PARTICIPANT_LENGTH = 2048
+SCHEMA_VERSION = b"1"
+
+
+class SessionError(IdpError):
+    """Root of the session errors."""
+
+    error = "session_error"
+    status = 400
+
+
+class SessionNotFound(SessionError):
+    """The session ended, timed out or never existed: the user signs in again."""
+
+    error = "login_required"
+    status = 401
+
+
+class SessionEmployeeMismatch(SessionError):
+    """A re-authentication inside a session was made by a different employee."""
+
+    error = "session_employee_mismatch"
+    status = 403
+
+
+class CorruptSession(SessionError):
+    """Stored session data does not parse (never expected; the session is dropped)."""
+
+    error = "session_corrupt"
+    status = 500
+
+
+def _iso(value: dt.datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"session times must be timezone-aware, got {value.isoformat()}")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _factor_json(use: FactorUse) -> dict[str, object]:
+    return {
+        "kind": str(use.kind),
+        "credential_id": use.credential_id,
+        "at": _iso(use.at),
+        "user_verified": use.user_verified,
+        "amr": list(use.amr),
+    }
+
+
+def _factor_from_json(data: dict[str, Any]) -> FactorUse:
+    return FactorUse(
+        kind=FactorKind(data["kind"]),
+        credential_id=str(data["credential_id"]),
+        at=dt.datetime.fromisoformat(data["at"]),
+        user_verified=bool(data["user_verified"]),
+        amr=tuple(str(a) for a in data["amr"]),
+    )
+
+
+def _encode_factors(factors: tuple[FactorUse, ...]) -> bytes:
+    return json.dumps([_factor_json(f) for f in factors], separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class _Stored:
+    context: AuthContext
+    created_at: dt.datetime
+    participants: tuple[str, ...]
+
+
+def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
+    try:
+        if fields.get("v") != SCHEMA_VERSION:
+            raise ValueError(f"schema version {fields.get('v')!r}")
+        context = AuthContext(
+            session_id=session_id,
+            employee_id=fields["employee_id"].decode(),
+            auth_time=dt.datetime.fromisoformat(fields["auth_time"].decode()),
+            factors=tuple(_factor_from_json(f) for f in json.loads(fields["factors"])),
+        )
+        created_at = dt.datetime.fromisoformat(fields["created_at"].decode())
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CorruptSession(f"stored session does not parse: {exc}") from None
+    participants = tuple(
+        sorted(name[len(_PARTICIPANT) :] for name in fields if name.startswith(_PARTICIPANT))
+    )
+    return _Stored(context, created_at, participants)
+
+
+class SessionStore:
+    """Sessions in the short-lived store, as hashes under ``session:<id>``.
+
+    The idle timeout is the hash's TTL, restarted on every read; the absolute lifetime is
+    counted from creation and checked against the ``now`` passed in. Every operation costs
+    one or two store round trips. Two concurrent ``add_factor`` calls on one session may
+    keep only one of the factors (last write wins); a sign-in makes them one after another.
+    """
+
+    def __init__(self, store: EphemeralStore, *, idle_timeout: int, absolute_lifetime: int) -> None:
+        if idle_timeout < 1 or absolute_lifetime < idle_timeout:
+            raise ValueError(
+                "need 1 <= idle_timeout <= absolute_lifetime (seconds), got "
+                f"{idle_timeout} and {absolute_lifetime}"
+            )
+        self._store = store
+        self._idle = idle_timeout
+        self._absolute = dt.timedelta(seconds=absolute_lifetime)
+
+    @staticmethod
+    def is_well_formed(session_id: str) -> bool:
+        return isinstance(session_id, str) and _SESSION_ID_RE.fullmatch(session_id) is not None
+
+    def create(self, *, employee_id: str, factor: FactorUse, now: dt.datetime) -> AuthContext:
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        context = AuthContext(session_id, employee_id, now, (factor,))
+        self._store.hash_put(
+            _KEY_PREFIX + session_id,
+            {
+                "v": SCHEMA_VERSION,
+                "employee_id": employee_id.encode(),
+                "created_at": _iso(now).encode(),
+                "auth_time": _iso(now).encode(),
+                "factors": _encode_factors(context.factors),
+            },
+            ttl=self._idle,
+        )
+        return context
+
+    def _load(self, session_id: str, now: dt.datetime) -> _Stored | None:
+        """One round trip (two when the session has outlived its absolute lifetime)."""
+        if not self.is_well_formed(session_id):
+            return None
+        key = _KEY_PREFIX + session_id
+        fields = self._store.hash_get(key, refresh_ttl=self._idle)
+        if fields is None:
+            return None
+        try:
+            stored = _decode(session_id, fields)
+        except CorruptSession:
+            self._store.delete(key)
+            raise
+        if now >= stored.created_at + self._absolute:
+            self._store.delete(key)
+            return None
+        return stored
+
+    def get(self, session_id: str, *, now: dt.datetime) -> AuthContext | None:
+        """The session's context, or ``None`` if it is unknown, idle too long or too old."""
+        stored = self._load(session_id, now)
+        return None if stored is None else stored.context
+
+    def _require(self, session_id: str, now: dt.datetime) -> _Stored:
+        stored = self._load(session_id, now)
+        if stored is None:
+            raise SessionNotFound("the session has ended or expired; sign in again")
+        return stored
+
+    def add_factor(self, session_id: str, factor: FactorUse, *, now: dt.datetime) -> AuthContext:
+        """Step-up: one more factor in the same sign-in; ``auth_time`` stays."""
+        context = self._require(session_id, now).context
+        updated = AuthContext(
+            session_id, context.employee_id, context.auth_time, (*context.factors, factor)
+        )
+        self._store.hash_put(
+            _KEY_PREFIX + session_id,
+            {"factors": _encode_factors(updated.factors)},
+            ttl=self._idle,
+        )
+        return updated
+
+    def reauthenticate(
+        self,
+        session_id: str,
+        *,
+        expected_employee_id: str,
+        factor: FactorUse,
+        now: dt.datetime,
+    ) -> AuthContext:
+        """A fresh sign-in inside the session (``prompt=login``, ``max_age``, ForceAuthn).
+
+        ``auth_time`` becomes ``now`` and the factors are those of this sign-in only. It must
+        be the same employee; a different one gets a new session instead.
+        """
+        context = self._require(session_id, now).context
+        if context.employee_id != expected_employee_id:
+            raise SessionEmployeeMismatch(
+                f"the session belongs to another employee than {expected_employee_id!r}"
+            )
+        updated = AuthContext(session_id, context.employee_id, now, (factor,))
+        self._store.hash_put(
+            _KEY_PREFIX + session_id,
+            {"auth_time": _iso(now).encode(), "factors": _encode_factors(updated.factors)},
+            ttl=self._idle,
+        )
+        return updated
+
+    def record_participant(self, session_id: str, participant: str) -> None:
+        """Remember a relying party this session signed in to (for single logout).
+
+        For example ``saml:<entity_id>|<nameid>|<session_index>`` or ``oidc:<client_id>|<sid>``.
+        """
+        if not participant or len(participant) > MAX_PARTICIPANT_LENGTH:
+            raise ValueError(f"participant must be 1–{MAX_PARTICIPANT_LENGTH} characters")
+        if not self.is_well_formed(session_id):
+            raise SessionNotFound("the session has ended or expired; sign in again")
+        key = _KEY_PREFIX + session_id
+        # Check first: writing to an ended session would bring back a half session.
+        if self._store.hash_get(key, refresh_ttl=self._idle) is None:
+            raise SessionNotFound("the session has ended or expired; sign in again")
+        self._store.hash_put(key, {_PARTICIPANT + participant: b""}, ttl=self._idle)
+
+    def participants(self, session_id: str) -> tuple[str, ...]:
+        """The relying parties recorded for the session, sorted; empty if it is gone."""
+        if not self.is_well_formed(session_id):
+            return ()
+        fields = self._store.hash_get(_KEY_PREFIX + session_id)
+        if fields is None:
+            return ()
+        return tuple(
+            sorted(name[len(_PARTICIPANT) :] for name in fields if name.startswith(_PARTICIPANT))
+        )
+
+    def end(self, session_id: str) -> None:
+        """Forget the session (logout). Unknown or malformed ids are ignored."""
+        if self.is_well_formed(session_id):
+            self._store.delete(_KEY_PREFIX + session_id)

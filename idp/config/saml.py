@@ -139,48 +139,74 @@ class SamlConfig:
 
 def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> SamlConfig | None:
     """Protocol-section contract of :mod:`idp.config.protocols`; SAML is on unless disabled."""
-    if node is not None and node.get("enabled") is not None:
-        if not node.child("enabled").as_bool():
-            return None
+    enabled = node.get("enabled") if node is not None else None
+    if enabled is not None and not enabled.as_bool():
+        return None
     settings = parse_idp_settings(
         node if node is not None else Node({}, str(config.source), "saml"),
-        base_url=config.base_url, default_salt=config.pairwise_salt, env=env,
+        base_url=config.base_url,
+        default_salt=config.pairwise_salt,
+        env=env,
     )
     sps = load_service_providers(config.relying_parties_dir)
     return SamlConfig(settings, sps)
 
 
 def parse_idp_settings(
-    node: Node, *, base_url: str, default_salt: str | None = None,
+    node: Node,
+    *,
+    base_url: str,
+    default_salt: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> IdpSamlSettings:
     """The ``saml:`` section of the IdP config; endpoints derive from ``base_url``."""
     node.only_keys(
-        "enabled", "entity_id", "pairwise_salt", "clock_skew_seconds", "max_request_bytes",
-        "assertion_lifetime_seconds", "metadata_valid_days", "want_authn_requests_signed",
-        "organisation", "contacts",
+        "enabled",
+        "entity_id",
+        "pairwise_salt",
+        "clock_skew_seconds",
+        "max_request_bytes",
+        "assertion_lifetime_seconds",
+        "metadata_valid_days",
+        "want_authn_requests_signed",
+        "organisation",
+        "contacts",
     )
     base = base_url.rstrip("/")
     org = node.get("organisation")
     if org is not None:
         org.only_keys("name", "url")
-    contacts = tuple(_contact(n) for n in optional(node.get("contacts"), Node.elements, []))
+    contact_nodes: list[Node] = optional(node.get("contacts"), Node.elements, [])
+    contacts = tuple(_contact(n) for n in contact_nodes)
     return IdpSamlSettings(
         entity_id=optional(node.get("entity_id"), lambda n: n.as_str(pattern=_URL), base),
         base_url=base,
         pairwise_salt=_salt(node, default_salt, env),
-        clock_skew=dt.timedelta(seconds=optional(
-            node.get("clock_skew_seconds"), lambda n: n.as_int(min_value=0, max_value=600), 180)),
+        clock_skew=dt.timedelta(
+            seconds=optional(
+                node.get("clock_skew_seconds"), lambda n: n.as_int(min_value=0, max_value=600), 180
+            )
+        ),
         max_request_bytes=optional(
             node.get("max_request_bytes"),
-            lambda n: n.as_int(min_value=1024, max_value=1024 * 1024), 100 * 1024),
-        assertion_lifetime=dt.timedelta(seconds=optional(
-            node.get("assertion_lifetime_seconds"),
-            lambda n: n.as_int(min_value=30, max_value=300), 300)),
-        metadata_valid_for=dt.timedelta(days=optional(
-            node.get("metadata_valid_days"), lambda n: n.as_int(min_value=1, max_value=365), 7)),
+            lambda n: n.as_int(min_value=1024, max_value=1024 * 1024),
+            100 * 1024,
+        ),
+        assertion_lifetime=dt.timedelta(
+            seconds=optional(
+                node.get("assertion_lifetime_seconds"),
+                lambda n: n.as_int(min_value=30, max_value=300),
+                300,
+            )
+        ),
+        metadata_valid_for=dt.timedelta(
+            days=optional(
+                node.get("metadata_valid_days"), lambda n: n.as_int(min_value=1, max_value=365), 7
+            )
+        ),
         want_authn_requests_signed=optional(
-            node.get("want_authn_requests_signed"), Node.as_bool, False),
+            node.get("want_authn_requests_signed"), Node.as_bool, False
+        ),
         organisation_name=optional(org.get("name") if org else None, Node.as_str),
         organisation_url=optional(org.get("url") if org else None, Node.as_str),
         contacts=contacts,
@@ -203,18 +229,38 @@ def _salt(node: Node, default: str | None, env: Mapping[str, str] | None) -> str
 def _contact(node: Node) -> Contact:
     node.only_keys("type", "email", "name")
     return Contact(
-        type=optional(node.get("type"), lambda n: n.as_choice(
-            ("technical", "support", "administrative", "billing", "other")), "technical"),
+        type=optional(
+            node.get("type"),
+            lambda n: n.as_choice(("technical", "support", "administrative", "billing", "other")),
+            "technical",
+        ),
         email=node.child("email").as_str(pattern=r"[^@\s]+@[^@\s]+"),
         name=optional(node.get("name"), Node.as_str),
     )
 
 
 _SP_KEYS = (
-    "protocol", "name", "profile", "entity_id", "metadata", "acs", "slo", "signing_certs",
-    "want_authn_requests_signed", "sign_response", "sign_assertion", "encryption",
-    "signature_algorithm", "digest_algorithm", "audience", "name_id", "attributes",
-    "allow_idp_initiated", "default_relay_state", "policy", "relay_state_max_bytes",
+    "protocol",
+    "name",
+    "profile",
+    "entity_id",
+    "metadata",
+    "acs",
+    "slo",
+    "signing_certs",
+    "want_authn_requests_signed",
+    "sign_response",
+    "sign_assertion",
+    "encryption",
+    "signature_algorithm",
+    "digest_algorithm",
+    "audience",
+    "name_id",
+    "attributes",
+    "allow_idp_initiated",
+    "default_relay_state",
+    "policy",
+    "relay_state_max_bytes",
     "session_lifetime_minutes",
 )
 
@@ -239,8 +285,11 @@ def load_service_providers(directory: Path) -> dict[str, ServiceProvider]:
             continue
         sp = parse_service_provider(node)
         if sp.entity_id in result:
-            raise ConfigError(str(path), "entity_id",
-                              f"{sp.entity_id} is already used by {result[sp.entity_id].name}")
+            raise ConfigError(
+                str(path),
+                "entity_id",
+                f"{sp.entity_id} is already used by {result[sp.entity_id].name}",
+            )
         result[sp.entity_id] = sp
     return result
 
@@ -258,19 +307,32 @@ def parse_service_provider(node: Node) -> ServiceProvider:
     acs = optional(node.get("acs"), _acs_list, _from_meta(meta.acs) if meta else ())
     if not acs:
         raise node._at("acs").error("at least one HTTP-POST AssertionConsumerService is required")
-    certs = optional(node.get("signing_certs"), lambda n: _cert_list(n, base), ())
-    certs = certs or (meta.signing_certs if meta else ())
-    want_signed = optional(node.get("want_authn_requests_signed"), Node.as_bool,
-                           meta.authn_requests_signed if meta else preset.want_authn_requests_signed)
+    no_certs: tuple[bytes, ...] = ()
+    certs = optional(node.get("signing_certs"), lambda n: _cert_list(n, base), no_certs)
+    certs = certs or (meta.signing_certs if meta else no_certs)
+    want_signed = optional(
+        node.get("want_authn_requests_signed"),
+        Node.as_bool,
+        meta.authn_requests_signed if meta else preset.want_authn_requests_signed,
+    )
     if want_signed and not certs:
         raise node._at("signing_certs").error("signed requests are required but no cert given")
-    sig = optional(node.get("signature_algorithm"),
-                   lambda n: n.as_choice(("sha256", "sha384", "sha512", "sha1")), "sha256")
-    digest = optional(node.get("digest_algorithm"),
-                      lambda n: n.as_choice(("sha256", "sha384", "sha512", "sha1")), "sha256")
+    sig = optional(
+        node.get("signature_algorithm"),
+        lambda n: n.as_choice(("sha256", "sha384", "sha512", "sha1")),
+        "sha256",
+    )
+    digest = optional(
+        node.get("digest_algorithm"),
+        lambda n: n.as_choice(("sha256", "sha384", "sha512", "sha1")),
+        "sha256",
+    )
     enc_cert, enc_alg = _encryption(node.get("encryption"), base, meta)
-    lifetime = optional(node.get("session_lifetime_minutes"),
-                        lambda n: n.as_int(min_value=1, max_value=7 * 24 * 60), 480)
+    lifetime = optional(
+        node.get("session_lifetime_minutes"),
+        lambda n: n.as_int(min_value=1, max_value=7 * 24 * 60),
+        480,
+    )
     return ServiceProvider(
         name=node.child("name").as_str(pattern=r"[A-Za-z0-9_.-]+"),
         entity_id=entity_id,
@@ -281,22 +343,28 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         want_authn_requests_signed=want_signed,
         sign_response=optional(node.get("sign_response"), Node.as_bool, preset.sign_response),
         sign_assertion=optional(node.get("sign_assertion"), Node.as_bool, preset.sign_assertion),
-        name_id=optional(node.get("name_id"), _name_id,
-                         NameIdRule(preset.name_id_format, preset.name_id_source)),
-        attributes=optional(node.get("attributes"), _attributes,
-                            tuple(_release(p) for p in preset.attributes)),
+        name_id=optional(
+            node.get("name_id"), _name_id, NameIdRule(preset.name_id_format, preset.name_id_source)
+        ),
+        attributes=optional(
+            node.get("attributes"), _attributes, tuple(_release(p) for p in preset.attributes)
+        ),
         encrypt_assertion=enc_cert is not None,
         encryption_cert=enc_cert,
         encryption_algorithm=enc_alg,
         signature_algorithm=sig,
         digest_algorithm=digest,
         audience=optional(node.get("audience"), Node.as_str, preset.audience),
-        allow_idp_initiated=optional(node.get("allow_idp_initiated"), Node.as_bool,
-                                     preset.allow_idp_initiated),
+        allow_idp_initiated=optional(
+            node.get("allow_idp_initiated"), Node.as_bool, preset.allow_idp_initiated
+        ),
         default_relay_state=optional(node.get("default_relay_state"), Node.as_str),
         policy=optional(node.get("policy"), Node.as_str),
-        relay_state_max_bytes=optional(node.get("relay_state_max_bytes"),
-                                       lambda n: n.as_int(min_value=80, max_value=8192), 1024),
+        relay_state_max_bytes=optional(
+            node.get("relay_state_max_bytes"),
+            lambda n: n.as_int(min_value=80, max_value=8192),
+            1024,
+        ),
         session_lifetime=dt.timedelta(minutes=lifetime),
     )
 
@@ -322,12 +390,16 @@ def _acs_list(node: Node) -> tuple[Endpoint, ...]:
     for i, item in enumerate(node.elements()):
         item.only_keys("url", "binding", "index", "default")
         binding = optional(item.get("binding"), lambda n: n.as_choice(("post",)), "post")
-        result.append(Endpoint(
-            binding=c.BINDINGS[binding],
-            url=item.child("url").as_str(pattern=_URL),
-            index=optional(item.get("index"), lambda n: n.as_int(min_value=0, max_value=65535), i),
-            is_default=optional(item.get("default"), Node.as_bool, False),
-        ))
+        result.append(
+            Endpoint(
+                binding=c.BINDINGS[binding],
+                url=item.child("url").as_str(pattern=_URL),
+                index=optional(
+                    item.get("index"), lambda n: n.as_int(min_value=0, max_value=65535), i
+                ),
+                is_default=optional(item.get("default"), Node.as_bool, False),
+            )
+        )
     return tuple(result)
 
 
@@ -335,11 +407,13 @@ def _slo_list(node: Node) -> tuple[Endpoint, ...]:
     result = []
     for item in node.elements():
         item.only_keys("url", "binding", "response_url")
-        result.append(Endpoint(
-            binding=c.BINDINGS[item.child("binding").as_choice(("redirect", "post"))],
-            url=item.child("url").as_str(pattern=_URL),
-            response_url=optional(item.get("response_url"), lambda n: n.as_str(pattern=_URL)),
-        ))
+        result.append(
+            Endpoint(
+                binding=c.BINDINGS[item.child("binding").as_choice(("redirect", "post"))],
+                url=item.child("url").as_str(pattern=_URL),
+                response_url=optional(item.get("response_url"), lambda n: n.as_str(pattern=_URL)),
+            )
+        )
     return tuple(result)
 
 
@@ -359,18 +433,18 @@ def _read_cert(node: Node, base: Path) -> bytes:
     return pem
 
 
-def _encryption(
-    node: Node | None, base: Path, meta: SpMetadata | None
-) -> tuple[bytes | None, str]:
+def _encryption(node: Node | None, base: Path, meta: SpMetadata | None) -> tuple[bytes | None, str]:
     if node is None:
         return None, "aes256-gcm"
     node.only_keys("cert", "algorithm")
-    cert = optional(node.get("cert"), lambda n: _read_cert(n, base),
-                    meta.encryption_cert if meta else None)
+    cert = optional(
+        node.get("cert"), lambda n: _read_cert(n, base), meta.encryption_cert if meta else None
+    )
     if cert is None:
         raise node._at("cert").error("encryption needs the SP's encryption certificate")
-    algorithm = optional(node.get("algorithm"), lambda n: n.as_choice(ENCRYPTION_ALGORITHMS),
-                         "aes256-gcm")
+    algorithm = optional(
+        node.get("algorithm"), lambda n: n.as_choice(ENCRYPTION_ALGORITHMS), "aes256-gcm"
+    )
     return cert, algorithm
 
 
@@ -396,14 +470,17 @@ def _attributes(node: Node) -> tuple[AttributeRelease, ...]:
         source_node = item.child("source")
         source = source_node.as_str()
         source_node.convert(check_source)
-        fmt = optional(item.get("name_format"), lambda n: n.as_choice(tuple(c.ATTRNAME_FORMATS)),
-                       "basic")
-        result.append(AttributeRelease(
-            source=source,
-            name=item.child("name").as_str(),
-            name_format=c.ATTRNAME_FORMATS[fmt],
-            required=optional(item.get("required"), Node.as_bool, False),
-        ))
+        fmt = optional(
+            item.get("name_format"), lambda n: n.as_choice(tuple(c.ATTRNAME_FORMATS)), "basic"
+        )
+        result.append(
+            AttributeRelease(
+                source=source,
+                name=item.child("name").as_str(),
+                name_format=c.ATTRNAME_FORMATS[fmt],
+                required=optional(item.get("required"), Node.as_bool, False),
+            )
+        )
     return tuple(result)
 
 

@@ -29,8 +29,18 @@ from idp.sessions import AuthContext
 if TYPE_CHECKING:
     from idp.config.saml import NameIdRule
 
-_SIMPLE = ("username", "email", "first_name", "last_name", "full_name", "employee_id",
-           "phone", "groups", "session_not_on_or_after", "amr")
+_SIMPLE = (
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "employee_id",
+    "phone",
+    "groups",
+    "session_not_on_or_after",
+    "amr",
+)
 _PREFIXES = ("external_id:", "member_of:", "extra:")
 
 
@@ -55,9 +65,7 @@ def pairwise_id(*, salt: str, employee_id: str, sp_entity_id: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def name_id_value(
-    *, rule: NameIdRule, subject: Employee, salt: str, sp_entity_id: str
-) -> str:
+def name_id_value(*, rule: NameIdRule, subject: Employee, salt: str, sp_entity_id: str) -> str:
     if rule.source == "pairwise":
         return pairwise_id(salt=salt, employee_id=subject.id, sp_entity_id=sp_entity_id)
     if rule.source == "email":

@@ -86,7 +86,11 @@ def verify_message(
 
 
 def remember_id(
-    *, kind: str, sp: ServiceProvider, message_id: str, replay_cache: ReplayCache,
+    *,
+    kind: str,
+    sp: ServiceProvider,
+    message_id: str,
+    replay_cache: ReplayCache,
     settings: IdpSamlSettings,
 ) -> None:
     """Accept each message ID once for as long as its IssueInstant could still be accepted."""

@@ -40,25 +40,29 @@ def build_metadata(
         x509_data = etree.SubElement(key_info, f"{_DS}X509Data")
         etree.SubElement(x509_data, f"{_DS}X509Certificate").text = key.cert_der_b64
     for binding in (c.BINDING_REDIRECT, c.BINDING_POST):
-        etree.SubElement(idp, f"{_MD}SingleLogoutService", Binding=binding,
-                         Location=settings.slo_url)
+        etree.SubElement(
+            idp, f"{_MD}SingleLogoutService", Binding=binding, Location=settings.slo_url
+        )
     for name_id_format in NAME_ID_FORMATS:
         etree.SubElement(idp, f"{_MD}NameIDFormat").text = name_id_format
     for binding in (c.BINDING_REDIRECT, c.BINDING_POST):
-        etree.SubElement(idp, f"{_MD}SingleSignOnService", Binding=binding,
-                         Location=settings.sso_url)
+        etree.SubElement(
+            idp, f"{_MD}SingleSignOnService", Binding=binding, Location=settings.sso_url
+        )
     _organisation(root, settings)
     signer.xml_signer(sign_hash="sha256", digest_hash="sha256").sign(root, id_attribute="ID")
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True))
 
 
 def _organisation(root: etree._Element, settings: IdpSamlSettings) -> None:
     lang = "{http://www.w3.org/XML/1998/namespace}lang"
     if settings.organisation_name:
         org = etree.SubElement(root, f"{_MD}Organization")
-        for tag, value in (("OrganizationName", settings.organisation_name),
-                           ("OrganizationDisplayName", settings.organisation_name),
-                           ("OrganizationURL", settings.organisation_url or settings.base_url)):
+        for tag, value in (
+            ("OrganizationName", settings.organisation_name),
+            ("OrganizationDisplayName", settings.organisation_name),
+            ("OrganizationURL", settings.organisation_url or settings.base_url),
+        ):
             etree.SubElement(org, f"{_MD}{tag}", {lang: "en"}).text = value
     for contact in settings.contacts:
         person = etree.SubElement(root, f"{_MD}ContactPerson", contactType=contact.type)

@@ -31,7 +31,7 @@ class InProcessCryptoBackend(CryptoBackend):  # type: ignore[misc]
 
     @property
     def version(self) -> str:
-        return ".".join(str(n) for n in xmlsec.get_libxmlsec_version())
+        return ".".join(str(n) for n in xmlsec.get_libxml_version())
 
     def sign_statement(self, statement: Any, node_name: str, key_file: Any, node_id: Any) -> str:
         root = etree.fromstring(_bytes(statement), parser=_PARSER)
@@ -43,7 +43,7 @@ class InProcessCryptoBackend(CryptoBackend):  # type: ignore[misc]
             ctx.sign(signature)
         except xmlsec.Error as exc:
             raise SignatureError(f"in-process signing failed: {exc}") from None
-        return etree.tostring(root, encoding="unicode")
+        return str(etree.tostring(root, encoding="unicode"))
 
     def validate_signature(
         self, signedtext: Any, cert_file: str, cert_type: str, node_name: str, node_id: Any
@@ -54,7 +54,8 @@ class InProcessCryptoBackend(CryptoBackend):  # type: ignore[misc]
         xmlsec.tree.add_ids(root, ["ID"])
         signature = _signature_of(root, node_name, node_id)
         ctx = xmlsec.SignatureContext()
-        ctx.key = _cert_key(cert_file)
+        with open(cert_file, "rb") as handle:
+            ctx.key = _cert_key(handle.read())
         try:
             ctx.verify(signature)
         except xmlsec.Error:
@@ -87,6 +88,6 @@ def _bytes(text: Any) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _cert_key(cert_file: str) -> xmlsec.Key:
-    with open(cert_file, "rb") as handle:
-        return xmlsec.Key.from_memory(handle.read(), xmlsec.constants.KeyDataFormatCertPem)
+def _cert_key(pem: bytes) -> xmlsec.Key:
+    # pysaml2 hands certificates over as temporary files; cache by content, not by name.
+    return xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)

@@ -94,8 +94,13 @@ def parse_authn_request(
         signed=verified.signed,
     )
     info = _with_name_id_policy(root, info)
-    remember_id(kind="AuthnRequest", sp=sp, message_id=verified.id,
-                replay_cache=replay_cache, settings=settings)
+    remember_id(
+        kind="AuthnRequest",
+        sp=sp,
+        message_id=verified.id,
+        replay_cache=replay_cache,
+        settings=settings,
+    )
     if info.name_id_format not in (None, c.NAMEID_UNSPECIFIED, sp.name_id.format):
         raise NameIdPolicyUnsupported(
             f"{sp.name} asked for NameID format {info.name_id_format!r}; "

@@ -88,16 +88,23 @@ def build_response(
         rule=sp.name_id, subject=subject, salt=settings.pairwise_salt, sp_entity_id=sp.entity_id
     )
     assertion = _assertion(
-        settings=settings, sp=sp, acs_url=acs.url, in_response_to=in_response_to, now=now,
+        settings=settings,
+        sp=sp,
+        acs_url=acs.url,
+        in_response_to=in_response_to,
+        now=now,
         name_id=name_id,
     )
-    _authn_statement(assertion, context, authn_context_class_ref, session_index,
-                     session_not_on_or_after)
-    _attribute_statement(assertion, sp, subject, context, session_not_on_or_after,
-                         extra_attributes or {})
+    _authn_statement(
+        assertion, context, authn_context_class_ref, session_index, session_not_on_or_after
+    )
+    _attribute_statement(
+        assertion, sp, subject, context, session_not_on_or_after, extra_attributes or {}
+    )
     response.append(assertion)
-    xml_signer = signer.xml_signer(sign_hash=sp.signature_algorithm,
-                                   digest_hash=sp.digest_algorithm)
+    xml_signer = signer.xml_signer(
+        sign_hash=sp.signature_algorithm, digest_hash=sp.digest_algorithm
+    )
     if sp.sign_assertion:
         xml_signer.sign(assertion, id_attribute="ID", insert_after=f"{_SAML}Issuer")
     if sp.encrypt_assertion:
@@ -144,8 +151,9 @@ def build_error_response(
         acs_url=request.acs.url,
         relay_state=request.relay_state,
         name_id=None,
-        form=encode_post(url=request.acs.url, kind="SAMLResponse", xml=xml,
-                         relay_state=request.relay_state),
+        form=encode_post(
+            url=request.acs.url, kind="SAMLResponse", xml=xml, relay_state=request.relay_state
+        ),
     )
 
 
@@ -235,8 +243,11 @@ def _attribute_statement(
     statement: etree._Element | None = None
     for release in sp.attributes:
         values = attribute_values(
-            release.source, subject=subject, context=context,
-            session_not_on_or_after=session_not_on_or_after, extra=extra,
+            release.source,
+            subject=subject,
+            context=context,
+            session_not_on_or_after=session_not_on_or_after,
+            extra=extra,
         )
         if not values:
             if release.required:

@@ -76,7 +76,11 @@ class SamlSigner:
 
 
 def verify_redirect_signature(
-    *, signed_octets: bytes, signature: bytes, sig_alg: str, certs: tuple[bytes, ...],
+    *,
+    signed_octets: bytes,
+    signature: bytes,
+    sig_alg: str,
+    certs: tuple[bytes, ...],
     allow_sha1: bool,
 ) -> None:
     """Check an HTTP-Redirect query signature against any of the SP's certificates."""
@@ -96,9 +100,7 @@ def verify_redirect_signature(
     raise SignatureInvalid("query-string signature does not verify with the SP's certificates")
 
 
-def verify_enveloped(
-    root: etree._Element, *, certs: tuple[bytes, ...], allow_sha1: bool
-) -> bool:
+def verify_enveloped(root: etree._Element, *, certs: tuple[bytes, ...], allow_sha1: bool) -> bool:
     """Verify the signature that is a direct child of ``root`` and references ``root``.
 
     Returns False when there is no such signature. A signature anywhere else, or one whose
@@ -120,7 +122,9 @@ def verify_enveloped(
     if len(root.getroottree().xpath("//*[@ID=$i]", i=root_id)) != 1:
         raise SignatureInvalid(f"ID {root_id!r} occurs more than once")
     method = signature.find(f"{{{c.DS_NS}}}SignedInfo/{{{c.DS_NS}}}SignatureMethod")
-    _accepted_sig_alg(method.get("Algorithm", "") if method is not None else "", allow_sha1=allow_sha1)
+    _accepted_sig_alg(
+        method.get("Algorithm", "") if method is not None else "", allow_sha1=allow_sha1
+    )
     digest = refs[0].find(f"{{{c.DS_NS}}}DigestMethod")
     digest_name = c.DIGEST_ALGS.get(digest.get("Algorithm", "") if digest is not None else "")
     if digest_name is None or (digest_name == "sha1" and not allow_sha1):

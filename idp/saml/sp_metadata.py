@@ -48,11 +48,13 @@ def parse_sp_metadata(xml: bytes) -> SpMetadata:
     if sp is None:
         raise XmlRejected(f"{entity_id}: no SPSSODescriptor")
     acs = tuple(
-        e for e in (_endpoint(el) for el in sp.findall(f"{_MD}AssertionConsumerService"))
+        e
+        for e in (_endpoint(el) for el in sp.findall(f"{_MD}AssertionConsumerService"))
         if e.binding == c.BINDING_POST
     )
     slo = tuple(
-        e for e in (_endpoint(el) for el in sp.findall(f"{_MD}SingleLogoutService"))
+        e
+        for e in (_endpoint(el) for el in sp.findall(f"{_MD}SingleLogoutService"))
         if e.binding in (c.BINDING_POST, c.BINDING_REDIRECT)
     )
     signing: list[bytes] = []

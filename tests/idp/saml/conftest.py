@@ -83,8 +83,10 @@ def sp(sp_key: SigningKey) -> ServiceProvider:
         name="test-sp",
         entity_id=SP_ENTITY,
         profile="generic",
-        acs=(Endpoint(c.BINDING_POST, SP_ACS, 0, True),
-             Endpoint(c.BINDING_POST, "https://sp.example.com/acs2", 1)),
+        acs=(
+            Endpoint(c.BINDING_POST, SP_ACS, 0, True),
+            Endpoint(c.BINDING_POST, "https://sp.example.com/acs2", 1),
+        ),
         slo=(Endpoint(c.BINDING_REDIRECT, SP_SLO),),
         signing_certs=(sp_key.cert_pem,),
         want_authn_requests_signed=False,
@@ -113,8 +115,12 @@ def replay_cache() -> MemoryReplayCache:
 @pytest.fixture(scope="session")
 def employee() -> Employee:
     return Employee(
-        id="emp-1", username="alice", email="alice@example.com", first_name="Alice",
-        last_name="Liddell", groups=("engineering", "admins"),
+        id="emp-1",
+        username="alice",
+        email="alice@example.com",
+        first_name="Alice",
+        last_name="Liddell",
+        groups=("engineering", "admins"),
         external_ids={"github": "alice-gh"},
     )
 

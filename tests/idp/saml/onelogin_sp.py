@@ -35,8 +35,10 @@ def settings(
     sp: dict[str, Any] = {
         "entityId": sp_entity,
         "assertionConsumerService": {"url": acs, "binding": K.BINDING_HTTP_POST},
-        "singleLogoutService": {"url": "https://sp.example.com/sls",
-                                "binding": K.BINDING_HTTP_REDIRECT},
+        "singleLogoutService": {
+            "url": "https://sp.example.com/sls",
+            "binding": K.BINDING_HTTP_REDIRECT,
+        },
         "NameIDFormat": want_name_id_format or K.NAMEID_UNSPECIFIED,
     }
     if sp_key is not None:
@@ -48,10 +50,14 @@ def settings(
         "sp": sp,
         "idp": {
             "entityId": IDP_BASE,
-            "singleSignOnService": {"url": f"{IDP_BASE}/saml/login",
-                                    "binding": K.BINDING_HTTP_REDIRECT},
-            "singleLogoutService": {"url": f"{IDP_BASE}/saml/logout",
-                                    "binding": K.BINDING_HTTP_REDIRECT},
+            "singleSignOnService": {
+                "url": f"{IDP_BASE}/saml/login",
+                "binding": K.BINDING_HTTP_REDIRECT,
+            },
+            "singleLogoutService": {
+                "url": f"{IDP_BASE}/saml/logout",
+                "binding": K.BINDING_HTTP_REDIRECT,
+            },
             "x509cert": idp_cert.cert_der_b64,
         },
         "security": {
@@ -83,31 +89,40 @@ def request_data(url: str, post: dict[str, str] | None = None) -> dict[str, Any]
     }
 
 
-def validate(sp_settings: OneLogin_Saml2_Settings, xml: bytes, *, acs: str,
-             request_id: str | None) -> OneLogin_Saml2_Response:
+def validate(
+    sp_settings: OneLogin_Saml2_Settings, xml: bytes, *, acs: str, request_id: str | None
+) -> OneLogin_Saml2_Response:
     """Run python3-saml's strict checks; raise with its reason when they fail."""
     response = OneLogin_Saml2_Response(sp_settings, base64.b64encode(xml).decode())
     response.is_valid(request_data(acs), request_id, raise_exceptions=True)
     return response
 
 
-def redirect_login(sp_settings: OneLogin_Saml2_Settings, *, acs: str,
-                   relay_state: str = "https://sp.example.com/after") -> tuple[str, str]:
+def redirect_login(
+    sp_settings: OneLogin_Saml2_Settings,
+    *,
+    acs: str,
+    relay_state: str = "https://sp.example.com/after",
+) -> tuple[str, str]:
     """(raw query string, request id) of the HTTP-Redirect AuthnRequest the SP sends."""
     auth = OneLogin_Saml2_Auth(request_data(acs), sp_settings)
     url = auth.login(return_to=relay_state)
     return urlsplit(url).query, auth.get_last_request_id()
 
 
-def post_login(sp_settings: OneLogin_Saml2_Settings, *, sp_key: SigningKey | None
-               ) -> tuple[dict[str, str], str]:
+def post_login(
+    sp_settings: OneLogin_Saml2_Settings, *, sp_key: SigningKey | None
+) -> tuple[dict[str, str], str]:
     """Form fields of an HTTP-POST AuthnRequest (enveloped-signed if ``sp_key``)."""
     request = OneLogin_Saml2_Authn_Request(sp_settings)
     xml = request.get_xml()
     if sp_key is not None:
         xml = OneLogin_Saml2_Utils.add_sign(
-            xml, sp_key.key_pem.decode(), sp_key.cert_pem.decode(),
-            sign_algorithm=K.RSA_SHA256, digest_algorithm=K.SHA256,
+            xml,
+            sp_key.key_pem.decode(),
+            sp_key.cert_pem.decode(),
+            sign_algorithm=K.RSA_SHA256,
+            digest_algorithm=K.SHA256,
         )
     if isinstance(xml, str):
         xml = xml.encode()

@@ -103,11 +103,13 @@ class EmployeeRepository:
             if value is None:
                 continue
             column = getattr(EmployeeRow, name)
-            other = s.scalar(select(EmployeeRow.id).where(column == value,
-                                                          EmployeeRow.id != employee_id))
+            other = s.scalar(
+                select(EmployeeRow.id).where(column == value, EmployeeRow.id != employee_id)
+            )
             if other is not None:
-                raise DuplicateEmployee(f"{name.removesuffix('_lower')} {value!r} already "
-                                        f"belongs to employee {other!r}")
+                raise DuplicateEmployee(
+                    f"{name.removesuffix('_lower')} {value!r} already belongs to employee {other!r}"
+                )
 
     def _set_groups(self, s: Session, employee_id: str, groups: Iterable[str]) -> None:
         wanted = set(groups)
@@ -122,31 +124,36 @@ class EmployeeRepository:
         """Store a new employee (``created_at`` = ``now`` unless already set)."""
         created_at = employee.created_at or now
         values = _row_values(employee)
-        with conflicts_as(DuplicateEmployee, f"employee {employee.username!r}"):
-            with self._db.transaction(write=True) as s:
-                if s.get(EmployeeRow, employee.id) is not None:
-                    raise DuplicateEmployee(f"employee id {employee.id!r} already exists")
-                self._check_unique(s, values, employee.id)
-                s.add(EmployeeRow(id=employee.id, created_at=created_at, **values))
-                s.flush()
-                self._set_groups(s, employee.id, employee.groups)
-        return dataclasses.replace(employee, created_at=created_at,
-                                   groups=tuple(sorted(set(employee.groups))))
+        with (
+            conflicts_as(DuplicateEmployee, f"employee {employee.username!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            if s.get(EmployeeRow, employee.id) is not None:
+                raise DuplicateEmployee(f"employee id {employee.id!r} already exists")
+            self._check_unique(s, values, employee.id)
+            s.add(EmployeeRow(id=employee.id, created_at=created_at, **values))
+            s.flush()
+            self._set_groups(s, employee.id, employee.groups)
+        return dataclasses.replace(
+            employee, created_at=created_at, groups=tuple(sorted(set(employee.groups)))
+        )
 
     def update(self, employee: Employee) -> Employee:
         """Replace every field (groups included) of an existing employee."""
         values = _row_values(employee)
-        with conflicts_as(DuplicateEmployee, f"employee {employee.username!r}"):
-            with self._db.transaction(write=True) as s:
-                row = s.get(EmployeeRow, employee.id, with_for_update=True)
-                if row is None:
-                    raise EmployeeNotFound(f"no employee {employee.id!r}")
-                self._check_unique(s, values, employee.id)
-                for name, value in values.items():
-                    setattr(row, name, value)
-                self._set_groups(s, employee.id, employee.groups)
-                s.flush()
-                return _from_row(row, set(employee.groups))
+        with (
+            conflicts_as(DuplicateEmployee, f"employee {employee.username!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            row = s.get(EmployeeRow, employee.id, with_for_update=True)
+            if row is None:
+                raise EmployeeNotFound(f"no employee {employee.id!r}")
+            self._check_unique(s, values, employee.id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            self._set_groups(s, employee.id, employee.groups)
+            s.flush()
+            return _from_row(row, set(employee.groups))
 
     def _one(self, *criteria: ColumnElement[bool]) -> Employee | None:
         with self._db.transaction() as s:
@@ -194,16 +201,19 @@ class EmployeeRepository:
         query = select(EmployeeRow)
         if text:
             pattern = like_pattern(text)
-            query = query.where(or_(
-                EmployeeRow.username_lower.like(pattern, escape="\\"),
-                EmployeeRow.email_lower.like(pattern, escape="\\"),
-                func.lower(EmployeeRow.first_name).like(pattern, escape="\\"),
-                func.lower(EmployeeRow.last_name).like(pattern, escape="\\"),
-            ))
+            query = query.where(
+                or_(
+                    EmployeeRow.username_lower.like(pattern, escape="\\"),
+                    EmployeeRow.email_lower.like(pattern, escape="\\"),
+                    func.lower(EmployeeRow.first_name).like(pattern, escape="\\"),
+                    func.lower(EmployeeRow.last_name).like(pattern, escape="\\"),
+                )
+            )
         with self._db.transaction() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = list(s.scalars(query.order_by(EmployeeRow.username_lower)
-                                  .offset(offset).limit(limit)))
+            rows = list(
+                s.scalars(query.order_by(EmployeeRow.username_lower).offset(offset).limit(limit))
+            )
             groups = _groups_of(s, [r.id for r in rows])
             items = tuple(_from_row(r, groups[r.id]) for r in rows)
         return Page(items=items, total=total, offset=offset, limit=limit)
@@ -220,13 +230,19 @@ class EmployeeRepository:
 
     def remove_from_group(self, employee_id: str, group_id: str) -> None:
         with self._db.transaction(write=True) as s:
-            s.execute(delete(EmployeeGroupRow).where(
-                EmployeeGroupRow.employee_id == employee_id,
-                EmployeeGroupRow.group_id == group_id,
-            ))
+            s.execute(
+                delete(EmployeeGroupRow).where(
+                    EmployeeGroupRow.employee_id == employee_id,
+                    EmployeeGroupRow.group_id == group_id,
+                )
+            )
 
     def groups(self, employee_id: str) -> tuple[Group, ...]:
-        query = (select(GroupRow).join(EmployeeGroupRow, EmployeeGroupRow.group_id == GroupRow.id)
-                 .where(EmployeeGroupRow.employee_id == employee_id).order_by(GroupRow.name))
+        query = (
+            select(GroupRow)
+            .join(EmployeeGroupRow, EmployeeGroupRow.group_id == GroupRow.id)
+            .where(EmployeeGroupRow.employee_id == employee_id)
+            .order_by(GroupRow.name)
+        )
         with self._db.transaction() as s:
             return tuple(group_from_row(r) for r in s.scalars(query))

@@ -24,9 +24,11 @@ class OrganisationRepository:
         self._db = db
 
     def add_company(self, company: Company) -> Company:
-        with conflicts_as(DuplicateOrganisationUnit, f"company {company.name!r}"):
-            with self._db.transaction(write=True) as s:
-                s.add(CompanyRow(id=company.id, name=company.name))
+        with (
+            conflicts_as(DuplicateOrganisationUnit, f"company {company.name!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            s.add(CompanyRow(id=company.id, name=company.name))
         return company
 
     def get_company(self, company_id: str) -> Company | None:
@@ -40,12 +42,17 @@ class OrganisationRepository:
             return tuple(Company(r.id, r.name) for r in rows)
 
     def add_department(self, department: Department) -> Department:
-        with conflicts_as(DuplicateOrganisationUnit, f"department {department.name!r}"):
-            with self._db.transaction(write=True) as s:
-                if s.get(CompanyRow, department.company_id) is None:
-                    raise UnknownCompany(f"no company {department.company_id!r}")
-                s.add(DepartmentRow(id=department.id, name=department.name,
-                                    company_id=department.company_id))
+        with (
+            conflicts_as(DuplicateOrganisationUnit, f"department {department.name!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            if s.get(CompanyRow, department.company_id) is None:
+                raise UnknownCompany(f"no company {department.company_id!r}")
+            s.add(
+                DepartmentRow(
+                    id=department.id, name=department.name, company_id=department.company_id
+                )
+            )
         return department
 
     def get_department(self, department_id: str) -> Department | None:
@@ -61,9 +68,11 @@ class OrganisationRepository:
             return tuple(Department(r.id, r.name, r.company_id) for r in s.scalars(query))
 
     def add_position(self, position: Position) -> Position:
-        with conflicts_as(DuplicateOrganisationUnit, f"position {position.name!r}"):
-            with self._db.transaction(write=True) as s:
-                s.add(PositionRow(id=position.id, name=position.name))
+        with (
+            conflicts_as(DuplicateOrganisationUnit, f"position {position.name!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            s.add(PositionRow(id=position.id, name=position.name))
         return position
 
     def get_position(self, position_id: str) -> Position | None:
@@ -77,10 +86,18 @@ class OrganisationRepository:
             return tuple(Position(r.id, r.name) for r in rows)
 
     def add_group(self, group: Group) -> Group:
-        with conflicts_as(DuplicateOrganisationUnit, f"group {group.name!r}"):
-            with self._db.transaction(write=True) as s:
-                s.add(GroupRow(id=group.id, name=group.name, description=group.description,
-                               email=group.email))
+        with (
+            conflicts_as(DuplicateOrganisationUnit, f"group {group.name!r}"),
+            self._db.transaction(write=True) as s,
+        ):
+            s.add(
+                GroupRow(
+                    id=group.id,
+                    name=group.name,
+                    description=group.description,
+                    email=group.email,
+                )
+            )
         return group
 
     def get_group(self, group_id: str) -> Group | None:
@@ -90,8 +107,9 @@ class OrganisationRepository:
 
     def list_groups(self) -> tuple[Group, ...]:
         with self._db.transaction() as s:
-            return tuple(group_from_row(r) for r in s.scalars(select(GroupRow).order_by(
-                GroupRow.name)))
+            return tuple(
+                group_from_row(r) for r in s.scalars(select(GroupRow).order_by(GroupRow.name))
+            )
 
 
 def group_from_row(row: GroupRow) -> Group:

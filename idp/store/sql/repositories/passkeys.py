@@ -75,8 +75,9 @@ def _owned(
 ) -> PasskeyCredentialRow:
     row = s.get(PasskeyCredentialRow, credential_id, with_for_update=True)
     # Another employee's credential is reported as missing, not as forbidden.
-    if row is None or (expected_employee_id is not None and row.employee_id
-                       != expected_employee_id):
+    if row is None or (
+        expected_employee_id is not None and row.employee_id != expected_employee_id
+    ):
         raise CredentialNotFound(f"no credential {credential_id!r} for this employee")
     return row
 
@@ -86,13 +87,16 @@ class PasskeyRepository:
         self._db = db
 
     def add(self, credential: PasskeyCredential) -> PasskeyCredential:
-        with conflicts_as(DuplicateCredential, "credential id"):
-            with self._db.transaction(write=True) as s:
-                if s.get(EmployeeRow, credential.employee_id) is None:
-                    raise EmployeeNotFound(f"no employee {credential.employee_id!r}")
-                if s.get(PasskeyCredentialRow, credential.credential_id) is not None:
-                    raise DuplicateCredential("this credential is already registered")
-                s.add(PasskeyCredentialRow(
+        with (
+            conflicts_as(DuplicateCredential, "credential id"),
+            self._db.transaction(write=True) as s,
+        ):
+            if s.get(EmployeeRow, credential.employee_id) is None:
+                raise EmployeeNotFound(f"no employee {credential.employee_id!r}")
+            if s.get(PasskeyCredentialRow, credential.credential_id) is not None:
+                raise DuplicateCredential("this credential is already registered")
+            s.add(
+                PasskeyCredentialRow(
                     credential_id=credential.credential_id,
                     employee_id=credential.employee_id,
                     public_key=credential.public_key,
@@ -107,7 +111,8 @@ class PasskeyRepository:
                     kind=str(credential.kind),
                     created_at=credential.created_at,
                     last_used_at=credential.last_used_at,
-                ))
+                )
+            )
         return credential
 
     def get(self, credential_id: str) -> PasskeyCredential | None:
@@ -116,9 +121,11 @@ class PasskeyRepository:
             return None if row is None else _from_row(row)
 
     def list_for_employee(self, employee_id: str) -> tuple[PasskeyCredential, ...]:
-        query = (select(PasskeyCredentialRow)
-                 .where(PasskeyCredentialRow.employee_id == employee_id)
-                 .order_by(PasskeyCredentialRow.created_at, PasskeyCredentialRow.credential_id))
+        query = (
+            select(PasskeyCredentialRow)
+            .where(PasskeyCredentialRow.employee_id == employee_id)
+            .order_by(PasskeyCredentialRow.created_at, PasskeyCredentialRow.credential_id)
+        )
         with self._db.transaction() as s:
             return tuple(_from_row(r) for r in s.scalars(query))
 
@@ -166,5 +173,8 @@ class PasskeyRepository:
     def delete(self, credential_id: str, *, expected_employee_id: str | None = None) -> None:
         with self._db.transaction(write=True) as s:
             _owned(s, credential_id, expected_employee_id)
-            s.execute(delete(PasskeyCredentialRow)
-                      .where(PasskeyCredentialRow.credential_id == credential_id))
+            s.execute(
+                delete(PasskeyCredentialRow).where(
+                    PasskeyCredentialRow.credential_id == credential_id
+                )
+            )

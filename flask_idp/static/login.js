@@ -1,0 +1,1 @@
+HideezWebAuthn.bindLoginForm(document.getElementById("passkey-login"));

@@ -1,0 +1,1 @@
+HideezWebAuthn.bindRegisterForm(document.getElementById("passkey-register"));

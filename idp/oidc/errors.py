@@ -1,0 +1,146 @@
+"""OIDC/OAuth errors, each with its wire ``error`` code (RFC 6749 §4.1.2.1, §5.2; OIDC Core
+§3.1.2.6; RFC 6750 §3.1) and whether it may be sent to the client's ``redirect_uri``.
+
+An error raised before the client and its ``redirect_uri`` are established is never
+redirected (OIDC Core §3.1.2.6: the OP must not redirect to an unverified URI); the shell shows
+it as an error page instead.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from idp.errors import IdpError
+
+
+class OidcError(IdpError):
+    """Root of the OIDC errors."""
+
+    error: ClassVar[str] = "server_error"
+    status: ClassVar[int] = 400
+    #: False when the error must not be sent to a redirect_uri (unknown client, bad URI)
+    redirectable: ClassVar[bool] = True
+
+
+class InvalidRequestError(OidcError):
+    error = "invalid_request"
+
+
+class UnknownClientError(OidcError):
+    """The ``client_id`` of an authorization request is not registered (not redirected)."""
+
+    error = "invalid_client"
+    redirectable = False
+
+
+class InvalidRedirectUriError(OidcError):
+    """The ``redirect_uri`` is missing or not registered for the client (not redirected)."""
+
+    error = "invalid_request"
+    redirectable = False
+
+
+class UnsupportedResponseTypeError(OidcError):
+    error = "unsupported_response_type"
+
+
+class InvalidScopeError(OidcError):
+    error = "invalid_scope"
+
+
+class LoginRequiredError(OidcError):
+    error = "login_required"
+
+
+class ConsentRequiredError(OidcError):
+    error = "consent_required"
+
+
+class AccessDeniedError(OidcError):
+    error = "access_denied"
+    status = 403
+
+
+class TemporarilyUnavailableError(OidcError):
+    error = "temporarily_unavailable"
+    status = 503
+
+
+class UnmetAuthenticationRequirementsError(OidcError):
+    """The requested essential ``acr`` cannot be met (OpenID unmet_authentication_requirements)."""
+
+    error = "unmet_authentication_requirements"
+
+
+class RequestNotSupportedError(OidcError):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupportedError(OidcError):
+    error = "request_uri_not_supported"
+
+
+# -- token endpoint (RFC 6749 §5.2) ------------------------------------------------------------
+class InvalidClientError(OidcError):
+    """Client authentication failed (HTTP 401 with ``WWW-Authenticate``)."""
+
+    error = "invalid_client"
+    status = 401
+    redirectable = False
+
+
+class InvalidGrantError(OidcError):
+    error = "invalid_grant"
+    redirectable = False
+
+
+class UnauthorizedClientError(OidcError):
+    error = "unauthorized_client"
+    redirectable = False
+
+
+class UnsupportedGrantTypeError(OidcError):
+    error = "unsupported_grant_type"
+    redirectable = False
+
+
+class TokenRequestError(OidcError):
+    """A malformed token or userinfo request (``invalid_request``, never redirected)."""
+
+    error = "invalid_request"
+    redirectable = False
+
+
+# -- protected resources (RFC 6750 §3.1) -------------------------------------------------------
+class InvalidTokenError(OidcError):
+    error = "invalid_token"
+    status = 401
+    redirectable = False
+
+
+# -- JWT checks --------------------------------------------------------------------------------
+class JwtError(OidcError):
+    """A JWT (id_token_hint, client assertion) failed a check; the message says which."""
+
+    error = "invalid_request"
+    redirectable = False
+
+
+class JwtMalformedError(JwtError):
+    """Not a compact JWS with a JSON header and a JSON object payload."""
+
+
+class JwtAlgorithmError(JwtError):
+    """The header's ``alg`` is not one we accept here (``none``, ``HS256``, …)."""
+
+
+class JwtUnknownKeyError(JwtError):
+    """No trusted key has the header's ``kid``."""
+
+
+class JwtSignatureError(JwtError):
+    """The signature does not verify with the trusted key named by ``kid``."""
+
+
+class JwtClaimsError(JwtError):
+    """A claim (``iss``, ``aud``, ``iat``, ``exp``, ``tid`` …) is missing or not as expected."""
