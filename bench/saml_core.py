@@ -19,9 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "idp" / "saml"))
 
-import onelogin_sp as ol
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
@@ -44,6 +42,7 @@ from idp.saml.requests import parse_authn_request
 from idp.saml.responses import build_response
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
+from tests.idp.saml import onelogin_sp as ol
 
 IDP = "https://idp.example.com"
 SP = "https://sp.example.com/metadata"

@@ -21,7 +21,8 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <h1>Demo service provider</h1>
 {% if user %}
 <p id="who">Signed in as <strong>{{ user }}</strong></p>
-<table id="attributes">{% for k, v in attrs.items() %}<tr><th>{{ k }}</th><td>{{ v|join(', ') }}</td></tr>{% endfor %}</table>
+<table id="attributes">{% for k, v in attrs.items() %}
+<tr><th>{{ k }}</th><td>{{ v|join(', ') }}</td></tr>{% endfor %}</table>
 <p><a id="logout" href="/logout">Sign out (single logout)</a></p>
 {% else %}
 <p id="who">Not signed in.</p><p><a id="login" href="/login">Sign in with Hideez IdP</a></p>
@@ -51,8 +52,12 @@ def create_app(settings_dir: Path) -> Flask:
 
     @app.get("/")
     def index() -> str:
-        return render_template_string(PAGE, user=session.get("user"),
-                                      attrs=session.get("attrs", {}), error=request.args.get("e"))
+        return render_template_string(
+            PAGE,
+            user=session.get("user"),
+            attrs=session.get("attrs", {}),
+            error=request.args.get("e"),
+        )
 
     @app.get("/login")
     def login() -> Response:
@@ -68,8 +73,10 @@ def create_app(settings_dir: Path) -> Flask:
         errors = a.get_errors()
         if errors or not a.is_authenticated():
             reason = a.get_last_error_reason() or ", ".join(errors)
-            return make_response(render_template_string(PAGE, user=None, attrs={},
-                                                        error=f"SAML error: {reason}"), 400)
+            return make_response(
+                render_template_string(PAGE, user=None, attrs={}, error=f"SAML error: {reason}"),
+                400,
+            )
         session["user"] = a.get_nameid()
         session["nameid_format"] = a.get_nameid_format()
         session["session_index"] = a.get_session_index()
@@ -79,21 +86,29 @@ def create_app(settings_dir: Path) -> Flask:
     @app.get("/logout")
     def logout() -> Response:
         a = auth()
-        url = a.logout(return_to="/", name_id=session.get("user"),
-                       session_index=session.get("session_index"),
-                       name_id_format=session.get("nameid_format"))
+        url = a.logout(
+            return_to="/",
+            name_id=session.get("user"),
+            session_index=session.get("session_index"),
+            name_id_format=session.get("nameid_format"),
+        )
         session["logout_request_id"] = a.get_last_request_id()
         return make_response(redirect(url))
 
     @app.route("/sls", methods=["GET", "POST"])
     def sls() -> Response:
         a = auth()
-        url = a.process_slo(request_id=session.get("logout_request_id"),
-                            delete_session_cb=session.clear)
+        url = a.process_slo(
+            request_id=session.get("logout_request_id"), delete_session_cb=session.clear
+        )
         errors = a.get_errors()
         if errors:
-            return make_response(render_template_string(
-                PAGE, user=None, attrs={}, error=f"SLO error: {a.get_last_error_reason()}"), 400)
+            return make_response(
+                render_template_string(
+                    PAGE, user=None, attrs={}, error=f"SLO error: {a.get_last_error_reason()}"
+                ),
+                400,
+            )
         session.clear()
         return make_response(redirect(url or "/"))
 

@@ -17,10 +17,18 @@ from idp.runtime import Runtime
 
 log = logging.getLogger("hideez_idp")
 
-_TITLES = {400: "The request could not be used", 401: "Sign-in did not succeed",
-           403: "Access denied", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 413: "The request is too large", 429: "Too many attempts",
-           500: "Something went wrong on our side", 503: "Temporarily unavailable"}
+_TITLES = {
+    400: "The request could not be used",
+    401: "Sign-in did not succeed",
+    403: "Access denied",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "The request is too large",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+    503: "Temporarily unavailable",
+}
 
 
 class TrustedProxyFix:
@@ -73,13 +81,19 @@ def _wants_json() -> bool:
 def _render_error(status: int, error: str, description: str, error_id: str) -> Response:
     if _wants_json():
         response = Response(
-            __import__("json").dumps({"error": error, "error_description": description,
-                                      "error_id": error_id}),
-            status=status, mimetype="application/json",
+            __import__("json").dumps(
+                {"error": error, "error_description": description, "error_id": error_id}
+            ),
+            status=status,
+            mimetype="application/json",
         )
     else:
-        html = render_template("error.html", title=_TITLES.get(status, "Error"),
-                               description=description, error_id=error_id)
+        html = render_template(
+            "error.html",
+            title=_TITLES.get(status, "Error"),
+            description=description,
+            error_id=error_id,
+        )
         response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -88,8 +102,13 @@ def _render_error(status: int, error: str, description: str, error_id: str) -> R
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(IdpError)
     def _idp_error(exc: IdpError) -> Response:
-        log.info("request refused: %s %s (%s) id=%s", exc.status, exc.error, exc.description,
-                 exc.error_id)
+        log.info(
+            "request refused: %s %s (%s) id=%s",
+            exc.status,
+            exc.error,
+            exc.description,
+            exc.error_id,
+        )
         return _render_error(exc.status, exc.error, exc.description, exc.error_id)
 
     @app.errorhandler(HTTPException)
@@ -106,16 +125,21 @@ def _install_error_handlers(app: Flask) -> None:
 
         error_id = secrets.token_hex(6)
         log.exception("unexpected error id=%s", error_id)
-        return _render_error(500, "server_error",
-                             "an unexpected error occurred; the administrator can find it in the "
-                             "log by its id", error_id)
+        return _render_error(
+            500,
+            "server_error",
+            "an unexpected error occurred; the administrator can find it in the log by its id",
+            error_id,
+        )
 
 
 def _security_headers(response: Response) -> Response:
     h = response.headers
-    h.setdefault("Content-Security-Policy",
-                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                 "frame-ancestors 'none'; base-uri 'none'")
+    h.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'",
+    )
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "no-referrer")

@@ -7,7 +7,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from idp.audit import AuditKind
+from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
 from idp.directory.model import Employee
@@ -22,10 +22,19 @@ def serve(config: IdpConfig, *, threads: int = 8) -> int:
 
     runtime = build_runtime(config)
     app = create_app(runtime)
-    print(f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "
-          f"(external URL {config.base_url})", flush=True)
-    waitress_serve(app, host=config.listen.host, port=config.listen.port, threads=threads,
-                   ident="hideez-idp", max_request_body_size=config.limits.max_request_bytes * 2)
+    print(
+        f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "
+        f"(external URL {config.base_url})",
+        flush=True,
+    )
+    waitress_serve(
+        app,
+        host=config.listen.host,
+        port=config.listen.port,
+        threads=threads,
+        ident="hideez-idp",
+        max_request_body_size=config.limits.max_request_bytes * 2,
+    )
     return 0
 
 
@@ -62,10 +71,15 @@ def enrolment_link(runtime: Runtime, username: str) -> str:
     employee = runtime.employees.get_by_username(username)
     if employee is None:
         raise NotFound(f"no employee with username {username!r}")
-    token, _ = runtime.enrolment.create(employee.id, now=runtime.now())
+    token, _ = runtime.enrolment.create(
+        employee_id=employee.id, created_by="cli", now=runtime.now()
+    )
     runtime.audit.append_event(
-        kind=AuditKind.ENROLMENT_LINK_CREATED, at=runtime.now(), actor="cli",
-        employee_id=employee.id, outcome="success",
+        kind=AuditKind.ENROLMENT_LINK_CREATED,
+        at=runtime.now(),
+        actor="cli",
+        employee_id=employee.id,
+        outcome=Outcome.SUCCESS,
     )
     return runtime.config.url(f"/enrol/{token}")
 
@@ -73,11 +87,19 @@ def enrolment_link(runtime: Runtime, username: str) -> str:
 def add_employee(config: IdpConfig, args: argparse.Namespace) -> int:
     runtime = build_runtime(config)
     employee = Employee(
-        id=secrets.token_hex(8), username=args.username, email=args.email,
-        first_name=args.first_name, last_name=args.last_name,
+        id=secrets.token_hex(8),
+        username=args.username,
+        email=args.email,
+        first_name=args.first_name,
+        last_name=args.last_name,
     )
-    runtime.employees.add(employee)
-    runtime.audit.append_event(kind=AuditKind.EMPLOYEE_CREATED, at=runtime.now(), actor="cli",
-                               employee_id=employee.id, outcome="success")
+    runtime.employees.add(employee, now=runtime.now())
+    runtime.audit.append_event(
+        kind=AuditKind.EMPLOYEE_CREATED,
+        at=runtime.now(),
+        actor="cli",
+        employee_id=employee.id,
+        outcome=Outcome.SUCCESS,
+    )
     print(f"added {employee.username} ({employee.id})")
     return 0

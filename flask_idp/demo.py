@@ -41,13 +41,12 @@ policies:
     authn_context_class_ref: https://refeds.org/profile/mfa
     acr: https://refeds.org/profile/mfa
 relying_parties_dir: relying_parties
-saml:
-  pairwise_salt: {{file: secrets/pairwise_salt}}
 """
 
 SP_YAML = """\
 # The demo SP (OneLogin python3-saml on port {sp_port}), registered from its metadata.
-name: Demo SP
+protocol: saml
+name: demo-sp
 profile: generic
 metadata: demo-sp-metadata.xml
 sign_response: true
@@ -144,8 +143,16 @@ def seed(runtime: Runtime) -> None:
     """Add the demo employees if they are not there yet."""
     for username, email, first, last in DEMO_EMPLOYEES:
         if runtime.employees.get_by_username(username) is None:
-            runtime.employees.add(Employee(id=secrets.token_hex(8), username=username,
-                                           email=email, first_name=first, last_name=last))
+            runtime.employees.add(
+                Employee(
+                    id=secrets.token_hex(8),
+                    username=username,
+                    email=email,
+                    first_name=first,
+                    last_name=last,
+                ),
+                now=runtime.now(),
+            )
 
 
 def run_demo(directory: Path, *, port: int, sp_port: int | None) -> int:
@@ -160,8 +167,15 @@ def run_demo(directory: Path, *, port: int, sp_port: int | None) -> int:
     sp_process = None
     if sp_port is not None:
         sp_process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "demo_sp.app", "--settings", str(directory.resolve() / "sp"),
-             "--port", str(sp_port)],
+            [
+                sys.executable,
+                "-m",
+                "demo_sp.app",
+                "--settings",
+                str(directory.resolve() / "sp"),
+                "--port",
+                str(sp_port),
+            ],
         )
     print("\n=== hideez-idp demo ===")
     print(f"IdP:              http://localhost:{port}/")

@@ -108,8 +108,9 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def str_field(data: dict[str, Any], name: str, *, max_len: int = 1024, required: bool = True
-              ) -> str | None:
+def str_field(
+    data: dict[str, Any], name: str, *, max_len: int = 1024, required: bool = True
+) -> str | None:
     value = data.get(name)
     if value is None and not required:
         return None

@@ -25,8 +25,11 @@ class IdpError(Exception):
         self.error_id = secrets.token_hex(6)
 
     def to_dict(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description,
-                "error_id": self.error_id}
+        return {
+            "error": self.error,
+            "error_description": self.description,
+            "error_id": self.error_id,
+        }
 
 
 class InvalidRequest(IdpError):

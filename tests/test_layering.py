@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN_IN_CORE = ("flask", "werkzeug", "satosa", "bleak", "bumble", "flask_idp",
-                     "satosa_plugins", "device_gateway", "demo_sp")
+FORBIDDEN_IN_CORE = (
+    "flask",
+    "werkzeug",
+    "satosa",
+    "bleak",
+    "bumble",
+    "flask_idp",
+    "satosa_plugins",
+    "device_gateway",
+    "demo_sp",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -21,14 +21,16 @@ from flask_idp.web import (
     set_session_cookie,
     str_field,
 )
-from idp.audit import AuditKind
+from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee
-from idp.errors import AccessDenied, IdpError, InvalidRequest, Unauthorized
+from idp.errors import AccessDenied, Conflict, IdpError, InvalidRequest, Unauthorized
 from idp.factors import passkey
 from idp.factors.challenges import consume_challenge, issue_challenge
+from idp.factors.kinds import FactorUse
 from idp.factors.registry import PasskeyCredential
 from idp.runtime import Runtime
-from idp.sessions import AuthContext
+from idp.sessions import AuthContext, SessionError
+from idp.store.sql.repositories.passkeys import SignCountNotIncreased
 
 bp = Blueprint("passkey", __name__, url_prefix="/passkey")
 
@@ -49,7 +51,7 @@ def _registrant(rt: Runtime, data: dict[str, Any]) -> tuple[Employee, str | None
     """Whose passkey this is: the enrolment link's employee, or the signed-in one."""
     token = str_field(data, "token", max_len=128, required=False)
     if token is not None:
-        employee_id = rt.enrolment.peek(token, now=rt.now())
+        employee_id = rt.enrolment.peek(token, now=rt.now()).employee_id
     else:
         ctx = current_context()
         if ctx is None:
@@ -108,6 +110,9 @@ def register_verify() -> Response:
         name=name,
         now=rt.now(),
     )
+    if rt.passkeys.get(credential.credential_id) is not None:
+        # §7.1 step 26: a credential id already registered (to anyone) is refused.
+        raise Conflict("this authenticator's credential is already registered")
     if token is not None:
         rt.enrolment.redeem(token, now=rt.now())
     rt.passkeys.add(credential)
@@ -117,24 +122,25 @@ def register_verify() -> Response:
         actor=employee.id,
         employee_id=employee.id,
         factor="passkey",
-        outcome="success",
-        details={"credential_id": credential.credential_id, "aaguid": credential.aaguid,
-                 "attestation": credential.attestation_format, "ip": client_ip()},
+        outcome=Outcome.SUCCESS,
+        details={
+            "credential_id": credential.credential_id,
+            "aaguid": credential.aaguid,
+            "attestation": credential.attestation_format,
+            "ip": client_ip(),
+        },
     )
     response = jsonify(ok=True, redirect="/")
     if current_context() is None:
-        ctx = rt.sessions.create(employee_id=employee.id, factor=_registration_use(rt, credential),
-                                 now=rt.now())
+        ctx = rt.sessions.create(
+            employee_id=employee.id,
+            factor=passkey.factor_use(
+                credential, at=rt.now(), user_verified=credential.user_verified
+            ),
+            now=rt.now(),
+        )
         set_session_cookie(response, ctx)
     return response
-
-
-def _registration_use(rt: Runtime, credential: PasskeyCredential) -> Any:
-    from idp.factors.kinds import FactorKind, FactorUse
-
-    amr = ("fido", "swk" if credential.backup_eligible else "hwk")
-    return FactorUse(kind=FactorKind.PASSKEY, credential_id=credential.credential_id,
-                     at=rt.now(), user_verified=credential.user_verified, amr=amr)
 
 
 # -- sign-in -----------------------------------------------------------------------------------
@@ -173,20 +179,28 @@ def login_verify() -> Response:
     ticket = load_ticket(ticket_handle)
     relying_party = ticket.relying_party if ticket else "idp"
     challenge = consume_challenge(
-        rt.ephemeral, handle=str_field(data, "handle", max_len=128) or "", purpose="login",
+        rt.ephemeral,
+        handle=str_field(data, "handle", max_len=128) or "",
+        purpose="login",
         bind=flow_id(),
     )
     response_json = _credential_json(data)
     try:
-        ctx = _verify_assertion(rt, response_json, challenge, ticket is not None and
-                                ticket.require_user_verification)
+        ctx = _verify_assertion(
+            rt, response_json, challenge, ticket is not None and ticket.require_user_verification
+        )
     except IdpError as exc:
         _audit_failure(rt, response_json, relying_party, exc)
         raise
     rt.audit.append_event(
-        kind=AuditKind.LOGIN_SUCCESS, at=rt.now(), actor=ctx.employee_id,
-        employee_id=ctx.employee_id, relying_party=relying_party, factor="passkey",
-        outcome="success", details={"ip": client_ip()},
+        kind=AuditKind.LOGIN_SUCCESS,
+        at=rt.now(),
+        actor=ctx.employee_id,
+        employee_id=ctx.employee_id,
+        relying_party=relying_party,
+        factor="passkey",
+        outcome=Outcome.SUCCESS,
+        details={"ip": client_ip()},
     )
     response = jsonify(ok=True, redirect=finish_ticket(ticket_handle))
     set_session_cookie(response, ctx)
@@ -197,32 +211,58 @@ def _verify_assertion(rt: Runtime, response_json: str, challenge: bytes, uv: boo
     wa = rt.config.webauthn
     credential = rt.passkeys.get(passkey.credential_id_of(response_json))
     if credential is None:
-        raise Unauthorized("this passkey is not registered here; use another or ask for a new "
-                           "enrolment link")
+        raise passkey.UnknownCredential(
+            "this passkey is not registered here; use another or ask for a new enrolment link"
+        )
     employee = rt.employees.get(credential.employee_id)
     if employee is None or not employee.can_sign_in:
         raise AccessDenied("this account is disabled; ask your administrator")
     try:
         result = passkey.verify_authentication(
-            response_json=response_json, expected_challenge=challenge,
-            expected_rp_id=wa.rp_id, expected_origins=wa.origins, credential=credential,
-            require_user_verification=_uv(rt, uv), now=rt.now(),
+            response_json=response_json,
+            expected_challenge=challenge,
+            expected_rp_id=wa.rp_id,
+            expected_origins=wa.origins,
+            credential=credential,
+            require_user_verification=_uv(rt, uv),
+            now=rt.now(),
+            expected_user_handle=employee.id.encode(),
         )
-    except passkey.ClonedAuthenticatorSuspected:
+        # A conditional update: a concurrent sign-in with a copy of the key loses here.
+        rt.passkeys.record_use(
+            credential.credential_id,
+            new_sign_count=result.new_sign_count,
+            backed_up=result.backed_up,
+            at=rt.now(),
+        )
+    except (passkey.ClonedAuthenticatorSuspected, SignCountNotIncreased) as exc:
         rt.audit.append_event(
-            kind=AuditKind.PASSKEY_CLONE_SUSPECTED, at=rt.now(), actor=employee.id,
-            employee_id=employee.id, factor="passkey", outcome="refused",
-            reason="sign count regressed", details={"credential_id": credential.credential_id},
+            kind=AuditKind.PASSKEY_CLONE_SUSPECTED,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            factor="passkey",
+            outcome=Outcome.FAILURE,
+            reason=exc.description[:500],
+            details={"credential_id": credential.credential_id, "ip": client_ip()},
         )
         raise
-    rt.passkeys.record_use(credential.credential_id, new_sign_count=result.new_sign_count,
-                           backed_up=result.backed_up, at=rt.now())
+    return _session_after_login(rt, employee.id, result.factor_use)
+
+
+def _session_after_login(rt: Runtime, employee_id: str, use: FactorUse) -> AuthContext:
+    """A fresh sign-in: re-authenticate this browser's session, or start a new one."""
     existing = current_context()
-    if existing is not None and existing.employee_id == employee.id:
-        updated = rt.sessions.add_factor(existing.session_id, result.factor_use, now=rt.now())
-        if updated is not None:
-            return updated
-    return rt.sessions.create(employee_id=employee.id, factor=result.factor_use, now=rt.now())
+    if existing is not None and existing.employee_id == employee_id:
+        try:
+            return rt.sessions.reauthenticate(
+                existing.session_id, expected_employee_id=employee_id, factor=use, now=rt.now()
+            )
+        except SessionError:
+            pass  # ended meanwhile: fall through to a new session
+    elif existing is not None:
+        rt.sessions.end(existing.session_id)
+    return rt.sessions.create(employee_id=employee_id, factor=use, now=rt.now())
 
 
 def _audit_failure(rt: Runtime, response_json: str, relying_party: str, exc: IdpError) -> None:
@@ -231,9 +271,14 @@ def _audit_failure(rt: Runtime, response_json: str, relying_party: str, exc: Idp
     except IdpError:
         cred = None
     rt.audit.append_event(
-        kind=AuditKind.LOGIN_FAILURE, at=rt.now(), actor=cred.employee_id if cred else None,
-        employee_id=cred.employee_id if cred else None, relying_party=relying_party,
-        factor="passkey", outcome="failure", reason=f"{exc.error}: {exc.description}"[:500],
+        kind=AuditKind.LOGIN_FAILURE,
+        at=rt.now(),
+        actor=cred.employee_id if cred else None,
+        employee_id=cred.employee_id if cred else None,
+        relying_party=relying_party,
+        factor="passkey",
+        outcome=Outcome.FAILURE,
+        reason=f"{exc.error}: {exc.description}"[:500],
         details={"ip": client_ip(), "error_id": exc.error_id},
     )
 
@@ -256,4 +301,3 @@ def _credential_json(data: dict[str, Any]) -> str:
 
 def _json(options: str) -> Any:
     return json.loads(options)
-

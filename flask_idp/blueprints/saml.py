@@ -19,12 +19,13 @@ from flask import Blueprint, Response, make_response, redirect, render_template,
 
 from flask_idp.login import authenticate
 from flask_idp.web import current_context, runtime
-from idp.audit import AuditKind
+from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
 from idp.policy import Comparison, NeedsLogin, Requirement, Satisfied, Unsatisfiable
 from idp.runtime import Runtime
 from idp.saml.bindings import OutboundMessage, decode_post, decode_redirect
 from idp.saml.errors import NoAuthnContext, NoPassive, SamlStatusError
+from idp.saml.metadata import build_metadata
 from idp.saml.requests import (
     AuthnRequestInfo,
     RequestedAuthnContext,
@@ -56,26 +57,42 @@ def login() -> Response:
     elif "sp" in request.args:
         return _idp_initiated(rt, saml)
     else:
-        raise InvalidRequest("expected a SAMLRequest (HTTP-Redirect or HTTP-POST binding), or "
-                             "?sp=<entity id> for IdP-initiated sign-in")
+        raise InvalidRequest(
+            "expected a SAMLRequest (HTTP-Redirect or HTTP-POST binding), or "
+            "?sp=<entity id> for IdP-initiated sign-in"
+        )
     try:
-        info = parse_authn_request(message=message, settings=saml.settings,
-                                   service_providers=saml.service_providers,
-                                   replay_cache=rt.ephemeral, now=rt.now())
+        info = parse_authn_request(
+            message=message,
+            settings=saml.settings,
+            service_providers=saml.service_providers,
+            replay_cache=rt.ephemeral,
+            now=rt.now(),
+        )
     except SamlStatusError as exc:
         return _send_error(exc)
     return _continue(rt, saml, info, received_at=rt.now())
 
 
 def _idp_initiated(rt: Runtime, saml: SamlRuntime) -> Response:
-    sp = idp_initiated(sp_entity_id=request.args.get("sp", ""),
-                       relay_state=request.args.get("RelayState"),
-                       service_providers=saml.service_providers)
+    sp = idp_initiated(
+        sp_entity_id=request.args.get("sp", ""),
+        relay_state=request.args.get("RelayState"),
+        service_providers=saml.service_providers,
+    )
     info = AuthnRequestInfo(
-        id="", sp=sp, acs=sp.default_acs, binding="idp-initiated", issue_instant=rt.now(),
+        id="",
+        sp=sp,
+        acs=sp.default_acs,
+        binding="idp-initiated",
+        issue_instant=rt.now(),
         relay_state=request.args.get("RelayState") or sp.default_relay_state,
-        force_authn=False, is_passive=False, name_id_format=None, allow_create=True,
-        requested_authn_context=None, signed=False,
+        force_authn=False,
+        is_passive=False,
+        name_id_format=None,
+        allow_create=True,
+        requested_authn_context=None,
+        signed=False,
     )
     return _continue(rt, saml, info, received_at=rt.now())
 
@@ -86,14 +103,22 @@ def resume() -> Response:
     key = request.args.get("k", "")
     raw = rt.ephemeral.get(_PENDING + key) if 0 < len(key) <= 64 else None
     if raw is None:
-        raise InvalidRequest("this SAML sign-in has expired or was already answered; go back "
-                             "to the application and start again")
+        raise InvalidRequest(
+            "this SAML sign-in has expired or was already answered; go back "
+            "to the application and start again"
+        )
     info, received_at = _load_pending(saml, raw)
     return _continue(rt, saml, info, received_at=received_at, key=key)
 
 
-def _continue(rt: Runtime, saml: SamlRuntime, info: AuthnRequestInfo, *,
-              received_at: dt.datetime, key: str | None = None) -> Response:
+def _continue(
+    rt: Runtime,
+    saml: SamlRuntime,
+    info: AuthnRequestInfo,
+    *,
+    received_at: dt.datetime,
+    key: str | None = None,
+) -> Response:
     requested = info.requested_authn_context
     requirement = Requirement(
         relying_party=info.sp.name,
@@ -110,52 +135,78 @@ def _continue(rt: Runtime, saml: SamlRuntime, info: AuthnRequestInfo, *,
         return outcome
     rt.ephemeral.delete(_PENDING + key)
     if isinstance(outcome, NeedsLogin):
-        return _send_error(NoPassive("IsPassive was requested and no usable session exists",
-                                     request=info))
+        return _send_error(
+            NoPassive("IsPassive was requested and no usable session exists", request=info)
+        )
     if isinstance(outcome, Unsatisfiable):
-        return _send_error(NoAuthnContext(
-            f"requested authentication context {', '.join(outcome.requested)} is not available; "
-            f"this IdP can assert {', '.join(outcome.available)}", request=info))
+        return _send_error(
+            NoAuthnContext(
+                f"requested authentication context {', '.join(outcome.requested)} is not "
+                f"available; this IdP can assert {', '.join(outcome.available)}",
+                request=info,
+            )
+        )
     return _send_success(rt, saml, info, outcome)
 
 
-def _send_success(rt: Runtime, saml: SamlRuntime, info: AuthnRequestInfo,
-                  decision: Satisfied) -> Response:
+def _send_success(
+    rt: Runtime, saml: SamlRuntime, info: AuthnRequestInfo, decision: Satisfied
+) -> Response:
     ctx = decision.context
     employee = rt.employees.get(ctx.employee_id)
     if employee is None or not employee.can_sign_in:
         raise NotFound("the signed-in account no longer exists or is disabled")
     session_index = _session_index(rt, ctx.session_id)
     result = build_response(
-        settings=saml.settings, sp=info.sp, request=info if info.id else None, subject=employee,
-        context=ctx, authn_context_class_ref=decision.authn_context_class_ref,
+        settings=saml.settings,
+        sp=info.sp,
+        request=info if info.id else None,
+        subject=employee,
+        context=ctx,
+        authn_context_class_ref=decision.authn_context_class_ref,
         session_index=session_index,
         session_not_on_or_after=ctx.auth_time
         + dt.timedelta(seconds=rt.config.session.absolute_lifetime),
-        signer=saml.signer, now=rt.now(), relay_state=info.relay_state,
+        signer=saml.signer,
+        now=rt.now(),
+        relay_state=info.relay_state,
     )
     rt.sessions.record_participant(
         ctx.session_id, f"saml|{info.sp.entity_id}|{result.name_id or ''}|{session_index}"
     )
     factor = ctx.factors[-1].kind.value if ctx.factors else "session"
     rt.audit.append_event(
-        kind=AuditKind.LOGIN_SUCCESS, at=rt.now(), actor=employee.id, employee_id=employee.id,
-        relying_party=info.sp.name, factor=factor, outcome="success",
-        details={"protocol": "saml", "sp": info.sp.entity_id,
-                 "flow": "idp-initiated" if not info.id else "sp-initiated"},
+        kind=AuditKind.LOGIN_SUCCESS,
+        at=rt.now(),
+        actor=employee.id,
+        employee_id=employee.id,
+        relying_party=info.sp.name,
+        factor=factor,
+        outcome=Outcome.SUCCESS,
+        details={
+            "protocol": "saml",
+            "sp": info.sp.entity_id,
+            "flow": "idp-initiated" if not info.id else "sp-initiated",
+        },
     )
     return autopost(result.form, target_name=info.sp.name)
 
 
 def _send_error(exc: SamlStatusError) -> Response:
     rt, saml = runtime(), _saml()
-    result = build_error_response(settings=saml.settings, error=exc, signer=saml.signer,
-                                  now=rt.now(), message=exc.description)
+    result = build_error_response(
+        settings=saml.settings, error=exc, signer=saml.signer, now=rt.now(), message=exc.description
+    )
     ctx = current_context()
     rt.audit.append_event(
-        kind=AuditKind.LOGIN_FAILURE, at=rt.now(), actor=ctx.employee_id if ctx else None,
-        employee_id=ctx.employee_id if ctx else None, relying_party=exc.request.sp.name,
-        outcome="failure", reason=exc.description[:500], details={"protocol": "saml"},
+        kind=AuditKind.LOGIN_FAILURE,
+        at=rt.now(),
+        actor=ctx.employee_id if ctx else None,
+        employee_id=ctx.employee_id if ctx else None,
+        relying_party=exc.request.sp.name,
+        outcome=Outcome.FAILURE,
+        reason=exc.description[:500],
+        details={"protocol": "saml"},
     )
     return autopost(result.form, target_name=exc.request.sp.name)
 
@@ -163,8 +214,9 @@ def _send_error(exc: SamlStatusError) -> Response:
 def autopost(message: OutboundMessage, *, target_name: str) -> Response:
     if message.redirect_url is not None:
         return make_response(redirect(message.redirect_url, code=303))
-    html = render_template("autopost.html", action=message.url, fields=message.fields,
-                           target_name=target_name)
+    html = render_template(
+        "autopost.html", action=message.url, fields=message.fields, target_name=target_name
+    )
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     # The answer is a form posted to the SP; CSP must allow that one target.
@@ -175,6 +227,20 @@ def autopost(message: OutboundMessage, *, target_name: str) -> Response:
     return response
 
 
+def metadata_xml(rt: Runtime, saml: SamlRuntime) -> bytes:
+    """Signed metadata, rebuilt at most hourly (it carries validUntil, so it can't be static)."""
+    now = rt.now()
+    cached = _METADATA_CACHE.get(id(saml))
+    if cached is not None and (now - cached[0]).total_seconds() < 3600:
+        return cached[1]
+    xml = build_metadata(settings=saml.settings, keys=rt.keys, signer=saml.signer, now=now)
+    _METADATA_CACHE[id(saml)] = (now, xml)
+    return xml
+
+
+_METADATA_CACHE: dict[int, tuple[dt.datetime, bytes]] = {}
+
+
 def _session_index(rt: Runtime, session_id: str) -> str:
     # Derived, so the SP never learns the session cookie value, yet stable per session.
     key = hashlib.sha256(b"session-index|" + rt.config.pairwise_salt.encode()).digest()
@@ -183,13 +249,20 @@ def _session_index(rt: Runtime, session_id: str) -> str:
 
 def _dump_pending(info: AuthnRequestInfo, received_at: dt.datetime) -> bytes:
     data: dict[str, Any] = {
-        "id": info.id, "sp": info.sp.entity_id, "acs": dataclasses.asdict(info.acs),
-        "binding": info.binding, "issue_instant": info.issue_instant.isoformat(),
-        "relay_state": info.relay_state, "force_authn": info.force_authn,
-        "is_passive": info.is_passive, "name_id_format": info.name_id_format,
-        "allow_create": info.allow_create, "signed": info.signed,
+        "id": info.id,
+        "sp": info.sp.entity_id,
+        "acs": dataclasses.asdict(info.acs),
+        "binding": info.binding,
+        "issue_instant": info.issue_instant.isoformat(),
+        "relay_state": info.relay_state,
+        "force_authn": info.force_authn,
+        "is_passive": info.is_passive,
+        "name_id_format": info.name_id_format,
+        "allow_create": info.allow_create,
+        "signed": info.signed,
         "requested": dataclasses.asdict(info.requested_authn_context)
-        if info.requested_authn_context else None,
+        if info.requested_authn_context
+        else None,
         "received_at": received_at.isoformat(),
     }
     return json.dumps(data).encode()
@@ -204,22 +277,37 @@ def _load_pending(saml: SamlRuntime, raw: bytes) -> tuple[AuthnRequestInfo, dt.d
         raise InvalidRequest("the service provider of this sign-in is no longer configured")
     requested = data["requested"]
     info = AuthnRequestInfo(
-        id=data["id"], sp=sp, acs=Endpoint(**data["acs"]), binding=data["binding"],
+        id=data["id"],
+        sp=sp,
+        acs=Endpoint(**data["acs"]),
+        binding=data["binding"],
         issue_instant=dt.datetime.fromisoformat(data["issue_instant"]),
-        relay_state=data["relay_state"], force_authn=data["force_authn"],
-        is_passive=data["is_passive"], name_id_format=data["name_id_format"],
-        allow_create=data["allow_create"], signed=data["signed"],
+        relay_state=data["relay_state"],
+        force_authn=data["force_authn"],
+        is_passive=data["is_passive"],
+        name_id_format=data["name_id_format"],
+        allow_create=data["allow_create"],
+        signed=data["signed"],
         requested_authn_context=RequestedAuthnContext(
-            class_refs=tuple(requested["class_refs"]), comparison=requested["comparison"])
-        if requested else None,
+            class_refs=tuple(requested["class_refs"]), comparison=requested["comparison"]
+        )
+        if requested
+        else None,
     )
     return info, dt.datetime.fromisoformat(data["received_at"])
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    from flask_idp.blueprints.saml_logout import handle_logout
+
+    return handle_logout(_saml(), autopost)
 
 
 @bp.get("/metadata")
 def metadata() -> Response:
     rt, saml = runtime(), _saml()
-    response = make_response(saml.metadata_xml(now=rt.now()))
+    response = make_response(metadata_xml(rt, saml))
     response.mimetype = "application/samlmetadata+xml"
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.headers["Content-Disposition"] = 'inline; filename="idp-metadata.xml"'

@@ -96,6 +96,7 @@ __all__ = [
     "WrongRpId",
     "authentication_options",
     "credential_id_of",
+    "factor_use",
     "registration_options",
     "user_handle_of",
     "verify_authentication",
@@ -351,7 +352,6 @@ def verify_authentication(
             f"expected a signature counter above {stored}, got {auth.sign_count}: "
             "this authenticator may have been cloned"
         )
-    amr = ("fido", "swk") if credential.backup_eligible else ("fido", "hwk")
     return PasskeyAssertion(
         credential_id=credential.credential_id,
         employee_id=credential.employee_id,
@@ -359,13 +359,20 @@ def verify_authentication(
         user_verified=auth.flags.uv,
         backup_eligible=auth.flags.be,
         backed_up=auth.flags.bs,
-        factor_use=FactorUse(
-            kind=FactorKind.PASSKEY,
-            credential_id=credential.credential_id,
-            at=now,
-            user_verified=auth.flags.uv,
-            amr=amr,
-        ),
+        factor_use=factor_use(credential, at=now, user_verified=auth.flags.uv),
+    )
+
+
+def factor_use(credential: PasskeyCredential, *, at: dt.datetime, user_verified: bool) -> FactorUse:
+    """How a use of ``credential`` is described: RFC 8176 ``hwk`` for a device-bound key,
+    ``swk`` for a synced passkey (backup-eligible, so its private key leaves the device)."""
+    amr = ("fido", "swk") if credential.backup_eligible else ("fido", "hwk")
+    return FactorUse(
+        kind=FactorKind.PASSKEY,
+        credential_id=credential.credential_id,
+        at=at,
+        user_verified=user_verified,
+        amr=amr,
     )
 
 

@@ -134,9 +134,7 @@ def verify_jwt(
     header = _header(token, what)
     alg = header.get("alg")
     if alg not in algorithms:
-        raise JwtAlgorithmError(
-            f"{what}: expected alg {' or '.join(algorithms)}, got {alg!r}"
-        )
+        raise JwtAlgorithmError(f"{what}: expected alg {' or '.join(algorithms)}, got {alg!r}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > 256:
         raise JwtUnknownKeyError(f"{what}: the header has no usable kid")

@@ -12,6 +12,7 @@ import binascii
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from lxml import etree
@@ -158,8 +159,8 @@ def parse_xml(xml: bytes, *, expected: tuple[str, ...]) -> etree._Element:
         root = etree.fromstring(xml, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise XmlRejected(f"SAML message is not well-formed XML: {exc.msg}") from None
-    doctype = root.getroottree().docinfo.doctype
-    if doctype:
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype:
         raise XmlRejected("SAML message contains a DOCTYPE; refused")
     if root.tag not in expected:
         names = ", ".join(etree.QName(t).localname for t in expected)

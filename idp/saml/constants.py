@@ -49,7 +49,8 @@ STATUS_INVALID_NAMEID_POLICY: Final = "urn:oasis:names:tc:SAML:2.0:status:Invali
 STATUS_AUTHN_FAILED: Final = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"
 STATUS_PARTIAL_LOGOUT: Final = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 
-AC_PASSWORD_PROTECTED: Final = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+_AC_CLASSES: Final = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
+AC_PASSWORD_PROTECTED: Final = _AC_CLASSES + "PasswordProtectedTransport"
 AC_UNSPECIFIED: Final = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 REFEDS_MFA: Final = "https://refeds.org/profile/mfa"
 

@@ -119,7 +119,8 @@ def verify_enveloped(root: etree._Element, *, certs: tuple[bytes, ...], allow_sh
     refs = signature.findall(f"{{{c.DS_NS}}}SignedInfo/{{{c.DS_NS}}}Reference")
     if not root_id or len(refs) != 1 or refs[0].get("URI") != f"#{root_id}":
         raise SignatureInvalid(f"signature must reference the message itself (#{root_id})")
-    if len(root.getroottree().xpath("//*[@ID=$i]", i=root_id)) != 1:
+    same_id = root.getroottree().xpath("//*[@ID=$i]", i=root_id)
+    if not isinstance(same_id, list) or len(same_id) != 1:
         raise SignatureInvalid(f"ID {root_id!r} occurs more than once")
     method = signature.find(f"{{{c.DS_NS}}}SignedInfo/{{{c.DS_NS}}}SignatureMethod")
     _accepted_sig_alg(

@@ -34,21 +34,23 @@ def _one(value: str | None) -> tuple[str, ...]:
     return (value,) if value else ()
 
 
-_SIMPLE: Mapping[str, _Getter] = MappingProxyType({
-    "upn": lambda e, _: _one(e.external_ids.get("upn") or e.email),
-    "primarysid": lambda e, _: _one(e.ad_object_sid),
-    "email": lambda e, _: _one(e.email),
-    "username": lambda e, _: _one(e.username),
-    "name": lambda e, _: _one(e.full_name),
-    "given_name": lambda e, _: _one(e.first_name),
-    "surname": lambda e, _: _one(e.last_name),
-    "phone": lambda e, _: _one(e.phone),
-    "employee_id": lambda e, _: _one(e.id),
-    "groups": lambda e, _: tuple(g for g in e.groups if g),
-    "ad_object_guid": lambda e, _: _one(e.ad_object_guid),
-    "entra_object_id": lambda e, _: _one(e.entra_object_id),
-    "amr": lambda _, ctx: ctx.amr,
-})
+_SIMPLE: Mapping[str, _Getter] = MappingProxyType(
+    {
+        "upn": lambda e, _: _one(e.external_ids.get("upn") or e.email),
+        "primarysid": lambda e, _: _one(e.ad_object_sid),
+        "email": lambda e, _: _one(e.email),
+        "username": lambda e, _: _one(e.username),
+        "name": lambda e, _: _one(e.full_name),
+        "given_name": lambda e, _: _one(e.first_name),
+        "surname": lambda e, _: _one(e.last_name),
+        "phone": lambda e, _: _one(e.phone),
+        "employee_id": lambda e, _: _one(e.id),
+        "groups": lambda e, _: tuple(g for g in e.groups if g),
+        "ad_object_guid": lambda e, _: _one(e.ad_object_guid),
+        "entra_object_id": lambda e, _: _one(e.entra_object_id),
+        "amr": lambda _, ctx: ctx.amr,
+    }
+)
 SOURCES = tuple(_SIMPLE)
 _PREFIXES = ("external_id:", "windows_account:")
 _NETBIOS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,14}")
@@ -90,9 +92,7 @@ class Claim:
     values: tuple[str, ...]
 
 
-def release(
-    rp: RelyingParty, *, employee: Employee, context: AuthContext
-) -> tuple[Claim, ...]:
+def release(rp: RelyingParty, *, employee: Employee, context: AuthContext) -> tuple[Claim, ...]:
     """The claims ``rp`` gets; a required claim without a value stops the sign-in.
 
     Exchange cannot map a token without ``primarysid`` to a mailbox, so issuing one would only

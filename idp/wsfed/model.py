@@ -26,13 +26,15 @@ class TokenType(StrEnum):
 
 
 #: YAML name → (key family, signature hash) for the XML signer
-SIGNATURE_ALGORITHMS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "rsa-sha256": ("rsa", "sha256"),
-    "rsa-sha384": ("rsa", "sha384"),
-    "rsa-sha512": ("rsa", "sha512"),
-    "rsa-sha1": ("rsa", "sha1"),
-    "ecdsa-sha256": ("ec", "sha256"),
-})
+SIGNATURE_ALGORITHMS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "rsa-sha256": ("rsa", "sha256"),
+        "rsa-sha384": ("rsa", "sha384"),
+        "rsa-sha512": ("rsa", "sha512"),
+        "rsa-sha1": ("rsa", "sha1"),
+        "ecdsa-sha256": ("ec", "sha256"),
+    }
+)
 DIGEST_ALGORITHMS = ("sha256", "sha384", "sha512", "sha1")
 
 
@@ -108,6 +110,8 @@ class WsFedSettings:
     metadata_valid_for: dt.timedelta = dt.timedelta(days=7)
     #: further URLs a ``wsignout1.0`` may return to (each RP's reply URLs always may)
     signout_reply_urls: tuple[str, ...] = ()
+    #: the configuration file, for start-time errors that name it
+    source: str = "idp.yaml"
     _by_realm: Mapping[str, RelyingParty] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -26,8 +26,8 @@ from idp.wsfed.model import RelyingParty, WsFedSettings
 
 MAX_URL_CHARS = 2048
 MAX_SHORT_CHARS = 256
-#: parameters we read; others (``wauth``, ``wreq``, ``wp``, …) are accepted and ignored
-_KNOWN = ("wa", "wtrealm", "wreply", "wctx", "wct", "wfresh", "whr")
+# Parameters we do not read (``wauth``, ``wreq``, ``wp``, …) are accepted and ignored, as
+# WS-Federation 1.2 §13.2 asks of a requestor that does not support them.
 
 
 @dataclass(frozen=True)

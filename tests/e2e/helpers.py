@@ -28,8 +28,9 @@ class PasskeyClient:
         return match.group(1)
 
     def post_json(self, path: str, body: dict[str, Any], csrf: str) -> requests.Response:
-        return self.http.post(self.server.url(path), json=body, timeout=10,
-                              headers={"X-CSRF-Token": csrf})
+        return self.http.post(
+            self.server.url(path), json=body, timeout=10, headers={"X-CSRF-Token": csrf}
+        )
 
     def enrol(self, username: str, *, flags: int = UP | UV) -> None:
         link = self.server.enrolment_link(username)
@@ -40,11 +41,19 @@ class PasskeyClient:
         body = options.json()
         employee = self.server.employee(username)
         self.key = CraftedKey(user_handle=employee.id.encode(), rp_id="localhost")
-        credential = self.key.register(unb64u(body["publicKey"]["challenge"]), flags=flags,
-                                       origin=self.server.base_url)
-        verify = self.post_json("/passkey/register/verify",
-                                {"token": token, "handle": body["handle"],
-                                 "credential": _loads(credential), "name": "test key"}, csrf)
+        credential = self.key.register(
+            unb64u(body["publicKey"]["challenge"]), flags=flags, origin=self.server.base_url
+        )
+        verify = self.post_json(
+            "/passkey/register/verify",
+            {
+                "token": token,
+                "handle": body["handle"],
+                "credential": _loads(credential),
+                "name": "test key",
+            },
+            csrf,
+        )
         assert verify.status_code == 200, verify.text
 
     def sign_in(self, *, ticket: str = "", flags: int = UP | UV) -> requests.Response:
@@ -52,11 +61,14 @@ class PasskeyClient:
         csrf = self._csrf(f"/login?ticket={ticket}" if ticket else "/login")
         body = {"ticket": ticket} if ticket else {}
         options = self.post_json("/passkey/login/options", body, csrf).json()
-        assertion = self.key.assert_(unb64u(options["publicKey"]["challenge"]), flags=flags,
-                                     origin=self.server.base_url)
-        return self.post_json("/passkey/login/verify",
-                              {**body, "handle": options["handle"],
-                               "credential": _loads(assertion)}, csrf)
+        assertion = self.key.assert_(
+            unb64u(options["publicKey"]["challenge"]), flags=flags, origin=self.server.base_url
+        )
+        return self.post_json(
+            "/passkey/login/verify",
+            {**body, "handle": options["handle"], "credential": _loads(assertion)},
+            csrf,
+        )
 
     def follow_login(self, response: requests.Response) -> requests.Response:
         """Given a redirect to /login?ticket=…, sign in and follow the resume URL."""
@@ -65,8 +77,9 @@ class PasskeyClient:
         ticket = location.split("ticket=", 1)[1]
         done = self.sign_in(ticket=ticket)
         assert done.status_code == 200, done.text
-        return self.http.get(self.server.url(done.json()["redirect"]), allow_redirects=False,
-                             timeout=10)
+        return self.http.get(
+            self.server.url(done.json()["redirect"]), allow_redirects=False, timeout=10
+        )
 
 
 def _loads(text: str) -> Any:
@@ -80,3 +93,22 @@ def signed_in_session(server: RunningServer, username: str) -> PasskeyClient:
     client = PasskeyClient(server)
     client.enrol(username)
     return client
+
+
+_FORM = re.compile(r'<form id="autopost" method="post" action="([^"]+)">(.*?)</form>', re.S)
+_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def autopost_fields(html: str) -> tuple[str, dict[str, str]]:
+    """The action and fields of our auto-posted form (as a browser would submit it)."""
+    import html as htmllib
+
+    match = _FORM.search(html)
+    assert match, f"no auto-post form in: {html[:300]}"
+    fields = {htmllib.unescape(k): htmllib.unescape(v) for k, v in _INPUT.findall(match.group(2))}
+    return htmllib.unescape(match.group(1)), fields
+
+
+def submit_autopost(http: requests.Session, response: requests.Response) -> requests.Response:
+    action, fields = autopost_fields(response.text)
+    return http.post(action, data=fields, allow_redirects=False, timeout=10)

@@ -81,15 +81,20 @@ def run_idp(
     if with_sp:
         from demo_sp.app import create_app as create_sp
 
-        servers.append(make_server("127.0.0.1", sp_port, create_sp(directory.resolve() / "sp"),
-                                   threaded=True))
+        servers.append(
+            make_server("127.0.0.1", sp_port, create_sp(directory.resolve() / "sp"), threaded=True)
+        )
     threads = [_Thread(s) for s in servers]
     for t in threads:
         t.start()
     try:
         yield RunningServer(
-            base_url=f"http://localhost:{port}", port=port, directory=directory,
-            config_path=config_path, runtime=runtime, sp_port=sp_port,
+            base_url=f"http://localhost:{port}",
+            port=port,
+            directory=directory,
+            config_path=config_path,
+            runtime=runtime,
+            sp_port=sp_port,
             sp_url=f"http://localhost:{sp_port}",
         )
     finally:

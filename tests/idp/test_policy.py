@@ -22,15 +22,27 @@ from idp.policy import (
 from idp.sessions import AuthContext
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
-POLICY = Policy(name="default", factors=frozenset({FactorKind.PASSKEY}), refeds_mfa=True,
-                authn_context_class_ref=REFEDS_MFA, acr="phr", max_auth_age=3600)
+POLICY = Policy(
+    name="default",
+    factors=frozenset({FactorKind.PASSKEY}),
+    refeds_mfa=True,
+    authn_context_class_ref=REFEDS_MFA,
+    acr="phr",
+    max_auth_age=3600,
+)
 
 
-def ctx(*, minutes_ago: int = 1, kind: FactorKind = FactorKind.PASSKEY, uv: bool = True,
-        amr: tuple[str, ...] = ("fido", "hwk")) -> AuthContext:
+def ctx(
+    *,
+    minutes_ago: int = 1,
+    kind: FactorKind = FactorKind.PASSKEY,
+    uv: bool = True,
+    amr: tuple[str, ...] = ("fido", "hwk"),
+) -> AuthContext:
     at = NOW - dt.timedelta(minutes=minutes_ago)
-    return AuthContext(session_id="s", employee_id="e", auth_time=at,
-                       factors=(FactorUse(kind, "c", at, uv, amr),))
+    return AuthContext(
+        session_id="s", employee_id="e", auth_time=at, factors=(FactorUse(kind, "c", at, uv, amr),)
+    )
 
 
 def req(**kw: object) -> Requirement:
@@ -53,12 +65,16 @@ def test_fresh_verified_passkey_satisfies_and_reports_how() -> None:
         (ctx(minutes_ago=10), req(max_age=300), Shortfall.TOO_OLD),
         (ctx(kind=FactorKind.TOTP, amr=("otp",)), req(), Shortfall.WRONG_FACTOR),
         (ctx(uv=False), req(), Shortfall.NO_USER_VERIFICATION),
-        (ctx(minutes_ago=5), req(fresh_after=NOW - dt.timedelta(minutes=1)),
-         Shortfall.FRESH_LOGIN_REQUIRED),
+        (
+            ctx(minutes_ago=5),
+            req(fresh_after=NOW - dt.timedelta(minutes=1)),
+            Shortfall.FRESH_LOGIN_REQUIRED,
+        ),
     ],
 )
-def test_shortfalls_ask_for_a_login(context: AuthContext | None, requirement: Requirement,
-                                    reason: Shortfall) -> None:
+def test_shortfalls_ask_for_a_login(
+    context: AuthContext | None, requirement: Requirement, reason: Shortfall
+) -> None:
     d = evaluate(requirement=requirement, context=context, now=NOW)
     assert isinstance(d, NeedsLogin)
     assert d.reason is reason
@@ -67,15 +83,17 @@ def test_shortfalls_ask_for_a_login(context: AuthContext | None, requirement: Re
 
 
 def test_requested_context_that_policy_cannot_claim_is_unsatisfiable() -> None:
-    d = evaluate(requirement=req(requested_contexts=("urn:example:smartcard",)), context=ctx(),
-                 now=NOW)
+    d = evaluate(
+        requirement=req(requested_contexts=("urn:example:smartcard",)), context=ctx(), now=NOW
+    )
     assert isinstance(d, Unsatisfiable)
     assert REFEDS_MFA in d.available
 
 
 def test_non_essential_request_falls_back_to_the_policy_context() -> None:
-    d = evaluate(requirement=req(requested_contexts=("urn:x",), essential=False), context=ctx(),
-                 now=NOW)
+    d = evaluate(
+        requirement=req(requested_contexts=("urn:x",), essential=False), context=ctx(), now=NOW
+    )
     assert isinstance(d, Satisfied)
     assert d.authn_context_class_ref == REFEDS_MFA
 
@@ -87,20 +105,33 @@ def test_requested_value_is_echoed_as_acr() -> None:
 
 
 def test_minimum_comparison_accepts_a_stronger_context() -> None:
-    d = evaluate(requirement=req(requested_contexts=(PASSWORD_PROTECTED,),
-                                 comparison=Comparison.MINIMUM), context=ctx(), now=NOW)
+    d = evaluate(
+        requirement=req(requested_contexts=(PASSWORD_PROTECTED,), comparison=Comparison.MINIMUM),
+        context=ctx(),
+        now=NOW,
+    )
     assert isinstance(d, Satisfied)
     assert d.authn_context_class_ref == REFEDS_MFA
 
 
 def test_maximum_comparison_refuses_when_only_stronger_is_claimable() -> None:
-    d = evaluate(requirement=req(requested_contexts=(PASSWORD_PROTECTED,),
-                                 comparison=Comparison.MAXIMUM), context=ctx(), now=NOW)
+    d = evaluate(
+        requirement=req(requested_contexts=(PASSWORD_PROTECTED,), comparison=Comparison.MAXIMUM),
+        context=ctx(),
+        now=NOW,
+    )
     assert isinstance(d, Unsatisfiable)
 
 
 def test_multiple_factor_kinds_add_mfa_to_amr() -> None:
     at = NOW - dt.timedelta(minutes=1)
-    context = AuthContext("s", "e", at, (FactorUse(FactorKind.PASSKEY, "c", at, True, ("hwk",)),
-                                         FactorUse(FactorKind.TOTP, "t", at, False, ("otp",))))
+    context = AuthContext(
+        "s",
+        "e",
+        at,
+        (
+            FactorUse(FactorKind.PASSKEY, "c", at, True, ("hwk",)),
+            FactorUse(FactorKind.TOTP, "t", at, False, ("otp",)),
+        ),
+    )
     assert context.amr == ("hwk", "otp", "mfa")

@@ -30,7 +30,7 @@ def _translated(what: str) -> Iterator[None]:
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise StoreUnavailable(f"Redis did not answer {what}: {exc}") from exc
     except redis.ResponseError as exc:
-        if str(exc).startswith("WRONGTYPE") or "not an integer" in str(exc):
+        if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
             raise WrongValueType(f"{what}: {exc}") from exc
         raise StoreError(f"Redis refused {what}: {exc}") from exc
 

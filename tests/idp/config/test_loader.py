@@ -40,7 +40,8 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert config.signing_key.key == tmp_path / "k.pem"
     assert config.policies.get(None).factors == frozenset({FactorKind.PASSKEY})
     assert config.secure_cookies is True
-    assert config.protocols == {}
+    assert set(config.protocols) == {"saml"}  # SAML is on unless disabled; the rest opt in
+    assert config.protocols["saml"].service_providers == {}
 
 
 @pytest.mark.parametrize(
@@ -55,8 +56,11 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
         ("webauthn: {rp_id: other.com}\n", "webauthn.rp_id", "not the host"),
         ("webauthn: {user_verification: maybe}\n", "webauthn.user_verification", "not one of"),
         ("webauthn: {allowed_aaguids: [xyz]}\n", "webauthn.allowed_aaguids[0]", "does not match"),
-        ("session: {idle_timeout: 9000, absolute_lifetime: 600}\n", "session.idle_timeout",
-         "must not exceed"),
+        (
+            "session: {idle_timeout: 9000, absolute_lifetime: 600}\n",
+            "session.idle_timeout",
+            "must not exceed",
+        ),
     ],
 )
 def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, path: str, reason: str) -> None:
@@ -70,20 +74,32 @@ def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, path: str, rea
 @pytest.mark.parametrize(
     ("text", "path", "reason"),
     [
-        (BASE.replace("https://idp.example.com", "http://idp.example.com"), "base_url",
-         "plain http"),
+        (
+            BASE.replace("https://idp.example.com", "http://idp.example.com"),
+            "base_url",
+            "plain http",
+        ),
         (BASE.replace("https://idp.example.com", "idp.example.com"), "base_url", "absolute"),
         (BASE.replace("[passkey]", "[sms]"), "policies.default.factors[0]", "not one of"),
         (BASE.replace("[passkey]", "[]"), "policies.default.factors", "at least one"),
         (BASE.replace("default:", "strict:"), "policies", "named 'default'"),
-        (BASE.replace("sqlite:///idp.sqlite3", "postgresql://u:secret@db/idp"), "database_url",
-         "password"),
-        (BASE.replace("{env: SALT}", "literal-secret-in-yaml"), "pairwise_salt",
-         "must not be written in YAML"),
+        (
+            BASE.replace("sqlite:///idp.sqlite3", "postgresql://u:secret@db/idp"),
+            "database_url",
+            "password",
+        ),
+        (
+            BASE.replace("{env: SALT}", "literal-secret-in-yaml"),
+            "pairwise_salt",
+            "must not be written in YAML",
+        ),
         (BASE.replace("{env: SALT}", "{env: MISSING}"), "pairwise_salt.env", "is not set"),
         (BASE.replace("  signing: {key: k.pem, cert: c.pem}\n", ""), "keys", "is required"),
-        (BASE.replace("{key: k.pem, cert: c.pem}", "{key: k.pem}"), "keys.signing.cert",
-         "is required"),
+        (
+            BASE.replace("{key: k.pem, cert: c.pem}", "{key: k.pem}"),
+            "keys.signing.cert",
+            "is required",
+        ),
     ],
 )
 def test_bad_files_name_the_key_path(tmp_path: Path, text: str, path: str, reason: str) -> None:
@@ -113,8 +129,9 @@ def test_salt_from_file_relative_to_config(tmp_path: Path) -> None:
         ("- just\n- a list\n", "expected a mapping"),
     ],
 )
-def test_broken_yaml_is_refused_with_the_file_name(tmp_path: Path, content: str,
-                                                   reason: str) -> None:
+def test_broken_yaml_is_refused_with_the_file_name(
+    tmp_path: Path, content: str, reason: str
+) -> None:
     path = tmp_path / "idp.yaml"
     path.write_text(content)
     with pytest.raises(ConfigError) as err:

@@ -21,25 +21,7 @@ from idp.keys import KeySet, SigningKey, generate_self_signed
 from idp.saml import constants as c
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
-
-IDP_BASE = "https://idp.example.com"
-SP_ENTITY = "https://sp.example.com/metadata"
-SP_ACS = "https://sp.example.com/acs"
-SP_SLO = "https://sp.example.com/sls"
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-class MemoryReplayCache:
-    """The replay-cache contract (``SET NX EX``) in memory; TTLs are not needed in tests."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, tuple[bytes, int]] = {}
-
-    def add_if_absent(self, key: str, value: bytes, *, ttl: int) -> bool:
-        if key in self.keys:
-            return False
-        self.keys[key] = (value, ttl)
-        return True
+from tests.idp.saml.saml_support import IDP_BASE, NOW, SP_ACS, SP_ENTITY, SP_SLO, MemoryReplayCache
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ writers can never give two events the same ``seq`` or fork the chain.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import func, select
 
@@ -19,6 +19,7 @@ from idp.store.sql.models import AuditChainHeadRow, AuditEventRow
 from idp.store.sql.repositories.common import Page, check_paging
 
 _HEAD_ID = 1
+ANONYMOUS = "anonymous"
 VERIFY_BATCH = 1000
 
 
@@ -67,6 +68,34 @@ class AuditRepository:
             )
             head.last_seq, head.last_hash = event.seq, event.hash
         return event
+
+    def append_event(
+        self,
+        *,
+        kind: AuditKind,
+        at: dt.datetime,
+        actor: str | None,
+        outcome: Outcome = Outcome.SUCCESS,
+        employee_id: str | None = None,
+        relying_party: str | None = None,
+        factor: str | None = None,
+        reason: str | None = None,
+        details: Mapping[str, str] | None = None,
+    ) -> AuditEvent:
+        """:meth:`append` for callers that have the fields at hand (no actor: ``anonymous``)."""
+        return self.append(
+            AuditEntry(
+                at=at,
+                kind=kind,
+                actor=actor if actor is not None else ANONYMOUS,
+                outcome=outcome,
+                employee_id=employee_id,
+                relying_party=relying_party,
+                factor=factor,
+                reason=reason,
+                details=details or {},
+            )
+        )
 
     def list(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,3 +46,10 @@ def conflicts_as(error: type[DuplicateRecord], what: str) -> Iterator[None]:
         yield
     except IntegrityError as exc:
         raise error(f"{what} conflicts with an existing record") from exc
+
+
+def require_aware(value: dt.datetime, name: str) -> dt.datetime:
+    """Times are stored as UTC: a naive one is refused before it reaches SQL."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    return value

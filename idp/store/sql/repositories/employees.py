@@ -18,6 +18,7 @@ from idp.store.sql.repositories.common import (
     check_paging,
     conflicts_as,
     like_pattern,
+    require_aware,
 )
 from idp.store.sql.repositories.organisation import group_from_row
 
@@ -122,7 +123,7 @@ class EmployeeRepository:
 
     def add(self, employee: Employee, *, now: dt.datetime) -> Employee:
         """Store a new employee (``created_at`` = ``now`` unless already set)."""
-        created_at = employee.created_at or now
+        created_at = require_aware(employee.created_at or now, "created_at")
         values = _row_values(employee)
         with (
             conflicts_as(DuplicateEmployee, f"employee {employee.username!r}"),

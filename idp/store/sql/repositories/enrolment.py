@@ -15,6 +15,7 @@ from idp.directory.enrolment import (
 )
 from idp.store.sql.database import Database
 from idp.store.sql.models import EmployeeRow, EnrolmentLinkRow
+from idp.store.sql.repositories.common import require_aware
 from idp.store.sql.repositories.employees import EmployeeNotFound
 
 
@@ -70,6 +71,7 @@ class EnrolmentRepository:
 
     def peek(self, token: str, *, now: dt.datetime) -> EnrolmentLink:
         """The link if it could be redeemed now, without using it up."""
+        require_aware(now, "now")
         token_hash = hash_token(token)
         with self._db.transaction() as s:
             row = s.get(EnrolmentLinkRow, token_hash)
@@ -77,6 +79,7 @@ class EnrolmentRepository:
 
     def redeem(self, token: str, *, now: dt.datetime) -> str:
         """Use the link up and return its employee id; of two racing redeems one wins."""
+        require_aware(now, "now")
         token_hash = hash_token(token)
         col = EnrolmentLinkRow
         with self._db.transaction(write=True) as s:

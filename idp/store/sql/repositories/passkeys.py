@@ -13,7 +13,7 @@ from idp.factors.registry import PasskeyCredential
 from idp.store.errors import DuplicateRecord, RecordNotFound
 from idp.store.sql.database import Database
 from idp.store.sql.models import EmployeeRow, PasskeyCredentialRow
-from idp.store.sql.repositories.common import conflicts_as
+from idp.store.sql.repositories.common import conflicts_as, require_aware
 from idp.store.sql.repositories.employees import EmployeeNotFound
 
 MAX_NAME_LENGTH = 255
@@ -87,6 +87,7 @@ class PasskeyRepository:
         self._db = db
 
     def add(self, credential: PasskeyCredential) -> PasskeyCredential:
+        require_aware(credential.created_at, "created_at")
         with (
             conflicts_as(DuplicateCredential, "credential id"),
             self._db.transaction(write=True) as s,
@@ -137,6 +138,7 @@ class PasskeyRepository:
         One conditional UPDATE, so two concurrent assertions cannot both pass with the same
         counter. Raises :class:`SignCountNotIncreased` when the counter did not rise.
         """
+        require_aware(at, "at")
         if new_sign_count < 0:
             raise ValueError(f"sign count must not be negative, got {new_sign_count}")
         col = PasskeyCredentialRow

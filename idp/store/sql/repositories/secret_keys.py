@@ -10,7 +10,7 @@ from idp.secrets import WrappedDataKey
 from idp.store.errors import DuplicateRecord, RecordNotFound
 from idp.store.sql.database import Database
 from idp.store.sql.models import SecretKeyRow
-from idp.store.sql.repositories.common import conflicts_as
+from idp.store.sql.repositories.common import conflicts_as, require_aware
 
 
 class DuplicateDataKey(DuplicateRecord):
@@ -27,6 +27,7 @@ class SecretKeyRepository:
 
     def add(self, wrapped: WrappedDataKey, *, now: dt.datetime, active: bool = True) -> None:
         """Store a wrapped key; an active one makes the others inactive (rotation)."""
+        require_aware(now, "now")
         with (
             conflicts_as(DuplicateDataKey, f"data key {wrapped.key_id}"),
             self._db.transaction(write=True) as s,

@@ -18,9 +18,8 @@ from idp.saml.requests import idp_initiated, parse_authn_request
 from idp.saml.responses import SamlResponse, build_response
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
-
-from . import onelogin_sp as ol
-from .conftest import NOW, SP_ACS, SP_ENTITY, MemoryReplayCache
+from tests.idp.saml import onelogin_sp as ol
+from tests.idp.saml.saml_support import NOW, SP_ACS, SP_ENTITY, MemoryReplayCache
 
 
 def _respond(

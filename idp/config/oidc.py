@@ -1,0 +1,341 @@
+"""The ``oidc:`` section of ``idp.yaml`` and the clients file it points at.
+
+Absent section → OIDC is off. Every key is documented in ``docs/oidc.md`` (and the ``eam:``
+keys in ``docs/entra-eam.md``); unknown keys are refused; client secrets come only from
+``{env: NAME}`` or ``{file: PATH}`` and must be at least 32 characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from idp.config.reader import Node, load_yaml, optional, secret_from
+from idp.config.schema import IdpConfig, KeyFiles
+from idp.oidc.clients import (
+    AUTH_METHODS,
+    MIN_SECRET_LENGTH,
+    SECRET_METHODS,
+    STANDARD_SCOPES,
+    Client,
+    ClientRegistry,
+)
+from idp.oidc.eam import ENTRA_CLOUDS, LINKING_MODES, EamSettings, EntraCloud
+from idp.oidc.keys import JoseKey
+
+_GUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_CLIENT_ID = r"[A-Za-z0-9._~\-]{3,128}"
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    code: int = 60
+    access_token: int = 3600
+    id_token: int = 3600
+    refresh_token: int = 30 * 86400
+
+
+@dataclass(frozen=True)
+class OidcKeyFiles:
+    """Key files per algorithm; ``rs256`` None means the IdP's own ``keys.signing``/``next``."""
+
+    rs256: KeyFiles | None = None
+    rs256_next: KeyFiles | None = None
+    es256: KeyFiles | None = None
+    es256_next: KeyFiles | None = None
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    base_url: str
+    keys: OidcKeyFiles
+    lifetimes: Lifetimes
+    clients: ClientRegistry
+    pairwise_salt: str
+    eam: EamSettings | None = None
+    pending_ttl: int = 900
+
+    def endpoint(self, path: str) -> str:
+        return f"{self.base_url}/oidc/{path}"
+
+
+def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> OidcSettings | None:
+    """Protocol-section contract of :mod:`idp.config.protocols`; absent section → off."""
+    if node is None:
+        return None
+    node.only_keys("issuer", "keys", "lifetimes", "clients_file", "eam")
+    base = Path(config.source).parent
+    issuer = optional(node.get("issuer"), lambda n: _issuer(n, config.base_url), config.base_url)
+    clients = optional(
+        node.get("clients_file"),
+        lambda n: load_clients(n.as_path(base), policies=config.policies.policies, env=env),
+        ClientRegistry({}),
+    )
+    eam = optional(node.get("eam"), lambda n: _eam(n, config))
+    if eam is not None:
+        clash = sorted(set(eam.client_ids) & set(clients.clients))
+        if clash:
+            raise (
+                node.child("eam")
+                .child("client_ids")
+                .error(f"client id {clash[0]!r} is also a regular client in the clients file")
+            )
+    return OidcSettings(
+        issuer=issuer,
+        base_url=config.base_url,
+        keys=optional(node.get("keys"), lambda n: _keys(n, base), OidcKeyFiles()),
+        lifetimes=optional(node.get("lifetimes"), _lifetimes, Lifetimes()),
+        clients=clients,
+        pairwise_salt=config.pairwise_salt,
+        eam=eam,
+    )
+
+
+def _issuer(node: Node, base_url: str) -> str:
+    value = node.as_str()
+    if value != base_url and not value.startswith(base_url + "/"):
+        # Discovery is served at issuer + /.well-known/…, so it must live on this server.
+        raise node.error(f"the issuer must be base_url ({base_url}) or a path below it")
+    if value.endswith("/") or urlsplit(value).query or urlsplit(value).fragment:
+        raise node.error("the issuer must not end with '/' or have a query or fragment")
+    return value
+
+
+def _keys(node: Node, base: Path) -> OidcKeyFiles:
+    node.only_keys("rs256", "rs256_next", "es256", "es256_next")
+
+    def files(name: str) -> KeyFiles | None:
+        def one(n: Node) -> KeyFiles:
+            n.only_keys("key", "cert")
+            return KeyFiles(key=n.child("key").as_path(base), cert=n.child("cert").as_path(base))
+
+        return optional(node.get(name), one)
+
+    result = OidcKeyFiles(files("rs256"), files("rs256_next"), files("es256"), files("es256_next"))
+    if result.rs256_next is not None and result.rs256 is None:
+        raise node.child("rs256_next").error("rs256_next needs rs256 (else keys.next is used)")
+    if result.es256_next is not None and result.es256 is None:
+        raise node.child("es256_next").error("es256_next needs es256")
+    return result
+
+
+def _lifetimes(node: Node) -> Lifetimes:
+    node.only_keys("code", "access_token", "id_token", "refresh_token")
+    d = Lifetimes()
+    return Lifetimes(
+        code=optional(node.get("code"), lambda n: n.as_int(min_value=10, max_value=600), d.code),
+        access_token=optional(
+            node.get("access_token"), lambda n: n.as_int(min_value=60, max_value=86400),
+            d.access_token,
+        ),
+        id_token=optional(
+            node.get("id_token"), lambda n: n.as_int(min_value=60, max_value=86400), d.id_token
+        ),
+        refresh_token=optional(
+            node.get("refresh_token"), lambda n: n.as_int(min_value=300, max_value=365 * 86400),
+            d.refresh_token,
+        ),
+    )  # fmt: skip
+
+
+_CLIENT_KEYS = (
+    "client_id", "name", "secret", "redirect_uris", "token_endpoint_auth_method", "public",
+    "scopes", "policy", "jwks", "jwks_file", "post_logout_redirect_uris",
+    "id_token_signed_response_alg", "subject_type", "require_pkce", "refresh_tokens",
+    "require_consent",
+)  # fmt: skip
+
+
+def load_clients(
+    path: Path, *, policies: Mapping[str, object], env: Mapping[str, str]
+) -> ClientRegistry:
+    """Read the clients YAML file (``clients:`` list); every error names file and key path."""
+    root = load_yaml(path)
+    root.only_keys("clients")
+    clients: dict[str, Client] = {}
+    elements: list[Node] = optional(root.get("clients"), Node.elements, [])
+    for element in elements:
+        client = _client(element, policies, env)
+        if client.client_id in clients:
+            raise element.child("client_id").error(f"duplicate client_id {client.client_id!r}")
+        clients[client.client_id] = client
+    return ClientRegistry(MappingProxyType(clients))
+
+
+def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) -> Client:
+    node.only_keys(*_CLIENT_KEYS)
+    client_id = node.child("client_id").as_str(pattern=_CLIENT_ID)
+    public = optional(node.get("public"), Node.as_bool, False)
+    method = optional(
+        node.get("token_endpoint_auth_method"),
+        lambda n: n.as_choice(AUTH_METHODS),
+        "none" if public else "client_secret_basic",
+    )
+    if public != (method == "none"):
+        raise node.child("token_endpoint_auth_method").error(
+            "a public client uses 'none'; a confidential client must not"
+            if public
+            else "token_endpoint_auth_method 'none' needs public: true"
+        )
+    secret = optional(node.get("secret"), lambda n: secret_from(n, env=env))
+    if method in SECRET_METHODS:
+        if secret is None:
+            raise node.child("secret").error(f"{method} needs a secret")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise node.child("secret").error(
+                f"client secrets must be at least {MIN_SECRET_LENGTH} characters, got "
+                f"{len(secret)}; generate one with 'hideez-idp client add'"
+            )
+    elif secret is not None:
+        raise node.child("secret").error(f"{method} does not use a secret; remove it")
+    jwks = _client_jwks(node)
+    if method == "private_key_jwt" and not jwks:
+        raise node.error("private_key_jwt needs jwks or jwks_file with at least one key")
+    policy = optional(node.get("policy"), lambda n: n.as_str())
+    if policy is not None and policy not in policies:
+        raise node.child("policy").error(f"no policy named {policy!r} in idp.yaml")
+    return Client(
+        client_id=client_id,
+        name=optional(node.get("name"), lambda n: n.as_str(max_len=128), client_id),
+        redirect_uris=_uris(node.child("redirect_uris"), required=True),
+        token_endpoint_auth_method=method,
+        secret=secret,
+        scopes=_scopes(node.get("scopes")),
+        policy=policy,
+        jwks=jwks,
+        post_logout_redirect_uris=optional(
+            node.get("post_logout_redirect_uris"), lambda n: _uris(n, required=False), ()
+        ),
+        id_token_signed_response_alg=optional(
+            node.get("id_token_signed_response_alg"), lambda n: n.as_choice(("RS256", "ES256")),
+            "RS256",
+        ),
+        subject_type=optional(
+            node.get("subject_type"), lambda n: n.as_choice(("public", "pairwise")), "public"
+        ),
+        require_pkce=optional(node.get("require_pkce"), Node.as_bool, False),
+        refresh_tokens=optional(node.get("refresh_tokens"), Node.as_bool, not public),
+        require_consent=optional(node.get("require_consent"), Node.as_bool, False),
+    )  # fmt: skip
+
+
+def _uris(node: Node, *, required: bool) -> tuple[str, ...]:
+    uris = node.as_str_list()
+    if required and not uris:
+        raise node.error("at least one URI is required")
+    for index, uri in enumerate(uris):
+        parts = urlsplit(uri)
+        where = node.elements()[index]
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise where.error(f"expected an absolute https URL, got {uri!r}")
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            raise where.error("plain http is only allowed for localhost")
+        if parts.fragment or "#" in uri:
+            raise where.error("a redirect URI must not have a fragment (RFC 6749 §3.1.2)")
+    return uris
+
+
+def _scopes(node: Node | None) -> frozenset[str]:
+    if node is None:
+        return frozenset(STANDARD_SCOPES)
+    scopes = frozenset(e.as_choice(STANDARD_SCOPES) for e in node.elements())
+    if "openid" not in scopes:
+        raise node.error("scopes must include openid")
+    return scopes
+
+
+def _client_jwks(node: Node) -> Mapping[str, JoseKey]:
+    inline = node.get("jwks")
+    file_node = node.get("jwks_file")
+    if inline is not None and file_node is not None:
+        raise node.child("jwks_file").error("give jwks or jwks_file, not both")
+    if inline is None and file_node is None:
+        return MappingProxyType({})
+    if inline is not None:
+        source, data = inline, inline.mapping()
+    else:
+        assert file_node is not None
+        path = file_node.as_path(Path(node.source).parent)
+        source = file_node
+        data = source.convert(lambda _: json.loads(path.read_text()))
+    try:
+        key_set = KeySet.import_key_set(data)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise source.error(f"not a JWK set: {exc}") from None
+    keys: dict[str, JoseKey] = {}
+    for key in key_set.keys:
+        if not isinstance(key, RSAKey | ECKey) or not key.kid:
+            raise source.error("every key must be RSA or EC and have a kid")
+        if key.is_private:
+            raise source.error(f"key {key.kid!r} holds private material; publish public keys")
+        keys[key.kid] = key
+    return MappingProxyType(keys)
+
+
+def _eam(node: Node, config: IdpConfig) -> EamSettings:
+    node.only_keys(
+        "client_ids", "tenants", "hint_audience", "max_hint_age", "clock_skew", "linking",
+        "policy", "acr_values", "clouds", "id_token_lifetime", "reuse_factor_for",
+        "jwks_refresh_interval",
+    )  # fmt: skip
+    policy = optional(node.get("policy"), lambda n: n.as_str())
+    if policy is not None and policy not in config.policies.policies:
+        raise node.child("policy").error(f"no policy named {policy!r} in idp.yaml")
+    client_ids = node.child("client_ids").as_str_list(pattern=_CLIENT_ID)
+    if not client_ids:
+        raise node.child("client_ids").error("at least one EAM client id is required")
+    tenants = frozenset(t.lower() for t in node.child("tenants").as_str_list(pattern=_GUID))
+    if not tenants:
+        raise node.child("tenants").error("at least one Entra tenant id is required")
+    acr_values = optional(node.get("acr_values"), lambda n: n.as_str_list(), ())
+    return EamSettings(
+        client_ids=client_ids,
+        tenants=tenants,
+        hint_audience=node.child("hint_audience").as_str(max_len=256),
+        max_hint_age=optional(
+            node.get("max_hint_age"), lambda n: n.as_int(min_value=30, max_value=3600), 600
+        ),
+        clock_skew=optional(
+            node.get("clock_skew"), lambda n: n.as_int(min_value=0, max_value=600), 300
+        ),
+        linking=optional(node.get("linking"), lambda n: n.as_choice(LINKING_MODES), "oid_tid"),
+        policy=policy,
+        acr_values=acr_values or ("possessionorinherence",),
+        clouds=optional(node.get("clouds"), _clouds, ENTRA_CLOUDS),
+        id_token_lifetime=optional(
+            node.get("id_token_lifetime"), lambda n: n.as_int(min_value=60, max_value=600), 300
+        ),
+        reuse_factor_for=optional(
+            node.get("reuse_factor_for"), lambda n: n.as_int(min_value=0, max_value=3600), 0
+        ),
+        jwks_refresh_interval=optional(
+            node.get("jwks_refresh_interval"), lambda n: n.as_int(min_value=0, max_value=86400),
+            300,
+        ),
+    )  # fmt: skip
+
+
+def _clouds(node: Node) -> tuple[EntraCloud, ...]:
+    clouds = []
+    for element in node.elements():
+        element.only_keys("name", "issuer_prefix", "jwks_url", "redirect_uri")
+        prefix = element.child("issuer_prefix").as_str(pattern=r"https://[^/]+/")
+        clouds.append(
+            EntraCloud(
+                name=element.child("name").as_str(pattern=r"[a-z0-9_\-]{1,32}"),
+                issuer_prefix=prefix,
+                jwks_url=element.child("jwks_url").as_str(pattern=r"https?://\S+"),
+                redirect_uri=element.child("redirect_uri").as_str(pattern=r"https://\S+"),
+            )
+        )
+    if not clouds:
+        raise node.error("at least one cloud is required")
+    return tuple(clouds)

@@ -1,0 +1,132 @@
+"""Scopes → standard claims (OIDC Core §5.4) and the ``claims`` request parameter (§5.5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from idp.directory.model import Employee
+from idp.oidc.errors import InvalidRequestError
+
+#: the claims each scope releases; ``address`` is accepted but the directory holds no address
+SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "profile": ("name", "given_name", "family_name", "preferred_username"),
+        "email": ("email", "email_verified"),
+        "phone": ("phone_number",),
+        "address": ("address",),
+        "groups": ("groups",),
+    }
+)
+CLAIM_SCOPE: Mapping[str, str] = MappingProxyType(
+    {claim: scope for scope, claims in SCOPE_CLAIMS.items() for claim in claims}
+)
+SUPPORTED_CLAIMS = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+    *CLAIM_SCOPE,
+)  # fmt: skip
+MAX_CLAIMS_PARAMETER = 4096
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One entry of the ``claims`` parameter (OIDC Core §5.5.1)."""
+
+    essential: bool = False
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RequestedClaims:
+    id_token: Mapping[str, ClaimRequest] = field(default_factory=dict)
+    userinfo: Mapping[str, ClaimRequest] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            member: {n: {"essential": r.essential, "values": list(r.values)} for n, r in m.items()}
+            for member, m in (("id_token", self.id_token), ("userinfo", self.userinfo))
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RequestedClaims:
+        def member(name: str) -> dict[str, ClaimRequest]:
+            return {
+                n: ClaimRequest(bool(r["essential"]), tuple(r["values"]))
+                for n, r in data.get(name, {}).items()
+            }
+
+        return cls(id_token=member("id_token"), userinfo=member("userinfo"))
+
+
+def parse_claims_parameter(raw: str | None) -> RequestedClaims:
+    """Parse the ``claims`` JSON; unknown claim names are kept (and later ignored)."""
+    if raw is None:
+        return RequestedClaims()
+    if len(raw) > MAX_CLAIMS_PARAMETER:
+        raise InvalidRequestError(f"claims is longer than {MAX_CLAIMS_PARAMETER} characters")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidRequestError("claims is not valid JSON (OIDC Core §5.5)") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError("claims must be a JSON object with id_token/userinfo members")
+    return RequestedClaims(
+        id_token=_member(data.get("id_token"), "id_token"),
+        userinfo=_member(data.get("userinfo"), "userinfo"),
+    )
+
+
+def _member(value: Any, name: str) -> dict[str, ClaimRequest]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 64:
+        raise InvalidRequestError(f"claims.{name} must be an object of at most 64 claims")
+    result: dict[str, ClaimRequest] = {}
+    for claim, spec in value.items():
+        if spec is None:
+            result[claim] = ClaimRequest()
+            continue
+        if not isinstance(spec, dict):
+            raise InvalidRequestError(f"claims.{name}.{claim} must be null or an object")
+        values: list[Any] = list(spec.get("values") or [])
+        if "value" in spec:
+            values.insert(0, spec["value"])
+        if not all(isinstance(v, str) for v in values):
+            raise InvalidRequestError(f"claims.{name}.{claim} values must be strings")
+        essential = spec.get("essential", False)
+        if not isinstance(essential, bool):
+            raise InvalidRequestError(f"claims.{name}.{claim}.essential must be true or false")
+        result[claim] = ClaimRequest(essential=essential, values=tuple(values))
+    return result
+
+
+def employee_claims(employee: Employee) -> dict[str, Any]:
+    """Every standard claim the directory can answer for ``employee``."""
+    claims: dict[str, Any] = {
+        "name": employee.full_name or employee.username,
+        "given_name": employee.first_name,
+        "family_name": employee.last_name,
+        "preferred_username": employee.username,
+        "email": employee.email,
+        "email_verified": True,  # directory-managed addresses, not self-asserted
+        "phone_number": employee.phone,
+        "groups": list(employee.groups),
+    }
+    return {k: v for k, v in claims.items() if v not in (None, "")}
+
+
+def release(
+    *,
+    employee: Employee,
+    scopes: Iterable[str],
+    requested: Mapping[str, ClaimRequest],
+    allowed_scopes: frozenset[str],
+) -> dict[str, Any]:
+    """The claims ``scopes`` release plus those individually requested that the client may get."""
+    names = {c for s in scopes for c in SCOPE_CLAIMS.get(s, ())}
+    names.update(c for c in requested if CLAIM_SCOPE.get(c) in allowed_scopes)
+    available = employee_claims(employee)
+    return {n: available[n] for n in sorted(names) if n in available}

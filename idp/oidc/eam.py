@@ -1,0 +1,414 @@
+"""Microsoft Entra ID External Authentication Method (EAM): Entra's OIDC profile.
+
+Entra POSTs an implicit-flow request (``response_type=id_token``, ``response_mode=form_post``)
+whose ``id_token_hint`` is an Entra-signed RS256 JWT naming the user (pairwise ``sub``, ``oid``,
+``tid``, ``preferred_username``). The hint arrives already expired, so it is bounded by its
+``iat`` age instead of ``exp``. We run the second factor the policy requires and post back an
+id_token with ``sub`` = the hint's ``sub``, ``aud`` = ``client_id``, ``nonce``, one requested
+``acr`` and a one-element ``amr`` naming the factor actually used. Errors go back as form posts
+(``access_denied``, ``temporarily_unavailable``, ``invalid_request``).
+
+Entra's keys are fetched through a function the runtime passes in (the module does no IO),
+cached, and fetched again when a hint names a ``kid`` we have not seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from idp.directory.model import Employee
+from idp.oidc.authorize import AuthorizationResponse, Params, one
+from idp.oidc.claims import parse_claims_parameter
+from idp.oidc.errors import (
+    AccessDeniedError,
+    InvalidRedirectUriError,
+    InvalidRequestError,
+    JwtClaimsError,
+    JwtError,
+    OidcError,
+    TemporarilyUnavailableError,
+    UnknownClientError,
+    UnsupportedResponseTypeError,
+)
+from idp.oidc.keys import OidcKeys, unverified_header, verify_jwt
+from idp.oidc.tokens import id_token_claims
+from idp.sessions import AuthContext
+
+LINKING_MODES = ("oid_tid", "preferred_username")
+#: amr values Entra accepts for an EAM (RFC 8176 names); ``pwd``/``kba`` are first factors
+SECOND_FACTOR_AMR = ("fido", "hwk", "swk", "otp", "sms", "tel", "face", "fpt", "iris", "retina",
+                     "vbm", "pop", "sc")  # fmt: skip
+_GUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+
+
+@dataclass(frozen=True)
+class EntraCloud:
+    """One Microsoft cloud: its token issuer prefix, its JWKS, and Entra's EAM redirect URI."""
+
+    name: str
+    issuer_prefix: str
+    jwks_url: str
+    redirect_uri: str
+
+    def issuer(self, tenant_id: str) -> str:
+        return f"{self.issuer_prefix}{tenant_id}/v2.0"
+
+
+def _cloud(name: str, host: str) -> EntraCloud:
+    return EntraCloud(
+        name=name,
+        issuer_prefix=f"https://{host}/",
+        jwks_url=f"https://{host}/common/discovery/v2.0/keys",
+        redirect_uri=f"https://{host}/common/federation/externalauthprovider",
+    )
+
+
+ENTRA_CLOUDS = (
+    _cloud("global", "login.microsoftonline.com"),
+    _cloud("usgov", "login.microsoftonline.us"),
+    _cloud("china", "login.partner.microsoftonline.cn"),
+)
+
+
+@dataclass(frozen=True)
+class EamSettings:
+    client_ids: tuple[str, ...]
+    tenants: frozenset[str]
+    hint_audience: str
+    max_hint_age: int = 600
+    clock_skew: int = 300
+    linking: str = "oid_tid"
+    policy: str | None = None
+    acr_values: tuple[str, ...] = ("possessionorinherence",)
+    clouds: tuple[EntraCloud, ...] = ENTRA_CLOUDS
+    id_token_lifetime: int = 300
+    #: seconds a factor used earlier in the browser's session still counts; 0 = always fresh
+    reuse_factor_for: int = 0
+    jwks_refresh_interval: int = 300
+    jwks_max_age: int = 86400
+
+    @property
+    def redirect_uris(self) -> tuple[str, ...]:
+        return tuple(c.redirect_uri for c in self.clouds)
+
+
+@dataclass(frozen=True)
+class EntraHint:
+    """The validated claims of Entra's id_token_hint that we use."""
+
+    sub: str
+    oid: str
+    tid: str
+    preferred_username: str | None
+    iat: int
+    cloud: str
+
+
+@dataclass(frozen=True)
+class EamTarget:
+    client_id: str
+    redirect_uri: str
+    state: str | None
+
+
+@dataclass(frozen=True)
+class EamRequest:
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    nonce: str
+    hint: EntraHint
+    requested_acr: tuple[str, ...]
+    requested_amr: tuple[str, ...]
+    received_at: float
+    client_request_id: str | None = None
+
+    @property
+    def target(self) -> EamTarget:
+        return EamTarget(self.client_id, self.redirect_uri, self.state)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> EamRequest:
+        data: dict[str, Any] = json.loads(raw)
+        data["hint"] = EntraHint(**data["hint"])
+        data["requested_acr"] = tuple(data["requested_acr"])
+        data["requested_amr"] = tuple(data["requested_amr"])
+        return cls(**data)
+
+
+class EntraJwks:
+    """Entra's signing keys per cloud, cached; an unknown ``kid`` triggers a refetch.
+
+    ``fetch(url) -> bytes`` does the IO (the runtime passes an HTTP GET with a timeout); a
+    refetch happens at most every ``refresh_interval`` seconds so that hints with made-up
+    ``kid`` values cannot turn us into a request amplifier.
+    """
+
+    def __init__(
+        self,
+        *,
+        fetch: Callable[[str], bytes],
+        refresh_interval: int = 300,
+        max_age: int = 86400,
+    ) -> None:
+        self._fetch = fetch
+        self._refresh_interval = refresh_interval
+        self._max_age = max_age
+        self._keys: dict[str, dict[str, RSAKey]] = {}
+        self._fetched_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def key(self, *, url: str, kid: str, now: dt.datetime) -> RSAKey | None:
+        stamp = now.timestamp()
+        with self._lock:
+            fetched = self._fetched_at.get(url)
+            stale = fetched is None or stamp - fetched > self._max_age
+            unknown = kid not in self._keys.get(url, {})
+            may_refetch = fetched is None or stamp - fetched >= self._refresh_interval
+            if stale or (unknown and may_refetch):
+                self._keys[url] = self._load(url)
+                self._fetched_at[url] = stamp
+            return self._keys.get(url, {}).get(kid)
+
+    def _load(self, url: str) -> dict[str, RSAKey]:
+        try:
+            raw = self._fetch(url)
+            key_set = KeySet.import_key_set(json.loads(raw))
+        except (OSError, ValueError, JoseError) as exc:
+            raise TemporarilyUnavailableError(
+                f"cannot load Entra's signing keys from {url}: {type(exc).__name__}"
+            ) from None
+        return {k.kid: k for k in key_set.keys if isinstance(k, RSAKey) and k.kid}
+
+
+def identify_eam_client(params: Params, *, settings: EamSettings) -> EamTarget:
+    """The EAM client and Entra's redirect URI; errors here are not posted back."""
+    client_id = one(params, "client_id", redirectable=False)
+    if client_id is None or client_id not in settings.client_ids:
+        raise UnknownClientError(f"unknown EAM client_id {(client_id or '')[:64]!r}")
+    redirect_uri = one(params, "redirect_uri", redirectable=False)
+    if redirect_uri not in settings.redirect_uris:
+        raise InvalidRedirectUriError(
+            f"redirect_uri {(redirect_uri or '')[:200]!r} is not an Entra EAM redirect URI"
+        )
+    return EamTarget(client_id, redirect_uri, one(params, "state", redirectable=False))
+
+
+def parse_eam_request(
+    params: Params,
+    *,
+    target: EamTarget,
+    settings: EamSettings,
+    jwks: EntraJwks,
+    now: dt.datetime,
+) -> EamRequest:
+    """Check Entra's request and its hint (errors are posted back to Entra)."""
+    for name in params:
+        one(params, name)
+    if one(params, "response_type") != "id_token":
+        raise UnsupportedResponseTypeError("an EAM request must use response_type=id_token")
+    if one(params, "response_mode") != "form_post":
+        raise InvalidRequestError("an EAM request must use response_mode=form_post")
+    if "openid" not in (one(params, "scope") or "").split():
+        raise InvalidRequestError("scope must include openid")
+    nonce = one(params, "nonce")
+    if nonce is None:
+        raise InvalidRequestError("nonce is missing; Entra always sends one")
+    token = one(params, "id_token_hint")
+    if token is None:
+        raise InvalidRequestError("id_token_hint is missing")
+    hint = validate_hint(token, settings=settings, jwks=jwks, now=now)
+    claims = parse_claims_parameter(one(params, "claims")).id_token
+    acr = claims.get("acr")
+    amr = claims.get("amr")
+    return EamRequest(
+        client_id=target.client_id,
+        redirect_uri=target.redirect_uri,
+        state=target.state,
+        nonce=nonce,
+        hint=hint,
+        requested_acr=acr.values if acr is not None else (),
+        requested_amr=amr.values if amr is not None else (),
+        received_at=now.timestamp(),
+        client_request_id=one(params, "client-request-id"),
+    )
+
+
+def validate_hint(
+    token: str, *, settings: EamSettings, jwks: EntraJwks, now: dt.datetime
+) -> EntraHint:
+    """Full validation of Entra's id_token_hint: signature by ``kid``, issuer for an allowed
+    tenant, audience, and ``iat`` age (its ``exp`` has passed by design)."""
+    try:
+        return _validate_hint(token, settings, jwks, now)
+    except JwtError as exc:
+        raise InvalidRequestError(exc.description) from None
+
+
+def _validate_hint(
+    token: str, settings: EamSettings, jwks: EntraJwks, now: dt.datetime
+) -> EntraHint:
+    unverified_header(token, what="id_token_hint")
+    claimed_iss = _unverified_issuer(token)
+    cloud = next((c for c in settings.clouds if claimed_iss.startswith(c.issuer_prefix)), None)
+    if cloud is None:
+        raise JwtClaimsError(f"id_token_hint: issuer {claimed_iss[:120]!r} is not an Entra cloud")
+    claims = verify_jwt(
+        token,
+        lookup=lambda kid: jwks.key(url=cloud.jwks_url, kid=kid, now=now),
+        algorithms=("RS256",),
+        what="id_token_hint",
+    ).claims
+    tid = _str_claim(claims, "tid")
+    if tid.lower() not in settings.tenants:
+        raise JwtClaimsError(f"id_token_hint: tenant {tid[:64]!r} is not allowed here")
+    if claims.get("iss") != cloud.issuer(tid):
+        raise JwtClaimsError(
+            f"id_token_hint: expected issuer {cloud.issuer(tid)}, got {claims.get('iss')!r}"
+        )
+    aud = claims.get("aud")
+    if settings.hint_audience not in (aud if isinstance(aud, list) else [aud]):
+        raise JwtClaimsError(
+            f"id_token_hint: expected audience {settings.hint_audience}, got {aud!r}"
+        )
+    iat = claims.get("iat")
+    stamp = int(now.timestamp())
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        raise JwtClaimsError("id_token_hint: iat is missing")
+    if iat > stamp + settings.clock_skew:
+        raise JwtClaimsError(f"id_token_hint: issued {iat - stamp} s in the future")
+    if stamp - iat > settings.max_hint_age:
+        raise JwtClaimsError(
+            f"id_token_hint: issued {stamp - iat} s ago; at most {settings.max_hint_age} s allowed"
+        )
+    username = claims.get("preferred_username")
+    return EntraHint(
+        sub=_str_claim(claims, "sub"),
+        oid=_str_claim(claims, "oid"),
+        tid=tid.lower(),
+        preferred_username=username if isinstance(username, str) and username else None,
+        iat=iat,
+        cloud=cloud.name,
+    )
+
+
+def _unverified_issuer(token: str) -> str:
+    # Only to choose which cloud's keys to try; every claim is checked after verification.
+    try:
+        payload = token.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, IndexError, UnicodeDecodeError):
+        raise JwtClaimsError("id_token_hint: the payload is not base64url JSON") from None
+    iss = data.get("iss") if isinstance(data, dict) else None
+    if not isinstance(iss, str):
+        raise JwtClaimsError("id_token_hint: iss is missing")
+    return iss
+
+
+def _str_claim(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise JwtClaimsError(f"id_token_hint: {name} is missing or not a string")
+    return value
+
+
+def link_employee(
+    hint: EntraHint,
+    *,
+    linking: str,
+    by_entra_id: Callable[[str, str], Employee | None],
+    by_username: Callable[[str], Employee | None],
+) -> Employee:
+    """The employee the hint names: by ``oid``+``tid`` or by ``preferred_username``."""
+    if linking == "oid_tid":
+        employee = by_entra_id(hint.oid, hint.tid)
+        what = f"Entra object id {hint.oid} in tenant {hint.tid}"
+    else:
+        employee = by_username(hint.preferred_username) if hint.preferred_username else None
+        what = f"user name {hint.preferred_username!r}"
+    if employee is None:
+        raise AccessDeniedError(f"no employee is linked to {what}")
+    if not employee.can_sign_in:
+        raise AccessDeniedError("the linked employee may not sign in")
+    return employee
+
+
+def choose_acr(request: EamRequest, *, settings: EamSettings) -> str:
+    """The first requested ``acr`` we can claim; Entra rejects any value it did not ask for."""
+    if not request.requested_acr:
+        return settings.acr_values[0]
+    for value in request.requested_acr:
+        if value in settings.acr_values:
+            return value
+    raise InvalidRequestError(
+        f"none of the requested acr values ({', '.join(request.requested_acr)[:200]}) can be "
+        f"met; this provider offers {', '.join(settings.acr_values)}"
+    )
+
+
+def choose_amr(
+    context: AuthContext, *, requested: tuple[str, ...], since: dt.datetime | None
+) -> str:
+    """One ``amr`` value naming the second factor actually used (the latest qualifying one)."""
+    for use in sorted(context.factors, key=lambda u: u.at, reverse=True):
+        if since is not None and use.at < since:
+            continue
+        for value in use.amr:
+            if value in SECOND_FACTOR_AMR and (not requested or value in requested):
+                return value
+    raise AccessDeniedError(
+        "the sign-in used no factor whose method Entra asked for "
+        f"({', '.join(requested) or 'any second factor'})"
+    )
+
+
+def eam_response(
+    request: EamRequest,
+    *,
+    keys: OidcKeys,
+    issuer: str,
+    acr: str,
+    amr: str,
+    auth_time: int,
+    now: dt.datetime,
+    lifetime: int,
+) -> AuthorizationResponse:
+    """The auto-posted answer: an RS256 id_token (Entra verifies RS256) and ``state``."""
+    claims = id_token_claims(
+        issuer=issuer,
+        subject=request.hint.sub,
+        client_id=request.client_id,
+        now=int(now.timestamp()),
+        lifetime=lifetime,
+        auth_time=auth_time,
+        acr=acr,
+        amr=(amr,),
+        nonce=request.nonce,
+    )
+    fields = [("id_token", keys.sign(claims, alg="RS256"))]
+    if request.state is not None:
+        fields.append(("state", request.state))
+    return AuthorizationResponse(request.redirect_uri, "form_post", tuple(fields))
+
+
+def eam_error_response(target: EamTarget, exc: OidcError) -> AuthorizationResponse:
+    """An error posted back to Entra; anything but the three EAM codes becomes invalid_request."""
+    code = exc.error
+    if code not in ("access_denied", "temporarily_unavailable", "invalid_request"):
+        code = "invalid_request"
+    fields = [("error", code), ("error_description", exc.description[:500])]
+    if target.state is not None:
+        fields.append(("state", target.state))
+    return AuthorizationResponse(target.redirect_uri, "form_post", tuple(fields))

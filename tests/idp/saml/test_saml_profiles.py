@@ -1,0 +1,216 @@
+"""The shipped SP profiles (config/relying_parties) hold the SP facts in DESIGN.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from idp.config.reader import Node
+from idp.config.saml import (
+    IdpSamlSettings,
+    ServiceProvider,
+    load_service_providers,
+    parse_service_provider,
+)
+from idp.directory.model import Employee
+from idp.errors import ConfigError
+from idp.keys import SigningKey
+from idp.saml import constants as c
+from idp.saml.responses import build_response
+from idp.saml.signing import SamlSigner
+from idp.sessions import AuthContext
+from tests.idp.saml import onelogin_sp as ol
+from tests.idp.saml.saml_support import NOW
+
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "relying_parties"
+
+
+@pytest.fixture(scope="module")
+def sps() -> dict[str, ServiceProvider]:
+    return {sp.name: sp for sp in load_service_providers(CONFIG).values()}
+
+
+def _respond(
+    sp: ServiceProvider,
+    settings: IdpSamlSettings,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+) -> bytes:
+    return build_response(
+        settings=settings,
+        sp=sp,
+        request=None,
+        subject=employee,
+        context=context,
+        authn_context_class_ref=c.REFEDS_MFA,
+        session_index="s1",
+        session_not_on_or_after=NOW + dt.timedelta(hours=8),
+        signer=signer,
+        now=dt.datetime.now(dt.UTC),
+        extra_attributes={"public_keys": ["ssh-ed25519 AAAA"], "administrator": ["false"]},
+    ).xml
+
+
+def test_every_shipped_profile_loads(sps: dict[str, ServiceProvider]) -> None:
+    assert set(sps) == {"github-org", "github-enterprise", "google-workspace", "okta", "gitlab"}
+
+
+def test_github(
+    sps: dict[str, ServiceProvider],
+    settings: IdpSamlSettings,
+    idp_key: SigningKey,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+) -> None:
+    sp = sps["github-org"]
+    acs = sp.default_acs.url
+    xml = _respond(sp, settings, employee, context, signer)
+    sp_settings = ol.settings(
+        idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs, want_name_id_format=c.NAMEID_PERSISTENT
+    )
+    checked = ol.validate(sp_settings, xml, acs=acs, request_id=None)
+    attributes = checked.get_attributes()
+    assert attributes["username"] == ["alice"]
+    assert attributes["full_name"] == ["Alice Liddell"]
+    assert attributes["emails"] == ["alice@example.com"]
+    assert attributes["public_keys"] == ["ssh-ed25519 AAAA"]
+    assert attributes["administrator"] == ["false"]
+    assert "SessionNotOnOrAfter" in attributes
+    assert checked.get_nameid_format() == c.NAMEID_PERSISTENT
+    root = etree.fromstring(xml)
+    assert root.get("Destination") == acs
+
+
+def test_google_workspace(
+    sps: dict[str, ServiceProvider],
+    settings: IdpSamlSettings,
+    idp_key: SigningKey,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+) -> None:
+    sp = sps["google-workspace"]
+    acs = sp.default_acs.url
+    assert acs == "https://www.google.com/a/acme.example/acs"
+    xml = _respond(sp, settings, employee, context, signer)
+    # Google's audience is google.com or google.com/a/DOMAIN, which python3-saml checks
+    # against its own entity id.
+    sp_settings = ol.settings(
+        idp_cert=idp_key,
+        sp_entity="google.com/a/acme.example",
+        acs=acs,
+        want_attribute_statement=False,
+    )
+    checked = ol.validate(sp_settings, xml, acs=acs, request_id=None)
+    assert checked.get_nameid() == "alice@example.com"
+    assert checked.get_nameid_format() == c.NAMEID_EMAIL
+    default = parse_service_provider(
+        Node(
+            {
+                "name": "g",
+                "profile": "google_workspace",
+                "entity_id": "google.com",
+                "acs": [{"url": acs}],
+            },
+            "x.yaml",
+            "",
+        )
+    )
+    assert default.audience_value == "google.com"
+
+
+def test_gitlab(
+    sps: dict[str, ServiceProvider],
+    settings: IdpSamlSettings,
+    idp_key: SigningKey,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+) -> None:
+    sp = sps["gitlab"]
+    assert sp.sign_response and sp.entity_id == "https://gitlab.acme.example"
+    acs = sp.default_acs.url
+    xml = _respond(sp, settings, employee, context, signer)
+    sp_settings = ol.settings(
+        idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs, want_messages_signed=True
+    )
+    attributes = ol.validate(sp_settings, xml, acs=acs, request_id=None).get_attributes()
+    assert attributes["email"] == ["alice@example.com"]
+    assert attributes["first_name"] == ["Alice"] and attributes["last_name"] == ["Liddell"]
+    assert attributes["name"] == ["Alice Liddell"]
+    assert attributes["groups"] == ["engineering", "admins"]
+    from idp.saml.errors import BuildError
+
+    with pytest.raises(BuildError, match="requires 'email'"):
+        _respond(sp, settings, replace(employee, email=""), context, signer)
+
+
+def test_okta_sha256(
+    sps: dict[str, ServiceProvider],
+    settings: IdpSamlSettings,
+    idp_key: SigningKey,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+) -> None:
+    sp = sps["okta"]
+    xml = _respond(sp, settings, employee, context, signer)
+    assert b"rsa-sha1" not in xml and b"#sha1" not in xml
+    assert xml.count(b"xmldsig-more#rsa-sha256") == 2
+    acs = sp.default_acs.url
+    sp_settings = ol.settings(idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs)
+    ol.validate(sp_settings, xml, acs=acs, request_id=None)
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "reason"),
+    [
+        (
+            {"name": "x", "entity_id": "e", "acs": [{"url": "https://a"}], "sign_repsonse": True},
+            "sign_repsonse",
+            "unknown key",
+        ),
+        ({"name": "x", "entity_id": "e"}, "acs", "at least one"),
+        (
+            {"name": "x", "entity_id": "e", "acs": [{"url": "https://a", "binding": "redirect"}]},
+            "acs[0].binding",
+            "not one of",
+        ),
+        (
+            {
+                "name": "x",
+                "entity_id": "e",
+                "acs": [{"url": "https://a"}],
+                "want_authn_requests_signed": True,
+            },
+            "signing_certs",
+            "no cert",
+        ),
+        (
+            {
+                "name": "x",
+                "entity_id": "e",
+                "acs": [{"url": "https://a"}],
+                "attributes": [{"source": "pasword", "name": "p"}],
+            },
+            "attributes[0].source",
+            "unknown attribute source",
+        ),
+        (
+            {"name": "x", "profile": "myspace", "entity_id": "e", "acs": [{"url": "https://a"}]},
+            "profile",
+            "not one of",
+        ),
+    ],
+)
+def test_bad_sp_config_names_the_key(data: dict[str, object], path: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_service_provider(Node(data, "rp.yaml", ""))
+    assert info.value.path == path
+    assert reason in info.value.reason

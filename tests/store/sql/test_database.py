@@ -1,0 +1,29 @@
+"""Opening databases: URL handling and failures as typed errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.store.errors import InvalidStoreUrl, StoreUnavailable
+from idp.store.sql import migrate, open_database
+from idp.store.sql.repositories import EmployeeRepository
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "postgresql+psycopg2://u@h/d", "oracle://"])
+def test_unsupported_urls(url: str) -> None:
+    with pytest.raises(InvalidStoreUrl):
+        open_database(url)
+
+
+def test_in_memory_sqlite_works_across_transactions() -> None:
+    db = open_database("sqlite://")
+    migrate(db.engine)
+    assert EmployeeRepository(db).get("nobody") is None
+    db.dispose()
+
+
+def test_unreachable_postgres_is_store_unavailable() -> None:
+    db = open_database("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
+    with pytest.raises(StoreUnavailable):
+        db.ping()
+    db.dispose()
