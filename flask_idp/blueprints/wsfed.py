@@ -48,6 +48,7 @@ def _no_store(response: Response) -> Response:
 
 
 @bp.route("/wsfed", methods=["GET", "POST"])
+@bp.route("/wsfed/", methods=["GET", "POST"])  # ADFS-style issuer URLs end with a slash
 def passive() -> Response:
     rt, wsfed = runtime(), _wsfed()
     params = _params()

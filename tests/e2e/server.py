@@ -65,6 +65,7 @@ def run_idp(
     database_url: str | None = None,
     ephemeral_url: str | None = None,
     with_sp: bool = True,
+    replace: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Prepare a demo-like directory, start the IdP (and the python3-saml demo SP) in threads."""
     port, sp_port = free_port(), free_port()
@@ -74,6 +75,9 @@ def run_idp(
         text = text.replace(f"sqlite:///{directory.resolve()}/idp.sqlite3", database_url)
     if ephemeral_url:
         text = text.replace("ephemeral_url: memory://", f"ephemeral_url: {ephemeral_url}")
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} is not in the generated config"
+        text = text.replace(old, new)
     config_path.write_text(text + extra_config)
     runtime = build_runtime(load_config(config_path))
     seed(runtime)

@@ -1,0 +1,132 @@
+"""Passkey enrolment, sign-in and SAML SSO in headless Chromium (Debian's package), driven by
+Playwright through the DevTools virtual authenticator (WebAuthn.addVirtualAuthenticator): the
+real browser WebAuthn stack and our real pages and script against the running IdP."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.server import RunningServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def add_authenticator(page: Any, *, user_verified: bool = True) -> tuple[Any, str]:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    result = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": user_verified,
+        "automaticPresenceSimulation": True,
+    }})
+    return cdp, result["authenticatorId"]
+
+
+def enrol(page: Any, server: RunningServer, username: str) -> None:
+    page.goto(server.enrolment_link(username))
+    page.click("#register")
+    page.wait_for_url(server.url("/"))
+    assert page.locator("#passkeys li").count() == 1
+
+
+def test_enrol_then_sign_in_to_the_saml_sp_with_the_passkey(page: Any,
+                                                           idp_server: RunningServer) -> None:
+    cdp, auth_id = add_authenticator(page)
+    enrol(page, idp_server, "alice")
+    creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": auth_id})["credentials"]
+    assert len(creds) == 1 and creds[0]["isResidentCredential"]
+    stored = idp_server.runtime.passkeys.list_for_employee(idp_server.employee("alice").id)
+    assert any(c.user_verified for c in stored)
+
+    # A new browser session (no cookies) but the same authenticator: the SP sends us to the
+    # IdP's sign-in page, whose conditional UI (passkey autofill) offers alice's discoverable
+    # passkey; the virtual authenticator accepts it at once (automatic presence), so the
+    # browser signs in without a username or a click and lands back at the SP as alice.
+    page.context.clear_cookies()
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.goto(idp_server.sp_url + "/login")
+    page.wait_for_url(idp_server.sp_url + "/")
+    assert any("/login?ticket=" in u for u in seen)
+    assert any(u.endswith("/passkey/login/verify") for u in seen)
+    assert "alice@example.com" in page.locator("#who").inner_text()
+    assert page.locator("#attributes").count() == 1
+
+
+def test_sign_in_refused_without_user_verification(page: Any,
+                                                   idp_server: RunningServer) -> None:
+    cdp, auth_id = add_authenticator(page)
+    enrol(page, idp_server, "bob")
+    page.context.clear_cookies()
+    cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": False})
+    page.goto(idp_server.url("/login"))
+    page.click("#signin")
+    status = page.locator("#status.error")
+    status.wait_for()
+    assert status.inner_text()  # a message, not a silent failure
+    assert not any(c["name"] == "hideez_idp_session" for c in page.context.cookies())
+
+
+def test_error_page_shows_an_error_id_and_no_trace(page: Any, idp_server: RunningServer) -> None:
+    page.goto(idp_server.url("/enrol/not-a-real-token"))
+    assert page.locator("#error-id").inner_text()
+    assert "Traceback" not in page.content()
+
+
+U2F_SETTINGS = {
+    "  rp_name: Hideez IdP (demo)\n": "  rp_name: Hideez IdP (demo)\n  resident_key: preferred\n"
+    "  user_verification: discouraged\n  attestation: direct\n",
+    "    user_verification: true\n": "    user_verification: false\n",
+}
+
+
+def test_u2f_security_key_registers_and_signs_in_by_username(browser: Any, make_idp_server: Any
+                                                             ) -> None:
+    """A CTAP1/U2F-only roaming key: no resident key, no UV, fido-u2f attestation."""
+    server = make_idp_server(replace=U2F_SETTINGS, with_sp=False)
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "u2f", "transport": "usb", "hasResidentKey": False,
+        "hasUserVerification": False, "automaticPresenceSimulation": True,
+    }})
+    enrol(page, server, "bob")
+    stored = server.runtime.passkeys.list_for_employee(server.employee("bob").id)
+    assert [c.attestation_format for c in stored] == ["fido-u2f"]
+    assert stored[0].aaguid == "00000000-0000-0000-0000-000000000000"
+    context.clear_cookies()
+    page.goto(server.url("/login"))
+    page.fill("#username", "bob")
+    page.click("#signin")
+    page.wait_for_url(server.url("/"))
+    assert "bob" in page.locator("h1").inner_text().lower()
+    context.close()
