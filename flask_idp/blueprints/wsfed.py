@@ -20,7 +20,7 @@ from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
 from idp.policy import Requirement, Satisfied
 from idp.runtime import Runtime
-from idp.wsfed.errors import WsFedError
+from idp.wsfed.errors import ClaimUnavailable, WsFedError
 from idp.wsfed.requests import SignInRequest, SignOutRequest, parse_request
 from idp.wsfed.runtime import WsFedRuntime
 from idp.wsfed.signout import participant_key, plan_signout
@@ -131,16 +131,29 @@ def _answer(
     employee = rt.employees.get(ctx.employee_id)
     if employee is None or not employee.can_sign_in:
         raise NotFound("the signed-in account no longer exists or is disabled")
-    result = build_signin_response(
-        request=parsed,
-        employee=employee,
-        context=ctx,
-        authn_context_class_ref=decision.authn_context_class_ref,
-        issuer=wsfed.settings.issuer,
-        lifetime=wsfed.settings.lifetime_for(rp),
-        signer=wsfed.signer_for(rp),
-        now=rt.now(),
-    )
+    try:
+        result = build_signin_response(
+            request=parsed,
+            employee=employee,
+            context=ctx,
+            authn_context_class_ref=decision.authn_context_class_ref,
+            issuer=wsfed.settings.issuer,
+            lifetime=wsfed.settings.lifetime_for(rp),
+            signer=wsfed.signer_for(rp),
+            now=rt.now(),
+        )
+    except ClaimUnavailable as exc:
+        rt.audit.append_event(
+            kind=AuditKind.LOGIN_FAILURE,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            relying_party=rp.name,
+            outcome=Outcome.FAILURE,
+            reason=exc.description[:500],
+            details={"protocol": "wsfed", "realm": parsed.realm},
+        )
+        raise
     rt.sessions.record_participant(ctx.session_id, participant_key(rp))
     rt.audit.append_event(
         kind=AuditKind.LOGIN_SUCCESS,

@@ -36,13 +36,13 @@ class Client:
     client_id: str
     name: str
     redirect_uris: tuple[str, ...]
-    token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 - a method name
+    token_endpoint_auth_method: str = "client_secret_basic"
     secret: str | None = None
     scopes: frozenset[str] = frozenset(STANDARD_SCOPES)
     policy: str | None = None
     jwks: Mapping[str, JoseKey] = field(default_factory=lambda: MappingProxyType({}))
     post_logout_redirect_uris: tuple[str, ...] = ()
-    id_token_signed_response_alg: str = "RS256"  # noqa: S105 - an algorithm name
+    id_token_signed_response_alg: str = "RS256"
     subject_type: str = "public"
     require_pkce: bool = False
     refresh_tokens: bool = True
@@ -50,7 +50,7 @@ class Client:
 
     @property
     def public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+        return self.token_endpoint_auth_method == "none"
 
     @property
     def pkce_required(self) -> bool:

@@ -32,8 +32,8 @@ DS_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
 REQUEST_TYPE_ISSUE: Final = "http://schemas.xmlsoap.org/ws/2005/02/trust/Issue"
 KEY_TYPE_NO_PROOF: Final = "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey"
 #: the RSTR TokenType values ADFS sends (WIF also knows the WSS SAML token profile URIs)
-TOKEN_TYPE_SAML11: Final = "urn:oasis:names:tc:SAML:1.0:assertion"  # noqa: S105 - a URI
-TOKEN_TYPE_SAML20: Final = "urn:oasis:names:tc:SAML:2.0:assertion"  # noqa: S105 - a URI
+TOKEN_TYPE_SAML11: Final = "urn:oasis:names:tc:SAML:1.0:assertion"
+TOKEN_TYPE_SAML20: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
 #: the WSS SAML Token Profile 1.1 names, offered in metadata beside the ones above
 _WSS_SAML_PROFILE: Final = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1"
 TOKEN_PROFILE_SAML11: Final = f"{_WSS_SAML_PROFILE}#SAMLV1.1"

@@ -141,7 +141,9 @@ def _param(params: Mapping[str, Sequence[str]], name: str, *, max_chars: int) ->
     values = params.get(name)
     if not values:
         return None
-    if isinstance(values, str) or len(values) != 1:
+    if isinstance(values, str):
+        raise TypeError(f"parameter {name} must map to a list of values, not a string")
+    if len(values) != 1:
         raise MalformedRequest(f"{name} must appear once, it appeared {len(values)} times")
     value = values[0]
     if not isinstance(value, str):

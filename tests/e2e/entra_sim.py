@@ -26,7 +26,6 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-
 from werkzeug.serving import make_server
 
 from flask_idp.app import create_app
@@ -163,7 +162,7 @@ class EntraSim:
 @contextmanager
 def serve_jwks(sim: EntraSim) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             body = json.dumps(sim.jwks()).encode()
             sim.served += 1
             self.send_response(200)

@@ -71,7 +71,9 @@ def test_eam_happy_path_checked_as_entra_would(
     assert claims["acr"] == "possessionorinherence"
 
 
-def test_hint_from_another_tenant(idp: tuple[RunningServer, EntraSim], alice: PasskeyClient) -> None:
+def test_hint_from_another_tenant(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
     server, sim = idp
     text = expect_error(post(alice, server, sim.request(sim.hint(oid=OID, tid=OTHER_TENANT))),
                         "invalid_request")  # fmt: skip
@@ -100,7 +102,7 @@ def test_hint_with_our_kid_but_wrong_key(idp: tuple[RunningServer, EntraSim],
 
 def test_tampered_hint(idp: tuple[RunningServer, EntraSim], alice: PasskeyClient) -> None:
     server, sim = idp
-    header, payload, signature = sim.hint(oid=OID).split(".")
+    header, _payload, signature = sim.hint(oid=OID).split(".")
     other = sim.hint(oid=str(uuid.uuid4())).split(".")[1]
     text = expect_error(post(alice, server, sim.request(f"{header}.{other}.{signature}")),
                         "invalid_request")  # fmt: skip
@@ -125,8 +127,12 @@ def test_hint_alg_none_and_hs256_with_public_key(
     idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
 ) -> None:
     server, sim = idp
-    none_token = jwt.encode({"iss": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-                             "sub": "x"}, None, algorithm="none", headers={"kid": sim.kid})
+    none_token = jwt.encode(
+        {"iss": f"https://login.microsoftonline.com/{TENANT}/v2.0", "sub": "x"},
+        None,
+        algorithm="none",
+        headers={"kid": sim.kid},
+    )
     assert "alg" in expect_error(post(alice, server, sim.request(none_token)), "invalid_request")
     public_pem = sim.jwks()["keys"][0]["n"].encode()  # the public modulus as an HMAC secret
     hs = sim.hint(oid=OID, key=public_pem, alg="HS256")
@@ -156,14 +162,12 @@ def test_unregistered_redirect_uri_not_posted(idp: tuple[RunningServer, EntraSim
     assert response.status_code == 400 and "id_token" not in response.text
 
 
-def test_other_person_signing_in_is_refused(
-    idp: tuple[RunningServer, EntraSim]
-) -> None:
+def test_other_person_signing_in_is_refused(idp: tuple[RunningServer, EntraSim]) -> None:
     server, sim = idp
     bob = signed_in_session(server, "bob")
     request = sim.request(sim.hint(oid=OID), state="st-bob")
     answer = bob.follow_login(post(bob, server, request))
-    action, fields = parse_autopost(answer.text)
+    _action, fields = parse_autopost(answer.text)
     assert fields["error"] == "access_denied" and "id_token" not in fields
 
 

@@ -239,3 +239,34 @@ def test_a_realm_whose_signing_is_misconfigured_fails_at_start(tmp_path: Path) -
         run_idp(tmp_path, extra_config=bad, with_sp=False),
     ):
         pass
+
+
+def test_sign_in_by_post(server: RunningServer, alice: PasskeyClient) -> None:
+    response = alice.http.post(
+        server.url("/wsfed"),
+        data={"wa": "wsignin1.0", "wtrealm": OWA, "wctx": OWA_CTX},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    _, fields = form_of(response)
+    check_token(server, fields["wresult"], realm=OWA)
+
+
+def test_a_parameter_in_both_query_and_form_is_refused(server: RunningServer) -> None:
+    response = requests.post(
+        wsfed_url(server, wa="wsignin1.0", wtrealm=OWA, wreply=OWA),
+        data={"wreply": "https://evil.example.net/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert "wreply must appear once" in response.text
+    assert "Location" not in response.headers
+
+
+def test_unknown_resume_handle(server: RunningServer) -> None:
+    response = requests.get(server.url("/wsfed/resume?k=not-a-handle"), timeout=10)
+    assert response.status_code == 400
+    assert "expired or was already answered" in response.text
+    assert response.headers["Cache-Control"] == "no-store"

@@ -9,9 +9,19 @@ from idp.config.oidc import load_clients
 def test_client_add_writes_a_loadable_entry_and_a_long_secret(tmp_path: Path, capsys) -> None:
     clients = tmp_path / "clients.yaml"
     secret = tmp_path / "s" / "gitlab.secret"
-    code = add_client(["gitlab", "--redirect-uri", "https://gitlab.example.com/cb",
-                       "--scope", "email", "--secret-file", str(secret),
-                       "--clients-file", str(clients)])
+    code = add_client(
+        [
+            "gitlab",
+            "--redirect-uri",
+            "https://gitlab.example.com/cb",
+            "--scope",
+            "email",
+            "--secret-file",
+            str(secret),
+            "--clients-file",
+            str(clients),
+        ]
+    )
     assert code == 0
     assert secret.stat().st_mode & 0o077 == 0
     assert len(secret.read_text().strip()) >= 32

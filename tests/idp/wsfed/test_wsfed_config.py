@@ -182,7 +182,8 @@ BAD = [
         "must not have a fragment",
     ),
     (
-        "relying_parties:\n    - {name: a, realm: urn:a, reply_urls: ['https://a/'], policy: strict}",
+        "relying_parties:\n    - {name: a, realm: urn:a, reply_urls: ['https://a/'], "
+        "policy: strict}",
         "no policy named 'strict'; defined: default, mail",
     ),
     (
@@ -259,3 +260,25 @@ def test_misconfiguration_is_refused_with_the_key_path(
     with pytest.raises(ConfigError, match=message) as info:
         load(text, config, tmp_path)
     assert str(tmp_path) in str(info.value)
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_the_example_file_parses(config: IdpConfig) -> None:
+    path = REPO / "config/wsfed.example.yaml"
+    node = Node(yaml.safe_load(path.read_text())["wsfed"], str(path), "wsfed")
+    settings = parse(node, config, {})
+    assert settings is not None
+    assert [rp.name for rp in settings.relying_parties] == ["owa", "ecp", "expenses"]
+    assert settings.relying_parties[2].token_lifetime == dt.timedelta(minutes=30)
+
+
+def test_every_key_is_documented_and_in_the_example() -> None:
+    from idp.config import wsfed as module
+
+    doc = (REPO / "docs/wsfed.md").read_text()
+    example = (REPO / "config/wsfed.example.yaml").read_text()
+    for key in (*module._SECTION_KEYS, *module._RP_KEYS):
+        assert f"| `{key}` |" in doc, key
+        assert f"{key}:" in example, key

@@ -219,3 +219,8 @@ def test_sign_out_extra_reply_urls(settings: WsFedSettings) -> None:
 )
 def test_url_key(a: str, b: str, same: bool) -> None:
     assert (url_key(a) == url_key(b)) is same
+
+
+def test_a_caller_passing_plain_strings_is_a_programming_error(settings: WsFedSettings) -> None:
+    with pytest.raises(TypeError, match="must map to a list of values"):
+        parse_request({"wa": "wsignin1.0"}, settings=settings, now=NOW)  # type: ignore[dict-item]
