@@ -13,8 +13,16 @@ import time
 from collections.abc import Sequence
 
 
-def _worker(host: str, port: int, paths: Sequence[str], headers: dict[str, str], cpus: set[int],
-            expect: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _worker(
+    host: str,
+    port: int,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    cpus: set[int],
+    expect: int,
+    seconds: float,
+    out: mp.Queue,
+) -> None:  # type: ignore[type-arg]
     if cpus:
         os.sched_setaffinity(0, cpus)
     conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -33,13 +41,24 @@ def _worker(host: str, port: int, paths: Sequence[str], headers: dict[str, str],
     out.put((ok, bad, time.perf_counter() - start))
 
 
-def run(host: str, port: int, paths: Sequence[str], *, headers: dict[str, str],
-        workers: int, cpus: set[int], expect: int = 200, seconds: float = 5.0) -> float:
+def run(
+    host: str,
+    port: int,
+    paths: Sequence[str],
+    *,
+    headers: dict[str, str],
+    workers: int,
+    cpus: set[int],
+    expect: int = 200,
+    seconds: float = 5.0,
+) -> float:
     """Answers per second over all workers (each worker gets a slice of ``paths``)."""
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     chunks = [paths[i::workers] for i in range(workers)]
-    procs = [mp.Process(target=_worker, args=(host, port, chunk, headers, cpus, expect, seconds,
-                                              queue)) for chunk in chunks]
+    procs = [
+        mp.Process(target=_worker, args=(host, port, chunk, headers, cpus, expect, seconds, queue))
+        for chunk in chunks
+    ]
     for p in procs:
         p.start()
     results = [queue.get() for _ in procs]

@@ -22,17 +22,24 @@ REFEDS_MFA = "https://refeds.org/profile/mfa"
 
 def create_app(base_url: str, key: Path, cert: Path, sp_metadata: Path, session: str) -> Flask:
     conf = IdPConfig()
-    conf.load({
-        "entityid": base_url,
-        "key_file": str(key),
-        "cert_file": str(cert),
-        "metadata": {"local": [str(sp_metadata)]},
-        "service": {"idp": {
-            "endpoints": {"single_sign_on_service": [(f"{base_url}/saml/login",
-                                                      BINDING_HTTP_REDIRECT)]},
-            "policy": {"default": {"lifetime": {"minutes": 5}}},
-        }},
-    })
+    conf.load(
+        {
+            "entityid": base_url,
+            "key_file": str(key),
+            "cert_file": str(cert),
+            "metadata": {"local": [str(sp_metadata)]},
+            "service": {
+                "idp": {
+                    "endpoints": {
+                        "single_sign_on_service": [
+                            (f"{base_url}/saml/login", BINDING_HTTP_REDIRECT)
+                        ]
+                    },
+                    "policy": {"default": {"lifetime": {"minutes": 5}}},
+                }
+            },
+        }
+    )
     server = Server(config=conf)
     app = Flask(__name__)
 
@@ -44,16 +51,23 @@ def create_app(base_url: str, key: Path, cert: Path, sp_metadata: Path, session:
         req = parsed.message
         resp = server.create_authn_response(
             {"email": ["alice@example.com"], "name": ["Alice Andersen"]},
-            req.id, req.assertion_consumer_service_url, req.issuer.text,
+            req.id,
+            req.assertion_consumer_service_url,
+            req.issuer.text,
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text="alice@example.com"),
             authn={"class_ref": REFEDS_MFA},
-            sign_response=True, sign_assertion=True,
+            sign_response=True,
+            sign_assertion=True,
             sign_alg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             digest_alg="http://www.w3.org/2001/04/xmlenc#sha256",
         )
-        http = server.apply_binding(BINDING_HTTP_POST, str(resp),
-                                    req.assertion_consumer_service_url,
-                                    request.args.get("RelayState", ""), response=True)
+        http = server.apply_binding(
+            BINDING_HTTP_POST,
+            str(resp),
+            req.assertion_consumer_service_url,
+            request.args.get("RelayState", ""),
+            response=True,
+        )
         return Response(http["data"], mimetype="text/html")
 
     return app
@@ -67,8 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     from waitress import serve
 
-    app = create_app(args.base_url, Path(args.key), Path(args.cert), Path(args.sp_metadata),
-                     args.session)
+    app = create_app(
+        args.base_url, Path(args.key), Path(args.cert), Path(args.sp_metadata), args.session
+    )
     serve(app, host="127.0.0.1", port=args.port, threads=4, _quiet=True)
 
 

@@ -62,18 +62,28 @@ def wait_for(port: int) -> None:
 
 
 def start(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CPU),  # noqa: PLW1509
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        cmd,
+        preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CPU),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def authn_requests(sp_settings: dict[str, Any], count: int) -> list[str]:
     """``count`` fresh signed Redirect AuthnRequests from the python3-saml SP (path + query)."""
     acs = urlsplit(sp_settings["sp"]["assertionConsumerService"]["url"])
-    req = {"https": "off", "http_host": acs.hostname, "server_port": acs.port,
-           "script_name": "/login", "get_data": {}, "post_data": {}}
+    req = {
+        "https": "off",
+        "http_host": acs.hostname,
+        "server_port": acs.port,
+        "script_name": "/login",
+        "get_data": {},
+        "post_data": {},
+    }
     auth = OneLogin_Saml2_Auth(req, old_settings=sp_settings)
     urls = [auth.login(return_to="/") for _ in range(count)]
-    return [u[u.index("/saml/login"):] for u in urls]
+    return [u[u.index("/saml/login") :] for u in urls]
 
 
 class _Server:
@@ -93,33 +103,50 @@ def enrol(base_url: str, runtime: Any) -> tuple[requests.Session, CraftedKey]:
     page = http.get(link, timeout=10).text
     csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
     headers = {"X-CSRF-Token": csrf}
-    options = http.post(base_url + "/passkey/register/options", json={"token": token},
-                        headers=headers, timeout=10).json()
+    options = http.post(
+        base_url + "/passkey/register/options", json={"token": token}, headers=headers, timeout=10
+    ).json()
     employee = runtime.employees.get_by_username("alice")
     key = CraftedKey(user_handle=employee.id.encode(), rp_id="localhost")
-    credential = key.register(unb64u(options["publicKey"]["challenge"]), flags=UP | UV,
-                              origin=base_url)
-    done = http.post(base_url + "/passkey/register/verify", headers=headers, timeout=10,
-                     json={"token": token, "handle": options["handle"],
-                           "credential": json.loads(credential)})
+    credential = key.register(
+        unb64u(options["publicKey"]["challenge"]), flags=UP | UV, origin=base_url
+    )
+    done = http.post(
+        base_url + "/passkey/register/verify",
+        headers=headers,
+        timeout=10,
+        json={"token": token, "handle": options["handle"], "credential": json.loads(credential)},
+    )
     assert done.status_code == 200, done.text
     return http, key
 
 
-def _passkey_worker(base_url: str, cookies: dict[str, str], key: CraftedKey, csrf: str,
-                    seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _passkey_worker(
+    base_url: str,
+    cookies: dict[str, str],
+    key: CraftedKey,
+    csrf: str,
+    seconds: float,
+    out: mp.Queue,
+) -> None:  # type: ignore[type-arg]
     os.sched_setaffinity(0, CLIENT_CPU)
     http = requests.Session()
     http.cookies.update(cookies)
     headers = {"X-CSRF-Token": csrf}
     count, begin = 0, time.perf_counter()
     while time.perf_counter() - begin < seconds:
-        options = http.post(base_url + "/passkey/login/options", json={}, headers=headers,
-                            timeout=10).json()
-        assertion = key.assert_(unb64u(options["publicKey"]["challenge"]), flags=UP | UV,
-                                origin=base_url)
-        r = http.post(base_url + "/passkey/login/verify", headers=headers, timeout=10,
-                      json={"handle": options["handle"], "credential": json.loads(assertion)})
+        options = http.post(
+            base_url + "/passkey/login/options", json={}, headers=headers, timeout=10
+        ).json()
+        assertion = key.assert_(
+            unb64u(options["publicKey"]["challenge"]), flags=UP | UV, origin=base_url
+        )
+        r = http.post(
+            base_url + "/passkey/login/verify",
+            headers=headers,
+            timeout=10,
+            json={"handle": options["handle"], "credential": json.loads(assertion)},
+        )
         assert r.status_code == 200, r.text
         count += 1
     out.put(count / (time.perf_counter() - begin))
@@ -132,8 +159,12 @@ def passkey_rate(base_url: str, runtime: Any, seconds: float, workers: int = 3) 
         http, key = enrol(base_url, runtime)
         page = http.get(base_url + "/login", timeout=10).text
         csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-        procs.append(mp.Process(target=_passkey_worker, args=(
-            base_url, http.cookies.get_dict(), key, csrf, seconds, queue)))
+        procs.append(
+            mp.Process(
+                target=_passkey_worker,
+                args=(base_url, http.cookies.get_dict(), key, csrf, seconds, queue),
+            )
+        )
     for p in procs:
         p.start()
     rates = [queue.get() for _ in procs]
@@ -155,15 +186,32 @@ def main() -> None:
     base_url = f"http://localhost:{port}"
     sp_settings = json.loads((work / "sp/settings.json").read_text())
 
-    ours = start([sys.executable, "-m", "flask_idp.cli", "serve", "--config", str(config_path),
-                  "--threads", "4"])
+    ours = start(
+        [
+            sys.executable,
+            "-m",
+            "flask_idp.cli",
+            "serve",
+            "--config",
+            str(config_path),
+            "--threads",
+            "4",
+        ]
+    )
     try:
         wait_for(port)
         http, _ = enrol(base_url, runtime)
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.get_dict().items())
         paths = authn_requests(sp_settings, int(900 * seconds))
-        ours_rate = http_load.run("127.0.0.1", port, paths, headers={"Cookie": cookie},
-                                  workers=3, cpus=CLIENT_CPU, seconds=seconds)
+        ours_rate = http_load.run(
+            "127.0.0.1",
+            port,
+            paths,
+            headers={"Cookie": cookie},
+            workers=3,
+            cpus=CLIENT_CPU,
+            seconds=seconds,
+        )
         passkeys = passkey_rate(base_url, runtime, seconds)
     finally:
         ours.terminate()
@@ -171,18 +219,36 @@ def main() -> None:
 
     session = secrets.token_urlsafe(16)
     base_port = free_port()
-    baseline = start([sys.executable, str(ROOT / "bench/pysaml2_default_idp.py"),
-                      "--base-url", base_url, "--port", str(base_port),
-                      "--key", str(work / "keys/idp-signing.key"),
-                      "--cert", str(work / "keys/idp-signing.crt"),
-                      "--sp-metadata", str(work / "relying_parties/demo-sp-metadata.xml"),
-                      "--session", session])
+    baseline = start(
+        [
+            sys.executable,
+            str(ROOT / "bench/pysaml2_default_idp.py"),
+            "--base-url",
+            base_url,
+            "--port",
+            str(base_port),
+            "--key",
+            str(work / "keys/idp-signing.key"),
+            "--cert",
+            str(work / "keys/idp-signing.crt"),
+            "--sp-metadata",
+            str(work / "relying_parties/demo-sp-metadata.xml"),
+            "--session",
+            session,
+        ]
+    )
     try:
         wait_for(base_port)
         paths = authn_requests(sp_settings, int(60 * seconds))
-        base_rate = http_load.run("127.0.0.1", base_port, paths,
-                                  headers={"Cookie": f"hideez_idp_session={session}"},
-                                  workers=3, cpus=CLIENT_CPU, seconds=seconds)
+        base_rate = http_load.run(
+            "127.0.0.1",
+            base_port,
+            paths,
+            headers={"Cookie": f"hideez_idp_session={session}"},
+            workers=3,
+            cpus=CLIENT_CPU,
+            seconds=seconds,
+        )
     finally:
         baseline.terminate()
         baseline.wait()

@@ -23,6 +23,8 @@ GENESIS_HASH = "0" * 64
 class AuditKind(StrEnum):
     LOGIN_SUCCESS = "login_success"
     LOGIN_FAILURE = "login_failure"
+    #: an assertion/token issued to a relying party from the session (written in the background)
+    SSO_ISSUED = "sso_issued"
     LOGOUT = "logout"
     SESSION_ENDED = "session_ended"
     PASSKEY_REGISTERED = "passkey_registered"

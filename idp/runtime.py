@@ -7,12 +7,14 @@ path loads a key or opens a connection pool.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from idp.config.schema import IdpConfig
+from idp.directory.cache import EmployeeCache
 from idp.keys import KeySet, load_signing_key
 from idp.sessions import SessionStore
 from idp.store.ephemeral import EphemeralStore, open_ephemeral
@@ -44,6 +46,8 @@ class Runtime:
     passkeys: PasskeyRepository
     enrolment: EnrolmentRepository
     audit: AuditRepository
+    #: read-through employee cache for sign-in paths (see idp.directory.cache)
+    directory: EmployeeCache
     clock: Callable[[], dt.datetime] = utcnow
     #: per-protocol runtime objects (``saml``, ``oidc``, ``wsfed``), built by their modules
     protocols: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +68,7 @@ def build_runtime(
     if run_migrations:
         migrate(db.engine)
     ephemeral = open_ephemeral(config.ephemeral_url)
+    employees = EmployeeRepository(db)
     runtime = Runtime(
         config=config,
         keys=keys,
@@ -75,12 +80,15 @@ def build_runtime(
             idle_timeout=config.session.idle_timeout,
             absolute_lifetime=config.session.absolute_lifetime,
         ),
-        employees=EmployeeRepository(db),
+        employees=employees,
         passkeys=PasskeyRepository(db),
         enrolment=EnrolmentRepository(db),
         audit=AuditRepository(db),
+        directory=EmployeeCache(employees, ttl=config.directory_cache_seconds),
         clock=clock,
     )
+    # Audit events queued for the background writer are stored before the process exits.
+    atexit.register(runtime.audit.flush)
     from idp.protocols import build_protocols
 
     runtime.protocols.update(build_protocols(runtime))

@@ -21,6 +21,7 @@ from flask.blueprints import BlueprintSetupState
 
 from flask_idp.login import authenticate
 from flask_idp.web import check_csrf, clear_session_cookie, csrf_token, current_context, runtime
+from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest
 from idp.oidc.authorize import (
     AuthorizationRequest,
@@ -186,6 +187,16 @@ def _continue(parsed: AuthorizationRequest, key: str) -> Response:
         satisfied.context.session_id,
         f"oidc:{client.client_id}|{session_handle(satisfied.context.session_id)}",
     )
+    ctx = satisfied.context
+    rt.audit.append_event_later(
+        kind=AuditKind.SSO_ISSUED,
+        at=rt.now(),
+        actor=ctx.employee_id,
+        employee_id=ctx.employee_id,
+        relying_party=client.client_id,
+        factor=ctx.factors[-1].kind.value if ctx.factors else "session",
+        details={"protocol": "oidc", "acr": satisfied.acr, "amr": " ".join(satisfied.amr)},
+    )
     return _deliver(oidc.provider.complete_authorization(parsed, satisfied=satisfied))
 
 
@@ -199,7 +210,7 @@ def _satisfied(
             f"the essential acr ({', '.join(decision.requested)[:200]}) cannot be met; "
             f"available: {', '.join(decision.available)}"
         )
-    employee = runtime().employees.get(decision.context.employee_id)
+    employee = runtime().directory.get(decision.context.employee_id)
     if employee is None or not employee.can_sign_in:
         raise AccessDeniedError("this account may not sign in")
     if parsed.hinted_subject is not None:
@@ -326,10 +337,26 @@ def _eam_continue(parsed: EamRequest, key: str) -> Response:
             now=rt.now(),
             lifetime=eam.id_token_lifetime,
         )
+        _audit_eam(parsed, decision.context.employee_id, None)
     except OidcError as exc:
         answer = eam_error_response(parsed.target, exc)
+        _audit_eam(parsed, None, exc)
     rt.ephemeral.delete(_EAM_PENDING + key)
     return _deliver(answer)
+
+
+def _audit_eam(parsed: EamRequest, employee_id: str | None, error: OidcError | None) -> None:
+    rt = runtime()
+    rt.audit.append_event(
+        kind=AuditKind.SSO_ISSUED if error is None else AuditKind.LOGIN_FAILURE,
+        at=rt.now(),
+        actor=employee_id,
+        employee_id=employee_id,
+        relying_party=f"entra:{parsed.hint.tid}",
+        outcome=Outcome.SUCCESS if error is None else Outcome.FAILURE,
+        reason=None if error is None else f"{error.error}: {error.description}"[:500],
+        details={"protocol": "entra-eam", "oid": parsed.hint.oid},
+    )
 
 
 # -- token and userinfo ------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def _send_success(
     rt: Runtime, saml: SamlRuntime, info: AuthnRequestInfo, decision: Satisfied
 ) -> Response:
     ctx = decision.context
-    employee = rt.employees.get(ctx.employee_id)
+    employee = rt.directory.get(ctx.employee_id)
     if employee is None or not employee.can_sign_in:
         raise NotFound("the signed-in account no longer exists or is disabled")
     session_index = _session_index(rt, ctx.session_id)
@@ -175,8 +175,8 @@ def _send_success(
         ctx.session_id, f"saml|{info.sp.entity_id}|{result.name_id or ''}|{session_index}"
     )
     factor = ctx.factors[-1].kind.value if ctx.factors else "session"
-    rt.audit.append_event(
-        kind=AuditKind.LOGIN_SUCCESS,
+    rt.audit.append_event_later(
+        kind=AuditKind.SSO_ISSUED,
         at=rt.now(),
         actor=employee.id,
         employee_id=employee.id,

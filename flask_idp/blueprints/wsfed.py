@@ -128,7 +128,7 @@ def _answer(
     rt: Runtime, wsfed: WsFedRuntime, parsed: SignInRequest, decision: Satisfied
 ) -> Response:
     rp, ctx = parsed.relying_party, decision.context
-    employee = rt.employees.get(ctx.employee_id)
+    employee = rt.directory.get(ctx.employee_id)
     if employee is None or not employee.can_sign_in:
         raise NotFound("the signed-in account no longer exists or is disabled")
     try:
@@ -155,8 +155,8 @@ def _answer(
         )
         raise
     rt.sessions.record_participant(ctx.session_id, participant_key(rp))
-    rt.audit.append_event(
-        kind=AuditKind.LOGIN_SUCCESS,
+    rt.audit.append_event_later(
+        kind=AuditKind.SSO_ISSUED,
         at=rt.now(),
         actor=employee.id,
         employee_id=employee.id,

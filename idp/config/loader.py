@@ -34,6 +34,7 @@ TOP_KEYS = (
     "policies",
     "limits",
     "relying_parties_dir",
+    "directory_cache_seconds",
     "saml",
     "oidc",
     "wsfed",
@@ -69,6 +70,9 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         limits=optional(root.get("limits"), _limits, Limits()),
         relying_parties_dir=optional(
             root.get("relying_parties_dir"), lambda n: n.as_path(base), base / "relying_parties"
+        ),
+        directory_cache_seconds=optional(
+            root.get("directory_cache_seconds"), lambda n: n.as_int(min_value=0, max_value=300), 5
         ),
     )
     if len(config.pairwise_salt) < 16:

@@ -64,6 +64,7 @@ class IdpConfig:
     policies: PolicySet
     limits: Limits
     relying_parties_dir: Path
+    directory_cache_seconds: int = 5
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 

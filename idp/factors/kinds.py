@@ -12,7 +12,7 @@ class FactorKind(StrEnum):
     TOTP = "totp"
     AUTHENTICATOR_APP = "authenticator_app"
     HARDWARE_VAULT = "hardware_vault"
-    PASSWORD = "password"  # noqa: S105 - the first factor of the two-factor SSO mode only
+    PASSWORD = "password"  # the first factor of the two-factor SSO mode only
 
 
 @dataclass(frozen=True)

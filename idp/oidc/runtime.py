@@ -78,7 +78,7 @@ def build(runtime: Runtime, settings: OidcSettings) -> OidcRuntime:
             refresh_ttl=lifetimes.refresh_token,
         ),
         store=runtime.ephemeral,
-        employees=runtime.employees.get,
+        employees=runtime.directory.get,
         acr_values=tuple(dict.fromkeys(acr)),
     )
     employees = runtime.employees

@@ -15,8 +15,15 @@ from tests.e2e.server import RunningServer
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +47,19 @@ def page(browser: Any) -> Iterator[Any]:
 def add_authenticator(page: Any, *, user_verified: bool = True) -> tuple[Any, str]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    result = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": user_verified,
-        "automaticPresenceSimulation": True,
-    }})
+    result = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": user_verified,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
     return cdp, result["authenticatorId"]
 
 
@@ -55,8 +70,9 @@ def enrol(page: Any, server: RunningServer, username: str) -> None:
     assert page.locator("#passkeys li").count() == 1
 
 
-def test_enrol_then_sign_in_to_the_saml_sp_with_the_passkey(page: Any,
-                                                           idp_server: RunningServer) -> None:
+def test_enrol_then_sign_in_to_the_saml_sp_with_the_passkey(
+    page: Any, idp_server: RunningServer
+) -> None:
     cdp, auth_id = add_authenticator(page)
     enrol(page, idp_server, "alice")
     creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": auth_id})["credentials"]
@@ -79,8 +95,7 @@ def test_enrol_then_sign_in_to_the_saml_sp_with_the_passkey(page: Any,
     assert page.locator("#attributes").count() == 1
 
 
-def test_sign_in_refused_without_user_verification(page: Any,
-                                                   idp_server: RunningServer) -> None:
+def test_sign_in_refused_without_user_verification(page: Any, idp_server: RunningServer) -> None:
     cdp, auth_id = add_authenticator(page)
     enrol(page, idp_server, "bob")
     page.context.clear_cookies()
@@ -106,8 +121,9 @@ U2F_SETTINGS = {
 }
 
 
-def test_u2f_security_key_registers_and_signs_in_by_username(browser: Any, make_idp_server: Any
-                                                             ) -> None:
+def test_u2f_security_key_registers_and_signs_in_by_username(
+    browser: Any, make_idp_server: Any
+) -> None:
     """A CTAP1/U2F-only roaming key: no resident key, no UV, fido-u2f attestation."""
     server = make_idp_server(replace=U2F_SETTINGS, with_sp=False)
     context = browser.new_context()
@@ -115,10 +131,18 @@ def test_u2f_security_key_registers_and_signs_in_by_username(browser: Any, make_
     page.set_default_timeout(15_000)
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "u2f", "transport": "usb", "hasResidentKey": False,
-        "hasUserVerification": False, "automaticPresenceSimulation": True,
-    }})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "u2f",
+                "transport": "usb",
+                "hasResidentKey": False,
+                "hasUserVerification": False,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
     enrol(page, server, "bob")
     stored = server.runtime.passkeys.list_for_employee(server.employee("bob").id)
     assert [c.attestation_format for c in stored] == ["fido-u2f"]

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from idp.audit import AuditEntry, AuditKind, Outcome
+from idp.store.errors import StoreError
 from idp.store.sql import Database
 from idp.store.sql.models import AuditEventRow
 from idp.store.sql.repositories import AuditRepository
@@ -183,3 +184,86 @@ def test_append_event_keywords(repo: AuditRepository) -> None:
     )
     assert event.actor == "anonymous" and event.seq == 1
     assert repo.list().items == (event,)
+
+
+def test_group_commit_returns_each_caller_its_own_event(repo: AuditRepository) -> None:
+    results: dict[int, int] = {}
+    barrier = threading.Barrier(8)
+
+    def write(i: int) -> None:
+        barrier.wait()
+        results[i] = repo.append(entry(i)).seq
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results.values()) == list(range(1, 9))
+    stored = {e.seq: e for e in repo.list(limit=50, newest_first=False).items}
+    for i, seq in results.items():
+        assert stored[seq].details == entry(i).details  # each caller got the seq of its event
+
+
+def test_separate_writers_share_one_chain(db: Database) -> None:
+    # Two repositories stand for two processes: the database lock, not the in-process group
+    # commit, keeps the chain linear.
+    first, second = AuditRepository(db), AuditRepository(db)
+    for i in range(3):
+        first.append(entry(i))
+        second.append(entry(10 + i))
+    assert first.verify().ok
+    assert [e.seq for e in second.list(limit=10, newest_first=False).items] == list(range(1, 7))
+
+
+def test_a_failed_batch_stores_nothing_and_tells_the_caller(
+    repo: AuditRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(entries: list[AuditEntry]) -> list[object]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repo, "append_many", broken)
+    with pytest.raises(StoreError, match="audit write failed: disk full"):
+        repo.append(entry(1))
+    monkeypatch.undo()
+    assert not repo.list(limit=10).items
+    assert repo.append(entry(2)).seq == 1
+
+
+def test_queued_entries_keep_their_order_with_waited_ones(repo: AuditRepository) -> None:
+    repo.append_later(entry(1))
+    repo.append_later(entry(2))
+    repo.append(entry(3))  # commits what was queued before it, in order
+    repo.append_later(entry(4))
+    repo.flush()
+    events = repo.list(limit=10, newest_first=False).items
+    assert [e.details["i"] for e in events] == ["1", "2", "3", "4"]
+    assert repo.verify().ok
+
+
+def test_background_writer_stores_queued_entries_without_a_flush(repo: AuditRepository) -> None:
+    import time
+
+    repo.append_later(entry(7))
+    deadline = time.monotonic() + 5
+    while not repo.list(limit=1).items and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [e.details["i"] for e in repo.list(limit=5).items] == ["7"]
+
+
+def test_queued_entries_survive_a_failed_write(
+    repo: AuditRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repo, "FLUSH_INTERVAL", 10.0)  # keep the background writer out of it
+    real = repo.append_many
+    monkeypatch.setattr(
+        repo,
+        "append_many",
+        lambda entries: (_ for _ in ()).throw(RuntimeError("database restarting")),
+    )
+    repo.append_later(entry(1))
+    with pytest.raises(StoreError):
+        repo.flush()
+    monkeypatch.setattr(repo, "append_many", real)
+    repo.flush()
+    assert [e.details["i"] for e in repo.list(limit=5).items] == ["1"]

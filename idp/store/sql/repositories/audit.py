@@ -8,9 +8,14 @@ writers can never give two events the same ``seq`` or fork the chain.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import logging
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from idp.audit import AuditEntry, AuditEvent, AuditKind, ChainReport, Outcome, seal, verify_chain
 from idp.store.errors import StoreError
@@ -19,6 +24,7 @@ from idp.store.sql.models import AuditChainHeadRow, AuditEventRow
 from idp.store.sql.repositories.common import Page, check_paging
 
 _HEAD_ID = 1
+log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 VERIFY_BATCH = 1000
 
@@ -40,62 +46,171 @@ def _from_row(row: AuditEventRow) -> AuditEvent:
     )
 
 
+def _row_values(event: AuditEvent) -> dict[str, object]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "kind": str(event.kind),
+        "actor": event.actor,
+        "outcome": str(event.outcome),
+        "employee_id": event.employee_id,
+        "relying_party": event.relying_party,
+        "factor": event.factor,
+        "reason": event.reason,
+        "details": dict(event.details),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def entry(
+    *,
+    kind: AuditKind,
+    at: dt.datetime,
+    actor: str | None,
+    outcome: Outcome = Outcome.SUCCESS,
+    employee_id: str | None = None,
+    relying_party: str | None = None,
+    factor: str | None = None,
+    reason: str | None = None,
+    details: Mapping[str, str] | None = None,
+) -> AuditEntry:
+    """An :class:`AuditEntry` for callers that have the fields at hand (no actor: anonymous)."""
+    return AuditEntry(
+        at=at,
+        kind=kind,
+        actor=actor if actor is not None else ANONYMOUS,
+        outcome=outcome,
+        employee_id=employee_id,
+        relying_party=relying_party,
+        factor=factor,
+        reason=reason,
+        details=details or {},
+    )
+
+
 class AuditRepository:
+    """Appends are group-committed: threads that append while a commit is running are written
+    together in the next transaction, and each :meth:`append` returns only once its event is
+    stored. :meth:`append_later` queues an event for a background writer instead (for
+    high-volume records such as each SSO answer to a relying party); :meth:`flush` drains it.
+    """
+
+    FLUSH_INTERVAL = 0.05
+    MAX_QUEUED = 50_000
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._pending: list[tuple[int | None, AuditEntry]] = []
+        self._done: dict[int, AuditEvent | StoreError] = {}
+        self._tickets = itertools.count()
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
 
     def append(self, entry: AuditEntry) -> AuditEvent:
+        with self._queue_lock:
+            ticket = next(self._tickets)
+            self._pending.append((ticket, entry))
+        self._drain()
+        with self._queue_lock:
+            outcome = self._done.pop(ticket)
+        if isinstance(outcome, StoreError):
+            raise outcome
+        return outcome
+
+    def append_later(self, entry: AuditEntry) -> None:
+        """Queue ``entry``; the background writer stores it within ~50 ms, in order."""
+        with self._queue_lock:
+            if len(self._pending) >= self.MAX_QUEUED:
+                raise StoreError("the audit queue is full: the database is not keeping up")
+            self._pending.append((None, entry))
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, daemon=True, name="audit-writer"
+                )
+                self._writer.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Store everything queued so far (at shutdown); raises if that failed."""
+        error = self._drain()
+        if error is not None:
+            raise error
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(self.FLUSH_INTERVAL)  # let a burst gather into one transaction
+            error = self._drain()
+            if error is not None:  # the entries were re-queued; keep the writer alive
+                log.error("audit writer could not store queued events (%s); will retry", error)
+                time.sleep(1)
+                self._wake.set()
+
+    def _drain(self) -> StoreError | None:
+        with self._commit_lock:
+            with self._queue_lock:
+                batch, self._pending = self._pending, []
+            return self._commit(batch) if batch else None
+
+    def _commit(self, batch: list[tuple[int | None, AuditEntry]]) -> StoreError | None:
+        outcomes: list[AuditEvent | StoreError]
+        error: StoreError | None = None
+        try:
+            outcomes = list(self.append_many([entry for _, entry in batch]))
+        except Exception as exc:  # handed to every waiting caller, then raised
+            # One transaction: the whole batch failed and nothing of it was stored.
+            error = exc if isinstance(exc, StoreError) else StoreError(f"audit write failed: {exc}")
+            outcomes = [error] * len(batch)
+            queued = [(t, e) for t, e in batch if t is None]
+            if queued:
+                with self._queue_lock:  # background entries are retried, not dropped
+                    self._pending[:0] = queued
+                self._wake.set()
+        with self._queue_lock:
+            for (ticket, _), outcome in zip(batch, outcomes, strict=True):
+                if ticket is not None:
+                    self._done[ticket] = outcome
+        return error
+
+    def append_many(self, entries: list[AuditEntry]) -> list[AuditEvent]:
+        """Append ``entries`` in order, in one transaction (group commit of concurrent writers).
+
+        Core statements, not ORM units of work: this runs on every sign-in.
+        """
+        head_row = AuditChainHeadRow
+        events: list[AuditEvent] = []
         with self._db.transaction(write=True) as s:
-            head = s.get(AuditChainHeadRow, _HEAD_ID, with_for_update=True)
+            head = s.execute(
+                select(head_row.last_seq, head_row.last_hash)
+                .where(head_row.id == _HEAD_ID)
+                .with_for_update()
+            ).first()
             if head is None:
                 raise StoreError("the audit chain head row is missing: run migrate()")
-            event = seal(entry, seq=head.last_seq + 1, prev_hash=head.last_hash)
-            s.add(
-                AuditEventRow(
-                    seq=event.seq,
-                    at=event.at,
-                    kind=str(event.kind),
-                    actor=event.actor,
-                    outcome=str(event.outcome),
-                    employee_id=event.employee_id,
-                    relying_party=event.relying_party,
-                    factor=event.factor,
-                    reason=event.reason,
-                    details=dict(event.details),
-                    prev_hash=event.prev_hash,
-                    hash=event.hash,
-                )
+            seq, last_hash = head
+            for entry in entries:
+                event = seal(entry, seq=seq + 1, prev_hash=last_hash)
+                seq, last_hash = event.seq, event.hash
+                events.append(event)
+            s.execute(insert(AuditEventRow), [_row_values(e) for e in events])
+            s.execute(
+                update(head_row)
+                .where(head_row.id == _HEAD_ID)
+                .values(last_seq=seq, last_hash=last_hash)
             )
-            head.last_seq, head.last_hash = event.seq, event.hash
-        return event
+        return events
 
-    def append_event(
-        self,
-        *,
-        kind: AuditKind,
-        at: dt.datetime,
-        actor: str | None,
-        outcome: Outcome = Outcome.SUCCESS,
-        employee_id: str | None = None,
-        relying_party: str | None = None,
-        factor: str | None = None,
-        reason: str | None = None,
-        details: Mapping[str, str] | None = None,
-    ) -> AuditEvent:
-        """:meth:`append` for callers that have the fields at hand (no actor: ``anonymous``)."""
-        return self.append(
-            AuditEntry(
-                at=at,
-                kind=kind,
-                actor=actor if actor is not None else ANONYMOUS,
-                outcome=outcome,
-                employee_id=employee_id,
-                relying_party=relying_party,
-                factor=factor,
-                reason=reason,
-                details=details or {},
-            )
-        )
+    def append_event(self, **fields: Any) -> AuditEvent:
+        """:meth:`append` from keyword fields (see :func:`entry`)."""
+        return self.append(entry(**fields))
+
+    def append_event_later(self, **fields: Any) -> None:
+        """:meth:`append_later` from keyword fields (see :func:`entry`)."""
+        self.append_later(entry(**fields))
 
     def list(
         self,
