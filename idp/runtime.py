@@ -68,6 +68,7 @@ def build_runtime(
     if run_migrations:
         migrate(db.engine)
     ephemeral = open_ephemeral(config.ephemeral_url)
+    ephemeral.ping()  # refuse to start against a store that is not there
     employees = EmployeeRepository(db)
     runtime = Runtime(
         config=config,

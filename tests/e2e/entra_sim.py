@@ -26,15 +26,9 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from werkzeug.serving import make_server
 
-from flask_idp.app import create_app
-from flask_idp.demo import DEMO_EMPLOYEES, prepare
-from idp.config.loader import load_config
-from idp.directory.model import Employee
 from idp.keys import generate_self_signed
-from idp.runtime import build_runtime
-from tests.e2e.server import RunningServer, free_port
+from tests.e2e.server import RunningServer, run_idp
 
 ENTRA_REDIRECT = "https://login.microsoftonline.com/common/federation/externalauthprovider"
 TENANT = "7d2b1c3a-1111-4222-8333-944455556666"
@@ -236,42 +230,10 @@ oidc:
 
 
 @contextmanager
-def _run(directory: Path, extra_config: str) -> Iterator[RunningServer]:
-    # Like tests.e2e.server.run_idp without the demo SP; seeds the employees itself.
-    port = free_port()
-    config_path = prepare(directory, port=port, sp_port=free_port())
-    config_path.write_text(config_path.read_text() + extra_config)
-    runtime = build_runtime(load_config(config_path))
-    for username, email, first, last in DEMO_EMPLOYEES:
-        employee = Employee(
-            id=secrets.token_hex(8),
-            username=username,
-            email=email,
-            first_name=first,
-            last_name=last,
-            groups=(),
-        )
-        runtime.employees.add(employee, now=runtime.now())
-    server = make_server("127.0.0.1", port, create_app(runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)  # fmt: skip
-    thread.start()
-    try:
-        yield RunningServer(
-            base_url=f"http://localhost:{port}", port=port, directory=directory,
-            config_path=config_path, runtime=runtime, sp_port=0, sp_url="",
-        )  # fmt: skip
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        runtime.db.engine.dispose()
-
-
-@contextmanager
 def oidc_idp(directory: Path) -> Iterator[tuple[RunningServer, EntraSim]]:
     """An IdP with the ``oidc:`` section (clients above + EAM trusting the simulator)."""
     sim = EntraSim()
     with serve_jwks(sim) as jwks_url:
         extra = oidc_section(directory / "oidc", jwks_url=jwks_url)
-        with _run(directory / "idp", extra) as server:
+        with run_idp(directory / "idp", extra_config=extra, with_sp=False) as server:
             yield server, sim

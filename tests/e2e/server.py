@@ -74,7 +74,7 @@ def run_idp(
     if database_url:
         text = text.replace(f"sqlite:///{directory.resolve()}/idp.sqlite3", database_url)
     if ephemeral_url:
-        text = text.replace("ephemeral_url: memory://", f"ephemeral_url: {ephemeral_url}")
+        text = text.replace("ephemeral_url: memory://", f"ephemeral_url: '{ephemeral_url}'")
     for old, new in (replace or {}).items():
         assert old in text, f"{old!r} is not in the generated config"
         text = text.replace(old, new)
@@ -106,4 +106,21 @@ def run_idp(
             s.shutdown()
         for t in threads:
             t.join(timeout=5)
+        runtime.db.engine.dispose()
+
+
+@contextmanager
+def second_instance(server: RunningServer) -> Iterator[int]:
+    """Another IdP process-equivalent on the same config (same base URL, database and
+    short-lived store), listening on its own port: what a load balancer would send to."""
+    runtime = build_runtime(load_config(server.config_path))
+    port = free_port()
+    wsgi = make_server("127.0.0.1", port, create_app(runtime), threaded=True)
+    thread = _Thread(wsgi)
+    thread.start()
+    try:
+        yield port
+    finally:
+        wsgi.shutdown()
+        thread.join(timeout=5)
         runtime.db.engine.dispose()
