@@ -42,6 +42,9 @@ test: lint typecheck pytest
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python bench/saml_sso.py
+	$(BIN)/python bench/saml_core.py
+	$(BIN)/python bench/oidc_tokens.py
+	$(BIN)/python bench/wsfed.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

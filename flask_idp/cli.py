@@ -1,4 +1,5 @@
-"""The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee."""
+"""The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee, audit,
+client."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     emp.add_argument("--email", required=True)
     emp.add_argument("--first-name", default="")
     emp.add_argument("--last-name", default="")
+    audit = sub.add_parser("audit", help="verify the audit chain or show recent events")
+    audit.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    audit.add_argument("action", choices=["verify", "recent"])
+    audit.add_argument("--limit", type=int, default=20)
     client = sub.add_parser("client", help="manage OpenID Connect clients", add_help=False)
     client.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -67,6 +72,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.enrol(load_config(args.config), args.username)
     if args.command == "employee":
         return commands.add_employee(load_config(args.config), args)
+    if args.command == "audit":
+        return commands.audit(load_config(args.config), args.action, limit=args.limit)
     if args.command == "client":
         from flask_idp.cli_oidc import add_client
 

@@ -57,7 +57,12 @@ def print_metadata(config: IdpConfig) -> int:
     if saml is None:
         print("error: SAML is not enabled in this configuration", file=sys.stderr)
         return 2
-    sys.stdout.write(saml.metadata_xml(now=runtime.now()).decode())
+    from idp.saml.metadata import build_metadata
+
+    xml = build_metadata(
+        settings=saml.settings, keys=runtime.keys, signer=saml.signer, now=runtime.now()
+    )
+    sys.stdout.write(xml.decode() + "\n")
     return 0
 
 
@@ -102,4 +107,23 @@ def add_employee(config: IdpConfig, args: argparse.Namespace) -> int:
         outcome=Outcome.SUCCESS,
     )
     print(f"added {employee.username} ({employee.id})")
+    return 0
+
+
+def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:
+    """``verify``: check the whole hash chain (exit 1 if broken); ``recent``: newest events."""
+    runtime = build_runtime(config, run_migrations=False)
+    if action == "verify":
+        report = runtime.audit.verify()
+        if report.ok:
+            print(f"audit chain OK: {report.checked} events")
+            return 0
+        print(f"audit chain BROKEN at seq {report.first_broken_seq}: {report.reason}")
+        return 1
+    for event in runtime.audit.list(limit=limit).items:
+        print(
+            f"{event.seq:>8} {event.at:%Y-%m-%d %H:%M:%S} {event.kind.value:<24} "
+            f"{event.outcome.value:<8} {event.actor:<20} {event.relying_party or '-':<24} "
+            f"{event.reason or ''}"
+        )
     return 0

@@ -18,9 +18,16 @@ from idp.directory.model import Employee
 from idp.keys import generate_self_signed
 from idp.runtime import Runtime, build_runtime
 
+# username, email, first name, last name, AD objectSid (WS-Fed primarysid for Exchange)
 DEMO_EMPLOYEES = (
-    ("alice", "alice@example.com", "Alice", "Andersen"),
-    ("bob", "bob@example.com", "Bob", "Brown"),
+    (
+        "alice",
+        "alice@example.com",
+        "Alice",
+        "Andersen",
+        "S-1-5-21-1004336348-1177238915-682003330-1105",
+    ),
+    ("bob", "bob@example.com", "Bob", "Brown", "S-1-5-21-1004336348-1177238915-682003330-1106"),
 )
 
 IDP_YAML = """\
@@ -141,7 +148,7 @@ def _pem_body(pem: str) -> str:
 
 def seed(runtime: Runtime) -> None:
     """Add the demo employees if they are not there yet."""
-    for username, email, first, last in DEMO_EMPLOYEES:
+    for username, email, first, last, sid in DEMO_EMPLOYEES:
         if runtime.employees.get_by_username(username) is None:
             runtime.employees.add(
                 Employee(
@@ -150,6 +157,8 @@ def seed(runtime: Runtime) -> None:
                     email=email,
                     first_name=first,
                     last_name=last,
+                    ad_object_sid=sid,
+                    external_ids={"upn": email},
                 ),
                 now=runtime.now(),
             )

@@ -58,8 +58,7 @@ bp = Blueprint("oidc", __name__, url_prefix="/oidc")
 
 _PENDING = "oidc:pending:"
 _EAM_PENDING = "oidc:eam-pending:"
-_CONSENT = "oidc:consent:"
-CONSENT_TTL = 180 * 86400
+_CONSENT_GIVEN = "oidc:consent-given:"
 
 
 def _oidc() -> OidcRuntime:
@@ -222,10 +221,11 @@ def _satisfied(
 
 def _needs_consent(parsed: AuthorizationRequest, client: Client, ok: Satisfied, key: str) -> bool:
     rt = runtime()
-    if rt.ephemeral.take(f"{_CONSENT}given:{key}") is not None:
+    if rt.ephemeral.take(_CONSENT_GIVEN + key) is not None:
         return False
-    stored = rt.ephemeral.get(f"{_CONSENT}{ok.context.employee_id}:{client.client_id}")
-    remembered = stored is not None and set(parsed.scopes) <= set(stored.decode().split())
+    allowed = _oidc().consents.scopes(employee_id=ok.context.employee_id,
+                                      client_id=client.client_id, now=rt.now())  # fmt: skip
+    remembered = bool(allowed) and set(parsed.scopes) <= allowed
     if "consent" not in parsed.prompt and (remembered or not client.require_consent):
         return False
     if "none" in parsed.prompt:
@@ -262,9 +262,10 @@ def consent() -> Response:
         rt.ephemeral.delete(_PENDING + key)
         denied = AccessDeniedError("the user did not allow access")
         return _deliver(error_response(parsed.target, denied, issuer=oidc.provider.issuer))
-    rt.ephemeral.put(f"{_CONSENT}{context.employee_id}:{parsed.client_id}",
-                     " ".join(parsed.scopes).encode(), ttl=CONSENT_TTL)  # fmt: skip
-    rt.ephemeral.put(f"{_CONSENT}given:{key}", b"1", ttl=oidc.settings.pending_ttl)
+    oidc.consents.remember(employee_id=context.employee_id, client_id=parsed.client_id,
+                           scopes=parsed.scopes, now=rt.now(),
+                           ttl=oidc.settings.lifetimes.consent)  # fmt: skip
+    rt.ephemeral.put(_CONSENT_GIVEN + key, b"1", ttl=oidc.settings.pending_ttl)
     return redirect(f"/oidc/authorize/resume?k={key}", code=303)  # type: ignore[return-value]
 
 

@@ -40,6 +40,7 @@ class Lifetimes:
     access_token: int = 3600
     id_token: int = 3600
     refresh_token: int = 30 * 86400
+    consent: int = 180 * 86400
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _keys(node: Node, base: Path) -> OidcKeyFiles:
 
 
 def _lifetimes(node: Node) -> Lifetimes:
-    node.only_keys("code", "access_token", "id_token", "refresh_token")
+    node.only_keys("code", "access_token", "id_token", "refresh_token", "consent")
     d = Lifetimes()
     return Lifetimes(
         code=optional(node.get("code"), lambda n: n.as_int(min_value=10, max_value=600), d.code),
@@ -142,6 +143,10 @@ def _lifetimes(node: Node) -> Lifetimes:
         refresh_token=optional(
             node.get("refresh_token"), lambda n: n.as_int(min_value=300, max_value=365 * 86400),
             d.refresh_token,
+        ),
+        consent=optional(
+            node.get("consent"), lambda n: n.as_int(min_value=60, max_value=2 * 365 * 86400),
+            d.consent,
         ),
     )  # fmt: skip
 

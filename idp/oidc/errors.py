@@ -94,6 +94,15 @@ class InvalidGrantError(OidcError):
     redirectable = False
 
 
+class FamilyRevokedError(InvalidGrantError):
+    """This presentation revoked the refresh-token family (a spent token replayed, or a token
+    of another client); ``grant_id`` names the family so its access tokens can go too."""
+
+    def __init__(self, description: str, *, grant_id: str) -> None:
+        super().__init__(description)
+        self.grant_id = grant_id
+
+
 class UnauthorizedClientError(OidcError):
     error = "unauthorized_client"
     redirectable = False

@@ -1,28 +1,32 @@
 """Authorization codes, access tokens and refresh tokens over the short-lived store.
 
-Every token is 256 random bits; the store keys are their SHA-256 so that a store dump holds
-nothing usable. One sign-in for one client is a *grant*; its codes, access tokens and refresh
-tokens all carry the grant id, so revoking the grant revokes everything it issued:
+Every token is 256 random bits; the stores keep their SHA-256 so that a dump holds nothing
+usable. One sign-in for one client is a *grant*; its codes, access tokens and refresh tokens
+all carry the grant id, so revoking the grant revokes everything it issued:
 
-- a code is taken atomically (``GETDEL``); a second presentation finds the "used" marker and
-  revokes the grant (RFC 6749 §4.1.2, OAuth 2.0 Security BCP §4.5);
-- a refresh token is rotated on each use; presenting a rotated one again revokes the whole
-  family, i.e. the grant (Security BCP §4.14.2).
+- a code is taken atomically (``GETDEL``) from the short-lived store; a second presentation
+  finds the "used" marker and revokes the grant (RFC 6749 §4.1.2, OAuth 2.0 Security BCP §4.5);
+- access tokens live in the short-lived store; a revoked grant leaves a marker there that
+  outlives them;
+- refresh tokens form a *family* per grant in the relational database (they live for weeks
+  and must survive a restart of the short-lived store): each use rotates the token, and
+  presenting a spent one again revokes the whole family (Security BCP §4.14.2).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, asdict, dataclass, field
+from typing import Any, Protocol
 
 from idp.oidc.claims import RequestedClaims
-from idp.oidc.errors import InvalidGrantError, InvalidTokenError
+from idp.oidc.errors import FamilyRevokedError, InvalidGrantError, InvalidTokenError
 from idp.store.ephemeral.base import EphemeralStore
 
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -75,16 +79,39 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+class RefreshFamilies(Protocol):
+    """Where refresh-token families live (:class:`idp.oidc.store.SqlRefreshFamilies`).
+
+    Token values never reach it, only their SHA-256. ``rotate`` spends a token atomically
+    (exactly one of two racing presentations wins) and raises :class:`InvalidGrantError`; when
+    the presentation revokes the family (reuse, another client) it raises
+    :class:`FamilyRevokedError` after the revocation is stored.
+    """
+
+    def start(self, grant: Grant, *, token_hash: str, now: dt.datetime, ttl: int) -> None: ...
+
+    def rotate(
+        self, *, token_hash: str, next_hash: str, client_id: str, now: dt.datetime, ttl: int
+    ) -> Grant: ...
+
+    def revoke(self, grant_id: str, *, now: dt.datetime, reason: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class GrantStore:
+    """Codes and access tokens in the short-lived store; refresh families in ``families``."""
+
     store: EphemeralStore
     code_ttl: int = 60
     access_ttl: int = 3600
     refresh_ttl: int = 30 * 86400
+    _: KW_ONLY
+    families: RefreshFamilies
 
     @property
     def _revocation_ttl(self) -> int:
-        return max(self.access_ttl, self.refresh_ttl, self.code_ttl)
+        # The marker only has to outlive codes and access tokens; families keep their own.
+        return max(self.access_ttl, self.code_ttl)
 
     # -- codes -----------------------------------------------------------------------------
     def issue_code(self, grant: Grant) -> str:
@@ -93,7 +120,13 @@ class GrantStore:
         return code
 
     def redeem_code(
-        self, *, code: str, client_id: str, redirect_uri: str | None, code_verifier: str | None
+        self,
+        *,
+        code: str,
+        client_id: str,
+        redirect_uri: str | None,
+        code_verifier: str | None,
+        now: dt.datetime,
     ) -> Grant:
         """The grant behind ``code``; a replayed code revokes what the first use issued."""
         if not _TOKEN.fullmatch(code):
@@ -103,7 +136,7 @@ class GrantStore:
         if raw is None:
             first_use = self.store.get(f"{_P}code-used:{key}")
             if first_use is not None:
-                self.revoke(first_use.decode())
+                self.revoke(first_use.decode(), now=now, reason="code_reused")
                 raise InvalidGrantError(
                     "the authorization code was already used; the tokens issued for it are revoked"
                 )
@@ -137,40 +170,45 @@ class GrantStore:
             raise InvalidTokenError("the access token was revoked")
         return grant
 
-    # -- refresh tokens --------------------------------------------------------------------
-    def issue_refresh_token(self, grant: Grant) -> str:
+    # -- refresh tokens (families in the relational database) -------------------------------
+    def issue_refresh_token(self, grant: Grant, *, now: dt.datetime) -> str:
+        """The first refresh token of ``grant``'s family."""
         token = secrets.token_urlsafe(32)
-        self.store.put(f"{_P}rt:{_digest(token)}", grant.to_json(), ttl=self.refresh_ttl)
+        self.families.start(grant, token_hash=_digest(token), now=now, ttl=self.refresh_ttl)
+        if self.revoked(grant.grant_id):
+            # A replayed code may have revoked the grant while this family was being written.
+            self.families.revoke(grant.grant_id, now=now, reason="code_reused")
         return token
 
-    def rotate_refresh_token(self, *, token: str, client_id: str) -> tuple[Grant, str]:
+    def rotate_refresh_token(
+        self, *, token: str, client_id: str, now: dt.datetime
+    ) -> tuple[Grant, str]:
         """Spend ``token`` and return its grant with the next token of the family."""
         if not _TOKEN.fullmatch(token):
             raise InvalidGrantError("the refresh token is malformed")
-        key = _digest(token)
-        raw = self.store.take(f"{_P}rt:{key}")
-        if raw is None:
-            family = self.store.get(f"{_P}rt-used:{key}")
-            if family is not None:
-                self.revoke(family.decode())
-                raise InvalidGrantError(
-                    "the refresh token was already used; every token of this sign-in is revoked"
-                )
-            raise InvalidGrantError("the refresh token is unknown or expired")
-        grant = Grant.from_json(raw)
-        self.store.put(f"{_P}rt-used:{key}", grant.grant_id.encode(), ttl=self.refresh_ttl)
-        if grant.client_id != client_id:
-            self.revoke(grant.grant_id)
-            raise InvalidGrantError("the refresh token was issued to another client")
-        if self.revoked(grant.grant_id):
-            raise InvalidGrantError("the refresh token was revoked")
-        return grant, self.issue_refresh_token(grant)
+        following = secrets.token_urlsafe(32)
+        try:
+            grant = self.families.rotate(
+                token_hash=_digest(token),
+                next_hash=_digest(following),
+                client_id=client_id,
+                now=now,
+                ttl=self.refresh_ttl,
+            )
+        except FamilyRevokedError as exc:
+            # The family was revoked just now (reuse): the access tokens it issued go too.
+            self.store.put(f"{_P}revoked:{exc.grant_id}", b"1", ttl=self._revocation_ttl)
+            raise
+        return grant, following
 
     # -- revocation ------------------------------------------------------------------------
-    def revoke(self, grant_id: str) -> None:
+    def revoke(self, grant_id: str, *, now: dt.datetime, reason: str) -> None:
+        """Revoke everything ``grant_id`` issued: codes and access tokens, and its family."""
         self.store.put(f"{_P}revoked:{grant_id}", b"1", ttl=self._revocation_ttl)
+        self.families.revoke(grant_id, now=now, reason=reason)
 
     def revoked(self, grant_id: str) -> bool:
+        """Whether access tokens of ``grant_id`` are revoked (the short-lived marker)."""
         return self.store.get(f"{_P}revoked:{grant_id}") is not None
 
 

@@ -148,13 +148,14 @@ class OidcProvider:
                 client_id=client.client_id,
                 redirect_uri=_one(form, "redirect_uri"),
                 code_verifier=_one(form, "code_verifier"),
+                now=now,
             )
             return self._tokens(client, grant, now=now, nonce=grant.nonce)
         if grant_type == "refresh_token":
             if not client.refresh_tokens:
                 raise UnauthorizedClientError("this client may not use refresh tokens")
             grant, refresh = self.grants.rotate_refresh_token(
-                token=_one(form, "refresh_token") or "", client_id=client.client_id
+                token=_one(form, "refresh_token") or "", client_id=client.client_id, now=now
             )
             grant = _narrowed(grant, _one(form, "scope"))
             return self._tokens(client, grant, now=now, nonce=None, refresh=refresh)
@@ -173,7 +174,7 @@ class OidcProvider:
     ) -> dict[str, Any]:
         employee = self.employees(grant.employee_id)
         if employee is None or not employee.can_sign_in:
-            self.grants.revoke(grant.grant_id)
+            self.grants.revoke(grant.grant_id, now=now, reason="account_disabled")
             raise InvalidGrantError("the account behind this grant is disabled or gone")
         access = self.grants.issue_access_token(grant)
         extra = release(
@@ -204,7 +205,7 @@ class OidcProvider:
             "scope": " ".join(grant.scopes),
         }
         if refresh is None and client.refresh_tokens:
-            refresh = self.grants.issue_refresh_token(grant)
+            refresh = self.grants.issue_refresh_token(grant, now=now)
         if refresh is not None:
             body["refresh_token"] = refresh
         return body

@@ -1,7 +1,9 @@
 """Everything OIDC needs on request paths, built once at start (``idp.protocols`` contract).
 
 Keys are loaded here (or taken from the runtime's :class:`~idp.keys.KeySet`) and wrapped as
-joserfc objects; no request path loads a key. Entra's JWKS is fetched lazily over HTTPS by the
+joserfc objects; no request path loads a key. Refresh-token families and remembered consent
+go to the relational database (``runtime.db``), codes and access tokens to the short-lived
+store. Entra's JWKS is fetched lazily over HTTPS by the
 cache in :mod:`idp.oidc.eam` through the small fetcher defined here.
 """
 
@@ -19,6 +21,7 @@ from idp.oidc.eam import EntraJwks
 from idp.oidc.grants import GrantStore
 from idp.oidc.keys import keys_from_signing_keys
 from idp.oidc.provider import OidcProvider
+from idp.oidc.store import SqlConsents, SqlRefreshFamilies
 from idp.policy import PolicySet
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ class OidcRuntime:
     entra_jwks: EntraJwks | None
     by_entra_id: Callable[[str, str], Employee | None]
     by_username: Callable[[str], Employee | None]
+    consents: SqlConsents
 
 
 def fetch_url(url: str) -> bytes:
@@ -76,6 +80,7 @@ def build(runtime: Runtime, settings: OidcSettings) -> OidcRuntime:
             code_ttl=lifetimes.code,
             access_ttl=lifetimes.access_token,
             refresh_ttl=lifetimes.refresh_token,
+            families=SqlRefreshFamilies(runtime.db),
         ),
         store=runtime.ephemeral,
         employees=runtime.directory.get,
@@ -96,4 +101,5 @@ def build(runtime: Runtime, settings: OidcSettings) -> OidcRuntime:
     if settings.eam is not None:
         jwks = EntraJwks(fetch=fetch_url, refresh_interval=settings.eam.jwks_refresh_interval,
                          max_age=settings.eam.jwks_max_age)  # fmt: skip
-    return OidcRuntime(provider, settings, policies, jwks, by_entra_id, by_username)
+    return OidcRuntime(provider, settings, policies, jwks, by_entra_id, by_username,
+                       SqlConsents(runtime.db))  # fmt: skip

@@ -92,18 +92,39 @@ def _grant(**kw) -> Grant:  # type: ignore[no-untyped-def]
     return Grant(**values)  # type: ignore[arg-type]
 
 
+class RecordingFamilies:
+    """Refresh families for code tests: no refresh token is expected, revocations recorded.
+    (The real SQL families are tested in ``test_store.py``.)"""
+
+    def __init__(self) -> None:
+        self.revoked: list[tuple[str, str]] = []
+
+    def start(self, grant: Grant, *, token_hash: str, now: dt.datetime, ttl: int) -> None:
+        raise AssertionError("no refresh token expected here")
+
+    def rotate(self, **kw: object) -> Grant:
+        raise AssertionError("no refresh token expected here")
+
+    def revoke(self, grant_id: str, *, now: dt.datetime, reason: str) -> bool:
+        self.revoked.append((grant_id, reason))
+        return True
+
+
 def test_code_is_single_use_and_replay_revokes_the_grant() -> None:
-    grants = GrantStore(MemoryStore())
+    families = RecordingFamilies()
+    grants = GrantStore(MemoryStore(), families=families)
     code = grants.issue_code(_grant())
     grant = grants.redeem_code(code=code, client_id="c", redirect_uri="https://rp/cb",
-                               code_verifier=None)  # fmt: skip
+                               code_verifier=None, now=NOW)  # fmt: skip
     access = grants.issue_access_token(grant)
     assert grants.access_token(access).grant_id == "g1"
+    assert families.revoked == []
     with pytest.raises(e.InvalidGrantError, match="already used"):
         grants.redeem_code(code=code, client_id="c", redirect_uri="https://rp/cb",
-                           code_verifier=None)  # fmt: skip
+                           code_verifier=None, now=NOW)  # fmt: skip
     with pytest.raises(e.InvalidTokenError, match="revoked"):
         grants.access_token(access)
+    assert families.revoked == [("g1", "code_reused")], "the refresh family must go too"
 
 
 @pytest.mark.parametrize(
@@ -117,13 +138,14 @@ def test_code_is_single_use_and_replay_revokes_the_grant() -> None:
     ],
 )
 def test_code_redemption_checks(kw: dict, message: str) -> None:  # type: ignore[type-arg]
-    grants = GrantStore(MemoryStore())
+    grants = GrantStore(MemoryStore(), families=RecordingFamilies())
     code = grants.issue_code(_grant(code_challenge=s256("x" * 43)))
     args = {
         "code": code,
         "client_id": "c",
         "redirect_uri": "https://rp/cb",
         "code_verifier": "x" * 43,
+        "now": NOW,
     }
     args.update(kw)
     with pytest.raises(e.InvalidGrantError, match=message):
@@ -135,16 +157,6 @@ def test_pkce_s256_rfc7636_appendix_b_vector() -> None:
     assert s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == (
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     )
-
-
-def test_refresh_rotation_and_reuse_detection() -> None:
-    grants = GrantStore(MemoryStore())
-    first = grants.issue_refresh_token(_grant())
-    _, second = grants.rotate_refresh_token(token=first, client_id="c")
-    with pytest.raises(e.InvalidGrantError, match="already used"):
-        grants.rotate_refresh_token(token=first, client_id="c")
-    with pytest.raises(e.InvalidGrantError, match="revoked"):
-        grants.rotate_refresh_token(token=second, client_id="c")
 
 
 CLIENT = Client(client_id="c", name="c", redirect_uris=("https://rp/cb",), secret="s" * 32)

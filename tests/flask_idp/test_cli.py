@@ -1,0 +1,70 @@
+"""The hideez-idp command line, run in process on a config made by the demo preparer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from flask_idp.cli import main
+from flask_idp.demo import prepare
+from idp.store.sql.models import AuditEventRow
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return prepare(tmp_path / "demo", port=18080, sp_port=18081)
+
+
+def test_check_config_ok(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "saml" in out
+
+
+def test_check_config_names_file_and_key(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config.write_text(config.read_text().replace("challenge_ttl", "x") + "webauthn_typo: 1\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "webauthn_typo" in err and "unknown key" in err
+
+
+def test_bad_relying_party_file_is_named(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rp = config.parent / "relying_parties" / "broken.yaml"
+    rp.write_text("protocol: saml\nname: broken\nentity_id: https://sp.example\nacs: nope\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert "broken.yaml" in capsys.readouterr().err
+
+
+def test_metadata_is_signed_xml(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["metadata", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<") and "EntityDescriptor" in out and "SignatureValue" in out
+
+
+def test_employee_add_enrol_and_audit(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["employee", "--config", str(config), "add", "carol", "--email",
+                 "carol@example.com", "--first-name", "Carol"]) == 0
+    assert main(["enrol", "--config", str(config), "carol"]) == 0
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert link.startswith("http://localhost:18080/enrol/")
+    assert main(["enrol", "--config", str(config), "nobody"]) == 2
+    assert "no employee" in capsys.readouterr().err
+    assert main(["audit", "--config", str(config), "verify"]) == 0
+    assert "OK: 2 events" in capsys.readouterr().out
+    assert main(["audit", "--config", str(config), "recent"]) == 0
+    assert "enrolment_link_created" in capsys.readouterr().out
+
+
+def test_audit_verify_detects_tampering(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from idp.config.loader import load_config
+    from idp.runtime import build_runtime
+
+    main(["employee", "--config", str(config), "add", "dave", "--email", "d@example.com"])
+    runtime = build_runtime(load_config(config))
+    with runtime.db.engine.begin() as conn:
+        conn.execute(update(AuditEventRow).where(AuditEventRow.seq == 1).values(actor="mallory"))
+    capsys.readouterr()
+    assert main(["audit", "--config", str(config), "verify"]) == 1
+    assert "BROKEN at seq 1" in capsys.readouterr().out
