@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -145,3 +145,137 @@ def _verify_with_xmlsec1(b64: str, server: RunningServer, tmp_path: Path) -> Non
             check=False,
         )
         assert out.returncode == 0 and "OK" in out.stderr + out.stdout, (name, out.stderr)
+
+
+def test_sp_initiated_post_binding_and_replay(idp_server: RunningServer) -> None:
+    """An enveloped-signed HTTP-POST AuthnRequest from python3-saml; the answer validates in
+    python3-saml strict mode with InResponseTo = the request id; the same request again is a
+    replay and gets a clear 4xx."""
+    import json as jsonlib
+
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from idp.keys import load_signing_key
+    from tests.idp.saml.onelogin_sp import post_login
+
+    sp_dir = idp_server.directory.resolve() / "sp"
+    raw = jsonlib.loads((sp_dir / "settings.json").read_text())
+    raw["idp"]["singleSignOnService"]["binding"] = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    settings = OneLogin_Saml2_Settings(raw)
+    fields, request_id = post_login(
+        settings, sp_key=load_signing_key(sp_dir / "sp.key", sp_dir / "sp.crt")
+    )
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    answer = client.http.post(
+        idp_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    action, form = autopost_fields(answer.text)
+    assert form["RelayState"] == "rs"
+    acs = urlsplit(action)
+    response = OneLogin_Saml2_Response(settings, form["SAMLResponse"])
+    data = {
+        "https": "off",
+        "http_host": acs.hostname,
+        "server_port": acs.port,
+        "script_name": acs.path,
+        "get_data": {},
+        "post_data": form,
+    }
+    assert response.is_valid(data, request_id, raise_exceptions=True)
+    assert response.get_nameid() == "alice@example.com"
+    replay = client.http.post(
+        idp_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
+    )
+    assert replay.status_code in (400, 403), replay.text
+    assert "already" in replay.text or "replay" in replay.text.lower()
+
+
+def test_unsigned_request_refused_when_the_sp_signs(idp_server: RunningServer) -> None:
+    import json as jsonlib
+
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from tests.idp.saml.onelogin_sp import post_login
+
+    raw = jsonlib.loads((idp_server.directory.resolve() / "sp/settings.json").read_text())
+    fields, _ = post_login(OneLogin_Saml2_Settings(raw), sp_key=None)
+    r = requests.post(idp_server.url("/saml/login"), data=fields, timeout=10)
+    assert r.status_code in (400, 403)
+    assert "sign" in r.text.lower()
+    assert 'id="error-id"' in r.text
+
+
+def _login_url(server: RunningServer, **kwargs: object) -> str:
+    import json as jsonlib
+
+    from onelogin.saml2.auth import OneLogin_Saml2_Auth
+
+    raw = jsonlib.loads((server.directory.resolve() / "sp/settings.json").read_text())
+    requested = kwargs.pop("requested", None)
+    if requested is not None:
+        raw["security"]["requestedAuthnContext"] = requested
+        raw["security"]["requestedAuthnContextComparison"] = "exact"
+    req = {
+        "https": "off",
+        "http_host": "localhost",
+        "server_port": server.sp_port,
+        "script_name": "/login",
+        "get_data": {},
+        "post_data": {},
+    }
+    url: str = OneLogin_Saml2_Auth(req, old_settings=raw).login(return_to="/", **kwargs)
+    return url
+
+
+def _status_of(html: str) -> str:
+    import base64
+
+    from lxml import etree
+
+    _, fields = autopost_fields(html)
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
+    ns = {"p": "urn:oasis:names:tc:SAML:2.0:protocol"}
+    codes = root.xpath(
+        "//p:Status/p:StatusCode/@Value | //p:StatusCode/p:StatusCode/@Value", namespaces=ns
+    )
+    return " ".join(str(c) for c in codes)
+
+
+def test_is_passive_without_a_session_answers_no_passive(idp_server: RunningServer) -> None:
+    r = requests.get(_login_url(idp_server, is_passive=True), allow_redirects=False, timeout=10)
+    assert r.status_code == 200, r.text
+    assert _status_of(r.text).endswith("status:NoPassive")
+
+
+def test_force_authn_sends_a_signed_in_user_to_the_sign_in_page(idp_server: RunningServer) -> None:
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    r = client.http.get(_login_url(idp_server, force_authn=True), allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "/login?ticket=" in r.headers["Location"]
+    resumed = client.follow_login(r)  # a fresh ceremony satisfies it
+    assert resumed.status_code == 200
+    assert _status_of(resumed.text).endswith("status:Success")
+
+
+def test_requested_authn_context_maps_through_the_policy(idp_server: RunningServer) -> None:
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    ok = client.http.get(
+        _login_url(idp_server, requested=["https://refeds.org/profile/mfa"]),
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert _status_of(ok.text).endswith("status:Success")
+    assert (
+        "https://refeds.org/profile/mfa"
+        in __import__("base64").b64decode(autopost_fields(ok.text)[1]["SAMLResponse"]).decode()
+    )
+    no = client.http.get(
+        _login_url(idp_server, requested=["urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"]),
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert _status_of(no.text).endswith("status:NoAuthnContext")
