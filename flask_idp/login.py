@@ -14,7 +14,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from flask import Response, redirect
+from flask import Response, redirect, request
 
 from flask_idp.web import current_context, runtime
 from idp.errors import InvalidRequest
@@ -89,6 +89,18 @@ def finish_ticket(handle: str | None) -> str:
     if raw is None:
         return "/"
     return LoginTicket(**json.loads(raw)).resume_url
+
+
+def pending_request(prefix: str) -> tuple[str, bytes]:
+    """The protocol request parked under ``?k=`` before the sign-in page, and its key."""
+    key = request.args.get("k", "")
+    raw = runtime().ephemeral.get(prefix + key) if 0 < len(key) <= 64 else None
+    if raw is None:
+        raise InvalidRequest(
+            "this sign-in has expired or was already answered; go back to the application "
+            "and start again"
+        )
+    return key, raw
 
 
 def _local(url: str) -> str:

@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -68,12 +69,12 @@ def sqlite_db(_sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A throwaway database for this test session, dropped at the end."""
+@contextmanager
+def throwaway_pg_database(prefix: str = "idp_test") -> Iterator[str]:
+    """Create an empty PostgreSQL database; yield its URL; drop it (even if still in use)."""
     import psycopg
 
-    name = f"idp_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     try:
         admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
@@ -84,6 +85,13 @@ def pg_url() -> Iterator[str]:
             yield PG_URL_TEMPLATE.format(database=name)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway database for this test session, dropped at the end."""
+    with throwaway_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

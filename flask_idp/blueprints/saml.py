@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from flask_idp.login import authenticate
+from flask_idp.login import authenticate, pending_request
 from flask_idp.web import current_context, runtime
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
@@ -100,13 +100,7 @@ def _idp_initiated(rt: Runtime, saml: SamlRuntime) -> Response:
 @bp.get("/resume")
 def resume() -> Response:
     rt, saml = runtime(), _saml()
-    key = request.args.get("k", "")
-    raw = rt.ephemeral.get(_PENDING + key) if 0 < len(key) <= 64 else None
-    if raw is None:
-        raise InvalidRequest(
-            "this SAML sign-in has expired or was already answered; go back "
-            "to the application and start again"
-        )
+    key, raw = pending_request(_PENDING)
     info, received_at = _load_pending(saml, raw)
     return _continue(rt, saml, info, received_at=received_at, key=key)
 

@@ -14,7 +14,7 @@ import secrets
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from flask_idp.login import authenticate
+from flask_idp.login import authenticate, pending_request
 from flask_idp.web import clear_session_cookie, current_context, runtime
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
@@ -61,13 +61,7 @@ def passive() -> Response:
 @bp.get("/wsfed/resume")
 def resume() -> Response:
     rt, wsfed = runtime(), _wsfed()
-    key = request.args.get("k", "")
-    raw = rt.ephemeral.get(_PENDING + key) if 0 < len(key) <= 64 else None
-    if raw is None:
-        raise InvalidRequest(
-            "this sign-in has expired or was already answered; go back to the application "
-            "and start again"
-        )
+    key, raw = pending_request(_PENDING)
     data = json.loads(raw)
     received_at = dt.datetime.fromisoformat(data["received_at"])
     # Parsed again against today's settings, as of when it first arrived (wfresh=0 holds).

@@ -203,7 +203,7 @@ def _spend(
     ).one_or_none()
     if found is None:
         return _Spend.UNKNOWN, None
-    token, family = found.tuple()
+    token, family = found
     grant = Grant.from_json(family.grant_json.encode())
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         return (_Spend.EXPIRED if token.used_at is None else _Spend.REUSED), grant

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, PG_URL_TEMPLATE, REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
 from tests.e2e.helpers import PasskeyClient, submit_autopost
 from tests.e2e.server import RunningServer, second_instance
 
@@ -19,19 +19,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
-    import psycopg
-
-    name = f"idp_e2e_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_URL_TEMPLATE.format(database=name)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_pg_database("idp_e2e") as url:
+        yield url
 
 
 @pytest.fixture

@@ -44,8 +44,22 @@ def test_metadata_is_signed_xml(config: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_employee_add_enrol_and_audit(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["employee", "--config", str(config), "add", "carol", "--email",
-                 "carol@example.com", "--first-name", "Carol"]) == 0
+    assert (
+        main(
+            [
+                "employee",
+                "--config",
+                str(config),
+                "add",
+                "carol",
+                "--email",
+                "carol@example.com",
+                "--first-name",
+                "Carol",
+            ]
+        )
+        == 0
+    )
     assert main(["enrol", "--config", str(config), "carol"]) == 0
     link = capsys.readouterr().out.strip().splitlines()[-1]
     assert link.startswith("http://localhost:18080/enrol/")
