@@ -35,6 +35,7 @@ from idp.store.sql.repositories.passkeys import SignCountNotIncreased
 bp = Blueprint("passkey", __name__, url_prefix="/passkey")
 
 MAX_CREDENTIAL_JSON = 32 * 1024
+REGISTRATION_REAUTH_SECONDS = 600
 
 
 class TooManyAttempts(IdpError):
@@ -56,6 +57,9 @@ def _registrant(rt: Runtime, data: dict[str, Any]) -> tuple[Employee, str | None
         ctx = current_context()
         if ctx is None:
             raise Unauthorized("sign in first, or open your enrolment link again")
+        if (rt.now() - ctx.auth_time).total_seconds() > REGISTRATION_REAUTH_SECONDS:
+            # Adding a credential is as sensitive as signing in: an old session must not do it.
+            raise Unauthorized("sign in again (within 10 minutes) before adding a passkey")
         employee_id = ctx.employee_id
     employee = rt.employees.get(employee_id)
     if employee is None or not employee.enabled:

@@ -273,3 +273,20 @@ def test_unknown_path_and_method(idp_server: RunningServer) -> None:
     assert r.status_code == 404 and 'id="error-id"' in r.text
     r = requests.delete(idp_server.url("/saml/login"), timeout=10)
     assert r.status_code == 405
+
+
+def test_adding_a_passkey_needs_a_recent_sign_in(make_idp_server: Any) -> None:
+    import datetime as dt
+
+    server = make_idp_server(with_sp=False)
+    c = PasskeyClient(server)
+    c.enrol("alice")
+    csrf = c._csrf("/")
+    assert c.post_json("/passkey/register/options", {}, csrf).status_code == 200
+    real = server.runtime.clock
+    server.runtime.clock = lambda: real() + dt.timedelta(minutes=11)
+    try:
+        r = c.post_json("/passkey/register/options", {}, csrf)
+    finally:
+        server.runtime.clock = real
+    assert_clear_error(r, 401, "sign in again")

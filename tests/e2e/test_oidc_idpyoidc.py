@@ -1,0 +1,146 @@
+"""The idpyoidc relying party (a peer we did not write) completes the code flow with PKCE S256.
+
+Discovery, static registration, the authorization redirect (followed by the passkey client's
+requests session, as a browser would), the token exchange with ``client_secret_basic``,
+idpyoidc's own id_token validation (signature from our JWKS, iss, aud, nonce, at_hash) and
+userinfo. Facts from DESIGN.md: idpyoidc refuses client secrets shorter than 16 characters,
+needs ``client_type: oidc`` for discovery, and writes key files into the working directory
+unless given ``key_conf`` (here they go to ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from idpyoidc.client.rp_handler import RPHandler
+
+from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
+from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.server import RunningServer
+
+pytestmark = pytest.mark.e2e
+REDIRECT = "http://localhost:9/cb"  # registered for "webapp"; never fetched
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
+    with oidc_idp(tmp_path_factory.mktemp("idpyoidc")) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def server(idp: tuple[RunningServer, EntraSim]) -> RunningServer:
+    return idp[0]
+
+
+@pytest.fixture(scope="module")
+def alice(server: RunningServer) -> PasskeyClient:
+    return signed_in_session(server, "alice")
+
+
+def rp_handler(server: RunningServer, directory: Path) -> RPHandler:
+    config = {
+        "issuer": server.base_url,
+        "client_type": "oidc",
+        "client_id": "webapp",
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [REDIRECT],
+        "preference": {
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        },
+        "add_ons": {
+            "pkce": {
+                "function": "idpyoidc.client.oauth2.add_on.pkce.add_support",
+                "kwargs": {"code_challenge_length": 64, "code_challenge_method": "S256"},
+            }
+        },
+    }
+    key_conf = {
+        "private_path": str(directory / "private" / "jwks.json"),
+        "public_path": str(directory / "static" / "jwks.json"),
+        "key_defs": [{"type": "EC", "crv": "P-256", "use": ["sig"]}],
+        "read_only": False,
+    }
+    return RPHandler(base_url="http://localhost:9", client_configs={"ours": config},
+                     key_conf=key_conf, httpc_params={"timeout": 10})  # fmt: skip
+
+
+def authorize(rph: RPHandler, browser: PasskeyClient) -> tuple[dict[str, Any], dict[str, str]]:
+    """Begin at the RP, follow the redirect with the browser; the RP's session and our answer."""
+    url = rph.begin(issuer_id="ours", req_args={"scope": ["openid", "profile", "email"]})
+    assert isinstance(url, str), url
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    response = browser.http.get(url, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT + "?"), location
+    return query, {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def test_idpyoidc_code_flow_with_pkce(
+    server: RunningServer, alice: PasskeyClient, tmp_path: Path
+) -> None:
+    rph = rp_handler(server, tmp_path)
+    sent, answer = authorize(rph, alice)
+    # What idpyoidc sent: discovery found our endpoint, PKCE S256 and a nonce were added.
+    assert sent["client_id"] == "webapp" and sent["response_type"] == "code"
+    assert sent["code_challenge_method"] == "S256" and len(sent["code_challenge"]) == 43
+    assert sent["nonce"] and sent["state"]
+    assert answer["state"] == sent["state"] and answer["iss"] == server.base_url
+    client = rph.issuer2rp[server.base_url]
+    assert client.get_context().provider_info["issuer"] == server.base_url
+
+    result = rph.finalize(server.base_url, answer)
+    assert result["state"] == sent["state"]
+    claims = result["id_token"]  # verified by idpyoidc against our JWKS
+    employee = server.employee("alice")
+    assert claims["iss"] == server.base_url
+    assert claims["aud"] == ["webapp"]
+    assert claims["sub"] == employee.id
+    assert claims["nonce"] == sent["nonce"]
+    assert claims["acr"] == "https://refeds.org/profile/mfa"
+    assert claims["amr"] == ["fido", "hwk"]  # a device-bound passkey (BE flag clear)
+    assert claims["auth_time"] <= claims["iat"] < claims["exp"]
+    assert "at_hash" in claims
+    info = result["userinfo"]
+    assert info["sub"] == employee.id
+    assert info["email"] == "alice@example.com" and info["email_verified"] is True
+    assert info["preferred_username"] == "alice"
+    assert result["token"], "the access token reached the RP"
+    # The key files went to tmp_path, not to the working directory.
+    assert (tmp_path / "private" / "jwks.json").exists()
+
+
+def test_idpyoidc_refresh_rotates_the_token(
+    server: RunningServer, alice: PasskeyClient, tmp_path: Path
+) -> None:
+    rph = rp_handler(server, tmp_path)
+    sent, answer = authorize(rph, alice)
+    rph.finalize(server.base_url, answer)
+    first = rph.get_session_information(sent["state"])
+    first_refresh = _refresh_token(first)
+    refreshed = rph.refresh_access_token(sent["state"])
+    assert refreshed["refresh_token"] != first_refresh
+    assert refreshed["access_token"]
+
+
+def test_idpyoidc_refuses_a_code_answered_to_another_state(
+    server: RunningServer, alice: PasskeyClient, tmp_path: Path
+) -> None:
+    rph = rp_handler(server, tmp_path)
+    _sent, answer = authorize(rph, alice)
+    forged = {**answer, "state": "not-the-rp-state"}
+    with pytest.raises(Exception, match="state|State"):
+        rph.finalize(server.base_url, forged)
+
+
+def _refresh_token(session: dict[str, Any]) -> str:
+    for item in session.values() if isinstance(session, dict) else ():
+        if isinstance(item, dict) and "refresh_token" in item:
+            return str(item["refresh_token"])
+    raise AssertionError(f"no refresh token in the RP's session: {sorted(session)}")
