@@ -21,7 +21,7 @@ from requests_oauthlib import OAuth2Session
 
 from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
 from tests.e2e.helpers import PasskeyClient, signed_in_session
-from tests.e2e.server import RunningServer
+from tests.e2e.server import RunningServer, second_instance
 
 pytestmark = pytest.mark.e2e
 REDIRECT = "http://localhost:9/cb"
@@ -236,6 +236,32 @@ def test_refresh_rotation_and_reuse_revokes_family(
     assert info.status_code == 401
 
 
+def test_refresh_token_survives_a_restart_of_the_short_lived_store(
+    server: RunningServer, discovery: dict[str, Any], alice: PasskeyClient
+) -> None:
+    code, verifier = signed_code(alice, discovery)
+    first = exchange(discovery, code, verifier).json()
+    # Another instance on the same config and database, with its own empty memory:// store:
+    # what the IdP looks like after a restart (or after Redis lost everything).
+    with second_instance(server) as port:
+        token_endpoint = f"http://localhost:{port}/oidc/token"
+        refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        renewed = requests.post(token_endpoint, data=refresh, timeout=5,
+                                auth=("webapp", CLIENT_SECRET))  # fmt: skip
+        assert renewed.status_code == 200, renewed.text
+        claims = verify_id_token(renewed.json()["id_token"], discovery, "webapp")
+        assert claims["sub"] == server.employee("alice").id
+        assert "fido" in claims["amr"], "acr/amr of the original sign-in are kept"
+        # Reuse is still detected across instances: the family lives in the database.
+        reuse = requests.post(token_endpoint, data=refresh, timeout=5,
+                              auth=("webapp", CLIENT_SECRET))  # fmt: skip
+        assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    newest = requests.post(discovery["token_endpoint"], timeout=5, auth=("webapp", CLIENT_SECRET),
+                           data={"grant_type": "refresh_token",
+                                 "refresh_token": renewed.json()["refresh_token"]})  # fmt: skip
+    assert newest.status_code == 400 and "revoked" in newest.json()["error_description"]
+
+
 # -- hostile input ----------------------------------------------------------------------------
 def test_code_reuse_fails_and_revokes_tokens(
     discovery: dict[str, Any], alice: PasskeyClient
@@ -403,6 +429,13 @@ def test_consent_page_then_code(discovery: dict[str, Any], alice: PasskeyClient)
     final = alice.http.get(page.url.split("/oidc/")[0] + done.headers["Location"],
                            allow_redirects=False, timeout=5)  # fmt: skip
     assert "code" in code_from(final)
+    # Remembered (in the database): the same scopes are not asked for again, more scopes are.
+    remembered = authorize(alice, discovery, response_type="code", client_id="consenting",
+                           redirect_uri="https://rp.example.com/cb", scope="email openid")  # fmt: skip
+    assert "code" in code_from(remembered)
+    more = authorize(alice, discovery, response_type="code", client_id="consenting",
+                     redirect_uri="https://rp.example.com/cb", scope="openid email phone")  # fmt: skip
+    assert more.status_code == 200 and "Allow" in more.text
 
 
 def test_logout_with_hint_redirects_and_ends_session(

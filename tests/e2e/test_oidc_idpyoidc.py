@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from idpyoidc.client.exception import OidcServiceError
 from idpyoidc.client.rp_handler import RPHandler
 
 from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
@@ -49,6 +51,8 @@ def rp_handler(server: RunningServer, directory: Path) -> RPHandler:
         "client_id": "webapp",
         "client_secret": CLIENT_SECRET,
         "redirect_uris": [REDIRECT],
+        # The refresh service only knows the methods listed here (the token service has its own).
+        "client_authn_methods": ["client_secret_basic"],
         "preference": {
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_basic",
@@ -116,31 +120,47 @@ def test_idpyoidc_code_flow_with_pkce(
     assert (tmp_path / "private" / "jwks.json").exists()
 
 
-def test_idpyoidc_refresh_rotates_the_token(
+def test_idpyoidc_refresh_rotates_and_a_replayed_token_kills_the_family(
     server: RunningServer, alice: PasskeyClient, tmp_path: Path
 ) -> None:
     rph = rp_handler(server, tmp_path)
     sent, answer = authorize(rph, alice)
     rph.finalize(server.base_url, answer)
-    first = rph.get_session_information(sent["state"])
-    first_refresh = _refresh_token(first)
+    first = rph.get_session_information(sent["state"])["refresh_token"]
     refreshed = rph.refresh_access_token(sent["state"])
-    assert refreshed["refresh_token"] != first_refresh
-    assert refreshed["access_token"]
+    assert refreshed["refresh_token"] != first and refreshed["access_token"]
+    # An attacker replays the first (spent) refresh token: the whole family is revoked ...
+    token_endpoint = rph.issuer2rp[server.base_url].get_context().provider_info["token_endpoint"]
+    replay = requests.post(
+        token_endpoint,
+        auth=("webapp", CLIENT_SECRET),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": first},
+    )
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    # ... so the RP's own, newer token no longer works either.
+    with pytest.raises(OidcServiceError, match="invalid_grant"):
+        rph.refresh_access_token(sent["state"])
 
 
-def test_idpyoidc_refuses_a_code_answered_to_another_state(
+def test_replaying_the_code_idpyoidc_redeemed_revokes_its_tokens(
     server: RunningServer, alice: PasskeyClient, tmp_path: Path
 ) -> None:
     rph = rp_handler(server, tmp_path)
-    _sent, answer = authorize(rph, alice)
-    forged = {**answer, "state": "not-the-rp-state"}
-    with pytest.raises(Exception, match="state|State"):
-        rph.finalize(server.base_url, forged)
-
-
-def _refresh_token(session: dict[str, Any]) -> str:
-    for item in session.values() if isinstance(session, dict) else ():
-        if isinstance(item, dict) and "refresh_token" in item:
-            return str(item["refresh_token"])
-    raise AssertionError(f"no refresh token in the RP's session: {sorted(session)}")
+    sent, answer = authorize(rph, alice)
+    rph.finalize(server.base_url, answer)
+    session = rph.get_session_information(sent["state"])
+    endpoints = rph.issuer2rp[server.base_url].get_context().provider_info
+    bearer = {"Authorization": f"Bearer {session['access_token']}"}
+    assert requests.get(endpoints["userinfo_endpoint"], headers=bearer, timeout=10).ok
+    replay = requests.post(
+        endpoints["token_endpoint"], auth=("webapp", CLIENT_SECRET), timeout=10,
+        data={"grant_type": "authorization_code", "code": answer["code"],
+              "redirect_uri": REDIRECT, "code_verifier": session["code_verifier"]},
+    )  # fmt: skip
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert "access_token" not in replay.json()
+    after = requests.get(endpoints["userinfo_endpoint"], headers=bearer, timeout=10)
+    assert after.status_code == 401, "tokens issued for a replayed code are revoked"
+    with pytest.raises(OidcServiceError, match="invalid_grant"):
+        rph.refresh_access_token(sent["state"])
