@@ -430,11 +430,10 @@ def test_consent_page_then_code(discovery: dict[str, Any], alice: PasskeyClient)
                            allow_redirects=False, timeout=5)  # fmt: skip
     assert "code" in code_from(final)
     # Remembered (in the database): the same scopes are not asked for again, more scopes are.
-    remembered = authorize(alice, discovery, response_type="code", client_id="consenting",
-                           redirect_uri="https://rp.example.com/cb", scope="email openid")  # fmt: skip
-    assert "code" in code_from(remembered)
-    more = authorize(alice, discovery, response_type="code", client_id="consenting",
-                     redirect_uri="https://rp.example.com/cb", scope="openid email phone")  # fmt: skip
+    asking = {"response_type": "code", "client_id": "consenting",
+              "redirect_uri": "https://rp.example.com/cb"}  # fmt: skip
+    assert "code" in code_from(authorize(alice, discovery, scope="email openid", **asking))
+    more = authorize(alice, discovery, scope="openid email phone", **asking)
     assert more.status_code == 200 and "Allow" in more.text
 
 

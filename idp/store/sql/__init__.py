@@ -23,7 +23,3 @@ __all__ = [
     "migrate",
     "open_database",
 ]
-
-# Protocol packages define their own tables on the shared ``Base``; importing them here means
-# every user of the metadata (Alembic, the schema test, ``migrate``) sees all of them.
-import idp.oidc.store  # noqa: F401

@@ -277,3 +277,26 @@ def test_consent_with_too_many_scopes_is_refused(consents: SqlConsents) -> None:
     with pytest.raises(ValueError, match="at most"):
         consents.remember(employee_id="emp-1", client_id="c", scopes=scopes, now=NOW, ttl=DAY)
     assert consents.scopes(employee_id="emp-1", client_id="c", now=NOW) == frozenset()
+
+
+# -- migration 0002 ------------------------------------------------------------------------------
+def test_migration_0002_downgrades_and_upgrades_cleanly(db: Database) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from idp.store.sql import migrate
+    from idp.store.sql.database import alembic_config
+
+    oidc_tables = {"oidc_grants", "oidc_refresh_tokens", "oidc_consents"}
+    assert oidc_tables <= set(inspect(db.engine).get_table_names())
+    config = alembic_config()
+    try:
+        with db.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+            conn.commit()
+        assert not oidc_tables & set(inspect(db.engine).get_table_names())
+        assert "employees" in inspect(db.engine).get_table_names()
+    finally:
+        migrate(db.engine)
+    assert oidc_tables <= set(inspect(db.engine).get_table_names())

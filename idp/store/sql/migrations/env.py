@@ -8,6 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
 
+import idp.store.sql.protocol_tables  # noqa: F401 - registers the protocols' tables on Base
 from idp.store.sql.models import Base, UtcDateTime
 
 config = context.config

@@ -1,0 +1,8 @@
+"""Every table on the shared ``Base``, for the tools that need the whole schema at once
+(Alembic autogenerate and the model/migration comparison test).
+
+Protocol packages define their own tables next to their code (``idp.oidc.store``); the store
+package itself never imports them, so the dependency stays one way at run time.
+"""
+
+import idp.oidc.store  # noqa: F401
