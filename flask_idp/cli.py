@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     client.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up is noise here
     try:
         return _dispatch(args)
     except IdpError as exc:

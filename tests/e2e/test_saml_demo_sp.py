@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -279,3 +280,122 @@ def test_requested_authn_context_maps_through_the_policy(idp_server: RunningServ
         timeout=10,
     )
     assert _status_of(no.text).endswith("status:NoAuthnContext")
+
+
+def test_single_logout_over_the_post_binding(idp_server: RunningServer) -> None:
+    import base64
+    import json as jsonlib
+
+    from onelogin.saml2.constants import OneLogin_Saml2_Constants as K
+    from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    submit_autopost(client.http, _sp_login(client, idp_server))
+    sp_dir = idp_server.directory.resolve() / "sp"
+    raw = jsonlib.loads((sp_dir / "settings.json").read_text())
+    settings = OneLogin_Saml2_Settings(raw)
+    page = client.http.get(idp_server.sp_url + "/", timeout=10).text
+    assert "alice@example.com" in page
+    participants = idp_server.runtime.sessions.participants(
+        client.http.cookies.get("hideez_idp_session") or ""
+    )
+    session_index = participants[0].rsplit("|", 1)[1]
+    request = OneLogin_Saml2_Logout_Request(
+        settings,
+        name_id="alice@example.com",
+        session_index=session_index,
+        name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    )
+    signed = OneLogin_Saml2_Utils.add_sign(
+        request.get_xml(),
+        (sp_dir / "sp.key").read_text(),
+        (sp_dir / "sp.crt").read_text(),
+        sign_algorithm=K.RSA_SHA256,
+        digest_algorithm=K.SHA256,
+    )
+    answer = client.http.post(
+        idp_server.url("/saml/logout"),
+        allow_redirects=False,
+        timeout=10,
+        data={"SAMLRequest": base64.b64encode(signed).decode(), "RelayState": "bye"},
+    )
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(idp_server.sp_url + "/sls?SAMLResponse=")
+    assert "RelayState=bye" in location
+    assert (
+        client.http.get(idp_server.url("/"), allow_redirects=False, timeout=10).status_code == 303
+    )  # IdP session gone
+    replay = client.http.post(
+        idp_server.url("/saml/logout"),
+        timeout=10,
+        data={"SAMLRequest": base64.b64encode(signed).decode()},
+    )
+    assert replay.status_code in (400, 403)
+
+
+def test_metadata_publishes_the_next_key_during_rollover(
+    make_idp_server: Any, tmp_path: Path
+) -> None:
+    from lxml import etree
+
+    from idp.keys import generate_self_signed
+
+    nxt = generate_self_signed(
+        tmp_path / "next.key", tmp_path / "next.crt", common_name="next signing key"
+    )
+    signing = "  signing: {key: keys/idp-signing.key, cert: keys/idp-signing.crt}\n"
+    following = f"  next: {{key: {tmp_path}/next.key, cert: {tmp_path}/next.crt}}\n"
+    server = make_idp_server(with_sp=False, replace={signing: signing + following})
+    r = requests.get(server.url("/saml/metadata"), timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/samlmetadata+xml")
+    root = etree.fromstring(r.content)
+    ds = "{http://www.w3.org/2000/09/xmldsig#}"
+    md = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+    certs = [
+        c.text.replace("\n", "")
+        for c in root.iter(f"{ds}X509Certificate")
+        if c.getparent().getparent().getparent().tag == f"{md}KeyDescriptor"
+    ]
+    current = server.runtime.keys.current.cert_der_b64
+    assert current in certs and nxt.cert_der_b64 in certs
+    path = tmp_path / "metadata.xml"
+    path.write_bytes(r.content)
+    out = subprocess.run(
+        [
+            "xmlsec1",
+            "--verify",
+            "--enabled-reference-uris",
+            "same-doc",
+            "--pubkey-cert-pem",
+            str(server.directory / "keys/idp-signing.crt"),
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    wrong_key = subprocess.run(  # signed with the current key, not the published next one
+        [
+            "xmlsec1",
+            "--verify",
+            "--enabled-reference-uris",
+            "same-doc",
+            "--pubkey-cert-pem",
+            str(tmp_path / "next.crt"),
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong_key.returncode != 0
