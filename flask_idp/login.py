@@ -10,15 +10,16 @@ page, which returns the browser to ``resume_url`` once a factor ceremony succeed
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
 
 from flask import Response, redirect, request
 
-from flask_idp.web import current_context, runtime
+from flask_idp.web import current_context, flow_id, runtime
 from idp.errors import InvalidRequest
-from idp.factors.kinds import FactorKind
 from idp.policy import NeedsLogin, Requirement, Satisfied, Unsatisfiable, evaluate
 
 TICKET_TTL = 900
@@ -34,10 +35,8 @@ class LoginTicket:
     factors: tuple[str, ...]
     require_user_verification: bool
     login_hint: str | None
-
-    @property
-    def factor_kinds(self) -> frozenset[FactorKind]:
-        return frozenset(FactorKind(f) for f in self.factors)
+    #: digest of the flow cookie of the browser the sign-in began in
+    browser: str = ""
 
 
 def authenticate(
@@ -55,6 +54,7 @@ def authenticate(
         factors=tuple(sorted(f.value for f in decision.factors)),
         require_user_verification=decision.require_user_verification,
         login_hint=requirement.login_hint,
+        browser=_browser(),
     )
     return redirect(f"/login?ticket={issue_ticket(ticket)}", code=303)
 
@@ -78,7 +78,18 @@ def load_ticket(handle: str | None) -> LoginTicket | None:
             "this sign-in has expired or was already completed; go back to the application "
             "and start again"
         )
-    return LoginTicket(**json.loads(raw))
+    ticket = LoginTicket(**json.loads(raw))
+    if not hmac.compare_digest(ticket.browser, _browser()):
+        # A ticket only finishes in the browser that began it (no login CSRF via shared links).
+        raise InvalidRequest(
+            "this sign-in was started in another browser; go back to the application and "
+            "start again here"
+        )
+    return ticket
+
+
+def _browser() -> str:
+    return hashlib.sha256(b"login-ticket|" + flow_id().encode()).hexdigest()[:32]
 
 
 def finish_ticket(handle: str | None) -> str:

@@ -290,3 +290,16 @@ def test_adding_a_passkey_needs_a_recent_sign_in(make_idp_server: Any) -> None:
     finally:
         server.runtime.clock = real
     assert_clear_error(r, 401, "sign in again")
+
+
+def test_a_login_ticket_only_finishes_in_the_browser_that_began_it(
+    idp_server: RunningServer,
+) -> None:
+    victim, attacker = PasskeyClient(idp_server), PasskeyClient(idp_server)
+    start = attacker.http.get(idp_server.sp_url + "/login", allow_redirects=False, timeout=10)
+    to_login = attacker.http.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    shared_link = idp_server.url(to_login.headers["Location"])
+    assert attacker.http.get(shared_link, timeout=10).status_code == 200
+    r = victim.http.get(shared_link, timeout=10)
+    assert r.status_code == 400
+    assert "started in another browser" in r.text
