@@ -20,6 +20,7 @@ class PasskeyClient:
         self.server = server
         self.http = requests.Session()
         self.key: CraftedKey | None = None
+        self.username = ""
 
     def _csrf(self, path: str) -> str:
         page = self.http.get(self.server.url(path), timeout=10)
@@ -33,6 +34,7 @@ class PasskeyClient:
         )
 
     def enrol(self, username: str, *, flags: int = UP | UV) -> None:
+        self.username = username
         link = self.server.enrolment_link(username)
         token = link.rsplit("/", 1)[1]
         csrf = self._csrf(f"/enrol/{token}")

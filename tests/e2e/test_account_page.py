@@ -1,0 +1,69 @@
+"""The employee's own page: passkeys (add, remove) and the applications they can open."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.e2e.helpers import PasskeyClient
+from tests.e2e.server import RunningServer
+from tests.idp.factors.passkey_fakes import UP, UV, CraftedKey, unb64u
+
+
+def add_second_passkey(c: PasskeyClient) -> CraftedKey:
+    server = c.server
+    csrf = c._csrf("/")
+    options = c.post_json("/passkey/register/options", {}, csrf).json()
+    exclude = options["publicKey"].get("excludeCredentials", [])
+    assert len(exclude) == 1  # the first passkey may not be registered twice
+    key = CraftedKey(user_handle=server.employee(c.username).id.encode(), rp_id="localhost")
+    reg = key.register(
+        unb64u(options["publicKey"]["challenge"]), flags=UP | UV, origin=server.base_url
+    )
+    r = c.post_json(
+        "/passkey/register/verify",
+        {"handle": options["handle"], "credential": json.loads(reg), "name": "backup key"},
+        csrf,
+    )
+    assert r.status_code == 200, r.text
+    return key
+
+
+def passkey_ids(c: PasskeyClient) -> list[str]:
+    page = c.http.get(c.server.url("/"), timeout=10).text
+    return re.findall(r'name="credential_id" value="([^"]+)"', page)
+
+
+def test_account_lists_apps_and_manages_passkeys(make_idp_server: object) -> None:
+    server: RunningServer = make_idp_server()  # type: ignore[operator]
+    c = PasskeyClient(server)
+    c.enrol("alice")
+    page = c.http.get(server.url("/"), timeout=10).text
+    assert "demo-sp" in page and "/saml/login?sp=" in page
+    assert passkey_ids(c) == []  # a single passkey offers no remove button
+    add_second_passkey(c)
+    ids = passkey_ids(c)
+    assert len(ids) == 2
+    csrf = c._csrf("/")
+    no_csrf = c.http.post(
+        server.url("/passkeys/remove"), data={"credential_id": ids[0]}, timeout=10
+    )
+    assert no_csrf.status_code == 400
+    other = c.http.post(
+        server.url("/passkeys/remove"), timeout=10, data={"credential_id": "not-mine", "csrf": csrf}
+    )
+    assert other.status_code == 404
+    done = c.http.post(
+        server.url("/passkeys/remove"),
+        timeout=10,
+        allow_redirects=False,
+        data={"credential_id": ids[0], "csrf": csrf},
+    )
+    assert done.status_code == 303
+    remaining = server.runtime.passkeys.list_for_employee(server.employee("alice").id)
+    assert [p.credential_id for p in remaining] == [ids[1]]
+    last = c.http.post(
+        server.url("/passkeys/remove"), timeout=10, data={"credential_id": ids[1], "csrf": csrf}
+    )
+    assert last.status_code == 409 and "only passkey" in last.text
+    assert len(server.runtime.passkeys.list_for_employee(server.employee("alice").id)) == 1
