@@ -31,9 +31,11 @@ def accepted_keys(path: Path) -> set[str]:
                 for a in node.args
                 if isinstance(a, ast.Constant) and isinstance(a.value, str)
             }
-        elif isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id.endswith("_KEYS") for t in node.targets
-        ) and isinstance(node.value, ast.Tuple | ast.List):
+        elif (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id.endswith("_KEYS") for t in node.targets)
+            and isinstance(node.value, ast.Tuple | ast.List)
+        ):
             keys |= {
                 e.value
                 for e in node.value.elts
