@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,7 +74,7 @@ def create_app(runtime: Runtime) -> Flask:
 
 
 def _wants_json() -> bool:
-    if request.path.startswith(("/passkey/", "/api/", "/oauth", "/token", "/userinfo")):
+    if request.path.startswith(("/passkey/", "/api/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -80,13 +82,8 @@ def _wants_json() -> bool:
 
 def _render_error(status: int, error: str, description: str, error_id: str) -> Response:
     if _wants_json():
-        response = Response(
-            __import__("json").dumps(
-                {"error": error, "error_description": description, "error_id": error_id}
-            ),
-            status=status,
-            mimetype="application/json",
-        )
+        body = {"error": error, "error_description": description, "error_id": error_id}
+        response = Response(json.dumps(body), status=status, mimetype="application/json")
     else:
         html = render_template(
             "error.html",
@@ -113,16 +110,12 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        import secrets
-
         status = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
         return _render_error(status, name, exc.description or exc.name, secrets.token_hex(6))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        import secrets
-
         error_id = secrets.token_hex(6)
         log.exception("unexpected error id=%s", error_id)
         return _render_error(
