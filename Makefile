@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest sysdeps bench clean
+.PHONY: run test lint typecheck pytest sysdeps services bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +26,17 @@ sysdeps:
 	command -v oathtool >/dev/null || missing="$$missing oathtool"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The tests use PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379); the CI machines run
+# both. Start them if they are installed but not answering.
+services:
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || ! command -v redis-server >/dev/null || \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@pg_isready -h 127.0.0.1 -q 2>/dev/null || ! command -v pg_ctlcluster >/dev/null || \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) sysdeps
+pytest: $(STAMP) sysdeps services
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
