@@ -7,6 +7,7 @@ entry references with ``{file: …}``, so the secret never lands in the YAML its
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import secrets
 import sys
@@ -46,7 +47,9 @@ def add_client(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     method = "none" if args.public else args.auth_method
-    lines = [f"  - client_id: {args.client_id}", f"    name: {args.name or args.client_id}"]
+    # Values are written as JSON strings (valid YAML): a name such as "Wiki #2: docs" or a URI
+    # with a comma would otherwise be cut at the comment, fail to parse, or split in two.
+    lines = [f"  - client_id: {args.client_id}", f"    name: {_q(args.name or args.client_id)}"]
     if args.public:
         lines.append("    public: true")
     lines.append(f"    token_endpoint_auth_method: {method}")
@@ -57,16 +60,16 @@ def add_client(argv: list[str]) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600, exist_ok=False)
         path.write_text(secret + "\n")
-        lines.append(f"    secret: {{file: {path}}}")
+        lines.append(f"    secret: {{file: {_q(str(path))}}}")
         print(f"secret written to {path} (give it to the relying party; it is shown once):")
         print(secret)
-    lines.append("    redirect_uris: [" + ", ".join(args.redirect_uris) + "]")
+    lines.append(f"    redirect_uris: {_qs(args.redirect_uris)}")
     if args.post_logout:
-        lines.append("    post_logout_redirect_uris: [" + ", ".join(args.post_logout) + "]")
+        lines.append(f"    post_logout_redirect_uris: {_qs(args.post_logout)}")
     if args.scopes:
         lines.append("    scopes: [" + ", ".join(dict.fromkeys(["openid", *args.scopes])) + "]")
     if args.policy:
-        lines.append(f"    policy: {args.policy}")
+        lines.append(f"    policy: {_q(args.policy)}")
     if method == "private_key_jwt":
         lines.append("    jwks_file: <the client's public JWK set, JSON>")
     entry = "\n".join(lines) + "\n"
@@ -78,3 +81,11 @@ def add_client(argv: list[str]) -> int:
         print("add this entry under 'clients:' in the clients file:")
         print(entry, end="")
     return 0
+
+
+def _q(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _qs(values: list[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"

@@ -221,7 +221,9 @@ def _satisfied(
 
 def _needs_consent(parsed: AuthorizationRequest, client: Client, ok: Satisfied, key: str) -> bool:
     rt = runtime()
-    if rt.ephemeral.take(_CONSENT_GIVEN + key) is not None:
+    # The marker names the employee who allowed: a resume link passed to someone else must
+    # not carry one person's consent over to another's sign-in.
+    if rt.ephemeral.take(f"{_CONSENT_GIVEN}{key}:{ok.context.employee_id}") is not None:
         return False
     allowed = _oidc().consents.scopes(employee_id=ok.context.employee_id,
                                       client_id=client.client_id, now=rt.now())  # fmt: skip
@@ -265,7 +267,8 @@ def consent() -> Response:
     oidc.consents.remember(employee_id=context.employee_id, client_id=parsed.client_id,
                            scopes=parsed.scopes, now=rt.now(),
                            ttl=oidc.settings.lifetimes.consent)  # fmt: skip
-    rt.ephemeral.put(_CONSENT_GIVEN + key, b"1", ttl=oidc.settings.pending_ttl)
+    rt.ephemeral.put(f"{_CONSENT_GIVEN}{key}:{context.employee_id}", b"1",
+                     ttl=oidc.settings.pending_ttl)  # fmt: skip
     return redirect(f"/oidc/authorize/resume?k={key}", code=303)  # type: ignore[return-value]
 
 

@@ -30,7 +30,7 @@ from idp.factors.kinds import FactorUse
 from idp.factors.registry import PasskeyCredential
 from idp.runtime import Runtime
 from idp.sessions import AuthContext, SessionError
-from idp.store.sql.repositories.passkeys import SignCountNotIncreased
+from idp.store.sql.repositories.passkeys import SignCountNotIncreased, check_credential_name
 
 bp = Blueprint("passkey", __name__, url_prefix="/passkey")
 
@@ -95,6 +95,7 @@ def register_verify() -> Response:
     rt = runtime()
     data = json_body()
     employee, token = _registrant(rt, data)
+    name = _credential_name(data)
     wa = rt.config.webauthn
     challenge = consume_challenge(
         rt.ephemeral,
@@ -102,7 +103,6 @@ def register_verify() -> Response:
         purpose="register",
         bind=f"{flow_id()}|{employee.id}",
     )
-    name = (str_field(data, "name", max_len=64, required=False) or "Passkey").strip()
     credential = passkey.verify_registration(
         response_json=_credential_json(data),
         expected_challenge=challenge,
@@ -301,6 +301,17 @@ def _credential_json(data: dict[str, Any]) -> str:
     if len(text) > MAX_CREDENTIAL_JSON:
         raise InvalidRequest(f"credential is larger than {MAX_CREDENTIAL_JSON} bytes")
     return text
+
+
+def _credential_name(data: dict[str, Any]) -> str:
+    # Checked before the ceremony: refusing it after the link was redeemed would burn the link.
+    name = str_field(data, "name", max_len=64, required=False) or "Passkey"
+    try:
+        return check_credential_name(name)
+    except ValueError:
+        raise InvalidRequest(
+            "field 'name' must be 1–64 printable characters (no tabs or line breaks)"
+        ) from None
 
 
 def _json(options: str) -> Any:

@@ -18,12 +18,18 @@ from typing import Any
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
 from flask_idp.login import authenticate, pending_request
-from flask_idp.web import current_context, runtime
+from flask_idp.web import current_context, runtime, session_cookie_name
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
 from idp.policy import Comparison, NeedsLogin, Requirement, Satisfied, Unsatisfiable
 from idp.runtime import Runtime
-from idp.saml.bindings import OutboundMessage, decode_post, decode_redirect
+from idp.saml.bindings import (
+    InboundMessage,
+    OutboundMessage,
+    decode_post,
+    decode_redirect,
+    encode_post,
+)
 from idp.saml.errors import NoAuthnContext, NoPassive, SamlStatusError
 from idp.saml.metadata import build_metadata
 from idp.saml.requests import (
@@ -52,6 +58,8 @@ def login() -> Response:
     max_bytes = saml.settings.max_request_bytes
     if request.method == "POST" and "SAMLRequest" in request.form:
         message = decode_post(request.form.to_dict(), max_bytes=max_bytes)
+        if cookies_withheld():
+            return _hop_after_checking(rt, saml, message)
     elif "SAMLRequest" in request.args:
         message = decode_redirect(request.query_string.decode("latin-1"), max_bytes=max_bytes)
     elif "sp" in request.args:
@@ -72,6 +80,51 @@ def login() -> Response:
     except SamlStatusError as exc:
         return _send_error(exc)
     return _continue(rt, saml, info, received_at=rt.now())
+
+
+class PeekReplayCache:
+    """Answers as the replay cache would but records nothing: checks before the same-site hop."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._store = rt.ephemeral
+
+    def add_if_absent(self, key: str, value: bytes, *, ttl: int) -> bool:
+        return self._store.get(key) is None
+
+
+def cookies_withheld() -> bool:
+    """True for a cross-site POST (an SP's auto-posted form) that came without our session.
+
+    The session cookie is SameSite=Lax, so a browser leaves it off a cross-site POST: the
+    signed-in session would look absent (SSO lost, logout ending nothing). One auto-posted hop
+    from our own origin makes the same POST same-site, and the cookie comes along.
+    """
+    return (
+        request.headers.get("Sec-Fetch-Site") == "cross-site"
+        and session_cookie_name() not in request.cookies
+    )
+
+
+def same_site_hop(message: InboundMessage, *, url: str, target_name: str) -> Response:
+    """Re-post ``message`` unchanged to ``url`` (ours) from a page on our origin."""
+    hop = encode_post(url=url, kind=message.kind, xml=message.xml, relay_state=message.relay_state)
+    return autopost(hop, target_name=target_name)
+
+
+def _hop_after_checking(rt: Runtime, saml: SamlRuntime, message: InboundMessage) -> Response:
+    # Hostile input is refused here, at once; the request ID is consumed only after the hop.
+    try:
+        info = parse_authn_request(
+            message=message,
+            settings=saml.settings,
+            service_providers=saml.service_providers,
+            replay_cache=PeekReplayCache(rt),
+            now=rt.now(),
+        )
+        name = info.sp.name
+    except SamlStatusError as exc:  # valid, but refused with a SAML status after the hop
+        name = exc.request.sp.name
+    return same_site_hop(message, url=saml.settings.sso_url, target_name=name)
 
 
 def _idp_initiated(rt: Runtime, saml: SamlRuntime) -> Response:
@@ -159,8 +212,9 @@ def _send_success(
         context=ctx,
         authn_context_class_ref=decision.authn_context_class_ref,
         session_index=session_index,
+        # The SP's own session_lifetime_minutes, never past the end of our session.
         session_not_on_or_after=ctx.auth_time
-        + dt.timedelta(seconds=rt.config.session.absolute_lifetime),
+        + min(info.sp.session_lifetime, dt.timedelta(seconds=rt.config.session.absolute_lifetime)),
         signer=saml.signer,
         now=rt.now(),
         relay_state=info.relay_state,

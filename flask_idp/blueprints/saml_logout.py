@@ -42,6 +42,19 @@ def handle_logout(saml: SamlRuntime, send: Any) -> Response:
         message = decode_redirect(request.query_string.decode("latin-1"), max_bytes=max_bytes)
     else:
         raise InvalidRequest("expected a SAMLRequest or SAMLResponse (Redirect or POST binding)")
+    if message.kind == "SAMLRequest" and request.method == "POST":
+        from flask_idp.blueprints.saml import PeekReplayCache, cookies_withheld, same_site_hop
+
+        if cookies_withheld():
+            # Without the session cookie the logout would end nothing, yet answer Success.
+            checked = parse_logout_request(
+                message=message,
+                settings=saml.settings,
+                service_providers=saml.service_providers,
+                replay_cache=PeekReplayCache(rt),
+                now=rt.now(),
+            )
+            return same_site_hop(message, url=saml.settings.slo_url, target_name=checked.sp.name)
     if message.kind == "SAMLRequest":
         info = parse_logout_request(
             message=message,

@@ -328,6 +328,13 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         "sha256",
     )
     enc_cert, enc_alg = _encryption(node.get("encryption"), base, meta)
+    sign_response = optional(node.get("sign_response"), Node.as_bool, preset.sign_response)
+    sign_assertion = optional(node.get("sign_assertion"), Node.as_bool, preset.sign_assertion)
+    if not (sign_response or sign_assertion):
+        # An unsigned bearer assertion can be forged by anyone who can reach the SP's ACS.
+        raise node._at("sign_assertion").error(
+            "the response or the assertion must be signed; both are switched off"
+        )
     lifetime = optional(
         node.get("session_lifetime_minutes"),
         lambda n: n.as_int(min_value=1, max_value=7 * 24 * 60),
@@ -341,8 +348,8 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         slo=optional(node.get("slo"), _slo_list, _from_meta(meta.slo) if meta else ()),
         signing_certs=certs,
         want_authn_requests_signed=want_signed,
-        sign_response=optional(node.get("sign_response"), Node.as_bool, preset.sign_response),
-        sign_assertion=optional(node.get("sign_assertion"), Node.as_bool, preset.sign_assertion),
+        sign_response=sign_response,
+        sign_assertion=sign_assertion,
         name_id=optional(
             node.get("name_id"), _name_id, NameIdRule(preset.name_id_format, preset.name_id_source)
         ),

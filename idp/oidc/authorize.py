@@ -219,7 +219,8 @@ def _prompt(raw: str | None) -> tuple[str, ...]:
 def _max_age(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    # isdigit() alone lets through "²" (int() then raises) and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise InvalidRequestError(f"max_age must be a non-negative integer, got {raw[:20]!r}")
     return int(raw)
 

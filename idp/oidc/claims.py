@@ -69,7 +69,7 @@ def parse_claims_parameter(raw: str | None) -> RequestedClaims:
         raise InvalidRequestError(f"claims is longer than {MAX_CLAIMS_PARAMETER} characters")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         raise InvalidRequestError("claims is not valid JSON (OIDC Core §5.5)") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("claims must be a JSON object with id_token/userinfo members")
@@ -91,7 +91,13 @@ def _member(value: Any, name: str) -> dict[str, ClaimRequest]:
             continue
         if not isinstance(spec, dict):
             raise InvalidRequestError(f"claims.{name}.{claim} must be null or an object")
-        values: list[Any] = list(spec.get("values") or [])
+        raw_values = spec.get("values")
+        if raw_values is None:
+            raw_values = []
+        if not isinstance(raw_values, list):
+            # list("abc") would quietly become three one-letter values.
+            raise InvalidRequestError(f"claims.{name}.{claim}.values must be a JSON array")
+        values: list[Any] = list(raw_values)
         if "value" in spec:
             values.insert(0, spec["value"])
         if not all(isinstance(v, str) for v in values):

@@ -185,8 +185,11 @@ class EntraJwks:
     def _load(self, url: str) -> dict[str, RSAKey]:
         try:
             raw = self._fetch(url)
-            key_set = KeySet.import_key_set(json.loads(raw))
-        except (OSError, ValueError, JoseError) as exc:
+            document = json.loads(raw)
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                raise ValueError("not a JWK set")
+            key_set = KeySet.import_key_set(document)  # type: ignore[arg-type]
+        except (OSError, ValueError, JoseError, TypeError, KeyError, RecursionError) as exc:
             raise TemporarilyUnavailableError(
                 f"cannot load Entra's signing keys from {url}: {type(exc).__name__}"
             ) from None
@@ -309,7 +312,7 @@ def _unverified_issuer(token: str) -> str:
     try:
         payload = token.split(".")[1]
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError, UnicodeDecodeError):
+    except (ValueError, IndexError, UnicodeDecodeError, RecursionError):
         raise JwtClaimsError("id_token_hint: the payload is not base64url JSON") from None
     iss = data.get("iss") if isinstance(data, dict) else None
     if not isinstance(iss, str):

@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -85,13 +86,21 @@ class RefreshFamilies(Protocol):
     Token values never reach it, only their SHA-256. ``rotate`` spends a token atomically
     (exactly one of two racing presentations wins) and raises :class:`InvalidGrantError`; when
     the presentation revokes the family (reuse, another client) it raises
-    :class:`FamilyRevokedError` after the revocation is stored.
+    :class:`FamilyRevokedError` after the revocation is stored. ``check(grant)`` runs before
+    the token is spent for good: when it raises, the token stays unspent.
     """
 
     def start(self, grant: Grant, *, token_hash: str, now: dt.datetime, ttl: int) -> None: ...
 
     def rotate(
-        self, *, token_hash: str, next_hash: str, client_id: str, now: dt.datetime, ttl: int
+        self,
+        *,
+        token_hash: str,
+        next_hash: str,
+        client_id: str,
+        now: dt.datetime,
+        ttl: int,
+        check: Callable[[Grant], None] | None = None,
     ) -> Grant: ...
 
     def revoke(self, grant_id: str, *, now: dt.datetime, reason: str) -> bool: ...
@@ -181,9 +190,19 @@ class GrantStore:
         return token
 
     def rotate_refresh_token(
-        self, *, token: str, client_id: str, now: dt.datetime
+        self,
+        *,
+        token: str,
+        client_id: str,
+        now: dt.datetime,
+        check: Callable[[Grant], None] | None = None,
     ) -> tuple[Grant, str]:
-        """Spend ``token`` and return its grant with the next token of the family."""
+        """Spend ``token`` and return its grant with the next token of the family.
+
+        ``check(grant)`` validates the rest of the request against the grant (a narrowed
+        ``scope``); when it raises, nothing is spent, so a refused request is not later
+        mistaken for reuse.
+        """
         if not _TOKEN.fullmatch(token):
             raise InvalidGrantError("the refresh token is malformed")
         following = secrets.token_urlsafe(32)
@@ -194,6 +213,7 @@ class GrantStore:
                 client_id=client_id,
                 now=now,
                 ttl=self.refresh_ttl,
+                check=check,
             )
         except FamilyRevokedError as exc:
             # The family was revoked just now (reuse): the access tokens it issued go too.

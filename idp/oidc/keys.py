@@ -149,7 +149,7 @@ def verify_jwt(
         raise JwtSignatureError(f"{what}: the signature does not verify") from None
     try:
         claims = json.loads(obj.payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise JwtMalformedError(f"{what}: the payload is not JSON") from None
     if not isinstance(claims, dict):
         raise JwtMalformedError(f"{what}: the payload is not a JSON object")
@@ -169,7 +169,7 @@ def _header(token: str, what: str) -> dict[str, Any]:
         raise JwtMalformedError(f"{what}: expected three dot-separated parts, got {len(parts)}")
     try:
         header = json.loads(_b64url(parts[0]))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
         raise JwtMalformedError(f"{what}: the header is not base64url JSON") from None
     if not isinstance(header, dict):
         raise JwtMalformedError(f"{what}: the header is not a JSON object")

@@ -154,10 +154,16 @@ class OidcProvider:
         if grant_type == "refresh_token":
             if not client.refresh_tokens:
                 raise UnauthorizedClientError("this client may not use refresh tokens")
+            scope = _one(form, "scope")
+
+            def check_scope(granted: Grant) -> None:
+                _narrowed(granted, scope)  # refused before the token is spent
+
             grant, refresh = self.grants.rotate_refresh_token(
-                token=_one(form, "refresh_token") or "", client_id=client.client_id, now=now
-            )
-            grant = _narrowed(grant, _one(form, "scope"))
+                token=_one(form, "refresh_token") or "", client_id=client.client_id, now=now,
+                check=check_scope,
+            )  # fmt: skip
+            grant = _narrowed(grant, scope)
             return self._tokens(client, grant, now=now, nonce=None, refresh=refresh)
         raise UnsupportedGrantTypeError(
             f"grant_type must be authorization_code or refresh_token, got {grant_type!r}"[:200]

@@ -9,6 +9,7 @@ cache in :mod:`idp.oidc.eam` through the small fetcher defined here.
 
 from __future__ import annotations
 
+import http.client
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,8 +49,13 @@ def fetch_url(url: str) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise OSError(f"refusing to fetch non-HTTP URL {url!r}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=JWKS_TIMEOUT) as response:  # noqa: S310
-        body: bytes = response.read(MAX_JWKS_BYTES + 1)
+    try:
+        with urllib.request.urlopen(request, timeout=JWKS_TIMEOUT) as response:  # noqa: S310
+            body: bytes = response.read(MAX_JWKS_BYTES + 1)
+    except http.client.HTTPException as exc:
+        # A garbled answer (bad status line, broken chunking) is not an OSError; callers
+        # treat OSError as "the key endpoint is unreachable".
+        raise OSError(f"{url} sent a malformed HTTP response: {type(exc).__name__}") from None
     if len(body) > MAX_JWKS_BYTES:
         raise OSError(f"{url} returned more than {MAX_JWKS_BYTES} bytes")
     return body

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -121,17 +122,27 @@ class SqlRefreshFamilies:
             s.add(_token(token_hash, grant.grant_id, now=now, expires=expires))
 
     def rotate(
-        self, *, token_hash: str, next_hash: str, client_id: str, now: dt.datetime, ttl: int
+        self,
+        *,
+        token_hash: str,
+        next_hash: str,
+        client_id: str,
+        now: dt.datetime,
+        ttl: int,
+        check: Callable[[Grant], None] | None = None,
     ) -> Grant:
         """Spend ``token_hash``, record ``next_hash`` in its family, return the family's grant.
 
         Raises :class:`InvalidGrantError`; a replayed token or one presented by another client
         revokes the family and raises :class:`FamilyRevokedError` once that is committed.
+        Whatever ``check(grant)`` raises rolls the spending back.
         """
         revoked: str | None = None
         with self.db.transaction(write=True) as s:
             outcome, grant = _spend(s, token_hash, client_id=client_id, now=now)
             if outcome is _Spend.ROTATED and grant is not None:
+                if check is not None:
+                    check(grant)  # raising here leaves the transaction: the UPDATE is undone
                 expires = now + dt.timedelta(seconds=ttl)
                 s.add(_token(next_hash, grant.grant_id, now=now, expires=expires))
                 s.execute(

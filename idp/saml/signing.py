@@ -23,6 +23,19 @@ from idp.saml import constants as c
 from idp.saml.errors import BuildError, SignatureInvalid
 from idp.xmlsig import XmlSigner
 
+# The only transforms a SAML signature needs (SAML core §5.4.3, §5.4.4). Anything else (XPath,
+# XSLT, ...) could make the signature cover less than the element we read, or run code before
+# the signature is checked.
+_ALLOWED_TRANSFORMS = (
+    xmlsec.constants.TransformEnveloped,
+    xmlsec.constants.TransformExclC14N,
+    xmlsec.constants.TransformExclC14NWithComments,
+    xmlsec.constants.TransformInclC14N,
+    xmlsec.constants.TransformInclC14NWithComments,
+)
+_REFERENCE_TRANSFORMS = frozenset(t.href for t in _ALLOWED_TRANSFORMS)
+_C14N_METHODS = _REFERENCE_TRANSFORMS - {xmlsec.constants.TransformEnveloped.href}
+
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha256": hashes.SHA256,
@@ -126,6 +139,7 @@ def verify_enveloped(root: etree._Element, *, certs: tuple[bytes, ...], allow_sh
     _accepted_sig_alg(
         method.get("Algorithm", "") if method is not None else "", allow_sha1=allow_sha1
     )
+    _check_transforms(signature, refs[0])
     digest = refs[0].find(f"{{{c.DS_NS}}}DigestMethod")
     digest_name = c.DIGEST_ALGS.get(digest.get("Algorithm", "") if digest is not None else "")
     if digest_name is None or (digest_name == "sha1" and not allow_sha1):
@@ -140,6 +154,22 @@ def verify_enveloped(root: etree._Element, *, certs: tuple[bytes, ...], allow_sh
         except xmlsec.Error:
             continue
     raise SignatureInvalid("XML signature does not verify with the SP's certificates")
+
+
+def _check_transforms(signature: etree._Element, reference: etree._Element) -> None:
+    c14n = signature.find(f"{{{c.DS_NS}}}SignedInfo/{{{c.DS_NS}}}CanonicalizationMethod")
+    c14n_uri = c14n.get("Algorithm", "") if c14n is not None else ""
+    if c14n_uri not in _C14N_METHODS:
+        raise SignatureInvalid(
+            f"canonicalization {c14n_uri[:100]!r} refused; C14N or exclusive C14N expected"
+        )
+    for transform in reference.iterfind(f"{{{c.DS_NS}}}Transforms/{{{c.DS_NS}}}Transform"):
+        uri = transform.get("Algorithm", "")
+        if uri not in _REFERENCE_TRANSFORMS:
+            raise SignatureInvalid(
+                f"reference transform {uri[:100]!r} refused; only enveloped-signature and C14N "
+                "are accepted"
+            )
 
 
 def _accepted_sig_alg(uri: str, *, allow_sha1: bool) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -15,6 +16,7 @@ from idp.saml.bindings import parse_xml, text_of
 from idp.saml.errors import XmlRejected
 
 MAX_METADATA_BYTES = 1024 * 1024
+_HTTP_URL = re.compile(r"https?://\S+")
 _MD = f"{{{c.MD_NS}}}"
 _DS = f"{{{c.DS_NS}}}"
 
@@ -82,6 +84,12 @@ def _endpoint(element: etree._Element) -> MetadataEndpoint:
     binding, location = element.get("Binding"), element.get("Location")
     if not binding or not location:
         raise XmlRejected(f"{etree.QName(element).localname} without Binding or Location")
+    for url in (location, element.get("ResponseLocation")):
+        # These become form actions and redirect targets: never javascript:, data:, ...
+        if url is not None and not _HTTP_URL.fullmatch(url):
+            raise XmlRejected(
+                f"{etree.QName(element).localname} Location {url[:100]!r} is not an http(s) URL"
+            )
     return MetadataEndpoint(
         binding=binding,
         url=location,

@@ -52,6 +52,8 @@ _SIMPLE: Mapping[str, _Getter] = MappingProxyType(
     }
 )
 SOURCES = tuple(_SIMPLE)
+# XML 1.0 §2.2 Char: lxml refuses anything else, so such a value cannot go into a token.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PREFIXES = ("external_id:", "windows_account:")
 _NETBIOS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,14}")
 
@@ -75,6 +77,16 @@ def check_source(value: Any) -> None:
 
 def source_values(source: str, *, employee: Employee, context: AuthContext) -> tuple[str, ...]:
     """The values of one source for ``employee``; empty when the employee has none."""
+    values = _raw_values(source, employee=employee, context=context)
+    if any(_NOT_XML.search(value) for value in values):
+        raise ClaimUnavailable(
+            f"the {source!r} value of employee {employee.username!r} holds a control "
+            "character that a token cannot carry; ask the directory administrator to fix it"
+        )
+    return values
+
+
+def _raw_values(source: str, *, employee: Employee, context: AuthContext) -> tuple[str, ...]:
     getter = _SIMPLE.get(source)
     if getter is not None:
         return getter(employee, context)

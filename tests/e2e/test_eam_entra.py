@@ -175,3 +175,15 @@ def test_unmeetable_acr(idp: tuple[RunningServer, EntraSim], alice: PasskeyClien
     server, sim = idp
     request = sim.request(sim.hint(oid=OID), acr=("knowledgeonly",))
     assert "acr" in expect_error(post(alice, server, request), "invalid_request")
+
+
+def test_malformed_claims_parameter_is_posted_back(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
+    # "values" must be an array (OIDC Core §5.5.1); a number crashed the request (500) before.
+    server, sim = idp
+    body = sim.request(sim.hint(oid=OID))
+    body["claims"] = '{"id_token": {"acr": {"essential": true, "values": 5}}}'
+    assert "values" in expect_error(post(alice, server, body), "invalid_request")
+    body["claims"] = "[" * 3000  # nested deeper than the interpreter's recursion limit
+    assert "claims" in expect_error(post(alice, server, body), "invalid_request")

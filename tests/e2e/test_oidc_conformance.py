@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.entra_sim import EntraSim, oidc_idp
+from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
 from tests.e2e.helpers import PasskeyClient, signed_in_session
 from tests.e2e.server import RunningServer
 from tests.e2e.test_oidc_flows import (
@@ -256,6 +256,23 @@ def test_oidcc_client_secret_basic_and_post(user: PasskeyClient, discovery: dict
                                  redirect_uri=REDIRECT, scope="openid", code_challenge=challenge,
                                  code_challenge_method="S256"))  # fmt: skip
     assert exchange(discovery, answer["code"], verifier).status_code == 200
+    # client_secret_post (the "postapp" client is registered for it; Basic would be refused)
+    cb = "https://rp.example.com/cb"
+    posted = code_from(authorize(user, discovery, response_type="code", client_id="postapp",
+                                 redirect_uri=cb, scope="openid"))  # fmt: skip
+    form = {"grant_type": "authorization_code", "code": posted["code"], "redirect_uri": cb}
+    as_basic = requests.post(discovery["token_endpoint"], data=form, timeout=5,
+                             auth=("postapp", CLIENT_SECRET))  # fmt: skip
+    assert as_basic.status_code == 401 and as_basic.json()["error"] == "invalid_client"
+    posted = code_from(authorize(user, discovery, response_type="code", client_id="postapp",
+                                 redirect_uri=cb, scope="openid"))  # fmt: skip
+    form["code"] = posted["code"]
+    as_post = requests.post(
+        discovery["token_endpoint"],
+        timeout=5,
+        data={**form, "client_id": "postapp", "client_secret": CLIENT_SECRET},
+    )
+    assert as_post.status_code == 200 and as_post.json()["id_token"]
 
 
 def test_oidcc_userinfo_get_post_header_post_body(user: PasskeyClient, discovery: dict[str, Any]

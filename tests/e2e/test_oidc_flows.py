@@ -474,3 +474,49 @@ def test_logout_to_unregistered_uri_refused(discovery: dict[str, Any]) -> None:
         params={"client_id": "webapp", "post_logout_redirect_uri": "https://evil.example.com/"},
     )
     assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_refresh_with_an_ungranted_scope_does_not_spend_the_token(
+    discovery: dict[str, Any], alice: PasskeyClient
+) -> None:
+    # RFC 6749 §6: the request is refused, and nothing changes — the client still holds a
+    # good refresh token. (Spending it first made the retry look like reuse and revoke all.)
+    code, verifier = signed_code(alice, discovery)
+    first = exchange(discovery, code, verifier).json()
+    ask_more = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                "scope": "openid phone"}  # fmt: skip
+    refused = requests.post(discovery["token_endpoint"], data=ask_more, timeout=5,
+                            auth=("webapp", CLIENT_SECRET))  # fmt: skip
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+    assert "refresh_token" not in refused.json()
+    retry = requests.post(discovery["token_endpoint"], timeout=5, auth=("webapp", CLIENT_SECRET),
+                          data={"grant_type": "refresh_token",
+                                "refresh_token": first["refresh_token"]})  # fmt: skip
+    assert retry.status_code == 200, retry.text
+    info = requests.get(discovery["userinfo_endpoint"], timeout=5,
+                        headers={"Authorization": f"Bearer {first['access_token']}"})  # fmt: skip
+    assert info.status_code == 200, "nothing of the grant may be revoked"
+
+
+def test_consent_given_by_one_user_does_not_carry_to_another(
+    server: RunningServer, discovery: dict[str, Any], alice: PasskeyClient
+) -> None:
+    # Alice allows the client, but does not follow the redirect; she sends the resume link to
+    # Bob instead. Bob never allowed the client: he must be asked, not handed a code.
+    base = server.base_url
+    page = authorize(alice, discovery, response_type="code", client_id="consenting",
+                     redirect_uri="https://rp.example.com/cb", scope="openid phone",
+                     prompt="consent")  # fmt: skip
+    assert page.status_code == 200 and "Allow" in page.text
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    key = page.text.split('name="k" value="')[1].split('"')[0]
+    done = alice.http.post(base + "/oidc/consent", timeout=5, allow_redirects=False,
+                           data={"k": key, "csrf": csrf, "decision": "allow"})  # fmt: skip
+    assert done.status_code == 303
+    bob = signed_in_session(server, "bob")
+    hijacked = bob.http.get(base + done.headers["Location"], allow_redirects=False, timeout=5)
+    assert "Location" not in hijacked.headers or "code=" not in hijacked.headers["Location"]
+    assert hijacked.status_code == 200 and "Allow" in hijacked.text
+    # Alice's own resume still completes with her consent.
+    mine = alice.http.get(base + done.headers["Location"], allow_redirects=False, timeout=5)
+    assert "code" in code_from(mine)

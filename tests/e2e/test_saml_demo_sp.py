@@ -4,6 +4,7 @@ wantMessagesSigned, rejectDeprecatedAlgorithm) as the peer, over real HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,138 @@ def test_metadata_publishes_the_next_key_during_rollover(
         check=False,
     )
     assert wrong_key.returncode != 0
+
+
+_CROSS_SITE = {"Sec-Fetch-Site": "cross-site"}
+_SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def _signed_post_request(server: RunningServer) -> tuple[dict[str, str], str]:
+    import json as jsonlib
+
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from idp.keys import load_signing_key
+    from tests.idp.saml.onelogin_sp import post_login
+
+    sp_dir = server.directory.resolve() / "sp"
+    raw = jsonlib.loads((sp_dir / "settings.json").read_text())
+    raw["idp"]["singleSignOnService"]["binding"] = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    return post_login(
+        OneLogin_Saml2_Settings(raw),
+        sp_key=load_signing_key(sp_dir / "sp.key", sp_dir / "sp.crt"),
+    )
+
+
+def test_cross_site_post_request_hops_to_pick_up_the_session(idp_server: RunningServer) -> None:
+    """A browser leaves the SameSite=Lax session cookie off the SP's cross-site POST; the IdP
+    re-posts the request from its own origin once, so a signed-in employee keeps SSO."""
+    fields, request_id = _signed_post_request(idp_server)
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    # What the browser sends cross-site: no cookies at all.
+    hop = requests.post(
+        idp_server.url("/saml/login"),
+        data=fields,
+        headers=_CROSS_SITE,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert hop.status_code == 200, hop.text
+    action, hop_fields = autopost_fields(hop.text)
+    assert action == idp_server.url("/saml/login")
+    assert hop_fields == fields  # the same message and RelayState, nothing added
+    # Same-origin now: the cookie comes along and the session answers without a sign-in.
+    answer = client.http.post(
+        action, data=hop_fields, headers=_SAME_ORIGIN, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 200, (answer.status_code, answer.headers.get("Location"))
+    assert _status_of(answer.text).endswith("status:Success")
+    assert (
+        f'InResponseTo="{request_id}"'
+        in __import__("base64").b64decode(autopost_fields(answer.text)[1]["SAMLResponse"]).decode()
+    )
+
+
+def test_cross_site_hop_refuses_bad_requests_at_once(idp_server: RunningServer) -> None:
+    import json as jsonlib
+
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from tests.idp.saml.onelogin_sp import post_login
+
+    raw = jsonlib.loads((idp_server.directory.resolve() / "sp/settings.json").read_text())
+    unsigned, _ = post_login(OneLogin_Saml2_Settings(raw), sp_key=None)
+    r = requests.post(idp_server.url("/saml/login"), data=unsigned, headers=_CROSS_SITE, timeout=10)
+    assert r.status_code in (400, 403) and "sign" in r.text.lower()
+
+
+def test_cross_site_post_logout_ends_the_session(idp_server: RunningServer) -> None:
+    """SP-initiated SLO over HTTP-POST from another site: without the hop the IdP would answer
+    Success while the session it could not see lives on."""
+    import base64
+    import json as jsonlib
+
+    from onelogin.saml2.constants import OneLogin_Saml2_Constants as K
+    from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    submit_autopost(client.http, _sp_login(client, idp_server))
+    sp_dir = idp_server.directory.resolve() / "sp"
+    request = OneLogin_Saml2_Logout_Request(
+        OneLogin_Saml2_Settings(jsonlib.loads((sp_dir / "settings.json").read_text())),
+        name_id="alice@example.com",
+        name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    )
+    signed = OneLogin_Saml2_Utils.add_sign(
+        request.get_xml(),
+        (sp_dir / "sp.key").read_text(),
+        (sp_dir / "sp.crt").read_text(),
+        sign_algorithm=K.RSA_SHA256,
+        digest_algorithm=K.SHA256,
+    )
+    fields = {"SAMLRequest": base64.b64encode(signed).decode(), "RelayState": "bye"}
+    hop = requests.post(
+        idp_server.url("/saml/logout"),
+        data=fields,
+        headers=_CROSS_SITE,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert hop.status_code == 200, hop.text
+    action, hop_fields = autopost_fields(hop.text)
+    assert action == idp_server.url("/saml/logout") and hop_fields == fields
+    account = client.http.get(idp_server.url("/"), allow_redirects=False, timeout=10)
+    assert account.status_code == 200  # nothing ended before the hop
+    done = client.http.post(
+        action, data=hop_fields, headers=_SAME_ORIGIN, allow_redirects=False, timeout=10
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["Location"].startswith(idp_server.sp_url + "/sls?SAMLResponse=")
+    account = client.http.get(idp_server.url("/"), allow_redirects=False, timeout=10)
+    assert account.status_code == 303  # the IdP session ended
+
+
+def test_session_not_on_or_after_follows_the_sp_session_lifetime(make_idp_server: Any) -> None:
+    """`session_lifetime_minutes` (default 480) sets SessionNotOnOrAfter, capped by the IdP
+    session's own absolute lifetime (core §2.7.2)."""
+    import base64
+
+    from lxml import etree
+
+    server = make_idp_server(extra_config="session:\n  absolute_lifetime: 36000\n")
+    client = PasskeyClient(server)
+    client.enrol("alice")
+    answer = _sp_login(client, server)
+    root = etree.fromstring(base64.b64decode(autopost_fields(answer.text)[1]["SAMLResponse"]))
+    statement = root.find(".//{urn:oasis:names:tc:SAML:2.0:assertion}AuthnStatement")
+    assert statement is not None
+
+    def instant(name: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(statement.get(name, "").replace("Z", "+00:00"))
+
+    lifetime = instant("SessionNotOnOrAfter") - instant("AuthnInstant")
+    assert lifetime == dt.timedelta(minutes=480)  # the SP's 8 h, not the session's 10 h

@@ -35,6 +35,13 @@ def _translated(what: str) -> Iterator[None]:
         raise StoreError(f"Redis refused {what}: {exc}") from exc
 
 
+def _shown(key: str) -> str:
+    """The key's namespace only: keys end in session ids, challenge handles and login tickets,
+    and error descriptions reach the log and the error page."""
+    namespace, sep, _ = key.partition(":")
+    return f"'{namespace}:…'" if sep else "a key"
+
+
 class _RedisSubscription:
     def __init__(self, pubsub: Any, channel: str) -> None:
         self._pubsub = pubsub
@@ -88,27 +95,27 @@ class RedisStore:
 
     def put(self, key: str, value: bytes, *, ttl: int) -> None:
         check_ttl(ttl)
-        with _translated(f"SET {key!r}"):
+        with _translated(f"SET {_shown(key)}"):
             self._client.set(self._k(key), value, ex=ttl)
 
     def get(self, key: str) -> bytes | None:
-        with _translated(f"GET {key!r}"):
+        with _translated(f"GET {_shown(key)}"):
             return cast("bytes | None", self._client.get(self._k(key)))
 
     def take(self, key: str) -> bytes | None:
-        with _translated(f"GETDEL {key!r}"):
+        with _translated(f"GETDEL {_shown(key)}"):
             return cast("bytes | None", self._client.getdel(self._k(key)))
 
     def add_if_absent(self, key: str, value: bytes, *, ttl: int) -> bool:
         check_ttl(ttl)
-        with _translated(f"SET NX {key!r}"):
+        with _translated(f"SET NX {_shown(key)}"):
             return bool(self._client.set(self._k(key), value, ex=ttl, nx=True))
 
     def incr(self, key: str, *, ttl: int) -> int:
         check_ttl(ttl)
         full = self._k(key)
         # SET NX EX creates the counter with its TTL; INCR keeps that TTL. One atomic trip.
-        with _translated(f"INCR {key!r}"), self._client.pipeline(transaction=True) as pipe:
+        with _translated(f"INCR {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
             pipe.set(full, 0, ex=ttl, nx=True)
             pipe.incr(full)
             _, count = pipe.execute()
@@ -118,7 +125,7 @@ class RedisStore:
         check_ttl(ttl)
         check_mapping(mapping)
         full = self._k(key)
-        with _translated(f"HSET {key!r}"), self._client.pipeline(transaction=True) as pipe:
+        with _translated(f"HSET {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
             redis_fields: dict[Any, Any] = dict(mapping)
             pipe.hset(full, mapping=redis_fields)
             pipe.expire(full, ttl)
@@ -127,11 +134,14 @@ class RedisStore:
     def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
         full = self._k(key)
         if refresh_ttl is None:
-            with _translated(f"HGETALL {key!r}"):
+            with _translated(f"HGETALL {_shown(key)}"):
                 raw = self._client.hgetall(full)
         else:
             check_ttl(refresh_ttl)
-            with _translated(f"HGETALL {key!r}"), self._client.pipeline(transaction=True) as pipe:
+            with (
+                _translated(f"HGETALL {_shown(key)}"),
+                self._client.pipeline(transaction=True) as pipe,
+            ):
                 pipe.hgetall(full)
                 pipe.expire(full, refresh_ttl)
                 raw, _ = pipe.execute()
@@ -141,7 +151,7 @@ class RedisStore:
         return {field.decode("utf-8"): value for field, value in fields.items()}
 
     def delete(self, key: str) -> None:
-        with _translated(f"DEL {key!r}"):
+        with _translated(f"DEL {_shown(key)}"):
             self._client.delete(self._k(key))
 
     def publish(self, channel: str, message: bytes) -> None:

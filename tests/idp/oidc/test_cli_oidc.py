@@ -34,3 +34,22 @@ def test_client_add_writes_a_loadable_entry_and_a_long_secret(tmp_path: Path, ca
 
 def test_client_add_refuses_bad_id(capsys) -> None:
     assert add_client(["a b", "--redirect-uri", "https://x/cb"]) == 2
+
+
+def test_client_add_quotes_values_that_yaml_would_misread(tmp_path: Path) -> None:
+    # " #" starts a YAML comment, ": " a mapping, "," splits a flow sequence.
+    clients = tmp_path / "clients.yaml"
+    name = "Wiki #2: docs, staff"
+    uris = ["https://wiki.example.com/cb?a=1,2", "https://wiki.example.com/cb2"]
+    code = add_client(
+        ["wiki", "--name", name, "--redirect-uri", uris[0], "--redirect-uri", uris[1],
+         "--post-logout-redirect-uri", "https://wiki.example.com/bye?x=1,2",
+         "--secret-file", str(tmp_path / "wiki secret #1"), "--clients-file", str(clients)]
+    )  # fmt: skip
+    assert code == 0
+    client = load_clients(clients, policies={"default": object()}, env={}).get("wiki")
+    assert client is not None
+    assert client.name == name
+    assert client.redirect_uris == tuple(uris)
+    assert client.post_logout_redirect_uris == ("https://wiki.example.com/bye?x=1,2",)
+    assert client.secret == (tmp_path / "wiki secret #1").read_text().strip()

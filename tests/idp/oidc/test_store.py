@@ -93,6 +93,27 @@ def test_reuse_revokes_the_family_and_its_access_tokens(
     assert row is not None and row.revoked_at == NOW and row.revoked_reason == "reused"
 
 
+def test_a_refused_check_leaves_the_token_unspent(
+    families: SqlRefreshFamilies, db: Database
+) -> None:
+    # A refresh request refused for its own content (RFC 6749 §6: a scope not granted) must not
+    # spend the token: the client's retry would otherwise look like reuse and revoke the family.
+    grants = grants_over(families)
+    token = grants.issue_refresh_token(grant(), now=NOW)
+
+    def refuse(_: Grant) -> None:
+        raise e.InvalidScopeError("scope 'phone' was not granted originally")
+
+    with pytest.raises(e.InvalidScopeError):
+        grants.rotate_refresh_token(token=token, client_id="c", now=NOW, check=refuse)
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(OidcRefreshTokenRow)) == 1
+    got, _ = grants.rotate_refresh_token(token=token, client_id="c", now=NOW)
+    assert got.grant_id == "g1"
+    row = family_row(db, "g1")
+    assert row is not None and row.revoked_at is None
+
+
 def test_reuse_after_a_restart_is_still_detected(
     families: SqlRefreshFamilies, db: Database
 ) -> None:

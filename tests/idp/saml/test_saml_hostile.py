@@ -281,3 +281,58 @@ def test_requested_authn_context_and_flags(settings: IdpSamlSettings, sp: Servic
 def test_comment_cannot_split_issuer(settings: IdpSamlSettings, sp: ServiceProvider) -> None:
     with pytest.raises(XmlRejected, match="text only"):
         _parse(_redirect(_xml(issuer=f"{SP_ENTITY}<!-- -->.evil")), settings, sp)
+
+
+def _post_signed_with_transforms(
+    xml: bytes, key: SigningKey, extra_transform: tuple[object, str] | None
+) -> dict[str, str]:
+    """Enveloped-sign ``xml`` as an SP would, optionally with one more reference transform."""
+    import xmlsec
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    sig = xmlsec.template.create(
+        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+    )
+    root.find(f"{{{c.SAML_NS}}}Issuer").addnext(sig)
+    ref = xmlsec.template.add_reference(sig, xmlsec.constants.TransformSha256, uri="#_req1")
+    xmlsec.template.add_transform(ref, xmlsec.constants.TransformEnveloped)
+    if extra_transform is not None:
+        transform = xmlsec.template.add_transform(ref, extra_transform[0])
+        etree.SubElement(transform, f"{{{c.DS_NS}}}XPath").text = extra_transform[1]
+    xmlsec.template.add_transform(ref, xmlsec.constants.TransformExclC14N)
+    xmlsec.tree.add_ids(root, ["ID"])
+    ctx = xmlsec.SignatureContext()
+    ctx.key = xmlsec.Key.from_memory(key.key_pem, xmlsec.constants.KeyDataFormatPem)
+    ctx.sign(sig)
+    return {"SAMLRequest": base64.b64encode(etree.tostring(root)).decode()}
+
+
+def test_signature_transforms_other_than_c14n_are_refused(
+    settings: IdpSamlSettings, sp_signed: ServiceProvider, sp_key: SigningKey
+) -> None:
+    """An XPath transform lets a signature leave out part of the message (here the ACS URL):
+    the signature still verifies after the ACS is swapped. Only enveloped-signature and C14N
+    transforms are accepted (SAML core §5.4.4)."""
+    import xmlsec
+
+    def parse(form: dict[str, str]) -> AuthnRequestInfo:
+        return parse_authn_request(
+            message=decode_post(form),
+            settings=settings,
+            service_providers={SP_ENTITY: sp_signed},
+            replay_cache=MemoryReplayCache(),
+            now=dt.datetime.now(dt.UTC),
+        )
+
+    acs2 = "https://sp.example.com/acs2"
+    plain = parse(_post_signed_with_transforms(_xml(acs=acs2), sp_key, None))
+    assert plain.signed and plain.acs.url == acs2
+    skip_acs = "not(self::node()[name()='AssertionConsumerServiceURL'])"
+    form = _post_signed_with_transforms(
+        _xml(acs=acs2), sp_key, (xmlsec.constants.TransformXPath, skip_acs)
+    )
+    swapped = base64.b64decode(form["SAMLRequest"]).replace(acs2.encode(), SP_ACS.encode())
+    for candidate in (form, {"SAMLRequest": base64.b64encode(swapped).decode()}):
+        with pytest.raises(SignatureInvalid, match=r"transform .*xpath.* refused"):
+            parse(candidate)

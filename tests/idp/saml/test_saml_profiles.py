@@ -207,6 +207,17 @@ def test_okta_sha256(
             "profile",
             "not one of",
         ),
+        (
+            {
+                "name": "x",
+                "entity_id": "e",
+                "acs": [{"url": "https://a"}],
+                "sign_response": False,
+                "sign_assertion": False,
+            },
+            "sign_assertion",
+            "must be signed",
+        ),
     ],
 )
 def test_bad_sp_config_names_the_key(data: dict[str, object], path: str, reason: str) -> None:
@@ -214,3 +225,30 @@ def test_bad_sp_config_names_the_key(data: dict[str, object], path: str, reason:
         parse_service_provider(Node(data, "rp.yaml", ""))
     assert info.value.path == path
     assert reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["javascript:alert(document.domain)", "data:text/html,<script>x</script>", "//evil/acs"],
+)
+def test_sp_metadata_endpoints_must_be_http_urls(tmp_path: Path, location: str) -> None:
+    """Metadata ACS/SLO locations become form actions and redirect targets; YAML ones must be
+    http(s) already, metadata ones are held to the same rule at start."""
+    from xml.sax.saxutils import quoteattr
+
+    metadata = tmp_path / "sp.xml"
+    metadata.write_text(
+        f'<md:EntityDescriptor xmlns:md="{c.MD_NS}" entityID="https://sp.example">'
+        f'<md:SPSSODescriptor protocolSupportEnumeration="{c.SAMLP_NS}">'
+        f'<md:AssertionConsumerService Binding="{c.BINDING_POST}" Location="https://sp.example/acs"'
+        ' index="0"/>'
+        f'<md:SingleLogoutService Binding="{c.BINDING_REDIRECT}" Location="https://sp.example/slo"'
+        f" ResponseLocation={quoteattr(location)}/>"
+        "</md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_service_provider(
+            Node({"name": "x", "metadata": "sp.xml"}, str(tmp_path / "x.yaml"), "")
+        )
+    assert info.value.path == "metadata"
+    assert "is not an http(s) URL" in info.value.reason

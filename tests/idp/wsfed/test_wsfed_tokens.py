@@ -445,3 +445,36 @@ def test_each_token_has_a_fresh_assertion_id(
     second = issue(wsfed, request, alice, context)
     assert first.assertion_id != second.assertion_id
     assert first.assertion_id.startswith("_")
+
+
+@pytest.mark.parametrize(
+    ("change", "source"),
+    [
+        ({"first_name": "Al\x0bice"}, "'name'"),
+        ({"groups": ("Staff", "VPN\x00Users")}, "'groups'"),
+        ({"external_ids": {"upn": "alice\x1b@corp.example.com"}}, "'upn'"),
+    ],
+)
+def test_a_directory_value_xml_cannot_carry_is_a_clear_refusal(
+    wsfed: WsFedRuntime,
+    alice: Employee,
+    context: AuthContext,
+    change: dict[str, object],
+    source: str,
+) -> None:
+    """XML 1.0 §2.2: control characters (a synced AD attribute may hold one) cannot be put in
+    a token; the sign-in is refused with a message naming the claim, not a server error."""
+    hostile = replace(alice, **change)
+    with pytest.raises(ClaimUnavailable, match=f"the {source} value of employee 'alice'") as info:
+        issue(wsfed, sign_in(wsfed.settings, wtrealm=OWA), hostile, context)
+    assert info.value.status == 403
+
+
+def test_a_name_identifier_xml_cannot_carry_is_a_clear_refusal(
+    rsa_key: SigningKey, alice: Employee, context: AuthContext
+) -> None:
+    settings = make_settings(owa_rp(claims=(), name_identifier=NameIdentifierRule("email")))
+    wsfed = build_wsfed(settings=settings, keys=KeySet(rsa_key), now=NOW)
+    hostile = replace(alice, email="alice\x08@example.com")
+    with pytest.raises(ClaimUnavailable, match="control character"):
+        issue(wsfed, sign_in(settings, wtrealm=OWA), hostile, context)

@@ -54,3 +54,27 @@ def test_prefix_namespaces_keys(redis_store: RedisStore) -> None:
     redis_store.put("k", b"v", ttl=60)
     assert redis_store.client.get(redis_store.prefix + "k") == b"v"
     assert redis_store.client.get("k") is None
+
+
+def test_redis_errors_do_not_quote_the_secret_part_of_a_key() -> None:
+    """Keys end in session ids, challenge handles and login tickets: an error description
+    (shown on the error page and logged) names the namespace only."""
+    store = RedisStore.from_url("redis://127.0.0.1:1/0")
+    secret = "Zk3rJ0bq5p4mS1c2YvQ8x7w6u9t0r1e2w3q4a5s6d7f"
+    operations = [
+        lambda: store.hash_get(f"session:{secret}", refresh_ttl=60),
+        lambda: store.hash_get(f"session:{secret}"),
+        lambda: store.hash_put(f"session:{secret}", {"f": b"v"}, ttl=60),
+        lambda: store.take(f"challenge:{secret}"),
+        lambda: store.get(f"login-ticket:{secret}"),
+        lambda: store.put(f"login-ticket:{secret}", b"v", ttl=60),
+        lambda: store.add_if_absent(f"replay:{secret}", b"v", ttl=60),
+        lambda: store.incr(f"rate:{secret}", ttl=60),
+        lambda: store.delete(f"session:{secret}"),
+    ]
+    for operation in operations:
+        with pytest.raises(StoreUnavailable) as info:
+            operation()
+        assert secret not in info.value.description
+        assert "…" in info.value.description
+    store.close()

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import delete, update
 
-from idp.audit import AuditEntry, AuditKind, Outcome
-from idp.store.errors import StoreError
+from idp.audit import AuditEntry, AuditEvent, AuditKind, Outcome
+from idp.store.errors import StoreError, StoreUnavailable
 from idp.store.sql import Database
 from idp.store.sql.models import AuditEventRow
 from idp.store.sql.repositories import AuditRepository
@@ -220,11 +220,13 @@ def test_a_failed_batch_stores_nothing_and_tells_the_caller(
     repo: AuditRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(entries: list[AuditEntry]) -> list[object]:
-        raise RuntimeError("disk full")
+        raise RuntimeError("disk full [SQL: INSERT …] [parameters: {'actor': 'emp-1'}]")
 
     monkeypatch.setattr(repo, "append_many", broken)
-    with pytest.raises(StoreError, match="audit write failed: disk full"):
+    with pytest.raises(StoreError, match=r"audit write failed \(RuntimeError\)") as info:
         repo.append(entry(1))
+    # The driver's message (SQL, parameters) goes to the log, never to the error page.
+    assert "INSERT" not in info.value.description and "emp-1" not in info.value.description
     monkeypatch.undo()
     assert not repo.list(limit=10).items
     assert repo.append(entry(2)).seq == 1
@@ -259,7 +261,7 @@ def test_queued_entries_survive_a_failed_write(
     monkeypatch.setattr(
         repo,
         "append_many",
-        lambda entries: (_ for _ in ()).throw(RuntimeError("database restarting")),
+        lambda entries: (_ for _ in ()).throw(StoreUnavailable("database restarting")),
     )
     repo.append_later(entry(1))
     with pytest.raises(StoreError):
@@ -267,3 +269,52 @@ def test_queued_entries_survive_a_failed_write(
     monkeypatch.setattr(repo, "append_many", real)
     repo.flush()
     assert [e.details["i"] for e in repo.list(limit=5).items] == ["1"]
+
+
+@pytest.mark.parametrize("hostile", ["\x00", "\ud800"])
+def test_text_the_database_cannot_hold_is_stored_replaced_and_chained(
+    repo: AuditRepository, hostile: str
+) -> None:
+    """NUL (PostgreSQL text) and a lone surrogate (UTF-8) arrive quoted in failure reasons:
+    clientDataJSON may carry ``"type": "\\u0000"``. The event must still be stored."""
+    event = repo.append(
+        entry(
+            0,
+            kind=AuditKind.LOGIN_FAILURE,
+            reason=f"expected clientData.type 'webauthn.get', got 'x{hostile}'",
+            details={f"k{hostile}": f"v{hostile}"},
+            relying_party="r" * 600,
+        )
+    )
+    stored = repo.list(limit=1).items[0]
+    assert stored == event
+    assert stored.reason == "expected clientData.type 'webauthn.get', got 'x\ufffd'"
+    assert dict(stored.details) == {"k\ufffd": "v\ufffd"}
+    assert stored.relying_party == "r" * 512
+    assert repo.verify().ok
+
+
+def test_an_entry_the_database_refuses_fails_alone(
+    repo: AuditRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One refused row must neither fail the events committed with it nor, queued, block
+    every later event by being retried for ever."""
+    monkeypatch.setattr(repo, "FLUSH_INTERVAL", 10.0)  # keep the background writer out of it
+    real = repo.append_many
+
+    def picky(entries: list[AuditEntry]) -> list[AuditEvent]:
+        if any(e.reason == "refused" for e in entries):
+            raise RuntimeError("value too long for type character varying(64)")
+        return real(entries)
+
+    monkeypatch.setattr(repo, "append_many", picky)
+    repo.append_later(entry(1, reason="refused"))
+    repo.append_later(entry(2))
+    assert repo.append(entry(3)).seq == 2  # committed in the same group as the refused one
+    repo.flush()
+    assert repo.append(entry(4)).seq == 3
+    with pytest.raises(StoreError, match="see the server log"):
+        repo.append(entry(5, reason="refused"))
+    events = repo.list(limit=10, newest_first=False).items
+    assert [e.details["i"] for e in events] == ["2", "3", "4"]
+    assert repo.verify().ok

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -27,6 +29,44 @@ _HEAD_ID = 1
 log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 VERIFY_BATCH = 1000
+
+
+class _RefusedEntry(StoreError):
+    """The database refused one audit row as such (not an outage)."""
+
+
+def _store_error(exc: Exception) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    # The driver's message quotes the SQL and every parameter: it goes to the log only, as
+    # the description reaches the error page.
+    log.error("audit write failed", exc_info=exc)
+    return _RefusedEntry(f"audit write failed ({type(exc).__name__}); see the server log")
+
+
+# NUL is refused by PostgreSQL text columns and a lone surrogate cannot be encoded as UTF-8 by
+# either database; both arrive in client-supplied text quoted by failure reasons.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_LIMITS = {"actor": 255, "employee_id": 64, "relying_party": 512, "factor": 64}
+
+
+def _clean(value: str, limit: int | None = None) -> str:
+    cleaned = _UNSTORABLE.sub("\ufffd", value)
+    return cleaned if limit is None else cleaned[:limit]
+
+
+def storable(entry: AuditEntry) -> AuditEntry:
+    """``entry`` as both databases can store it (sealed as stored, so the chain still holds)."""
+    changes: dict[str, Any] = {}
+    for name, limit in _LIMITS.items():
+        value = getattr(entry, name)
+        if value is not None and _clean(value, limit) != value:
+            changes[name] = _clean(value, limit)
+    if entry.reason is not None and _UNSTORABLE.search(entry.reason):
+        changes["reason"] = _clean(entry.reason)
+    if any(_UNSTORABLE.search(k + v) for k, v in entry.details.items()):
+        changes["details"] = {_clean(k): _clean(v) for k, v in entry.details.items()}
+    return replace(entry, **changes) if changes else entry
 
 
 def _from_row(row: AuditEventRow) -> AuditEvent:
@@ -157,23 +197,55 @@ class AuditRepository:
             return self._commit(batch) if batch else None
 
     def _commit(self, batch: list[tuple[int | None, AuditEntry]]) -> StoreError | None:
-        outcomes: list[AuditEvent | StoreError]
-        error: StoreError | None = None
         try:
-            outcomes = list(self.append_many([entry for _, entry in batch]))
-        except Exception as exc:  # handed to every waiting caller, then raised
-            # One transaction: the whole batch failed and nothing of it was stored.
-            error = exc if isinstance(exc, StoreError) else StoreError(f"audit write failed: {exc}")
-            outcomes = [error] * len(batch)
-            queued = [(t, e) for t, e in batch if t is None]
-            if queued:
-                with self._queue_lock:  # background entries are retried, not dropped
-                    self._pending[:0] = queued
-                self._wake.set()
+            outcomes: list[AuditEvent | StoreError] = list(
+                self.append_many([entry for _, entry in batch])
+            )
+        except Exception as exc:
+            # One transaction: the whole batch failed and nothing of it was stored. A row the
+            # database refuses must not take its neighbours down with it (nor, queued, block
+            # every later event), so a failed group is retried one entry at a time.
+            failed = _store_error(exc)
+            if len(batch) > 1 and not isinstance(exc, StoreError):
+                outcomes = [self._commit_one(entry) for _, entry in batch]
+            else:
+                outcomes = [failed] * len(batch)
+        error = self._settle(batch, outcomes)
         with self._queue_lock:
             for (ticket, _), outcome in zip(batch, outcomes, strict=True):
                 if ticket is not None:
                     self._done[ticket] = outcome
+        return error
+
+    def _commit_one(self, entry: AuditEntry) -> AuditEvent | StoreError:
+        try:
+            return self.append_many([entry])[0]
+        except Exception as exc:
+            return _store_error(exc)
+
+    def _settle(
+        self,
+        batch: list[tuple[int | None, AuditEntry]],
+        outcomes: list[AuditEvent | StoreError],
+    ) -> StoreError | None:
+        """Re-queue background entries that failed for a reason of the store (they are retried,
+        not dropped); log and drop one the database refuses as such, which no retry can fix."""
+        error: StoreError | None = None
+        retry: list[tuple[int | None, AuditEntry]] = []
+        for (ticket, entry), outcome in zip(batch, outcomes, strict=True):
+            if not isinstance(outcome, StoreError):
+                continue
+            error = error or outcome
+            if ticket is not None:
+                continue
+            if isinstance(outcome, _RefusedEntry):
+                log.error("audit event dropped, the database refuses it (%s): %r", outcome, entry)
+            else:
+                retry.append((ticket, entry))
+        if retry:
+            with self._queue_lock:
+                self._pending[:0] = retry
+            self._wake.set()
         return error
 
     def append_many(self, entries: list[AuditEntry]) -> list[AuditEvent]:
@@ -193,7 +265,7 @@ class AuditRepository:
                 raise StoreError("the audit chain head row is missing: run migrate()")
             seq, last_hash = head
             for entry in entries:
-                event = seal(entry, seq=seq + 1, prev_hash=last_hash)
+                event = seal(storable(entry), seq=seq + 1, prev_hash=last_hash)
                 seq, last_hash = event.seq, event.hash
                 events.append(event)
             s.execute(insert(AuditEventRow), [_row_values(e) for e in events])

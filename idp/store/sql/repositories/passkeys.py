@@ -63,7 +63,7 @@ def _from_row(row: PasskeyCredentialRow) -> PasskeyCredential:
     )
 
 
-def _check_name(name: str) -> str:
+def check_credential_name(name: str) -> str:
     cleaned = name.strip()
     if not cleaned or len(cleaned) > MAX_NAME_LENGTH or not cleaned.isprintable():
         raise ValueError(f"a credential name is 1–{MAX_NAME_LENGTH} printable characters")
@@ -108,7 +108,7 @@ class PasskeyRepository:
                     backed_up=credential.backed_up,
                     user_verified=credential.user_verified,
                     attestation_format=credential.attestation_format,
-                    name=_check_name(credential.name),
+                    name=check_credential_name(credential.name),
                     kind=str(credential.kind),
                     created_at=credential.created_at,
                     last_used_at=credential.last_used_at,
@@ -165,7 +165,7 @@ class PasskeyRepository:
     def rename(
         self, credential_id: str, name: str, *, expected_employee_id: str | None = None
     ) -> PasskeyCredential:
-        cleaned = _check_name(name)
+        cleaned = check_credential_name(name)
         with self._db.transaction(write=True) as s:
             row = _owned(s, credential_id, expected_employee_id)
             row.name = cleaned
