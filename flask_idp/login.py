@@ -102,16 +102,34 @@ def finish_ticket(handle: str | None) -> str:
     return LoginTicket(**json.loads(raw)).resume_url
 
 
+def park(prefix: str, key: str, payload: bytes, *, ttl: int) -> None:
+    """Keep a protocol request while the browser signs in; only this browser may resume it."""
+    runtime().ephemeral.put(prefix + key, _browser().encode() + b"|" + payload, ttl=ttl)
+
+
 def pending_request(prefix: str) -> tuple[str, bytes]:
-    """The protocol request parked under ``?k=`` before the sign-in page, and its key."""
+    """Take the protocol request parked under ``?k=`` (single use), and its key.
+
+    The caller parks it again if the browser must sign in once more.
+    """
     key = request.args.get("k", "")
-    raw = runtime().ephemeral.get(prefix + key) if 0 < len(key) <= 64 else None
+    store = runtime().ephemeral
+    expired = InvalidRequest(
+        "this sign-in has expired or was already answered; go back to the application "
+        "and start again"
+    )
+    raw = store.get(prefix + key) if 0 < len(key) <= 64 else None
     if raw is None:
+        raise expired
+    browser, _, payload = raw.partition(b"|")
+    if not hmac.compare_digest(browser, _browser().encode()):
         raise InvalidRequest(
-            "this sign-in has expired or was already answered; go back to the application "
-            "and start again"
+            "this sign-in was started in another browser; go back to the application and "
+            "start again here"
         )
-    return key, raw
+    if store.take(prefix + key) is None:  # a concurrent resume got it first
+        raise expired
+    return key, payload
 
 
 def _local(url: str) -> str:

@@ -6,6 +6,9 @@ challenges are single-use values in the short-lived store, bound to this browser
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -157,9 +160,12 @@ def login_options() -> Response:
     allow: list[PasskeyCredential] = []
     if username:
         employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
-        # An unknown name gets the usernameless options: no account enumeration.
         if employee is not None:
             allow = list(rt.passkeys.list_for_employee(employee.id))
+        if not allow:
+            # WebAuthn §14.6.2: an unknown name (or one without passkeys) gets a stable decoy
+            # credential, so the answer does not tell which accounts exist.
+            allow = [_decoy_credential(rt, username)]
     wa = rt.config.webauthn
     handle, challenge = issue_challenge(
         rt.ephemeral, purpose="login", bind=flow_id(), ttl=wa.challenge_ttl
@@ -291,6 +297,18 @@ def _rate_limit(rt: Runtime) -> None:
     key = f"rate:login:{client_ip()}:{int(rt.now().timestamp()) // 60}"
     if rt.ephemeral.incr(key, ttl=120) > rt.config.limits.login_attempts_per_minute:
         raise TooManyAttempts("too many sign-in attempts from this address; wait a minute")
+
+
+def _decoy_credential(rt: Runtime, username: str) -> PasskeyCredential:
+    key = hashlib.sha256(b"decoy-credential|" + rt.config.pairwise_salt.encode()).digest()
+    raw = hmac.new(key, username.strip().lower().encode(), hashlib.sha256).digest()
+    credential_id = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return PasskeyCredential(
+        credential_id=credential_id, employee_id="", public_key=b"", sign_count=0, aaguid="",
+        transports=("usb", "nfc", "ble", "hybrid", "internal"), backup_eligible=False,
+        backed_up=False, user_verified=False, attestation_format="none", name="",
+        created_at=rt.now(),
+    )  # fmt: skip
 
 
 def _credential_json(data: dict[str, Any]) -> str:

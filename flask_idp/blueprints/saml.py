@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from flask_idp.login import authenticate, pending_request
+from flask_idp.login import authenticate, park, pending_request
 from flask_idp.web import current_context, runtime, session_cookie_name
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
@@ -31,6 +31,7 @@ from idp.saml.bindings import (
     encode_post,
 )
 from idp.saml.errors import NoAuthnContext, NoPassive, SamlStatusError
+from idp.saml.logout import SessionParticipant
 from idp.saml.metadata import build_metadata
 from idp.saml.requests import (
     AuthnRequestInfo,
@@ -178,9 +179,8 @@ def _continue(
     key = key or secrets.token_urlsafe(24)
     outcome = authenticate(requirement, resume_url=f"/saml/resume?k={key}")
     if isinstance(outcome, Response):
-        rt.ephemeral.put(_PENDING + key, _dump_pending(info, received_at), ttl=PENDING_TTL)
+        park(_PENDING, key, _dump_pending(info, received_at), ttl=PENDING_TTL)
         return outcome
-    rt.ephemeral.delete(_PENDING + key)
     if isinstance(outcome, NeedsLogin):
         return _send_error(
             NoPassive("IsPassive was requested and no usable session exists", request=info)
@@ -219,9 +219,8 @@ def _send_success(
         now=rt.now(),
         relay_state=info.relay_state,
     )
-    rt.sessions.record_participant(
-        ctx.session_id, f"saml|{info.sp.entity_id}|{result.name_id or ''}|{session_index}"
-    )
+    participant = SessionParticipant(info.sp.entity_id, result.name_id or "", session_index)
+    rt.sessions.record_participant(ctx.session_id, participant.encode())
     factor = ctx.factors[-1].kind.value if ctx.factors else "session"
     rt.audit.append_event_later(
         kind=AuditKind.SSO_ISSUED,

@@ -20,6 +20,7 @@ from idp.runtime import Runtime
 from idp.saml.bindings import OutboundMessage, decode_post, decode_redirect
 from idp.saml.logout import (
     LogoutRequestInfo,
+    SessionParticipant,
     build_logout_request,
     build_logout_response,
     parse_logout_request,
@@ -70,16 +71,29 @@ def handle_logout(saml: SamlRuntime, send: Any) -> Response:
 def start_chain(
     rt: Runtime, saml: SamlRuntime, send: Any, *, origin: LogoutRequestInfo | None
 ) -> Response:
-    """End this browser's session and log out of every other SAML SP it used."""
+    """End this browser's session and log out of every other SAML SP it used.
+
+    An SP's LogoutRequest ends the session only when it names this session's principal at
+    that SP (NameID, and SessionIndex when given); on a shared browser another user's session
+    is left alone, and the SP is told Success as there is nothing of its principal here.
+    """
     ctx = current_context()
     remaining: list[str] = []
     if ctx is not None:
-        remaining = [
+        participants = [
             p
-            for p in rt.sessions.participants(ctx.session_id)
-            if p.startswith("saml|") and (origin is None or p.split("|")[1] != origin.sp.entity_id)
+            for p in map(SessionParticipant.decode, rt.sessions.participants(ctx.session_id))
+            if p is not None
         ]
-        rt.sessions.end(ctx.session_id)
+        if origin is None or any(p.matches(origin) for p in participants):
+            remaining = [
+                json.dumps(asdict(p))
+                for p in participants
+                if origin is None or p.entity_id != origin.sp.entity_id
+            ]
+            rt.sessions.end(ctx.session_id)
+        else:
+            ctx = None
     chain = {
         "origin": _dump_origin(origin),
         "remaining": remaining,
@@ -88,7 +102,8 @@ def start_chain(
     }
     key = secrets.token_urlsafe(24)
     response = _next(rt, saml, send, key, chain)
-    clear_session_cookie(response)
+    if ctx is not None:
+        clear_session_cookie(response)
     return response
 
 
@@ -118,7 +133,12 @@ def _on_response(rt: Runtime, saml: SamlRuntime, send: Any, message: Any) -> Res
 
 def _next(rt: Runtime, saml: SamlRuntime, send: Any, key: str, chain: dict[str, Any]) -> Response:
     while chain["remaining"]:
-        _, entity_id, name_id, session_index = chain["remaining"].pop(0).split("|", 3)
+        entry = json.loads(chain["remaining"].pop(0))
+        entity_id, name_id, session_index = (
+            entry["entity_id"],
+            entry["name_id"],
+            entry["session_index"],
+        )
         sp = saml.service_providers.get(entity_id)
         if sp is None or not sp.slo:
             chain["failed"] = chain["failed"] or sp is None

@@ -14,7 +14,7 @@ import secrets
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
-from flask_idp.login import authenticate, pending_request
+from flask_idp.login import authenticate, park, pending_request
 from flask_idp.web import clear_session_cookie, current_context, runtime
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest, NotFound
@@ -108,10 +108,8 @@ def _continue(
     outcome = authenticate(requirement, resume_url=f"/wsfed/resume?k={handle}")
     if isinstance(outcome, Response):
         pending = {"params": params, "received_at": parsed.received_at.isoformat()}
-        rt.ephemeral.put(_PENDING + handle, json.dumps(pending).encode(), ttl=PENDING_TTL)
+        park(_PENDING, handle, json.dumps(pending).encode(), ttl=PENDING_TTL)
         return outcome
-    if key is not None:
-        rt.ephemeral.delete(_PENDING + key)
     if not isinstance(outcome, Satisfied):
         # Not passive and nothing requested: the policy can always be met by signing in.
         raise WsFedError(f"the policy of {rp.name} cannot be satisfied ({type(outcome).__name__})")

@@ -8,6 +8,7 @@ and parses each LogoutResponse), then answers the first SP with a LogoutResponse
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,38 @@ from idp.saml.signing import SamlSigner
 
 _SAMLP = f"{{{c.SAMLP_NS}}}"
 _SAML = f"{{{c.SAML_NS}}}"
+
+
+@dataclass(frozen=True)
+class SessionParticipant:
+    """An SP this session signed in to, as recorded in the session for single logout."""
+
+    entity_id: str
+    name_id: str
+    session_index: str
+
+    PREFIX = "saml:"
+
+    def encode(self) -> str:
+        # JSON, not a separator: entity ids and NameIDs may contain any character.
+        return self.PREFIX + json.dumps([self.entity_id, self.name_id, self.session_index])
+
+    @classmethod
+    def decode(cls, value: str) -> SessionParticipant | None:
+        """The participant, or None for another protocol's (or a malformed) entry."""
+        if not value.startswith(cls.PREFIX):
+            return None
+        try:
+            entity_id, name_id, session_index = json.loads(value[len(cls.PREFIX) :])
+        except ValueError:
+            return None
+        return cls(str(entity_id), str(name_id), str(session_index))
+
+    def matches(self, request: LogoutRequestInfo) -> bool:
+        """Whether ``request`` names this participant's principal (profiles §4.4.4.1)."""
+        if request.sp.entity_id != self.entity_id or request.name_id != self.name_id:
+            return False
+        return not request.session_indexes or self.session_index in request.session_indexes
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,43 @@ def test_a_login_ticket_only_finishes_in_the_browser_that_began_it(
     r = victim.http.get(shared_link, timeout=10)
     assert r.status_code == 400
     assert "started in another browser" in r.text
+
+
+def test_a_parked_saml_request_resumes_once_and_only_in_its_browser(
+    idp_server: RunningServer,
+) -> None:
+    owner = PasskeyClient(idp_server)
+    owner.enrol("bob")
+    fresh = PasskeyClient(idp_server)
+    fresh.key = owner.key
+    start = fresh.http.get(idp_server.sp_url + "/login", allow_redirects=False, timeout=10)
+    to_login = fresh.http.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    ticket = to_login.headers["Location"].split("ticket=", 1)[1]
+    done = fresh.sign_in(ticket=ticket)
+    resume_url = idp_server.url(done.json()["redirect"])
+    stranger = owner.http.get(resume_url, allow_redirects=False, timeout=10)
+    assert stranger.status_code == 400 and "another browser" in stranger.text
+    first = fresh.http.get(resume_url, allow_redirects=False, timeout=10)
+    assert first.status_code == 200 and "SAMLResponse" in first.text
+    again = fresh.http.get(resume_url, allow_redirects=False, timeout=10)
+    assert again.status_code == 400 and "already answered" in again.text
+
+
+def test_sign_in_options_do_not_reveal_which_usernames_exist(idp_server: RunningServer) -> None:
+    c = PasskeyClient(idp_server)
+    c.enrol("alice")
+    csrf = c._csrf("/login")
+
+    def allowed(username: str) -> list[str]:
+        r = c.post_json("/passkey/login/options", {"username": username}, csrf)
+        assert r.status_code == 200
+        return [a["id"] for a in r.json()["publicKey"].get("allowCredentials", [])]
+
+    assert c.key is not None
+    assert len(allowed("alice")) == len(
+        idp_server.runtime.passkeys.list_for_employee(idp_server.employee("alice").id)
+    )
+    ghost = allowed("no-such-user")
+    assert len(ghost) == 1  # looks like a real one-key account
+    assert allowed("No-Such-User") == ghost  # stable, so repeating does not tell either
+    assert allowed("someone-else") != ghost

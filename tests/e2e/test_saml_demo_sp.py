@@ -303,7 +303,11 @@ def test_single_logout_over_the_post_binding(idp_server: RunningServer) -> None:
     participants = idp_server.runtime.sessions.participants(
         client.http.cookies.get("hideez_idp_session") or ""
     )
-    session_index = participants[0].rsplit("|", 1)[1]
+    from idp.saml.logout import SessionParticipant
+
+    recorded = SessionParticipant.decode(participants[0])
+    assert recorded is not None and recorded.name_id == "alice@example.com"
+    session_index = recorded.session_index
     request = OneLogin_Saml2_Logout_Request(
         settings,
         name_id="alice@example.com",
@@ -535,3 +539,59 @@ def test_session_not_on_or_after_follows_the_sp_session_lifetime(make_idp_server
 
     lifetime = instant("SessionNotOnOrAfter") - instant("AuthnInstant")
     assert lifetime == dt.timedelta(minutes=480)  # the SP's 8 h, not the session's 10 h
+
+
+def _signed_logout_request(server: RunningServer, *, name_id: str) -> str:
+    import base64
+    import json as jsonlib
+
+    from onelogin.saml2.constants import OneLogin_Saml2_Constants as K
+    from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    sp_dir = server.directory.resolve() / "sp"
+    settings = OneLogin_Saml2_Settings(jsonlib.loads((sp_dir / "settings.json").read_text()))
+    request = OneLogin_Saml2_Logout_Request(
+        settings,
+        name_id=name_id,
+        name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    )
+    signed = OneLogin_Saml2_Utils.add_sign(
+        request.get_xml(),
+        (sp_dir / "sp.key").read_text(),
+        (sp_dir / "sp.crt").read_text(),
+        sign_algorithm=K.RSA_SHA256,
+        digest_algorithm=K.SHA256,
+    )
+    return base64.b64encode(signed).decode()
+
+
+def test_logout_request_for_another_principal_leaves_this_session(
+    idp_server: RunningServer,
+) -> None:
+    """On a shared browser: an SP logging out bob must not end alice's IdP session."""
+    client = PasskeyClient(idp_server)
+    client.enrol("alice")
+    submit_autopost(client.http, _sp_login(client, idp_server))
+    answer = client.http.post(
+        idp_server.url("/saml/logout"),
+        data={"SAMLRequest": _signed_logout_request(idp_server, name_id="bob@example.com")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 303
+    assert "/sls?SAMLResponse=" in answer.headers["Location"]
+    assert (
+        client.http.get(idp_server.url("/"), allow_redirects=False, timeout=10).status_code == 200
+    )
+    mine = client.http.post(
+        idp_server.url("/saml/logout"),
+        data={"SAMLRequest": _signed_logout_request(idp_server, name_id="alice@example.com")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert mine.status_code == 303
+    assert (
+        client.http.get(idp_server.url("/"), allow_redirects=False, timeout=10).status_code == 303
+    )

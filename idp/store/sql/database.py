@@ -9,6 +9,7 @@ and the application calls it at start.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 
 from idp.store.errors import InvalidStoreUrl, StoreUnavailable
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any constant distinguishes our migration lock from other advisory locks in the database.
@@ -74,7 +76,11 @@ class Database:
                 ):
                     yield session
         except OperationalError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
+            # The driver's text names hosts, ports and SQL: it goes to the log, not the client.
+            log.error("database unavailable: %s", exc.orig)
+            raise StoreUnavailable(
+                f"the database is unavailable ({type(exc.orig).__name__}); try again shortly"
+            ) from exc
 
     def ping(self) -> None:
         with self.transaction() as session:
