@@ -27,3 +27,17 @@ def test_unreachable_postgres_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         db.ping()
     db.dispose()
+
+
+def test_unreachable_database_error_does_not_show_driver_text() -> None:
+    from idp.store.errors import StoreUnavailable
+    from idp.store.sql import open_database
+
+    db = open_database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+    try:
+        with pytest.raises(StoreUnavailable) as err:
+            db.ping()
+    finally:
+        db.dispose()
+    assert "unavailable" in err.value.description
+    assert "127.0.0.1" not in err.value.description
