@@ -8,7 +8,6 @@ answer the auto-post form. Run by bench/saml_sso.py; not part of the product.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from flask import Flask, Response, abort, request
@@ -73,19 +72,10 @@ def create_app(base_url: str, key: Path, cert: Path, sp_metadata: Path, session:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    for name in ("base-url", "key", "cert", "sp-metadata", "session"):
-        parser.add_argument(f"--{name}", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    from waitress import serve
+def from_env() -> Flask:
+    """Factory for gunicorn: settings from BENCH_* environment variables."""
+    import os
 
-    app = create_app(
-        args.base_url, Path(args.key), Path(args.cert), Path(args.sp_metadata), args.session
-    )
-    serve(app, host="127.0.0.1", port=args.port, threads=4, _quiet=True)
-
-
-if __name__ == "__main__":
-    main()
+    env = os.environ
+    return create_app(env["BENCH_BASE_URL"], Path(env["BENCH_KEY"]), Path(env["BENCH_CERT"]),
+                      Path(env["BENCH_SP_METADATA"]), env["BENCH_SESSION"])  # fmt: skip

@@ -1,11 +1,12 @@
 """Complete SP-initiated SAML SSO answers per second through the HTTP endpoint, one core.
 
-Both servers run as one process pinned to CPU 0 (waitress, 4 threads); the load comes from
-other processes pinned to CPU 1. Each request is a fresh AuthnRequest signed by the
-python3-saml demo SP (HTTP-Redirect), sent with a live IdP session cookie; each answer is the
-auto-post form with a signed Response carrying a signed Assertion (RSA-2048, SHA-256).
+Both servers run as one gunicorn sync worker pinned to CPU 0 (one worker per core, as
+docs/operations.md advises); the load comes from other processes pinned to CPU 1. Each
+request is a fresh AuthnRequest signed by the python3-saml demo SP (HTTP-Redirect), sent
+with a live IdP session cookie; each answer is the auto-post form with a signed Response
+carrying a signed Assertion (RSA-2048, SHA-256).
 
-  1. hideez-idp (`hideez-idp serve`, in-process python-xmlsec, keys loaded once), which also
+  1. hideez-idp (`flask_idp.wsgi`, in-process python-xmlsec, keys loaded once), which also
      verifies the request signature, checks the replay cache and evaluates the policy;
   2. the same answer from pysaml2's defaults (bench/pysaml2_default_idp.py: pysaml2 Server with
      the xmlsec1 program), which skips the request signature check.
@@ -59,6 +60,13 @@ def wait_for(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"server on port {port} did not start")
+
+
+def gunicorn(port: int, app: str, **env: str) -> list[str]:
+    """Both servers run the same way: gunicorn, one sync worker (the production advice)."""
+    settings = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
+    return [str(Path(sys.executable).with_name("gunicorn")), "-w", "1", "-b",
+            f"127.0.0.1:{port}", "--chdir", str(ROOT), *settings, app]  # fmt: skip
 
 
 def start(cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -186,18 +194,7 @@ def main() -> None:
     base_url = f"http://localhost:{port}"
     sp_settings = json.loads((work / "sp/settings.json").read_text())
 
-    ours = start(
-        [
-            sys.executable,
-            "-m",
-            "flask_idp.cli",
-            "serve",
-            "--config",
-            str(config_path),
-            "--threads",
-            "4",
-        ]
-    )
+    ours = start(gunicorn(port, "flask_idp.wsgi:create()", HIDEEZ_IDP_CONFIG=str(config_path)))
     try:
         wait_for(port)
         http, _ = enrol(base_url, runtime)
@@ -220,22 +217,15 @@ def main() -> None:
     session = secrets.token_urlsafe(16)
     base_port = free_port()
     baseline = start(
-        [
-            sys.executable,
-            str(ROOT / "bench/pysaml2_default_idp.py"),
-            "--base-url",
-            base_url,
-            "--port",
-            str(base_port),
-            "--key",
-            str(work / "keys/idp-signing.key"),
-            "--cert",
-            str(work / "keys/idp-signing.crt"),
-            "--sp-metadata",
-            str(work / "relying_parties/demo-sp-metadata.xml"),
-            "--session",
-            session,
-        ]
+        gunicorn(
+            base_port,
+            "bench.pysaml2_default_idp:from_env()",
+            BENCH_BASE_URL=base_url,
+            BENCH_KEY=str(work / "keys/idp-signing.key"),
+            BENCH_CERT=str(work / "keys/idp-signing.crt"),
+            BENCH_SP_METADATA=str(work / "relying_parties/demo-sp-metadata.xml"),
+            BENCH_SESSION=session,
+        )
     )
     try:
         wait_for(base_port)
