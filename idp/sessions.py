@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from typing import Any
 from idp.errors import IdpError
 from idp.factors.kinds import FactorKind, FactorUse
 from idp.store.ephemeral.base import EphemeralStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -185,9 +188,12 @@ class SessionStore:
             return None
         try:
             stored = _decode(session_id, fields)
-        except CorruptSession:
+        except CorruptSession as exc:
+            # E.g. a write racing the session's end left half a hash: the browser simply
+            # has no session (and signs in again), rather than an error page.
+            log.warning("dropping unreadable session: %s", exc.description)
             self._store.delete(key)
-            raise
+            return None
         if now >= stored.created_at + self._absolute:
             self._store.delete(key)
             return None
