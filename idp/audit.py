@@ -28,6 +28,7 @@ class AuditKind(StrEnum):
     LOGOUT = "logout"
     SESSION_ENDED = "session_ended"
     PASSKEY_REGISTERED = "passkey_registered"
+    PASSKEY_REGISTRATION_FAILED = "passkey_registration_failed"
     PASSKEY_REMOVED = "passkey_removed"
     PASSKEY_RENAMED = "passkey_renamed"
     PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"

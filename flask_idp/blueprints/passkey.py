@@ -106,20 +106,33 @@ def register_verify() -> Response:
         purpose="register",
         bind=f"{flow_id()}|{employee.id}",
     )
-    credential = passkey.verify_registration(
-        response_json=_credential_json(data),
-        expected_challenge=challenge,
-        expected_rp_id=wa.rp_id,
-        expected_origins=wa.origins,
-        require_user_verification=_uv(rt),
-        allowed_aaguids=wa.allowed_aaguids,
-        employee_id=employee.id,
-        name=name,
-        now=rt.now(),
-    )
-    if rt.passkeys.get(credential.credential_id) is not None:
-        # §7.1 step 26: a credential id already registered (to anyone) is refused.
-        raise Conflict("this authenticator's credential is already registered")
+    try:
+        credential = passkey.verify_registration(
+            response_json=_credential_json(data),
+            expected_challenge=challenge,
+            expected_rp_id=wa.rp_id,
+            expected_origins=wa.origins,
+            require_user_verification=_uv(rt),
+            allowed_aaguids=wa.allowed_aaguids,
+            employee_id=employee.id,
+            name=name,
+            now=rt.now(),
+        )
+        if rt.passkeys.get(credential.credential_id) is not None:
+            # §7.1 step 26: a credential id already registered (to anyone) is refused.
+            raise Conflict("this authenticator's credential is already registered")
+    except IdpError as exc:
+        rt.audit.append_event(
+            kind=AuditKind.PASSKEY_REGISTRATION_FAILED,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            factor="passkey",
+            outcome=Outcome.FAILURE,
+            reason=f"{exc.error}: {exc.description}"[:500],
+            details={"ip": client_ip(), "error_id": exc.error_id},
+        )
+        raise
     if token is not None:
         rt.enrolment.redeem(token, now=rt.now())
     rt.passkeys.add(credential)

@@ -343,3 +343,26 @@ def test_sign_in_options_do_not_reveal_which_usernames_exist(idp_server: Running
     assert len(ghost) == 1  # looks like a real one-key account
     assert allowed("No-Such-User") == ghost  # stable, so repeating does not tell either
     assert allowed("someone-else") != ghost
+
+
+def test_a_refused_registration_is_audited_and_keeps_the_link(idp_server: RunningServer) -> None:
+    c = PasskeyClient(idp_server)
+    link = idp_server.enrolment_link("bob")
+    token = link.rsplit("/", 1)[1]
+    csrf = c._csrf(f"/enrol/{token}")
+    options = c.post_json("/passkey/register/options", {"token": token}, csrf).json()
+    key = CraftedKey(user_handle=idp_server.employee("bob").id.encode(), rp_id="localhost")
+    forged = key.register(
+        unb64u(options["publicKey"]["challenge"]), flags=UP | UV, origin="https://phish.example"
+    )
+    r = c.post_json(
+        "/passkey/register/verify",
+        {"token": token, "handle": options["handle"], "credential": json.loads(forged)},
+        csrf,
+    )
+    body = assert_clear_error(r, 400, "origin")
+    events = idp_server.runtime.audit.list(
+        kind=AuditKind.PASSKEY_REGISTRATION_FAILED, employee_id=idp_server.employee("bob").id
+    ).items
+    assert any(e.details.get("error_id") == body["error_id"] for e in events)
+    assert requests.get(link, timeout=10).status_code == 200  # the link still works
