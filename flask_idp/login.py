@@ -112,7 +112,7 @@ def pending_request(prefix: str) -> tuple[str, bytes]:
 
     The caller parks it again if the browser must sign in once more.
     """
-    key = request.args.get("k", "")
+    key = request.values.get("k", "")
     store = runtime().ephemeral
     expired = InvalidRequest(
         "this sign-in has expired or was already answered; go back to the application "

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, redirect, render_template, render_template_string, request
 from flask.blueprints import BlueprintSetupState
 
-from flask_idp.login import authenticate
+from flask_idp.login import authenticate, park, pending_request
 from flask_idp.web import check_csrf, clear_session_cookie, csrf_token, current_context, runtime
 from idp.audit import AuditKind, Outcome
 from idp.errors import InvalidRequest
@@ -149,18 +149,8 @@ def authorize() -> Response:
 
 @bp.get("/authorize/resume")
 def resume() -> Response:
-    key = _pending_key()
-    raw = runtime().ephemeral.get(_PENDING + key)
-    if raw is None:
-        raise InvalidRequest("this sign-in has expired; go back to the application and start again")
+    key, raw = pending_request(_PENDING)
     return _continue(AuthorizationRequest.from_json(raw), key)
-
-
-def _pending_key() -> str:
-    key = request.values.get("k", "")
-    if not 20 <= len(key) <= 64:
-        raise InvalidRequest("the pending sign-in key is malformed")
-    return key
 
 
 def _continue(parsed: AuthorizationRequest, key: str) -> Response:
@@ -171,17 +161,15 @@ def _continue(parsed: AuthorizationRequest, key: str) -> Response:
     requirement = requirement_for(parsed, policy=oidc.policies.get(client.policy))
     decision = authenticate(requirement, resume_url=f"/oidc/authorize/resume?k={key}")
     if isinstance(decision, Response):
-        rt.ephemeral.put(_PENDING + key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
+        park(_PENDING, key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
         return decision
     try:
         satisfied = _satisfied(decision, parsed, client)
         if _needs_consent(parsed, client, satisfied, key):
-            rt.ephemeral.put(_PENDING + key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
+            park(_PENDING, key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
             return _consent_page(client, parsed, key)
     except OidcError as exc:
-        rt.ephemeral.delete(_PENDING + key)
         return _deliver(error_response(parsed.target, exc, issuer=oidc.provider.issuer))
-    rt.ephemeral.delete(_PENDING + key)
     rt.sessions.record_participant(
         satisfied.context.session_id,
         f"oidc:{client.client_id}|{session_handle(satisfied.context.session_id)}",
@@ -254,14 +242,13 @@ def _consent_page(client: Client, parsed: AuthorizationRequest, key: str) -> Res
 @bp.post("/consent")
 def consent() -> Response:
     check_csrf(request.form.get("csrf"))
-    rt, oidc, key = runtime(), _oidc(), _pending_key()
-    raw = rt.ephemeral.get(_PENDING + key)
+    rt, oidc = runtime(), _oidc()
+    key, raw = pending_request(_PENDING)
     context = current_context()
-    if raw is None or context is None:
+    if context is None:
         raise InvalidRequest("this sign-in has expired; go back to the application and start again")
     parsed = AuthorizationRequest.from_json(raw)
     if request.form.get("decision") != "allow":
-        rt.ephemeral.delete(_PENDING + key)
         denied = AccessDeniedError("the user did not allow access")
         return _deliver(error_response(parsed.target, denied, issuer=oidc.provider.issuer))
     oidc.consents.remember(employee_id=context.employee_id, client_id=parsed.client_id,
@@ -269,6 +256,7 @@ def consent() -> Response:
                            ttl=oidc.settings.lifetimes.consent)  # fmt: skip
     rt.ephemeral.put(f"{_CONSENT_GIVEN}{key}:{context.employee_id}", b"1",
                      ttl=oidc.settings.pending_ttl)  # fmt: skip
+    park(_PENDING, key, raw, ttl=oidc.settings.pending_ttl)
     return redirect(f"/oidc/authorize/resume?k={key}", code=303)  # type: ignore[return-value]
 
 
@@ -301,10 +289,7 @@ def _eam_start(params: dict[str, list[str]]) -> Response:
 
 @bp.get("/eam/resume")
 def eam_resume() -> Response:
-    key = _pending_key()
-    raw = runtime().ephemeral.get(_EAM_PENDING + key)
-    if raw is None:
-        raise InvalidRequest("this sign-in has expired; go back to Microsoft and start again")
+    key, raw = pending_request(_EAM_PENDING)
     return _eam_continue(EamRequest.from_json(raw), key)
 
 
@@ -325,7 +310,7 @@ def _eam_continue(parsed: EamRequest, key: str) -> Response:
         )
         decision = authenticate(requirement, resume_url=f"/oidc/eam/resume?k={key}")
         if isinstance(decision, Response):
-            rt.ephemeral.put(_EAM_PENDING + key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
+            park(_EAM_PENDING, key, parsed.to_json(), ttl=oidc.settings.pending_ttl)
             return decision
         if not isinstance(decision, Satisfied):
             raise AccessDeniedError("the sign-in policy for Entra cannot be satisfied")
@@ -345,7 +330,6 @@ def _eam_continue(parsed: EamRequest, key: str) -> Response:
     except OidcError as exc:
         answer = eam_error_response(parsed.target, exc)
         _audit_eam(parsed, None, exc)
-    rt.ephemeral.delete(_EAM_PENDING + key)
     return _deliver(answer)
 
 

@@ -516,7 +516,8 @@ def test_consent_given_by_one_user_does_not_carry_to_another(
     bob = signed_in_session(server, "bob")
     hijacked = bob.http.get(base + done.headers["Location"], allow_redirects=False, timeout=5)
     assert "Location" not in hijacked.headers or "code=" not in hijacked.headers["Location"]
-    assert hijacked.status_code == 200 and "Allow" in hijacked.text
+    # The parked request belongs to Alice's browser: Bob's is turned away before any consent.
+    assert hijacked.status_code == 400 and "another browser" in hijacked.text
     # Alice's own resume still completes with her consent.
     mine = alice.http.get(base + done.headers["Location"], allow_redirects=False, timeout=5)
     assert "code" in code_from(mine)
