@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     audit.add_argument("action", choices=["verify", "recent"])
     audit.add_argument("--limit", type=int, default=20)
+    purge = sub.add_parser("purge", help="delete expired rows (run daily, e.g. from cron)")
+    purge.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     client = sub.add_parser("client", help="manage OpenID Connect clients", add_help=False)
     client.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -75,6 +77,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.add_employee(load_config(args.config), args)
     if args.command == "audit":
         return commands.audit(load_config(args.config), args.action, limit=args.limit)
+    if args.command == "purge":
+        return commands.purge(load_config(args.config))
     if args.command == "client":
         from flask_idp.cli_oidc import add_client
 

@@ -127,3 +127,16 @@ def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:
             f"{event.reason or ''}"
         )
     return 0
+
+
+def purge(config: IdpConfig) -> int:
+    """Delete what has expired and is only kept for refusal: OIDC refresh-token families
+    and remembered consents. (Expired rows are refused anyway; this keeps tables small.)"""
+    from idp.oidc.store import SqlConsents, SqlRefreshFamilies
+
+    runtime = build_runtime(config)
+    now = runtime.now()
+    families = SqlRefreshFamilies(runtime.db).purge_expired(now=now)
+    consents = SqlConsents(runtime.db).purge_expired(now=now)
+    print(f"purged {families} expired refresh-token families and {consents} expired consents")
+    return 0

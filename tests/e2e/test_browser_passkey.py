@@ -155,3 +155,43 @@ def test_u2f_security_key_registers_and_signs_in_by_username(
     page.wait_for_url(server.url("/"))
     assert "bob" in page.locator("h1").inner_text().lower()
     context.close()
+
+
+def test_cross_site_post_authn_request_keeps_the_session(
+    page: Any, idp_server: RunningServer
+) -> None:
+    """A real browser withholds our SameSite=Lax session cookie from an SP's cross-site POST;
+    the IdP's same-site hop must still find the signed-in session (no second sign-in)."""
+    import html
+    import json as jsonlib
+
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    from idp.keys import load_signing_key
+    from tests.idp.saml.onelogin_sp import post_login
+
+    add_authenticator(page)
+    enrol(page, idp_server, "alice")
+    sp_dir = idp_server.directory.resolve() / "sp"
+    raw = jsonlib.loads((sp_dir / "settings.json").read_text())
+    raw["idp"]["singleSignOnService"]["binding"] = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    fields, _ = post_login(
+        OneLogin_Saml2_Settings(raw), sp_key=load_signing_key(sp_dir / "sp.key", sp_dir / "sp.crt")
+    )
+    inputs = "".join(
+        f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+    )
+    # A page of another site (127.0.0.1 is not the same site as localhost) auto-posts the
+    # AuthnRequest, as an SP would.
+    page.goto(f"http://127.0.0.1:{idp_server.sp_port}/")
+    seen: list[tuple[str, str]] = []
+    page.on("request", lambda r: seen.append((r.method, r.url)))
+    page.set_content(
+        f'<form id="f" method="post" action="{idp_server.url("/saml/login")}">'
+        f"{inputs}</form><script>document.getElementById('f').submit()</script>"
+    )
+    page.wait_for_url(idp_server.sp_url + "/")
+    assert "alice@example.com" in page.locator("#who").inner_text()
+    posts = [u for m, u in seen if m == "POST" and u.endswith("/saml/login")]
+    assert len(posts) == 2  # the cross-site POST, then our same-site hop
+    assert not any("/login?ticket=" in u for _, u in seen)  # no second sign-in

@@ -82,3 +82,10 @@ def test_audit_verify_detects_tampering(config: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(["audit", "--config", str(config), "verify"]) == 1
     assert "BROKEN at seq 1" in capsys.readouterr().out
+
+
+def test_purge_runs_on_an_empty_database(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["purge", "--config", str(config)]) == 0
+    assert "purged 0 expired refresh-token families and 0 expired consents" in (
+        capsys.readouterr().out
+    )
