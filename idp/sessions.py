@@ -144,8 +144,9 @@ class SessionStore:
 
     The idle timeout is the hash's TTL, restarted on every read; the absolute lifetime is
     counted from creation and checked against the ``now`` passed in. Every operation costs
-    one or two store round trips. Two concurrent ``add_factor`` calls on one session may
-    keep only one of the factors (last write wins); a sign-in makes them one after another.
+    one or two store round trips; updates never revive an ended session. Two concurrent
+    ``add_factor`` calls on one session may keep only one of the factors (last write wins); a
+    sign-in makes them one after another.
     """
 
     def __init__(self, store: EphemeralStore, *, idle_timeout: int, absolute_lifetime: int) -> None:
@@ -216,11 +217,7 @@ class SessionStore:
         updated = AuthContext(
             session_id, context.employee_id, context.auth_time, (*context.factors, factor)
         )
-        self._store.hash_put(
-            _KEY_PREFIX + session_id,
-            {"factors": _encode_factors(updated.factors)},
-            ttl=self._idle,
-        )
+        self._update(session_id, {"factors": _encode_factors(updated.factors)})
         return updated
 
     def reauthenticate(
@@ -242,10 +239,9 @@ class SessionStore:
                 f"the session belongs to another employee than {expected_employee_id!r}"
             )
         updated = AuthContext(session_id, context.employee_id, now, (factor,))
-        self._store.hash_put(
-            _KEY_PREFIX + session_id,
+        self._update(
+            session_id,
             {"auth_time": _iso(now).encode(), "factors": _encode_factors(updated.factors)},
-            ttl=self._idle,
         )
         return updated
 
@@ -258,11 +254,13 @@ class SessionStore:
             raise ValueError(f"participant must be 1–{MAX_PARTICIPANT_LENGTH} characters")
         if not self.is_well_formed(session_id):
             raise SessionNotFound("the session has ended or expired; sign in again")
-        key = _KEY_PREFIX + session_id
-        # Check first: writing to an ended session would bring back a half session.
-        if self._store.hash_get(key, refresh_ttl=self._idle) is None:
+        self._update(session_id, {_PARTICIPANT + participant: b""})
+
+    def _update(self, session_id: str, fields: dict[str, bytes]) -> None:
+        # Atomic "only if it still exists": a write racing the session's end (logout, expiry)
+        # must not bring back half a session.
+        if not self._store.hash_update(_KEY_PREFIX + session_id, fields, ttl=self._idle):
             raise SessionNotFound("the session has ended or expired; sign in again")
-        self._store.hash_put(key, {_PARTICIPANT + participant: b""}, ttl=self._idle)
 
     def participants(self, session_id: str) -> tuple[str, ...]:
         """The relying parties recorded for the session, sorted; empty if it is gone."""

@@ -171,6 +171,18 @@ class MemoryStore:
             self._hash(key, entry).update(mapping)
             entry.expires_at = self._clock() + ttl
 
+    def hash_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
+        check_key(key)
+        check_ttl(ttl)
+        check_mapping(mapping)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                return False
+            self._hash(key, entry).update(mapping)
+            entry.expires_at = self._clock() + ttl
+            return True
+
     def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
         if refresh_ttl is not None:
             check_ttl(refresh_ttl)

@@ -42,6 +42,14 @@ def _shown(key: str) -> str:
     return f"'{namespace}:…'" if sep else "a key"
 
 
+_HASH_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class _RedisSubscription:
     def __init__(self, pubsub: Any, channel: str) -> None:
         self._pubsub = pubsub
@@ -70,6 +78,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
         self._prefix = prefix
+        # One round trip, atomic: HSET only when the hash exists (never revive an ended one).
+        self._hash_update = client.register_script(_HASH_UPDATE)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -130,6 +140,15 @@ class RedisStore:
             pipe.hset(full, mapping=redis_fields)
             pipe.expire(full, ttl)
             pipe.execute()
+
+    def hash_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
+        check_ttl(ttl)
+        check_mapping(mapping)
+        args: list[Any] = [ttl]
+        for name, value in mapping.items():
+            args += [name, value]
+        with _translated(f"HSET {_shown(key)}"):
+            return bool(self._hash_update(keys=[self._k(key)], args=args))
 
     def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
         full = self._k(key)

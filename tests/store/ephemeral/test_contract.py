@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -146,6 +146,39 @@ def test_hash_put_merges_and_sets_ttl(ephemeral: EphemeralStore) -> None:
     assert ephemeral.hash_get("h") == {"a": b"1", "b": b"3", "c": b"4"}
     ttl = ttl_of(ephemeral, "h")
     assert ttl is not None and 115 < ttl <= 120
+
+
+def test_hash_update_only_touches_an_existing_hash(ephemeral: EphemeralStore) -> None:
+    assert ephemeral.hash_update("gone", {"a": b"1"}, ttl=60) is False
+    assert ephemeral.hash_get("gone") is None  # never created
+    ephemeral.hash_put("h", {"a": b"1"}, ttl=10)
+    assert ephemeral.hash_update("h", {"b": b"2", "a": b"3"}, ttl=120) is True
+    assert ephemeral.hash_get("h") == {"a": b"3", "b": b"2"}
+    ttl = ttl_of(ephemeral, "h")
+    assert ttl is not None and 115 < ttl <= 120
+    ephemeral.delete("h")
+    assert ephemeral.hash_update("h", {"c": b"4"}, ttl=60) is False
+    assert ephemeral.hash_get("h") is None
+
+
+def test_hash_update_racing_delete_never_revives(ephemeral: EphemeralStore) -> None:
+    import itertools
+
+    for round_ in range(20):
+        key = f"race-{round_}"
+        ephemeral.hash_put(key, {"v": b"1"}, ttl=60)
+        turn = itertools.count()
+
+        def work(k: str = key, turn: Iterator[int] = turn) -> object:
+            if next(turn) % 2:
+                ephemeral.delete(k)
+                return "deleted"
+            return ephemeral.hash_update(k, {"w": b"2"}, ttl=60)
+
+        results = race(N_THREADS, work)
+        assert "deleted" in results
+        fields = ephemeral.hash_get(key)
+        assert fields is None  # the delete wins in the end and nothing brought a half hash back
 
 
 def test_hash_get_missing_is_none(ephemeral: EphemeralStore) -> None:
