@@ -18,8 +18,8 @@ from idp.config.saml import Endpoint, IdpSamlSettings, ServiceProvider
 from idp.saml import constants as c
 from idp.saml.attributes import instant
 from idp.saml.bindings import InboundMessage, OutboundMessage, encode_post, encode_redirect, text_of
-from idp.saml.errors import EndpointMismatch, ResponseMismatch, XmlRejected
-from idp.saml.inbound import ReplayCache, remember_id, verify_message
+from idp.saml.errors import EndpointMismatch, MessageExpired, ResponseMismatch, XmlRejected
+from idp.saml.inbound import ReplayCache, parse_instant, remember_id, verify_message
 from idp.saml.responses import new_id
 from idp.saml.signing import SamlSigner
 
@@ -106,6 +106,7 @@ def parse_logout_request(
         require_signature=True,
     )
     root = verified.root
+    _check_not_on_or_after(root, settings, now)
     name_id = root.find(f"{_SAML}NameID")
     if name_id is None:
         raise XmlRejected("LogoutRequest has no NameID (encrypted NameIDs are not supported)")
@@ -126,6 +127,18 @@ def parse_logout_request(
         relay_state=message.relay_state,
         binding=message.binding,
     )
+
+
+def _check_not_on_or_after(
+    root: etree._Element, settings: IdpSamlSettings, now: dt.datetime
+) -> None:
+    # core §3.7.1: the request is void at NotOnOrAfter (allowing the configured clock skew).
+    value = root.get("NotOnOrAfter")
+    if value is None:
+        return
+    deadline = parse_instant(value, what="LogoutRequest NotOnOrAfter")
+    if now >= deadline + settings.clock_skew:
+        raise MessageExpired(f"LogoutRequest expired at {value}; it is now {instant(now)}")
 
 
 def build_logout_response(

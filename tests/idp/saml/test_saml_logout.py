@@ -117,3 +117,47 @@ def test_idp_logout_request_to_another_sp_is_accepted_by_onelogin(
     request = OneLogin_Saml2_Logout_Request(sp_settings, get_data["SAMLRequest"])
     assert request.is_valid(request_data, raise_exceptions=True)
     assert OneLogin_Saml2_Logout_Request.get_id(request.get_xml()) == sent.request_id
+
+
+def _signed_post_logout_request(
+    sp_key: SigningKey, idp_key: SigningKey, *, not_on_or_after: dt.datetime
+) -> dict[str, str]:
+    import base64
+
+    from lxml import etree
+    from onelogin.saml2.constants import OneLogin_Saml2_Constants as K
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    sp_settings = _sp_settings(idp_key, sp_key)
+    xml = OneLogin_Saml2_Logout_Request(sp_settings, name_id="alice-id",
+                                        session_index="s1").get_xml()  # fmt: skip
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    root.set("NotOnOrAfter", not_on_or_after.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    signed = OneLogin_Saml2_Utils.add_sign(etree.tostring(root), sp_key.key_pem.decode(),
+                                           sp_key.cert_pem.decode(), sign_algorithm=K.RSA_SHA256,
+                                           digest_algorithm=K.SHA256)  # fmt: skip
+    return {"SAMLRequest": base64.b64encode(signed).decode()}
+
+
+def test_logout_request_past_its_not_on_or_after_is_refused(
+    settings: IdpSamlSettings, sp: ServiceProvider, idp_key: SigningKey, sp_key: SigningKey
+) -> None:
+    """Core §3.7.1: NotOnOrAfter bounds the request, within the clock skew (180 s here)."""
+    from idp.saml.bindings import decode_post
+    from idp.saml.errors import MessageExpired
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    fresh = _signed_post_logout_request(
+        sp_key, idp_key, not_on_or_after=now - dt.timedelta(seconds=30)
+    )
+    info = parse_logout_request(message=decode_post(fresh), settings=settings,
+                                service_providers={SP_ENTITY: sp},
+                                replay_cache=MemoryReplayCache(), now=now)  # fmt: skip
+    assert info.name_id == "alice-id"  # 30 s late is within the skew
+    stale = _signed_post_logout_request(
+        sp_key, idp_key, not_on_or_after=now - dt.timedelta(seconds=200)
+    )
+    with pytest.raises(MessageExpired, match="expired at"):
+        parse_logout_request(message=decode_post(stale), settings=settings,
+                             service_providers={SP_ENTITY: sp},
+                             replay_cache=MemoryReplayCache(), now=now)  # fmt: skip
