@@ -54,6 +54,7 @@ SP_YAML = """\
 # The demo SP (OneLogin python3-saml on port {sp_port}), registered from its metadata.
 protocol: saml
 name: demo-sp
+display_name: Demo SP
 profile: generic
 metadata: demo-sp-metadata.xml
 sign_response: true

@@ -37,6 +37,7 @@ class LoginTicket:
     login_hint: str | None
     #: digest of the flow cookie of the browser the sign-in began in
     browser: str = ""
+    display_name: str | None = None
 
 
 def authenticate(
@@ -55,6 +56,7 @@ def authenticate(
         require_user_verification=decision.require_user_verification,
         login_hint=requirement.login_hint,
         browser=_browser(),
+        display_name=requirement.display_name,
     )
     return redirect(f"/login?ticket={issue_ticket(ticket)}", code=303)
 

@@ -67,6 +67,8 @@ class Requirement:
     comparison: Comparison = Comparison.EXACT
     essential: bool = True
     login_hint: str | None = None
+    #: the relying party's name as employees know it, for the sign-in page
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,9 @@ def _continue(parsed: AuthorizationRequest, key: str) -> Response:
     client = oidc.settings.clients.get(parsed.client_id)
     if client is None:
         raise InvalidRequest("the client of this sign-in is no longer registered")
-    requirement = requirement_for(parsed, policy=oidc.policies.get(client.policy))
+    requirement = requirement_for(
+        parsed, policy=oidc.policies.get(client.policy), display_name=client.name
+    )
     decision = authenticate(requirement, resume_url=f"/oidc/authorize/resume?k={key}")
     if isinstance(decision, Response):
         park(_PENDING, key, parsed.to_json(), ttl=oidc.settings.pending_ttl)

@@ -27,7 +27,7 @@ def login() -> Response:
         render_template(
             "login.html",
             ticket=ticket_handle or "",
-            relying_party=ticket.relying_party if ticket else None,
+            relying_party=(ticket.display_name or ticket.relying_party) if ticket else None,
             login_hint=ticket.login_hint if ticket else "",
             csrf=csrf_token(),
         )

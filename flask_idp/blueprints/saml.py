@@ -170,6 +170,7 @@ def _continue(
     requested = info.requested_authn_context
     requirement = Requirement(
         relying_party=info.sp.name,
+        display_name=info.sp.title,
         policy=rt.config.policies.get(info.sp.policy),
         fresh_after=received_at if info.force_authn else None,
         passive=info.is_passive,

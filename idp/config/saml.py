@@ -78,6 +78,12 @@ class ServiceProvider:
     policy: str | None = None
     relay_state_max_bytes: int = 1024
     session_lifetime: dt.timedelta = dt.timedelta(hours=8)
+    #: what employees see ("to continue to …"); the identifier ``name`` when not set
+    display_name: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
 
     @property
     def allow_sha1(self) -> bool:
@@ -242,6 +248,7 @@ def _contact(node: Node) -> Contact:
 _SP_KEYS = (
     "protocol",
     "name",
+    "display_name",
     "profile",
     "entity_id",
     "metadata",
@@ -342,6 +349,7 @@ def parse_service_provider(node: Node) -> ServiceProvider:
     )
     return ServiceProvider(
         name=node.child("name").as_str(pattern=r"[A-Za-z0-9_.-]+"),
+        display_name=optional(node.get("display_name"), lambda n: n.as_str(max_len=100)),
         entity_id=entity_id,
         profile=profile,
         acs=acs,

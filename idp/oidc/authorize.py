@@ -262,7 +262,9 @@ def _hint_subject(
     return sub
 
 
-def requirement_for(request: AuthorizationRequest, *, policy: Policy) -> Requirement:
+def requirement_for(
+    request: AuthorizationRequest, *, policy: Policy, display_name: str | None = None
+) -> Requirement:
     """The core requirement: prompt=login and max_age become a freshness bound.
 
     Both are anchored to when the request arrived, not to "now", so that resuming after the
@@ -278,6 +280,7 @@ def requirement_for(request: AuthorizationRequest, *, policy: Policy) -> Require
     acr, essential = request.requested_acr
     return Requirement(
         relying_party=request.client_id,
+        display_name=display_name,
         policy=policy,
         fresh_after=fresh_after,
         passive="none" in request.prompt,

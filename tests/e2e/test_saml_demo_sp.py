@@ -50,6 +50,8 @@ def test_sign_in_page_then_resume_when_there_is_no_session(idp_server: RunningSe
     fresh.key = client.key
     answer = _sp_login(fresh, idp_server)
     assert answer.status_code == 303
+    page = fresh.http.get(idp_server.url(answer.headers["Location"]), timeout=10).text
+    assert "to continue to <strong>Demo SP</strong>" in page  # the SP's display_name
     resumed = fresh.follow_login(answer)
     assert resumed.status_code == 200, resumed.text
     landed = submit_autopost(fresh.http, resumed)
