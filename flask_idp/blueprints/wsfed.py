@@ -100,6 +100,7 @@ def _continue(
     rp = parsed.relying_party
     requirement = Requirement(
         relying_party=rp.name,
+        display_name=rp.display_name,
         policy=rt.config.policies.get(rp.policy),
         fresh_after=parsed.received_at if parsed.force_fresh else None,
         max_age=parsed.max_age,

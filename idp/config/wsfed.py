@@ -40,6 +40,7 @@ _SECTION_KEYS = (
 )
 _RP_KEYS = (
     "name",
+    "display_name",
     "profile",
     "realm",
     "reply_urls",
@@ -165,6 +166,7 @@ def parse_relying_party(node: Node, config: IdpConfig) -> RelyingParty:
     lifetime = optional(node.get("token_lifetime_seconds"), lambda n: n.as_int(**_LIFETIME))
     return RelyingParty(
         name=node.child("name").as_str(pattern=r"[A-Za-z0-9_.-]+", max_len=64),
+        display_name=optional(node.get("display_name"), lambda n: n.as_str(max_len=100)),
         realm=_absolute_uri(node.child("realm")),
         reply_urls=tuple(_url(e) for e in reply.elements()),
         token_type=token_type,

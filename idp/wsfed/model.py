@@ -78,6 +78,8 @@ class RelyingParty:
     token_lifetime: dt.timedelta | None = None
     #: SAML 1.1 AuthenticationMethod; None → derived from the policy's context class
     authentication_method: str | None = None
+    #: what employees see on the sign-in page; ``name`` when not set
+    display_name: str | None = None
 
     @property
     def sign_hash(self) -> str:
