@@ -7,8 +7,13 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck pytest sysdeps services bench clean
 
+# A fresh Debian has python3 without its venv module (package python3-venv); a venv made
+# without it has bin/python but no pip, so pip is what says the venv is usable.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "installing: python3-venv"; \
+	  $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-*
@@ -31,12 +36,13 @@ sysdeps:
 	fi
 
 # The tests use PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379); the CI machines run
-# both. Start them if they are installed but not answering.
+# both. Start them if they are installed but not answering (pg_ctlcluster only runs as root
+# or the cluster owner).
 services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || ! command -v redis-server >/dev/null || \
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@pg_isready -h 127.0.0.1 -q 2>/dev/null || ! command -v pg_ctlcluster >/dev/null || \
-	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start
+	  $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -47,6 +47,9 @@ class TrustedProxyFix:
             address = ipaddress.ip_address(peer)
         except ValueError:
             address = None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # A dual-stack listener reports an IPv4 proxy as ::ffff:a.b.c.d.
+            address = address.ipv4_mapped
         if address is not None and any(address in n for n in self.networks):
             return self.fixed(environ, start_response)
         for key in [k for k in environ if k.startswith("HTTP_X_FORWARDED_")]:
@@ -112,7 +115,11 @@ def _install_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
-        return _render_error(status, name, exc.description or exc.name, secrets.token_hex(6))
+        response = _render_error(status, name, exc.description or exc.name, secrets.token_hex(6))
+        for header, value in exc.get_headers():
+            if header.lower() != "content-type":  # e.g. Allow on a 405 (RFC 9110 §15.5.6)
+                response.headers[header] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -52,7 +52,15 @@ def set_session_cookie(response: Response, ctx: AuthContext) -> None:
 
 
 def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(session_cookie_name(), path="/")
+    # Same attributes as when set: browsers ignore a deletion of a __Host-/__Secure- cookie
+    # that lacks Secure.
+    response.delete_cookie(
+        session_cookie_name(),
+        path="/",
+        secure=runtime().config.secure_cookies,
+        httponly=True,
+        samesite="Lax",
+    )
     g.hideez_ctx = None
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from idp.factors.kinds import FactorKind
+from idp.factors.kinds import FactorKind, FactorUse
 from idp.sessions import AuthContext
 
 REFEDS_MFA = "https://refeds.org/profile/mfa"
@@ -150,10 +150,15 @@ def evaluate(
     chosen = choose_context(requirement)
     if isinstance(chosen, Unsatisfiable):
         return chosen
+    # An RP that asked for a specific value gets that value back as acr too.
+    acr = chosen if requirement.requested_contexts else policy.acr
+    # REFEDS MFA must not be asserted for one factor: a passkey only counts as two (possession
+    # + inherence/knowledge) with user verification, whatever the policy's own UV setting.
+    claims_mfa = REFEDS_MFA in (chosen, acr)
     need = NeedsLogin(
         reason=Shortfall.NO_SESSION,
         factors=policy.factors,
-        require_user_verification=policy.require_user_verification,
+        require_user_verification=policy.require_user_verification or claims_mfa,
     )
     if context is None:
         return need
@@ -170,9 +175,13 @@ def evaluate(
         return _with(need, Shortfall.WRONG_FACTOR)
     if policy.require_user_verification and not any(u.user_verified for u in usable):
         return _with(need, Shortfall.NO_USER_VERIFICATION)
-    # An RP that asked for a specific value gets that value back as acr too.
-    acr = chosen if requirement.requested_contexts else policy.acr
+    if claims_mfa and not _multi_factor(context, usable):
+        return _with(need, Shortfall.NO_USER_VERIFICATION)
     return Satisfied(context=context, authn_context_class_ref=chosen, acr=acr, amr=context.amr)
+
+
+def _multi_factor(context: AuthContext, usable: list[FactorUse]) -> bool:
+    return any(u.user_verified for u in usable) or len({u.kind for u in context.factors}) > 1
 
 
 def _with(need: NeedsLogin, reason: Shortfall) -> NeedsLogin:

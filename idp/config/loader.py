@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -63,7 +64,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         signing_key=_key_files(keys.child("signing"), base),
         next_signing_key=optional(keys.get("next"), lambda n: _key_files(n, base)),
         pairwise_salt=secret_from(root.child("pairwise_salt"), env=environ),
-        master_key=optional(root.get("master_key"), lambda n: secret_from(n, env=environ)),
+        master_key=optional(root.get("master_key"), lambda n: _master_key(n, environ)),
         session=optional(root.get("session"), _session, SessionSettings()),
         webauthn=_webauthn(root.get("webauthn"), base_url),
         policies=_policies(root.child("policies")),
@@ -95,6 +96,12 @@ def _base_url(node: Node) -> str:
         raise node.error(f"expected an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment:
         raise node.error("must not have a query or fragment")
+    if parts.path not in ("", "/"):
+        # Routes, redirects and page links are rooted at "/": under a prefix the metadata would
+        # advertise endpoints that answer 404 and sign-in would redirect out of the prefix.
+        raise node.error(
+            f"must not have a path ({parts.path!r}); serve the IdP at the root of its own host"
+        )
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
         raise node.error("plain http is only allowed for localhost; use https")
     return value.rstrip("/")
@@ -135,6 +142,19 @@ def _ephemeral_url(node: Node, env: Mapping[str, str]) -> str:
     if isinstance(node.value, str) and urlsplit(url).password:
         raise node.error("a URL with a password must come from {env: NAME} or {file: PATH}")
     return url
+
+
+def _master_key(node: Node, env: Mapping[str, str]) -> str:
+    value = secret_from(node, env=env)
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error, or text that is not ASCII
+        raise node.error(
+            "expected base64 of 32 random bytes, got text that is not base64"
+        ) from None
+    if len(key) != 32:
+        raise node.error(f"expected base64 of 32 random bytes, got {len(key)} bytes")
+    return value
 
 
 def _key_files(node: Node, base: Path) -> KeyFiles:

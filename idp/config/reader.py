@@ -31,6 +31,14 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, str | int | float | bool | None):
+            # A list or mapping as a key (``? [a, b]``) is unhashable: refuse it as YAML here.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"keys must be plain values, got {type(key).__name__}",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -200,9 +208,13 @@ def secret_from(node: Node, *, env: Mapping[str, str] | None = None) -> str:
     file_node = node.child("file")
     path = file_node.as_path(Path(node.source).parent)
     try:
-        return path.read_text().strip()
+        return path.read_bytes().decode("utf-8").strip()
     except OSError as exc:
         raise file_node.error(f"cannot read secret file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise file_node.error(
+            f"secret file {path} is not UTF-8 text (write binary keys as base64)"
+        ) from None
 
 
 def _kind(value: Any) -> str:

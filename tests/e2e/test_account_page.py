@@ -49,10 +49,16 @@ def test_account_lists_apps_and_manages_passkeys(make_idp_server: object) -> Non
         server.url("/passkeys/remove"), data={"credential_id": ids[0]}, timeout=10
     )
     assert no_csrf.status_code == 400
-    other = c.http.post(
-        server.url("/passkeys/remove"), timeout=10, data={"credential_id": "not-mine", "csrf": csrf}
-    )
-    assert other.status_code == 404
+    PasskeyClient(server).enrol("bob")
+    (bobs,) = server.runtime.passkeys.list_for_employee(server.employee("bob").id)
+    for foreign in ("no-such-credential", bobs.credential_id):  # bob's is real, not alice's
+        other = c.http.post(
+            server.url("/passkeys/remove"),
+            timeout=10,
+            data={"credential_id": foreign, "csrf": csrf},
+        )
+        assert other.status_code == 404
+    assert len(server.runtime.passkeys.list_for_employee(server.employee("bob").id)) == 1
     done = c.http.post(
         server.url("/passkeys/remove"),
         timeout=10,

@@ -135,3 +135,60 @@ def test_multiple_factor_kinds_add_mfa_to_amr() -> None:
         ),
     )
     assert context.amr == ("hwk", "otp", "mfa")
+
+
+NO_UV_POLICY = Policy(
+    name="relaxed",
+    factors=frozenset({FactorKind.PASSKEY}),
+    require_user_verification=False,
+    refeds_mfa=True,
+    authn_context_class_ref=PASSWORD_PROTECTED,
+    acr="urn:hideez:acr:passkey",
+)
+
+
+def test_refeds_mfa_is_never_claimed_for_a_passkey_without_user_verification() -> None:
+    # REFEDS MFA profile §1: two distinct factors; a passkey without UV is possession only.
+    asked = Requirement(relying_party="sp", policy=NO_UV_POLICY, requested_contexts=(REFEDS_MFA,))
+    d = evaluate(requirement=asked, context=ctx(uv=False), now=NOW)
+    assert isinstance(d, NeedsLogin)
+    assert d.reason is Shortfall.NO_USER_VERIFICATION
+    assert d.require_user_verification  # the sign-in page asks for UV this time
+    first = evaluate(requirement=asked, context=None, now=NOW)
+    assert isinstance(first, NeedsLogin) and first.require_user_verification
+    d = evaluate(requirement=asked, context=ctx(uv=True), now=NOW)
+    assert isinstance(d, Satisfied) and d.authn_context_class_ref == REFEDS_MFA
+
+
+def test_a_policy_whose_default_context_is_mfa_needs_uv_even_if_it_does_not_require_it() -> None:
+    policy = Policy(
+        name="p",
+        factors=frozenset({FactorKind.PASSKEY}),
+        require_user_verification=False,
+        authn_context_class_ref=REFEDS_MFA,
+    )
+    d = evaluate(requirement=Requirement("sp", policy), context=ctx(uv=False), now=NOW)
+    assert isinstance(d, NeedsLogin) and d.reason is Shortfall.NO_USER_VERIFICATION
+
+
+def test_without_an_mfa_claim_a_relaxed_policy_accepts_a_passkey_without_uv() -> None:
+    plain = Requirement(relying_party="sp", policy=NO_UV_POLICY)
+    d = evaluate(requirement=plain, context=ctx(uv=False), now=NOW)
+    assert isinstance(d, Satisfied)
+    assert d.authn_context_class_ref == PASSWORD_PROTECTED
+
+
+def test_two_factor_kinds_count_as_mfa_without_uv() -> None:
+    at = NOW - dt.timedelta(minutes=1)
+    context = AuthContext(
+        "s",
+        "e",
+        at,
+        (
+            FactorUse(FactorKind.PASSWORD, "p", at, False, ("pwd",)),
+            FactorUse(FactorKind.PASSKEY, "c", at, False, ("hwk",)),
+        ),
+    )
+    asked = Requirement(relying_party="sp", policy=NO_UV_POLICY, requested_contexts=(REFEDS_MFA,))
+    d = evaluate(requirement=asked, context=context, now=NOW)
+    assert isinstance(d, Satisfied) and d.authn_context_class_ref == REFEDS_MFA

@@ -80,6 +80,11 @@ def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, path: str, rea
             "plain http",
         ),
         (BASE.replace("https://idp.example.com", "idp.example.com"), "base_url", "absolute"),
+        (
+            BASE.replace("https://idp.example.com", "https://example.com/idp"),
+            "base_url",
+            "must not have a path",
+        ),
         (BASE.replace("[passkey]", "[sms]"), "policies.default.factors[0]", "not one of"),
         (BASE.replace("[passkey]", "[]"), "policies.default.factors", "at least one"),
         (BASE.replace("default:", "strict:"), "policies", "named 'default'"),
@@ -127,6 +132,8 @@ def test_salt_from_file_relative_to_config(tmp_path: Path) -> None:
         ("a: 1\na: 2\n", "duplicate key"),
         ("!!python/object:os.system {}\n", "invalid YAML"),
         ("- just\n- a list\n", "expected a mapping"),
+        ("? [a, b]\n: 1\n", "keys must be plain values"),
+        ("a: {? {x: 1} : 2}\n", "keys must be plain values"),
     ],
 )
 def test_broken_yaml_is_refused_with_the_file_name(
@@ -158,3 +165,29 @@ def test_billion_laughs_aliases_do_not_expand_into_memory(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(write(tmp_path, BASE + lol), env=ENV)
+
+
+def test_master_key_must_be_base64_of_32_bytes(tmp_path: Path) -> None:
+    import base64
+
+    path = write(tmp_path, BASE + "master_key: {env: MK}\n")
+    good = base64.b64encode(bytes(range(32))).decode()
+    assert load_config(path, env={**ENV, "MK": good}).master_key == good
+    for bad, reason in (
+        ("correct horse battery staple", "not base64"),
+        ("clé-secrète", "not base64"),
+        (base64.b64encode(b"sixteen byte key").decode(), "got 16 bytes"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load_config(path, env={**ENV, "MK": bad})
+        assert err.value.path == "master_key"
+        assert reason in err.value.reason
+        assert bad not in str(err.value)  # the secret itself is never echoed
+
+
+def test_a_binary_secret_file_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "salt.bin").write_bytes(b"\xff\xfe" + bytes(range(30)))
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, BASE.replace("{env: SALT}", "{file: salt.bin}")), env={})
+    assert err.value.path == "pairwise_salt.file"
+    assert "not UTF-8" in err.value.reason
