@@ -151,7 +151,7 @@ def register_verify() -> Response:
         },
     )
     response = jsonify(ok=True, redirect="/")
-    if current_context() is None:
+    if current_context() is None and employee.can_sign_in:  # SSO switched off: no session
         ctx = rt.sessions.create(
             employee_id=employee.id,
             factor=passkey.factor_use(

@@ -168,7 +168,7 @@ def _session(node: Node) -> SessionSettings:
     s = SessionSettings(
         cookie_name=optional(
             node.get("cookie_name"),
-            lambda n: n.as_str(pattern=r"[A-Za-z0-9_\-]{1,64}"),
+            _cookie_name,
             d.cookie_name,
         ),
         idle_timeout=optional(
@@ -181,6 +181,13 @@ def _session(node: Node) -> SessionSettings:
     if s.idle_timeout > s.absolute_lifetime:
         raise node.child("idle_timeout").error("must not exceed absolute_lifetime")
     return s
+
+
+def _cookie_name(node: Node) -> str:
+    name = node.as_str(pattern=r"[A-Za-z0-9_\-]{1,64}")
+    if name == "hideez_idp_flow":  # the Flask IdP's per-browser flow cookie
+        raise node.error("'hideez_idp_flow' is the IdP's flow cookie; choose another name")
+    return name
 
 
 def _webauthn(node: Node | None, base_url: str) -> WebAuthnSettings:
@@ -213,7 +220,7 @@ def _webauthn(node: Node | None, base_url: str) -> WebAuthnSettings:
     return WebAuthnSettings(
         rp_id=rp_id,
         rp_name=optional(node.get("rp_name"), lambda n: n.as_str(max_len=64), "Hideez IdP"),
-        origins=optional(node.get("origins"), _origins, (origin,)),
+        origins=optional(node.get("origins"), lambda n: _origins(n, rp_id), (origin,)),
         user_verification=optional(
             node.get("user_verification"), lambda n: n.as_choice(_UV), "required"
         ),
@@ -230,13 +237,24 @@ def _webauthn(node: Node | None, base_url: str) -> WebAuthnSettings:
     )
 
 
-def _origins(node: Node) -> tuple[str, ...]:
+def _origins(node: Node, rp_id: str) -> tuple[str, ...]:
     result = []
     for element in node.elements():
         value = element.as_str()
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             raise element.error(f"expected an origin like https://idp.example.com, got {value!r}")
+        host = parts.hostname
+        if host != rp_id and not host.endswith("." + rp_id):
+            # WebAuthn §5.1.3: browsers refuse an RP ID that is not the origin's domain or a
+            # parent of it, so such an origin could never complete a ceremony.
+            raise element.error(f"{value!r} is not on the RP ID {rp_id!r} or a subdomain of it")
         result.append(value.rstrip("/"))
     return tuple(result)
 

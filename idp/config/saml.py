@@ -9,7 +9,7 @@ at the SP's metadata XML for entity id, endpoints and certificates. A profile pr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> SamlC
         default_salt=config.pairwise_salt,
         env=env,
     )
-    sps = load_service_providers(config.relying_parties_dir)
+    sps = load_service_providers(config.relying_parties_dir, policies=config.policies.policies)
     return SamlConfig(settings, sps)
 
 
@@ -276,7 +276,9 @@ def load_service_provider(path: Path) -> ServiceProvider:
     return parse_service_provider(load_yaml(path))
 
 
-def load_service_providers(directory: Path) -> dict[str, ServiceProvider]:
+def load_service_providers(
+    directory: Path, *, policies: Collection[str] | None = None
+) -> dict[str, ServiceProvider]:
     """Every ``*.yaml`` with ``protocol: saml`` in ``directory``, keyed by entity id.
 
     Files of other protocols (``protocol: oidc``, ...) are left to their parsers; a file
@@ -291,6 +293,11 @@ def load_service_providers(directory: Path) -> dict[str, ServiceProvider]:
         if protocol != "saml":
             continue
         sp = parse_service_provider(node)
+        if policies is not None and sp.policy is not None and sp.policy not in policies:
+            # A typo here would otherwise surface as a failed sign-in, not at start.
+            raise node.child("policy").error(
+                f"no policy named {sp.policy!r}; defined: {', '.join(sorted(policies))}"
+            )
         if sp.entity_id in result:
             raise ConfigError(
                 str(path),

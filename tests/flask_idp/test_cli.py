@@ -89,3 +89,13 @@ def test_purge_runs_on_an_empty_database(config: Path, capsys: pytest.CaptureFix
     assert "purged 0 expired refresh-token families and 0 expired consents" in (
         capsys.readouterr().out
     )
+
+
+def test_sp_naming_an_unknown_policy_is_refused_at_start(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rp = config.parent / "relying_parties" / "demo-sp.yaml"
+    rp.write_text(rp.read_text() + "policy: strictt\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "demo-sp.yaml: policy: no policy named 'strictt'; defined: default" in err

@@ -57,6 +57,17 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
         ("webauthn: {user_verification: maybe}\n", "webauthn.user_verification", "not one of"),
         ("webauthn: {allowed_aaguids: [xyz]}\n", "webauthn.allowed_aaguids[0]", "does not match"),
         (
+            "webauthn: {origins: ['https://idp.example.com/?a=1']}\n",
+            "webauthn.origins[0]",
+            "expected an origin",
+        ),
+        (
+            "webauthn: {origins: ['https://evil.example']}\n",
+            "webauthn.origins[0]",
+            "is not on the RP ID",
+        ),
+        ("session: {cookie_name: hideez_idp_flow}\n", "session.cookie_name", "flow cookie"),
+        (
             "session: {idle_timeout: 9000, absolute_lifetime: 600}\n",
             "session.idle_timeout",
             "must not exceed",
