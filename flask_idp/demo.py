@@ -136,7 +136,9 @@ def _prepare_sp(directory: Path, *, idp_cert: Path, port: int, sp_port: int) -> 
             "rejectDeprecatedAlgorithm": True,
         },
     }
-    (directory / "sp/settings.json").write_text(json.dumps(settings, indent=2))
+    settings_file = directory / "sp/settings.json"
+    settings_file.write_text(json.dumps(settings, indent=2))
+    settings_file.chmod(0o600)  # it holds the demo SP's private key
     metadata = OneLogin_Saml2_Settings(settings).get_sp_metadata()
     (directory / "relying_parties/demo-sp-metadata.xml").write_bytes(
         metadata if isinstance(metadata, bytes) else metadata.encode()
