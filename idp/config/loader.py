@@ -57,7 +57,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         base_url=base_url,
         listen=optional(root.get("listen"), _listen, Listen()),
         trusted_proxies=optional(root.get("trusted_proxies"), _proxies, ()),
-        database_url=_database_url(root.child("database_url"), environ),
+        database_url=_database_url(root.child("database_url"), environ, base),
         ephemeral_url=optional(
             root.get("ephemeral_url"), lambda n: _ephemeral_url(n, environ), "memory://"
         ),
@@ -124,13 +124,18 @@ def _proxies(node: Node) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _database_url(node: Node, env: Mapping[str, str]) -> str:
+def _database_url(node: Node, env: Mapping[str, str], base: Path) -> str:
     url = node.as_str() if isinstance(node.value, str) else secret_from(node, env=env)
     parts = urlsplit(url)
     if not parts.scheme.startswith(("sqlite", "postgresql")):
         raise node.error(f"expected a sqlite:// or postgresql:// URL, got scheme {parts.scheme!r}")
     if isinstance(node.value, str) and parts.password:
         raise node.error("a URL with a password must come from {env: NAME} or {file: PATH}")
+    prefix = "sqlite:///"
+    relative = url.startswith(prefix) and not url.startswith(prefix + "/")
+    if relative and url[len(prefix) :] not in ("", ":memory:"):
+        # Like every other path in this file: relative to the file, not to the working dir.
+        url = prefix + str((base / url[len(prefix) :]).resolve())
     return url
 
 

@@ -9,6 +9,7 @@ and the application calls it at start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,6 +99,12 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         if in_memory:
             # One shared connection, or every checkout would see a new empty database.
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif url.startswith("sqlite:///"):
+            # SQLite creates the file but not its directory (var/ on a fresh checkout). If that
+            # fails, opening the database reports it.
+            directory = Path(url[len("sqlite:///") :].split("?", 1)[0]).parent
+            with contextlib.suppress(OSError):
+                directory.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine, in_memory=in_memory)
         return Database(engine)
@@ -122,7 +129,15 @@ def alembic_config() -> Config:
 def migrate(engine: Engine, *, revision: str = "head") -> None:
     """Upgrade the schema to ``revision``; running it again changes nothing."""
     config = alembic_config()
-    with engine.connect() as connection:
+    try:
+        connection_context = engine.connect()
+    except OperationalError as exc:
+        log.error("database unavailable: %s", exc.orig)
+        raise StoreUnavailable(
+            f"cannot open the database ({type(exc.orig).__name__}): check database_url, that "
+            "the server is up and that the directory of a SQLite file exists"
+        ) from exc
+    with connection_context as connection:
         if engine.dialect.name == "postgresql":
             # Two instances starting together must not both create the tables.
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})

@@ -202,3 +202,15 @@ def test_a_binary_secret_file_is_refused_by_name(tmp_path: Path) -> None:
         load_config(write(tmp_path, BASE.replace("{env: SALT}", "{file: salt.bin}")), env={})
     assert err.value.path == "pairwise_salt.file"
     assert "not UTF-8" in err.value.reason
+
+
+def test_relative_sqlite_path_is_taken_from_the_config_file(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, BASE.replace("sqlite:///idp.sqlite3", "sqlite:///../var/idp.sqlite3")),
+        env=ENV,
+    )
+    assert config.database_url == f"sqlite:///{tmp_path.parent.resolve()}/var/idp.sqlite3"
+    absolute = load_config(
+        write(tmp_path, BASE.replace("sqlite:///idp.sqlite3", "sqlite:////srv/idp.db")), env=ENV
+    )
+    assert absolute.database_url == "sqlite:////srv/idp.db"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from idp.store.errors import InvalidStoreUrl, StoreUnavailable
@@ -41,3 +43,19 @@ def test_unreachable_database_error_does_not_show_driver_text() -> None:
         db.dispose()
     assert "unavailable" in err.value.description
     assert "127.0.0.1" not in err.value.description
+
+
+def test_sqlite_directory_is_created_and_an_unopenable_file_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    from idp.store.errors import StoreUnavailable
+    from idp.store.sql import migrate, open_database
+
+    db = open_database(f"sqlite:///{tmp_path}/new/dir/idp.db")
+    migrate(db.engine)
+    assert (tmp_path / "new/dir/idp.db").exists()
+    db.dispose()
+    (tmp_path / "file").write_text("")
+    blocked = open_database(f"sqlite:///{tmp_path}/file/idp.db")  # a file where a dir should be
+    with pytest.raises(StoreUnavailable, match="cannot open the database"):
+        migrate(blocked.engine)
