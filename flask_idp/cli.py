@@ -44,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     audit.add_argument("action", choices=["verify", "recent"])
     audit.add_argument("--limit", type=int, default=20)
+    keygen = sub.add_parser("keygen", help="create a signing key and a self-signed certificate")
+    keygen.add_argument("--key", type=Path, required=True, help="private key file to write")
+    keygen.add_argument("--cert", type=Path, required=True, help="certificate file to write")
+    keygen.add_argument("--common-name", required=True, help="e.g. idp.example.com SAML signing")
+    keygen.add_argument("--ec", action="store_true", help="EC P-256 instead of RSA-2048")
+    keygen.add_argument("--days", type=int, default=3650)
     purge = sub.add_parser("purge", help="delete expired rows (run daily, e.g. from cron)")
     purge.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     client = sub.add_parser("client", help="manage OpenID Connect clients", add_help=False)
@@ -77,6 +83,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.add_employee(load_config(args.config), args)
     if args.command == "audit":
         return commands.audit(load_config(args.config), args.action, limit=args.limit)
+    if args.command == "keygen":
+        return commands.keygen(args)
     if args.command == "purge":
         return commands.purge(load_config(args.config))
     if args.command == "client":

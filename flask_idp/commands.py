@@ -140,3 +140,17 @@ def purge(config: IdpConfig) -> int:
     consents = SqlConsents(runtime.db).purge_expired(now=now)
     print(f"purged {families} expired refresh-token families and {consents} expired consents")
     return 0
+
+
+def keygen(args: argparse.Namespace) -> int:
+    """Write a new key (mode 0600) and a self-signed certificate; never overwrite a key."""
+    from idp.keys import generate_self_signed
+
+    for path in (args.key, args.cert):
+        if path.exists():
+            print(f"error: {path} exists; refusing to overwrite a key", file=sys.stderr)
+            return 2
+    key = generate_self_signed(args.key, args.cert, common_name=args.common_name,
+                               kind="ec" if args.ec else "rsa", days=args.days)  # fmt: skip
+    print(f"wrote {args.key} and {args.cert} ({key.algorithm}, kid {key.kid})")
+    return 0

@@ -99,3 +99,19 @@ def test_sp_naming_an_unknown_policy_is_refused_at_start(
     assert main(["check-config", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "demo-sp.yaml: policy: no policy named 'strictt'; defined: default" in err
+
+
+def test_keygen_writes_a_private_key_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from idp.keys import load_signing_key
+
+    key, cert = tmp_path / "k/idp.key", tmp_path / "k/idp.crt"
+    args = ["keygen", "--key", str(key), "--cert", str(cert), "--common-name", "idp test"]
+    assert main(args) == 0
+    assert key.stat().st_mode & 0o077 == 0
+    assert load_signing_key(key, cert).algorithm == "RS256"
+    before = key.read_bytes()
+    assert main(args) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert key.read_bytes() == before
