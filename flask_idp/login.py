@@ -83,11 +83,15 @@ def load_ticket(handle: str | None) -> LoginTicket | None:
     ticket = LoginTicket(**json.loads(raw))
     if not hmac.compare_digest(ticket.browser, _browser()):
         # A ticket only finishes in the browser that began it (no login CSRF via shared links).
-        raise InvalidRequest(
-            "this sign-in was started in another browser; go back to the application and "
-            "start again here"
-        )
+        raise _started_elsewhere()
     return ticket
+
+
+def _started_elsewhere() -> InvalidRequest:
+    return InvalidRequest(
+        "this sign-in was started in another browser; go back to the application and "
+        "start again here"
+    )
 
 
 def _browser() -> str:
@@ -125,10 +129,7 @@ def pending_request(prefix: str) -> tuple[str, bytes]:
         raise expired
     browser, _, payload = raw.partition(b"|")
     if not hmac.compare_digest(browser, _browser().encode()):
-        raise InvalidRequest(
-            "this sign-in was started in another browser; go back to the application and "
-            "start again here"
-        )
+        raise _started_elsewhere()
     if store.take(prefix + key) is None:  # a concurrent resume got it first
         raise expired
     return key, payload
