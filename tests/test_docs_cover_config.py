@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [
     ("idp/config/loader.py", "docs/configuration.md"),
     ("idp/config/saml.py", "docs/saml.md"),
+    ("idp/config/saml_sp.py", "docs/saml.md"),
     ("idp/config/oidc.py", "docs/oidc.md docs/entra-eam.md"),
     ("idp/config/wsfed.py", "docs/wsfed.md"),
 ]
