@@ -163,21 +163,12 @@ def test_cross_site_post_authn_request_keeps_the_session(
     """A real browser withholds our SameSite=Lax session cookie from an SP's cross-site POST;
     the IdP's same-site hop must still find the signed-in session (no second sign-in)."""
     import html
-    import json as jsonlib
 
-    from onelogin.saml2.settings import OneLogin_Saml2_Settings
-
-    from idp.keys import load_signing_key
-    from tests.idp.saml.onelogin_sp import post_login
+    from tests.e2e.saml_peer import signed_post_request
 
     add_authenticator(page)
     enrol(page, idp_server, "alice")
-    sp_dir = idp_server.directory.resolve() / "sp"
-    raw = jsonlib.loads((sp_dir / "settings.json").read_text())
-    raw["idp"]["singleSignOnService"]["binding"] = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-    fields, _ = post_login(
-        OneLogin_Saml2_Settings(raw), sp_key=load_signing_key(sp_dir / "sp.key", sp_dir / "sp.crt")
-    )
+    fields, _ = signed_post_request(idp_server)
     inputs = "".join(
         f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
     )

@@ -10,7 +10,6 @@ unless given ``key_conf`` (here they go to ``tmp_path``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,28 +19,12 @@ import requests
 from idpyoidc.client.exception import OidcServiceError
 from idpyoidc.client.rp_handler import RPHandler
 
-from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
-from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.entra_sim import CLIENT_SECRET
+from tests.e2e.helpers import PasskeyClient
+from tests.e2e.oidc.peer import REDIRECT
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
-REDIRECT = "http://localhost:9/cb"  # registered for "webapp"; never fetched
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("idpyoidc")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def server(idp: tuple[RunningServer, EntraSim]) -> RunningServer:
-    return idp[0]
-
-
-@pytest.fixture(scope="module")
-def alice(server: RunningServer) -> PasskeyClient:
-    return signed_in_session(server, "alice")
 
 
 def rp_handler(server: RunningServer, directory: Path) -> RPHandler:

@@ -8,16 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
+from tests.e2e.entra_sim import CLIENT_SECRET
 from tests.e2e.helpers import PasskeyClient, signed_in_session
-from tests.e2e.server import RunningServer
-from tests.e2e.test_oidc_flows import (
+from tests.e2e.oidc.peer import (
     REDIRECT,
     authorize,
     code_from,
@@ -25,24 +23,9 @@ from tests.e2e.test_oidc_flows import (
     pkce,
     verify_id_token,
 )
+from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("conf")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def server(idp: tuple[RunningServer, EntraSim]) -> RunningServer:
-    return idp[0]
-
-
-@pytest.fixture(scope="module")
-def discovery(server: RunningServer) -> dict[str, Any]:
-    return requests.get(server.url("/.well-known/openid-configuration"), timeout=5).json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

@@ -6,114 +6,28 @@ The browser is the passkey client of ``tests.e2e.helpers`` (software authenticat
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 import requests
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from requests_oauthlib import OAuth2Session
 
-from tests.e2e.entra_sim import CLIENT_SECRET, EntraSim, oidc_idp
+from tests.e2e.entra_sim import CLIENT_SECRET
 from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.oidc.peer import (
+    REDIRECT,
+    authorize,
+    code_from,
+    exchange,
+    signed_code,
+    verify_id_token,
+)
 from tests.e2e.server import RunningServer, second_instance
 
 pytestmark = pytest.mark.e2e
-REDIRECT = "http://localhost:9/cb"
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("oidc")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def server(idp: tuple[RunningServer, EntraSim]) -> RunningServer:
-    return idp[0]
-
-
-@pytest.fixture(scope="module")
-def discovery(server: RunningServer) -> dict[str, Any]:
-    document: dict[str, Any] = requests.get(
-        server.url("/.well-known/openid-configuration"), timeout=5
-    ).json()
-    return document
-
-
-@pytest.fixture(scope="module")
-def alice(server: RunningServer) -> PasskeyClient:
-    return signed_in_session(server, "alice")
-
-
-@pytest.fixture(autouse=True)
-def _insecure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
-
-def verify_id_token(token: str, discovery: dict[str, Any], audience: str) -> dict[str, Any]:
-    keys = requests.get(discovery["jwks_uri"], timeout=5).json()["keys"]
-    header = jwt.get_unverified_header(token)
-    jwk = next(k for k in keys if k["kid"] == header["kid"])
-    algorithm = RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm
-    claims: dict[str, Any] = jwt.decode(
-        token, algorithm.from_jwk(json.dumps(jwk)), algorithms=[header["alg"]],
-        audience=audience, issuer=discovery["issuer"],
-    )  # fmt: skip
-    return claims
-
-
-def authorize(
-    browser: PasskeyClient, discovery: dict[str, Any], **params: str
-) -> requests.Response:
-    return browser.http.get(discovery["authorization_endpoint"], params=params,
-                            allow_redirects=False, timeout=10)  # fmt: skip
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
-
-
-def code_from(response: requests.Response) -> dict[str, str]:
-    assert response.status_code == 302, response.text
-    location = response.headers["Location"]
-    assert location.startswith(REDIRECT) or location.startswith("https://"), location
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-def exchange(
-    discovery: dict[str, Any], code: str, verifier: str | None = None, client_id: str = "webapp"
-) -> requests.Response:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    if verifier:
-        form["code_verifier"] = verifier
-    return requests.post(discovery["token_endpoint"], data=form, timeout=5,
-                         auth=(client_id, CLIENT_SECRET))  # fmt: skip
-
-
-def signed_code(browser: PasskeyClient, discovery: dict[str, Any]) -> tuple[str, str]:
-    verifier, challenge = pkce()
-    answer = code_from(
-        authorize(
-            browser,
-            discovery,
-            response_type="code",
-            client_id="webapp",
-            redirect_uri=REDIRECT,
-            scope="openid",
-            state="s",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        )
-    )
-    return answer["code"], verifier
 
 
 # -- happy paths ------------------------------------------------------------------------------

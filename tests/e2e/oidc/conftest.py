@@ -1,0 +1,45 @@
+"""One OP per test module (with a simulated Entra beside it), discovered over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.entra_sim import EntraSim, oidc_idp
+from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.server import RunningServer
+
+
+@pytest.fixture(scope="module")
+def idp(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[RunningServer, EntraSim]]:
+    with oidc_idp(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def server(idp: tuple[RunningServer, EntraSim]) -> RunningServer:
+    return idp[0]
+
+
+@pytest.fixture(scope="module")
+def discovery(server: RunningServer) -> dict[str, Any]:
+    document: dict[str, Any] = requests.get(
+        server.url("/.well-known/openid-configuration"), timeout=5
+    ).json()
+    return document
+
+
+@pytest.fixture(scope="module")
+def alice(server: RunningServer) -> PasskeyClient:
+    return signed_in_session(server, "alice")
+
+
+@pytest.fixture(autouse=True)
+def _insecure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests-oauthlib refuses http:// otherwise; the OP is on loopback.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
