@@ -20,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
+from idp.keys import SigningKey, generate_self_signed
 from idp.store.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from idp.store.sql import Database, migrate, open_database
 
@@ -176,3 +177,35 @@ def ephemeral(request: pytest.FixtureRequest) -> EphemeralStore:
     name = "memory_store" if request.param == "memory" else "redis_store"
     store: EphemeralStore = request.getfixturevalue(name)
     return store
+
+
+# -- signing keys -----------------------------------------------------------------------------
+
+
+class KeyMaker:
+    """Keys and self-signed certificates made once per test session, by name, in one folder
+    (``<name>.key`` / ``<name>.crt``); RSA generation is slow enough to share."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._made: dict[str, SigningKey] = {}
+
+    def __call__(self, name: str, *, kind: str = "rsa") -> SigningKey:
+        if name not in self._made:
+            self._made[name] = generate_self_signed(
+                self.directory / f"{name}.key",
+                self.directory / f"{name}.crt",
+                common_name=name,
+                kind=kind,
+            )
+        return self._made[name]
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session")
+def test_keys(key_dir: Path) -> KeyMaker:
+    return KeyMaker(key_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -17,36 +16,32 @@ from idp.config.saml import (
 )
 from idp.directory.model import Employee
 from idp.factors.kinds import FactorKind, FactorUse
-from idp.keys import KeySet, SigningKey, generate_self_signed
+from idp.keys import KeySet, SigningKey
 from idp.saml import constants as c
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
+from tests.conftest import KeyMaker
 from tests.idp.saml.saml_support import IDP_BASE, NOW, SP_ACS, SP_ENTITY, SP_SLO, MemoryReplayCache
 
 
 @pytest.fixture(scope="session")
-def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("saml-keys")
+def idp_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("idp")
 
 
 @pytest.fixture(scope="session")
-def idp_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "idp.key", key_dir / "idp.crt", common_name="idp")
+def idp_next_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("next")
 
 
 @pytest.fixture(scope="session")
-def idp_next_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "next.key", key_dir / "next.crt", common_name="next")
+def sp_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("sp")
 
 
 @pytest.fixture(scope="session")
-def sp_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "sp.key", key_dir / "sp.crt", common_name="sp")
-
-
-@pytest.fixture(scope="session")
-def other_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "other.key", key_dir / "other.crt", common_name="x")
+def other_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("other")
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
 from idp.directory.model import Employee
 from idp.factors.kinds import FactorKind, FactorUse
-from idp.keys import KeySet, SigningKey, generate_self_signed
+from idp.keys import KeySet, SigningKey
 from idp.sessions import AuthContext
 from idp.wsfed import constants as c
 from idp.wsfed.model import ClaimRule, NameIdentifierRule, RelyingParty, TokenType, WsFedSettings
 from idp.wsfed.runtime import WsFedRuntime, build_wsfed
+from tests.conftest import KeyMaker
 
 NOW = dt.datetime(2025, 3, 4, 10, 0, 0, 123000, tzinfo=dt.UTC)
 OWA = "https://mail.example.com/owa/"
@@ -23,23 +23,18 @@ WIF_REPLY = "https://expenses.example.com/signin"
 
 
 @pytest.fixture(scope="session")
-def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("wsfed-keys")
+def rsa_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("idp")
 
 
 @pytest.fixture(scope="session")
-def rsa_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "idp.key", key_dir / "idp.crt", common_name="idp")
+def other_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("other")
 
 
 @pytest.fixture(scope="session")
-def other_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "other.key", key_dir / "other.crt", common_name="evil")
-
-
-@pytest.fixture(scope="session")
-def ec_key(key_dir: Path) -> SigningKey:
-    return generate_self_signed(key_dir / "ec.key", key_dir / "ec.crt", common_name="ec", kind="ec")
+def ec_key(test_keys: KeyMaker) -> SigningKey:
+    return test_keys("ec", kind="ec")
 
 
 EXCHANGE_CLAIMS = (
