@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from idp.saml import constants as saml
+
 # -- wire parameters (WS-Federation 1.2 §13.2) -----------------------------------------------
 WA_SIGNIN: Final = "wsignin1.0"
 WA_SIGNOUT: Final = "wsignout1.0"
@@ -21,12 +23,12 @@ WSP_NS: Final = "http://schemas.xmlsoap.org/ws/2004/09/policy"
 WSA_NS: Final = "http://www.w3.org/2005/08/addressing"
 WSU_NS: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 SAML11_NS: Final = "urn:oasis:names:tc:SAML:1.0:assertion"
-SAML2_NS: Final = "urn:oasis:names:tc:SAML:2.0:assertion"
-MD_NS: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
+SAML2_NS: Final = saml.SAML_NS
+MD_NS: Final = saml.MD_NS
 FED_NS: Final = "http://docs.oasis-open.org/wsfed/federation/200706"
 AUTH_NS: Final = "http://docs.oasis-open.org/wsfed/authorization/200706"
-XSI_NS: Final = "http://www.w3.org/2001/XMLSchema-instance"
-DS_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
+XSI_NS: Final = saml.XSI_NS
+DS_NS: Final = saml.DS_NS
 
 # -- WS-Trust values ------------------------------------------------------------------------
 REQUEST_TYPE_ISSUE: Final = "http://schemas.xmlsoap.org/ws/2005/02/trust/Issue"
@@ -42,19 +44,14 @@ TOKEN_PROFILE_SAML20: Final = f"{_WSS_SAML_PROFILE}#SAMLV2.0"
 # -- SAML 1.1 (core §2, §7.1) --------------------------------------------------------------
 CM_BEARER_11: Final = "urn:oasis:names:tc:SAML:1.0:cm:bearer"
 AM_UNSPECIFIED_11: Final = "urn:oasis:names:tc:SAML:1.0:am:unspecified"
-CM_BEARER_20: Final = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-AC_UNSPECIFIED_20: Final = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
-
-NAMEID_UNSPECIFIED: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-NAMEID_EMAIL: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
-NAMEID_PERSISTENT: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-NAMEID_TRANSIENT: Final = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
-NAMEID_FORMATS: Final = {
-    "unspecified": NAMEID_UNSPECIFIED,
-    "email": NAMEID_EMAIL,
-    "persistent": NAMEID_PERSISTENT,
-    "transient": NAMEID_TRANSIENT,
-}
+# SAML 2.0 values are the SAML IdP's own (one definition each).
+CM_BEARER_20: Final = saml.CM_BEARER
+AC_UNSPECIFIED_20: Final = saml.AC_UNSPECIFIED
+NAMEID_UNSPECIFIED: Final = saml.NAMEID_UNSPECIFIED
+NAMEID_EMAIL: Final = saml.NAMEID_EMAIL
+NAMEID_PERSISTENT: Final = saml.NAMEID_PERSISTENT
+NAMEID_TRANSIENT: Final = saml.NAMEID_TRANSIENT
+NAMEID_FORMATS: Final = saml.NAMEID_FORMATS
 
 # -- claim types (the identity claims ADFS and Exchange use) -------------------------------
 CLAIMS_2005: Final = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"
