@@ -68,7 +68,9 @@ def create_app(runtime: Runtime) -> Flask:
     )
     app.wsgi_app = TrustedProxyFix(app.wsgi_app, runtime.config.trusted_proxies)  # type: ignore[method-assign]
     from flask_idp.blueprints import register_blueprints
+    from flask_idp.flows import build_flows
 
+    app.extensions["hideez_idp_flows"] = build_flows(runtime)
     register_blueprints(app, runtime)
     _install_error_handlers(app)
     app.after_request(_security_headers)

@@ -41,7 +41,9 @@ def serve(config: IdpConfig, *, threads: int = 8) -> int:
 def check_config(path: Path) -> int:
     config = load_config(path)
     runtime = build_runtime(config, run_migrations=False)
-    parts = ", ".join(f"{name}: {_describe(value)}" for name, value in runtime.protocols.items())
+    parts = ", ".join(
+        f"{name}: {_describe(getattr(runtime.protocols, name))}" for name in runtime.protocols
+    )
     print(f"{path}: OK ({parts or 'no protocols enabled'})")
     return 0
 
@@ -53,7 +55,7 @@ def _describe(protocol_runtime: object) -> str:
 
 def print_metadata(config: IdpConfig) -> int:
     runtime = build_runtime(config, run_migrations=False)
-    saml = runtime.protocols.get("saml")
+    saml = runtime.protocols.saml
     if saml is None:
         print("error: SAML is not enabled in this configuration", file=sys.stderr)
         return 2

@@ -116,18 +116,5 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def str_field(
-    data: dict[str, Any], name: str, *, max_len: int = 1024, required: bool = True
-) -> str | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"field {name!r} must be a non-empty string")
-    if len(value) > max_len:
-        raise InvalidRequest(f"field {name!r} is longer than {max_len} characters")
-    return value
-
-
 def client_ip() -> str:
     return request.remote_addr or "unknown"

@@ -1,21 +1,25 @@
 """Everything the IdP needs at run time, built once from the configuration.
 
-Both shells (the Flask IdP and the SATOSA plugins) build one :class:`Runtime` at start: keys are
-loaded and turned into signer objects here, stores are opened here, and nothing on a request
-path loads a key or opens a connection pool.
+Both shells (the Flask IdP and the SATOSA plugins) use one :class:`Runtime` per process: keys
+are loaded and turned into signer objects here, stores are opened and the database migrated
+here, and nothing on a request path loads a key or opens a connection pool. Several shells or
+plugins in one process share it through :func:`shared_runtime`.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 from idp.config.schema import IdpConfig
 from idp.directory.cache import EmployeeCache
+from idp.flows.parking import Tickets
 from idp.keys import KeySet, load_signing_key
+from idp.protocols import Protocols
 from idp.sessions import SessionStore
 from idp.store.ephemeral import EphemeralStore, open_ephemeral
 from idp.store.sql import (
@@ -48,9 +52,10 @@ class Runtime:
     audit: AuditRepository
     #: read-through employee cache for sign-in paths (see idp.directory.cache)
     directory: EmployeeCache
+    tickets: Tickets
     clock: Callable[[], dt.datetime] = utcnow
-    #: per-protocol runtime objects (``saml``, ``oidc``, ``wsfed``), built by their modules
-    protocols: dict[str, Any] = field(default_factory=dict)
+    #: per-protocol runtime objects, built by their modules (None when switched off)
+    protocols: Protocols = field(default_factory=Protocols)
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -86,11 +91,32 @@ def build_runtime(
         enrolment=EnrolmentRepository(db),
         audit=AuditRepository(db),
         directory=EmployeeCache(employees, ttl=config.directory_cache_seconds),
+        tickets=Tickets(ephemeral),
         clock=clock,
     )
     # Audit events queued for the background writer are stored before the process exits.
     atexit.register(runtime.audit.flush)
     from idp.protocols import build_protocols
 
-    runtime.protocols.update(build_protocols(runtime))
+    runtime.protocols = build_protocols(runtime)
     return runtime
+
+
+_SHARED: dict[Path, Runtime] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_runtime(config_path: str | Path) -> Runtime:
+    """The process's one runtime for ``config_path``, built (and migrated) on first use.
+
+    SATOSA loads each plugin separately; they all call this, so one process opens one
+    database pool and one store client, loads the keys once and migrates once.
+    """
+    from idp.config.loader import load_config
+
+    path = Path(config_path).resolve()
+    with _SHARED_LOCK:
+        runtime = _SHARED.get(path)
+        if runtime is None:
+            runtime = _SHARED[path] = build_runtime(load_config(path))
+        return runtime

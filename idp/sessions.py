@@ -89,7 +89,7 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _factor_json(use: FactorUse) -> dict[str, object]:
+def factor_to_json(use: FactorUse) -> dict[str, object]:
     return {
         "kind": str(use.kind),
         "credential_id": use.credential_id,
@@ -99,7 +99,7 @@ def _factor_json(use: FactorUse) -> dict[str, object]:
     }
 
 
-def _factor_from_json(data: dict[str, Any]) -> FactorUse:
+def factor_from_json(data: dict[str, Any]) -> FactorUse:
     return FactorUse(
         kind=FactorKind(data["kind"]),
         credential_id=str(data["credential_id"]),
@@ -110,7 +110,14 @@ def _factor_from_json(data: dict[str, Any]) -> FactorUse:
 
 
 def _encode_factors(factors: tuple[FactorUse, ...]) -> bytes:
-    return json.dumps([_factor_json(f) for f in factors], separators=(",", ":")).encode()
+    return json.dumps([factor_to_json(f) for f in factors], separators=(",", ":")).encode()
+
+
+def _uses(factor: FactorUse | None, factors: tuple[FactorUse, ...]) -> tuple[FactorUse, ...]:
+    uses = (factor,) if factor is not None else factors
+    if not uses or (factor is not None and factors):
+        raise ValueError("give either one factor or a non-empty tuple of factors")
+    return uses
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
             session_id=session_id,
             employee_id=fields["employee_id"].decode(),
             auth_time=dt.datetime.fromisoformat(fields["auth_time"].decode()),
-            factors=tuple(_factor_from_json(f) for f in json.loads(fields["factors"])),
+            factors=tuple(factor_from_json(f) for f in json.loads(fields["factors"])),
         )
         created_at = dt.datetime.fromisoformat(fields["created_at"].decode())
     except (KeyError, ValueError, TypeError) as exc:
@@ -163,9 +170,17 @@ class SessionStore:
     def is_well_formed(session_id: str) -> bool:
         return isinstance(session_id, str) and _SESSION_ID_RE.fullmatch(session_id) is not None
 
-    def create(self, *, employee_id: str, factor: FactorUse, now: dt.datetime) -> AuthContext:
+    def create(
+        self,
+        *,
+        employee_id: str,
+        now: dt.datetime,
+        factor: FactorUse | None = None,
+        factors: tuple[FactorUse, ...] = (),
+    ) -> AuthContext:
+        """A new session after a sign-in with ``factor`` (or a multi-step one's ``factors``)."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        context = AuthContext(session_id, employee_id, now, (factor,))
+        context = AuthContext(session_id, employee_id, now, _uses(factor, factors))
         self._store.hash_put(
             _KEY_PREFIX + session_id,
             {
@@ -225,8 +240,9 @@ class SessionStore:
         session_id: str,
         *,
         expected_employee_id: str,
-        factor: FactorUse,
         now: dt.datetime,
+        factor: FactorUse | None = None,
+        factors: tuple[FactorUse, ...] = (),
     ) -> AuthContext:
         """A fresh sign-in inside the session (``prompt=login``, ``max_age``, ForceAuthn).
 
@@ -238,7 +254,7 @@ class SessionStore:
             raise SessionEmployeeMismatch(
                 f"the session belongs to another employee than {expected_employee_id!r}"
             )
-        updated = AuthContext(session_id, context.employee_id, now, (factor,))
+        updated = AuthContext(session_id, context.employee_id, now, _uses(factor, factors))
         self._update(
             session_id,
             {"auth_time": _iso(now).encode(), "factors": _encode_factors(updated.factors)},

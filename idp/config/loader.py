@@ -7,15 +7,19 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast, get_args
 from urllib.parse import urlsplit
 
 from idp.config.reader import Node, load_yaml, optional, secret_from
 from idp.config.schema import (
+    Attestation,
     IdpConfig,
     KeyFiles,
     Limits,
     Listen,
+    ResidentKey,
     SessionSettings,
+    UserVerification,
     WebAuthnSettings,
 )
 from idp.factors.kinds import FactorKind
@@ -40,7 +44,7 @@ TOP_KEYS = (
     "oidc",
     "wsfed",
 )
-_UV = ("required", "preferred", "discouraged")
+_UV = get_args(UserVerification)
 
 
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfig:
@@ -226,14 +230,19 @@ def _webauthn(node: Node | None, base_url: str) -> WebAuthnSettings:
         rp_id=rp_id,
         rp_name=optional(node.get("rp_name"), lambda n: n.as_str(max_len=64), "Hideez IdP"),
         origins=optional(node.get("origins"), lambda n: _origins(n, rp_id), (origin,)),
-        user_verification=optional(
-            node.get("user_verification"), lambda n: n.as_choice(_UV), "required"
+        user_verification=cast(
+            UserVerification,
+            optional(node.get("user_verification"), lambda n: n.as_choice(_UV), "required"),
         ),
-        resident_key=optional(
-            node.get("resident_key"), lambda n: n.as_choice(("required", "preferred")), "required"
+        resident_key=cast(
+            ResidentKey,
+            optional(
+                node.get("resident_key"), lambda n: n.as_choice(get_args(ResidentKey)), "required"
+            ),
         ),
-        attestation=optional(
-            node.get("attestation"), lambda n: n.as_choice(("none", "direct")), "none"
+        attestation=cast(
+            Attestation,
+            optional(node.get("attestation"), lambda n: n.as_choice(get_args(Attestation)), "none"),
         ),
         allowed_aaguids=aaguids,
         challenge_ttl=optional(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from idp.policy import PolicySet
+
+UserVerification = Literal["required", "preferred", "discouraged"]
+ResidentKey = Literal["required", "preferred"]
+Attestation = Literal["none", "direct"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,9 @@ class WebAuthnSettings:
     rp_id: str
     rp_name: str
     origins: tuple[str, ...]
-    user_verification: str = "required"
-    resident_key: str = "required"
-    attestation: str = "none"
+    user_verification: UserVerification = "required"
+    resident_key: ResidentKey = "required"
+    attestation: Attestation = "none"
     allowed_aaguids: frozenset[str] | None = None
     challenge_ttl: int = 300
 

@@ -138,3 +138,12 @@ class NameIdPolicyUnsupported(SamlStatusError):
     error = "saml_invalid_nameid_policy"
     status_code = c.STATUS_REQUESTER
     second_level = c.STATUS_INVALID_NAMEID_POLICY
+
+
+class AuthnFailed(SamlStatusError):
+    """The user did not complete the sign-in (cancelled it, or no factor could be used)."""
+
+    error = "saml_authn_failed"
+    status = 401
+    status_code = c.STATUS_RESPONDER
+    second_level = c.STATUS_AUTHN_FAILED

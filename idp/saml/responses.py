@@ -26,6 +26,7 @@ from idp.saml.errors import BuildError, SamlStatusError
 from idp.saml.requests import AuthnRequestInfo
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
+from idp.subject import Subject, as_subject
 
 _SAMLP = f"{{{c.SAMLP_NS}}}"
 _SAML = f"{{{c.SAML_NS}}}"
@@ -61,7 +62,7 @@ def build_response(
     settings: IdpSamlSettings,
     sp: ServiceProvider,
     request: AuthnRequestInfo | None,
-    subject: Employee,
+    subject: Subject | Employee,
     context: AuthContext,
     authn_context_class_ref: str,
     session_index: str,
@@ -77,6 +78,7 @@ def build_response(
     ``relay_state`` argument is ignored); for IdP-initiated SSO the ACS is the SP's default
     and ``relay_state`` (or the SP's ``default_relay_state``) is the target.
     """
+    subject = as_subject(subject)
     if request is not None and request.sp.entity_id != sp.entity_id:
         raise BuildError(f"request is from {request.sp.entity_id}, response is for {sp.entity_id}")
     acs = request.acs if request is not None else sp.default_acs
@@ -235,7 +237,7 @@ def _authn_statement(
 def _attribute_statement(
     assertion: etree._Element,
     sp: ServiceProvider,
-    subject: Employee,
+    subject: Subject,
     context: AuthContext,
     session_not_on_or_after: dt.datetime,
     extra: Mapping[str, Sequence[str]],

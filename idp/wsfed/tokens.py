@@ -18,6 +18,7 @@ from lxml import etree
 
 from idp.directory.model import Employee
 from idp.sessions import AuthContext
+from idp.subject import Subject
 from idp.wsfed import constants as c
 from idp.wsfed.claims import Claim, release, source_values
 from idp.wsfed.errors import ClaimUnavailable, TokenBuildError
@@ -70,7 +71,7 @@ class TokenContent:
 def build_signin_response(
     *,
     request: SignInRequest,
-    employee: Employee,
+    employee: Subject | Employee,
     context: AuthContext,
     authn_context_class_ref: str,
     issuer: str,
@@ -238,7 +239,7 @@ def _sub20(parent: etree._Element, local: str, **attrs: str) -> etree._Element:
 
 
 def _name_identifier(
-    rp: RelyingParty, *, employee: Employee, context: AuthContext
+    rp: RelyingParty, *, employee: Subject | Employee, context: AuthContext
 ) -> tuple[str, str] | None:
     rule: NameIdentifierRule | None = rp.name_identifier
     if rule is None:

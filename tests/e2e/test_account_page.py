@@ -59,13 +59,23 @@ def test_account_lists_apps_and_manages_passkeys(make_idp_server: object) -> Non
         )
         assert other.status_code == 404
     assert len(server.runtime.passkeys.list_for_employee(server.employee("bob").id)) == 1
-    done = c.http.post(
+    ask = c.http.post(
         server.url("/passkeys/remove"),
         timeout=10,
         allow_redirects=False,
         data={"credential_id": ids[0], "csrf": csrf},
     )
-    assert done.status_code == 303
+    # The first press asks to confirm and removes nothing.
+    assert ask.status_code == 200 and 'name="confirm" value="yes"' in ask.text
+    assert len(server.runtime.passkeys.list_for_employee(server.employee("alice").id)) == 2
+    done = c.http.post(
+        server.url("/passkeys/remove"),
+        timeout=10,
+        allow_redirects=False,
+        data={"credential_id": ids[0], "csrf": csrf, "confirm": "yes"},
+    )
+    assert done.status_code == 303 and done.headers["Location"].endswith("/?done=removed")
+    assert "The passkey was removed." in c.http.get(server.url("/?done=removed"), timeout=10).text
     remaining = server.runtime.passkeys.list_for_employee(server.employee("alice").id)
     assert [p.credential_id for p in remaining] == [ids[1]]
     last = c.http.post(

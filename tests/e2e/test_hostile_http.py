@@ -322,7 +322,11 @@ def test_a_parked_saml_request_resumes_once_and_only_in_its_browser(
     first = fresh.http.get(resume_url, allow_redirects=False, timeout=10)
     assert first.status_code == 200 and "SAMLResponse" in first.text
     again = fresh.http.get(resume_url, allow_redirects=False, timeout=10)
-    assert again.status_code == 400 and "already answered" in again.text
+    # Back after the answer: a page saying so (issue 7), never a second SAMLResponse.
+    assert again.status_code == 200 and "You are signed in" in again.text
+    assert "SAMLResponse" not in again.text
+    anonymous = requests.get(resume_url, allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 400 and "already answered" in anonymous.text
 
 
 def test_sign_in_options_do_not_reveal_which_usernames_exist(idp_server: RunningServer) -> None:

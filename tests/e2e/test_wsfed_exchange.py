@@ -211,9 +211,17 @@ def test_sign_out_cleans_up_each_relying_party(server: RunningServer) -> None:
     client = signed_in_session(server, server.runtime.employees.list(limit=1).items[0].username)
     for realm in (OWA, ECP):
         assert sign_in(client, wtrealm=realm).status_code == 200
-    response = client.http.get(
+    ask = client.http.get(
         wsfed_url(server, wa="wsignout1.0", wreply=OWA), allow_redirects=False, timeout=10
     )
+    # A cross-site link alone does not end the session (issue 16 §3.6): the user confirms.
+    assert ask.status_code == 200 and 'value="yes"' in ask.text
+    assert not html.fromstring(ask.text).xpath("//img")
+    form = html.fromstring(ask.text).forms[0]
+    fields = dict(form.fields)
+    assert fields["wa"] == "wsignout1.0" and fields["wreply"] == OWA
+    response = client.http.post(server.url("/wsfed"), data={**fields, "confirm": "yes"},
+                                allow_redirects=False, timeout=10)
     assert response.status_code == 200
     page = html.fromstring(response.text)
     images = sorted(i.get("src") for i in page.iter("img"))

@@ -189,7 +189,7 @@ BAD = [
     (
         "relying_parties:\n    - {name: a, realm: urn:a, reply_urls: ['https://a/'], "
         "claims: {upn: password}}",
-        r"claims.upn: unknown claim source 'password'",
+        r"claims.upn: unknown attribute source 'password'",
     ),
     (
         "relying_parties:\n    - {name: a, realm: urn:a, reply_urls: ['https://a/'], "

@@ -1,0 +1,188 @@
+"""The passkey factor step: WebAuthn sign-in options and assertion verification.
+
+Challenges are single-use values in the short-lived store, bound to the browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from idp.audit import AuditKind, Outcome
+from idp.errors import AccessDenied, IdpError
+from idp.factors import passkey
+from idp.factors.challenges import consume_challenge, issue_challenge
+from idp.factors.kinds import FactorKind
+from idp.factors.registry import PasskeyCredential
+from idp.flows.answers import Answer, Json
+from idp.flows.browser import Browser
+from idp.flows.fields import credential_json, str_field
+from idp.flows.steps import StepDone, Steps
+from idp.store.sql.repositories.passkeys import SignCountNotIncreased
+
+if TYPE_CHECKING:
+    from idp.runtime import Runtime
+
+
+class PasskeyStep:
+    kind = FactorKind.PASSKEY
+
+    def __init__(self, runtime: Runtime, steps: Steps) -> None:
+        self._rt = runtime
+        self._steps = steps
+
+    def _uv(self, required_by_ticket: bool) -> bool:
+        return required_by_ticket or self._rt.config.webauthn.user_verification == "required"
+
+    def begin(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        rt = self._rt
+        ticket = self._steps.ticket(
+            str_field(data, "ticket", max_len=64, required=False), browser=browser
+        )
+        username = str_field(data, "username", max_len=256, required=False)
+        if ticket is not None and ticket.employee_id is not None:
+            # Two-factor mode, password done: the second factor is that employee's.
+            allow = list(rt.passkeys.list_for_employee(ticket.employee_id))
+        else:
+            allow = self._allowed(username)
+        wa = rt.config.webauthn
+        handle, challenge = issue_challenge(
+            rt.ephemeral, purpose="login", bind=browser.binding, ttl=wa.challenge_ttl
+        )
+        uv_required = self._uv(ticket.require_user_verification if ticket else False)
+        options = passkey.authentication_options(
+            rp_id=wa.rp_id,
+            allow_credentials=allow,
+            user_verification="required" if uv_required else wa.user_verification,
+            challenge=challenge,
+        )
+        return Answer(Json({"handle": handle, "publicKey": json.loads(options)}))
+
+    def _allowed(self, username: str | None) -> list[PasskeyCredential]:
+        if not username:
+            return []
+        rt = self._rt
+        employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
+        allow = list(rt.passkeys.list_for_employee(employee.id)) if employee else []
+        # WebAuthn §14.6.2: an unknown name (or one without passkeys) gets a stable decoy
+        # credential, so the answer does not tell which accounts exist.
+        return allow or [self._decoy(username)]
+
+    def finish(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        self._steps.check_rate(browser)
+        handle = str_field(data, "ticket", max_len=64, required=False)
+        ticket = self._steps.ticket(handle, browser=browser)
+        challenge = consume_challenge(
+            self._rt.ephemeral,
+            handle=str_field(data, "handle", max_len=128) or "",
+            purpose="login",
+            bind=browser.binding,
+        )
+        response_json = credential_json(data)
+        owner: str | None = None
+        try:
+            credential = self._credential(response_json)
+            owner = credential.employee_id
+            done = self._verify(
+                credential,
+                response_json,
+                challenge,
+                ticket is not None and ticket.require_user_verification,
+                browser,
+            )
+            if ticket is not None and ticket.employee_id not in (None, done.employee.id):
+                raise AccessDenied("this passkey belongs to another account than the password")
+            return self._steps.complete(done, handle=handle, ticket=ticket, browser=browser)
+        except IdpError as exc:
+            self._steps.audit_failure(
+                employee_id=owner, factor=self.kind, ticket=ticket, browser=browser, exc=exc
+            )
+            raise
+
+    def _credential(self, response_json: str) -> PasskeyCredential:
+        credential = self._rt.passkeys.get(passkey.credential_id_of(response_json))
+        if credential is None:
+            raise passkey.UnknownCredential(
+                "this passkey is not registered here; use another or ask for a new enrolment link"
+            )
+        return credential
+
+    def _verify(
+        self,
+        credential: PasskeyCredential,
+        response_json: str,
+        challenge: bytes,
+        uv: bool,
+        browser: Browser,
+    ) -> StepDone:
+        rt, wa = self._rt, self._rt.config.webauthn
+        employee = rt.employees.get(credential.employee_id)
+        if employee is None or not employee.can_sign_in:
+            raise AccessDenied("this account is disabled; ask your administrator")
+        try:
+            result = passkey.verify_authentication(
+                response_json=response_json,
+                expected_challenge=challenge,
+                expected_rp_id=wa.rp_id,
+                expected_origins=wa.origins,
+                credential=credential,
+                require_user_verification=self._uv(uv),
+                now=rt.now(),
+                expected_user_handle=employee.id.encode(),
+            )
+            # A conditional update: a concurrent sign-in with a copy of the key loses here.
+            rt.passkeys.record_use(
+                credential.credential_id,
+                new_sign_count=result.new_sign_count,
+                backed_up=result.backed_up,
+                at=rt.now(),
+            )
+        except (passkey.ClonedAuthenticatorSuspected, SignCountNotIncreased) as exc:
+            rt.audit.append_event(
+                kind=AuditKind.PASSKEY_CLONE_SUSPECTED,
+                at=rt.now(),
+                actor=employee.id,
+                employee_id=employee.id,
+                factor="passkey",
+                outcome=Outcome.FAILURE,
+                reason=exc.description[:500],
+                details={"credential_id": credential.credential_id, "ip": browser.ip},
+            )
+            raise ClonedPasskey() from None
+        return StepDone(employee, result.factor_use)
+
+    def _decoy(self, username: str) -> PasskeyCredential:
+        rt = self._rt
+        key = hashlib.sha256(b"decoy-credential|" + rt.config.pairwise_salt.encode()).digest()
+        raw = hmac.new(key, username.strip().lower().encode(), hashlib.sha256).digest()
+        return PasskeyCredential(
+            credential_id=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+            employee_id="",
+            public_key=b"",
+            sign_count=0,
+            aaguid="",
+            transports=("usb", "nfc", "ble", "hybrid", "internal"),
+            backup_eligible=False,
+            backed_up=False,
+            user_verified=False,
+            attestation_format="none",
+            name="",
+            created_at=rt.now(),
+        )
+
+
+class ClonedPasskey(AccessDenied):
+    """Shown to the user in plain words; the counters go to the audit for the administrator."""
+
+    error = "cloned_authenticator_suspected"
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this passkey looks like a cloned copy of another one, so it was blocked to protect "
+            "your account; use another passkey and tell your administrator"
+        )
