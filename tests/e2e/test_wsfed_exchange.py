@@ -220,8 +220,9 @@ def test_sign_out_cleans_up_each_relying_party(server: RunningServer) -> None:
     form = html.fromstring(ask.text).forms[0]
     fields = dict(form.fields)
     assert fields["wa"] == "wsignout1.0" and fields["wreply"] == OWA
-    response = client.http.post(server.url("/wsfed"), data={**fields, "confirm": "yes"},
-                                allow_redirects=False, timeout=10)
+    response = client.http.post(
+        server.url("/wsfed"), data={**fields, "confirm": "yes"}, allow_redirects=False, timeout=10
+    )
     assert response.status_code == 200
     page = html.fromstring(response.text)
     images = sorted(i.get("src") for i in page.iter("img"))
