@@ -185,7 +185,12 @@ def _exchange(conn: http.client.HTTPConnection, target: str, body: bytes, timeou
             "Content-Type": _FORM, "Accept": "*/*", "Cache-Control": "no-store",
             "User-Agent": "hideez-idp back-channel logout",
         })  # fmt: skip
-        return conn.getresponse().status
+        status = conn.getresponse().status
+        if deadline.expired:
+            # The shutdown's end-of-stream also ends http.client's header parsing without an
+            # error, so a status line followed by dripping headers would pass for an answer.
+            raise _failed(DeliveryFailure.TIMEOUT, f"no answer within {timeout:g} s")
+        return status
     except TimeoutError:
         raise _failed(DeliveryFailure.TIMEOUT, f"no answer within {timeout:g} s") from None
     except ssl.SSLError as exc:
