@@ -176,3 +176,15 @@ def test_backchannel_section_refuses_bad_values(
     with pytest.raises(ConfigError, match=reason) as caught:
         with_oidc(idp_yaml, {"backchannel_logout": section})
     assert "oidc.backchannel_logout." in str(caught.value)
+
+
+def test_the_shipped_example_client_registers_both_channels(tmp_path: Path) -> None:
+    example = yaml.safe_load((ROOT / "config" / "oidc_clients.example.yaml").read_text())
+    gitlab = next(c for c in example["clients"] if c["client_id"] == "gitlab")
+    path = tmp_path / "clients.yaml"
+    path.write_text(yaml.safe_dump({"clients": [gitlab]}))
+    registry = load_clients(path, policies={"default": object()},
+                            env={"GITLAB_OIDC_SECRET": "g" * 40})  # fmt: skip
+    client = registry.clients["gitlab"]
+    assert client.backchannel_logout_uri and client.backchannel_logout_session_required
+    assert client.frontchannel_logout_uri and client.frontchannel_logout_session_required
