@@ -7,12 +7,13 @@ keys in ``docs/entra-eam.md``); unknown keys are refused; client secrets come on
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -29,6 +30,7 @@ from idp.oidc.clients import (
 )
 from idp.oidc.eam import ENTRA_CLOUDS, LINKING_MODES, EamSettings, EntraCloud
 from idp.oidc.keys import JoseKey
+from idp.oidc.logout_channels import BackchannelSettings
 
 _GUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 _CLIENT_ID = r"[A-Za-z0-9._~\-]{3,128}"
@@ -63,6 +65,7 @@ class OidcSettings:
     pairwise_salt: str
     eam: EamSettings | None = None
     pending_ttl: int = 900
+    backchannel: BackchannelSettings = field(default_factory=BackchannelSettings)
 
     def endpoint(self, path: str) -> str:
         return f"{self.base_url}/oidc/{path}"
@@ -72,7 +75,7 @@ def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> OidcS
     """Protocol-section contract of :mod:`idp.config.protocols`; absent section → off."""
     if node is None:
         return None
-    node.only_keys("issuer", "keys", "lifetimes", "clients_file", "eam")
+    node.only_keys("issuer", "keys", "lifetimes", "clients_file", "eam", "backchannel_logout")
     base = Path(config.source).parent
     issuer = optional(node.get("issuer"), lambda n: _issuer(n, config.base_url), config.base_url)
     clients = optional(
@@ -97,7 +100,29 @@ def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> OidcS
         clients=clients,
         pairwise_salt=config.pairwise_salt,
         eam=eam,
+        backchannel=optional(node.get("backchannel_logout"), _backchannel, BackchannelSettings()),
     )
+
+
+def _backchannel(node: Node) -> BackchannelSettings:
+    node.only_keys("connect_timeout_ms", "read_timeout_ms", "concurrency", "token_lifetime")
+    d = BackchannelSettings()
+
+    def millis(name: str, most: int, default: float) -> float:
+        found = optional(node.get(name), lambda n: n.as_int(min_value=100, max_value=most))
+        return default if found is None else found / 1000
+
+    return BackchannelSettings(
+        connect_timeout=millis("connect_timeout_ms", 10_000, d.connect_timeout),
+        read_timeout=millis("read_timeout_ms", 30_000, d.read_timeout),
+        concurrency=optional(
+            node.get("concurrency"), lambda n: n.as_int(min_value=1, max_value=32), d.concurrency
+        ),
+        token_lifetime=optional(
+            node.get("token_lifetime"), lambda n: n.as_int(min_value=10, max_value=300),
+            d.token_lifetime,
+        ),
+    )  # fmt: skip
 
 
 def _issuer(node: Node, base_url: str) -> str:
@@ -155,7 +180,8 @@ _CLIENT_KEYS = (
     "client_id", "name", "secret", "redirect_uris", "token_endpoint_auth_method", "public",
     "scopes", "policy", "jwks", "jwks_file", "post_logout_redirect_uris",
     "id_token_signed_response_alg", "subject_type", "require_pkce", "refresh_tokens",
-    "require_consent",
+    "require_consent", "backchannel_logout_uri", "backchannel_logout_session_required",
+    "frontchannel_logout_uri", "frontchannel_logout_session_required",
 )  # fmt: skip
 
 
@@ -207,10 +233,13 @@ def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) 
     policy = optional(node.get("policy"), lambda n: n.as_str())
     if policy is not None and policy not in policies:
         raise node.child("policy").error(f"no policy named {policy!r} in idp.yaml")
+    redirect_uris = _uris(node.child("redirect_uris"), required=True)
+    back, back_sid = _logout_channel(node, "backchannel", public, redirect_uris)
+    front, front_sid = _logout_channel(node, "frontchannel", public, redirect_uris)
     return Client(
         client_id=client_id,
         name=optional(node.get("name"), lambda n: n.as_str(max_len=128), client_id),
-        redirect_uris=_uris(node.child("redirect_uris"), required=True),
+        redirect_uris=redirect_uris,
         token_endpoint_auth_method=method,
         secret=secret,
         scopes=_scopes(node.get("scopes")),
@@ -229,6 +258,8 @@ def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) 
         require_pkce=optional(node.get("require_pkce"), Node.as_bool, False),
         refresh_tokens=optional(node.get("refresh_tokens"), Node.as_bool, not public),
         require_consent=optional(node.get("require_consent"), Node.as_bool, False),
+        backchannel_logout_uri=back, backchannel_logout_session_required=back_sid,
+        frontchannel_logout_uri=front, frontchannel_logout_session_required=front_sid,
     )  # fmt: skip
 
 
@@ -246,6 +277,77 @@ def _uris(node: Node, *, required: bool) -> tuple[str, ...]:
         if parts.fragment or "#" in uri:
             raise where.error("a redirect URI must not have a fragment (RFC 6749 §3.1.2)")
     return uris
+
+
+MAX_LOGOUT_URI_LENGTH = 2048
+_LOOPBACK_NAMES = ("localhost",)
+
+
+def _logout_channel(
+    node: Node, channel: str, public: bool, redirect_uris: tuple[str, ...]
+) -> tuple[str | None, bool]:
+    """``<channel>_logout_uri`` and ``<channel>_logout_session_required`` of one client."""
+    uri_key, required_key = f"{channel}_logout_uri", f"{channel}_logout_session_required"
+    uri_node = node.get(uri_key)
+    uri = None
+    if uri_node is not None:
+        uri = _logout_uri(uri_node, channel=channel, public=public, redirect_uris=redirect_uris)
+    required = optional(node.get(required_key), Node.as_bool, False)
+    if required and uri is None:
+        raise node.child(required_key).error(f"{required_key} needs {uri_key}")
+    return uri, required
+
+
+def _logout_uri(node: Node, *, channel: str, public: bool, redirect_uris: tuple[str, ...]) -> str:
+    spec = "Back-Channel Logout 1.0 §2.2" if channel == "backchannel" else "Front-Channel §2"
+    uri = node.as_str(max_len=MAX_LOGOUT_URI_LENGTH)
+    if any(c.isspace() or not c.isprintable() for c in uri):
+        raise node.error("a logout URI must not contain spaces or control characters")
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise node.error(f"expected an absolute https URL, got {uri[:80]!r}")
+    if "@" in parts.netloc:
+        raise node.error("a logout URI must not carry user information ('user@host')")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise node.error(f"{uri[:80]!r} has an invalid port") from None
+    if parts.fragment or "#" in uri:
+        raise node.error(f"a logout URI must not have a fragment ({spec})")
+    if parts.scheme == "http":
+        if not _loopback(parts.hostname):
+            raise node.error(
+                "plain http is only allowed for a loopback host (localhost, 127.0.0.1, ::1)"
+            )
+        if public:
+            raise node.error(f"plain http is only allowed for confidential clients ({spec})")
+    if channel == "frontchannel":
+        clash = {"iss", "sid"} & set(parse_qs(parts.query, keep_blank_values=True))
+        if clash:
+            raise node.error(
+                f"the query must not already carry {sorted(clash)[0]!r}: the IdP adds it"
+            )
+        if _origin(uri) not in {_origin(u) for u in redirect_uris}:
+            raise node.error(
+                "the scheme, host and port must be those of one of the redirect_uris "
+                f"({spec}); got {_origin(uri)}"
+            )
+    return uri
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _scopes(node: Node | None) -> frozenset[str]:

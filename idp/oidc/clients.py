@@ -47,6 +47,11 @@ class Client:
     require_pkce: bool = False
     refresh_tokens: bool = True
     require_consent: bool = False
+    #: OpenID Connect Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    frontchannel_logout_uri: str | None = None
+    frontchannel_logout_session_required: bool = False
 
     @property
     def public(self) -> bool:

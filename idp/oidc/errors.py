@@ -8,6 +8,7 @@ it as an error page instead.
 
 from __future__ import annotations
 
+import enum
 from typing import ClassVar
 
 from idp.errors import IdpError
@@ -153,3 +154,38 @@ class JwtSignatureError(JwtError):
 
 class JwtClaimsError(JwtError):
     """A claim (``iss``, ``aud``, ``iat``, ``exp``, ``tid`` …) is missing or not as expected."""
+
+
+# -- logout channels (Front-Channel Logout 1.0, Back-Channel Logout 1.0) ----------------------
+class LogoutChannelError(OidcError):
+    """A logout message was asked for that the client's registration does not allow (no such
+    channel, or no ``sid`` for a client that requires one). The caller's plan is at fault,
+    never the user's input, so this is a server error."""
+
+    error = "server_error"
+    status = 500
+    redirectable = False
+
+
+class DeliveryFailure(enum.Enum):
+    """Why a back-channel POST failed (callers branch on it; the description says more)."""
+
+    HTTP_STATUS = "http_status"
+    TIMEOUT = "timeout"
+    REFUSED = "connection_refused"
+    TLS = "tls"
+    NETWORK = "network"
+
+
+class BackchannelDeliveryError(OidcError):
+    """A Logout Token could not be delivered; ``kind`` says how it failed. Raised by a
+    transport and turned into a failed :class:`~idp.oidc.backchannel.DeliveryResult` by the
+    sender: an unreachable client is reported, never fatal to the logout."""
+
+    error = "temporarily_unavailable"
+    status = 502
+    redirectable = False
+
+    def __init__(self, description: str, *, kind: DeliveryFailure) -> None:
+        super().__init__(description)
+        self.kind = kind

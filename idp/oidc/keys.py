@@ -82,12 +82,16 @@ class OidcKeys:
     def algorithms(self) -> tuple[str, ...]:
         return tuple(a for a in SIGNING_ALGORITHMS if a in self.current)
 
-    def sign(self, claims: Mapping[str, Any], *, alg: str = "RS256") -> str:
-        """A compact JWS over ``claims`` with the current key for ``alg``."""
+    def sign(self, claims: Mapping[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
+        """A compact JWS over ``claims`` with the current key for ``alg``.
+
+        ``typ`` types the token explicitly (RFC 8725 §3.11), e.g. ``logout+jwt`` for a Logout
+        Token, so that one kind of token cannot be passed off as another.
+        """
         key = self.current.get(alg)
         if key is None:
             raise ValueError(f"no signing key for {alg}; configured: {', '.join(self.current)}")
-        header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
+        header = {"alg": alg, "kid": key.kid, "typ": typ}
         payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
         return jws.serialize_compact(header, payload, key.key, algorithms=[alg])
 

@@ -8,7 +8,7 @@ a JSON-ready dict or an :class:`~idp.oidc.authorize.AuthorizationResponse`; fail
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from idp.oidc.errors import (
 )
 from idp.oidc.grants import Grant, GrantStore, new_grant_id
 from idp.oidc.keys import OidcKeys
+from idp.oidc.logout_channels import OidcLogoutPlan, plan_oidc_logout
 from idp.oidc.tokens import id_token_claims, session_handle, subject_for
 from idp.policy import Satisfied
 from idp.store.ephemeral.base import EphemeralStore
@@ -86,10 +87,27 @@ class OidcProvider:
             "acr_values_supported": list(self.acr_values),
             "claim_types_supported": ["normal"],
             "authorization_response_iss_parameter_supported": True,
+            # Every id_token carries sid (the session handle), which Logout Tokens and
+            # front-channel URLs then name (Back-Channel §2.1, Front-Channel §2.1).
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": True,
         }  # fmt: skip
 
     def jwks(self) -> dict[str, Any]:
         return self.keys.jwks()
+
+    # -- logout channels (Front-Channel and Back-Channel Logout 1.0) -----------------------
+    def logout_plan(
+        self, *, participants: Iterable[str], employee_id: str | None, now: dt.datetime
+    ) -> OidcLogoutPlan:
+        """Front-channel URLs and signed Logout Tokens for the session's OIDC clients."""
+        return plan_oidc_logout(
+            participants=participants, registry=self.settings.clients, issuer=self.issuer,
+            keys=self.keys, employee_id=employee_id, pairwise_salt=self.settings.pairwise_salt,
+            now=now, token_lifetime=self.settings.backchannel.token_lifetime,
+        )  # fmt: skip
 
     # -- authorization endpoint ------------------------------------------------------------
     def identify(self, params: Params) -> tuple[Client, Any]:
