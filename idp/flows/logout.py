@@ -13,6 +13,7 @@ not be reached — or answers the application that started the sign-out.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from idp.flows.answers import Answer, FormPost, Page, Redirect
 from idp.flows.browser import Browser
 from idp.flows.parking import new_handle
 from idp.flows.saml import outbound
+from idp.oidc.backchannel import send_logout_tokens
 from idp.saml.bindings import InboundMessage
 from idp.saml.logout import (
     LogoutRequestInfo,
@@ -36,12 +38,15 @@ if TYPE_CHECKING:
     from idp.runtime import Runtime
     from idp.saml.runtime import SamlRuntime
 
+log = logging.getLogger("hideez_idp.logout")
+
 CHAIN_TTL = 600
 _CHAIN = "logout-chain:"
 
 SIGNED_OUT = "signed_out"
 NOT_REACHED = "not_reached"
 ASKED = "asked"  # front channel: the browser was asked to tell it; no answer comes back
+NO_LOGOUT = "no_logout"  # the application registered no way to be told
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,8 @@ class Logout:
         ended = ctx is not None
         if ctx is not None:
             self._rt.sessions.end(ctx.session_id)
-            self._notify_back_channel(chain, participants)
-            self._audit(ctx.employee_id, origin, participants, browser)
+            self._tell_oidc_clients(chain, participants, ctx.employee_id)
+            self._audit(ctx.employee_id, origin, chain, browser)
         # After our own "Sign out" the cookie goes whatever happened (a stale one must not
         # linger); an SP's request for another principal leaves this browser's session alone.
         end_cookie = ended or origin.how == "idp"
@@ -118,7 +123,7 @@ class Logout:
             continue_to=origin.continue_to,
             saml_queue=queue,
             cleanup_urls=list(self._wsfed_cleanup(participants)),
-            frames=list(self._front_channel(participants)),
+            frames=[],
         )
 
     def _wsfed_cleanup(self, participants: tuple[str, ...]) -> tuple[str, ...]:
@@ -130,25 +135,31 @@ class Logout:
         by_key = {participant_key(rp): rp for rp in wsfed.settings.relying_parties}
         return tuple(dict.fromkeys(cleanup_url(by_key[p]) for p in participants if p in by_key))
 
-    def _front_channel(self, participants: tuple[str, ...]) -> tuple[str, ...]:
-        oidc = self._rt.protocols.oidc
-        if oidc is None:
-            return ()
-        return oidc.logout_channels.front_channel_urls(participants)
-
-    def _notify_back_channel(self, chain: _Chain, participants: tuple[str, ...]) -> None:
+    def _tell_oidc_clients(
+        self, chain: _Chain, participants: tuple[str, ...], employee_id: str
+    ) -> None:
+        """Back channel now, server to server; front channel later, from the signed-out page."""
         oidc = self._rt.protocols.oidc
         if oidc is None:
             return
-        for name, delivered in oidc.logout_channels.notify_back_channel(
-            participants, now=self._rt.now()
+        plan = oidc.provider.logout_plan(
+            participants=participants, employee_id=employee_id, now=self._rt.now()
+        )
+        chain.frames = [entry.url for entry in plan.frontchannel]
+        for result in send_logout_tokens(
+            logouts=plan.backchannel, settings=oidc.settings.backchannel
         ):
-            chain.results.append([name, SIGNED_OUT if delivered else NOT_REACHED])
+            chain.results.append(
+                [result.client_name, SIGNED_OUT if result.delivered else NOT_REACHED]
+            )
+            if not result.delivered:
+                log.warning("back-channel logout of %s failed: %s", result.client_id, result.reason)
+        chain.results.extend([client_id, NO_LOGOUT] for client_id in plan.not_notified)
 
-    def _audit(
-        self, employee_id: str, origin: Origin, participants: tuple[str, ...], browser: Browser
-    ) -> None:
-        told = sorted({_participant_name(p) for p in participants})
+    def _audit(self, employee_id: str, origin: Origin, chain: _Chain, browser: Browser) -> None:
+        told = [f"{name}={status}" for name, status in chain.results]
+        told += [f"{entity_id}=pending" for entity_id, _, _ in chain.saml_queue]
+        told += [f"{_host(url)}={ASKED}" for url in (*chain.cleanup_urls, *chain.frames)]
         self._rt.audit.append_event(
             kind=AuditKind.LOGOUT,
             at=self._rt.now(),
@@ -189,7 +200,7 @@ class Logout:
             entity_id, name_id, session_index = chain.saml_queue.pop(0)
             sp = saml.service_providers.get(entity_id)
             if sp is None or not sp.slo:
-                chain.results.append([sp.name if sp else entity_id, NOT_REACHED])
+                chain.results.append([sp.name, NO_LOGOUT] if sp else [entity_id, NOT_REACHED])
                 continue
             try:
                 request = build_logout_request(
@@ -249,13 +260,6 @@ class Logout:
                 refresh_to=proceed.location if isinstance(proceed, Redirect) else None,
             )
         )
-
-
-def _participant_name(participant: str) -> str:
-    saml = SessionParticipant.decode(participant)
-    if saml is not None:
-        return saml.entity_id
-    return participant.split("|", 1)[0] if participant.startswith("oidc:") else participant
 
 
 def _host(url: str) -> str:

@@ -28,7 +28,8 @@ from idp.oidc.errors import (
     OidcError,
     UnmetAuthenticationRequirementsError,
 )
-from idp.oidc.tokens import session_handle, subject_for
+from idp.oidc.logout_channels import OidcParticipant
+from idp.oidc.tokens import subject_for
 from idp.policy import Requirement, Satisfied
 
 if TYPE_CHECKING:
@@ -44,10 +45,6 @@ def deliver(answer: AuthorizationResponse) -> Answer:
         target = urlsplit(answer.redirect_uri).hostname or answer.redirect_uri
         return Answer(FormPost(answer.redirect_uri, answer.params, target))
     return Answer(Redirect(answer.location(), status=302))
-
-
-def oidc_participant(client_id: str, session_id: str) -> str:
-    return f"oidc:{client_id}|{session_handle(session_id)}"
 
 
 class OidcSignIn:
@@ -144,7 +141,9 @@ class OidcSignIn:
             decision,
             protocol="oidc",
             relying_party=client.client_id,
-            participant=oidc_participant(client.client_id, ctx.session_id),
+            participant=OidcParticipant.for_session(
+                client_id=client.client_id, session_id=ctx.session_id
+            ).encode(),
             details={"acr": decision.acr, "amr": " ".join(decision.amr)},
         )
         return deliver(oidc.provider.complete_authorization(request, satisfied=decision))

@@ -9,7 +9,6 @@ cache in :mod:`idp.oidc.eam` through the small fetcher defined here.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
 import urllib.request
 from collections.abc import Callable
@@ -43,23 +42,6 @@ class OidcRuntime:
     by_entra_id: Callable[[str, str], Employee | None]
     by_username: Callable[[str], Employee | None]
     consents: SqlConsents
-    logout_channels: LogoutChannels
-
-
-class LogoutChannels:
-    """The OIDC clients of a session told of its end: front channel (the browser loads their
-    ``frontchannel_logout_uri``) and back channel (we POST a logout token to them)."""
-
-    def __init__(self, settings: OidcSettings) -> None:
-        self._settings = settings
-
-    def front_channel_urls(self, participants: tuple[str, ...]) -> tuple[str, ...]:
-        return ()
-
-    def notify_back_channel(
-        self, participants: tuple[str, ...], *, now: dt.datetime
-    ) -> list[tuple[str, bool]]:
-        return []
 
 
 def fetch_url(url: str) -> bytes:
@@ -126,4 +108,4 @@ def build(runtime: Runtime, settings: OidcSettings) -> OidcRuntime:
         jwks = EntraJwks(fetch=fetch_url, refresh_interval=settings.eam.jwks_refresh_interval,
                          max_age=settings.eam.jwks_max_age)  # fmt: skip
     return OidcRuntime(provider, settings, policies, jwks, by_entra_id, by_username,
-                       SqlConsents(runtime.db), LogoutChannels(settings))  # fmt: skip
+                       SqlConsents(runtime.db))  # fmt: skip
