@@ -106,8 +106,7 @@ def send(answer: Answer) -> Response:
             response.headers["Refresh"] = f"3; url={body.refresh_to}"
     else:
         assert isinstance(body, Json)
-        response = current_app.json.response(dict(body.body))
-        response.status_code = body.status
+        response = make_response(current_app.json.response(dict(body.body)), body.status)
     response.headers["Cache-Control"] = "no-store"
     if answer.end_session:
         clear_session_cookie(response)

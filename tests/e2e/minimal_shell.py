@@ -80,7 +80,8 @@ class MinimalShell:
             status, text = f"{out.status} See Other", ""
             headers.append(("Location", out.location))
         elif isinstance(out, FormPost):
-            inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            esc = html.escape
+            inputs = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">'
                              for k, v in out.fields)  # fmt: skip
             text = (
                 f'<form id="autopost" method="post" action="{html.escape(out.url)}">{inputs}</form>'

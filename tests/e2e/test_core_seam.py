@@ -54,9 +54,10 @@ def sign_in_through(shell: str, http: requests.Session, login: requests.Response
     options = http.post(f"{shell}/passkey/login/options", json={"ticket": ticket}, timeout=10)
     assert options.status_code == 200, options.text
     body = options.json()
-    assertion = key.assert_(unb64u(body["publicKey"]["challenge"]), flags=UP | UV, origin=origin)
-    done = http.post(f"{shell}/passkey/login/verify", timeout=10, json={
-        "ticket": ticket, "handle": body["handle"], "credential": json.loads(assertion)})  # fmt: skip
+    challenge = unb64u(body["publicKey"]["challenge"])
+    assertion = key.assert_(challenge, flags=UP | UV, origin=origin)
+    verify = {"ticket": ticket, "handle": body["handle"], "credential": json.loads(assertion)}
+    done = http.post(f"{shell}/passkey/login/verify", timeout=10, json=verify)
     assert done.status_code == 200, done.text
     assert "sid" in http.cookies, "the core's session reached the shell's cookie"
     return http.get(shell + done.json()["redirect"], allow_redirects=False, timeout=10)
