@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from idp.oidc.claims import RequestedClaims, parse_claims_parameter
+from idp.oidc.claims import RequestedClaims, parse_claims_parameter, scopes_with_claims
 from idp.oidc.clients import Client, ClientRegistry
 from idp.oidc.errors import (
     InvalidRedirectUriError,
@@ -177,7 +177,9 @@ def parse_authorization_request(
         )
     if (one(params, "response_mode") or "query") not in RESPONSE_MODES:
         raise InvalidRequestError(f"response_mode must be one of {', '.join(RESPONSE_MODES)}")
-    scopes = _scopes(one(params, "scope"), client)
+    claims = parse_claims_parameter(one(params, "claims"))
+    scopes = scopes_with_claims(_scopes(one(params, "scope"), client), claims,
+                                allowed=client.scopes)  # fmt: skip
     prompt = _prompt(one(params, "prompt"))
     hint = one(params, "id_token_hint")
     return AuthorizationRequest(
@@ -191,7 +193,7 @@ def parse_authorization_request(
         prompt=prompt,
         max_age=_max_age(one(params, "max_age")),
         acr_values=tuple((one(params, "acr_values") or "").split()),
-        claims=parse_claims_parameter(one(params, "claims")),
+        claims=claims,
         login_hint=one(params, "login_hint"),
         hinted_subject=None if hint is None else _hint_subject(hint, client, issuer, own_keys),
         code_challenge=_pkce(params, client),
@@ -292,7 +294,7 @@ def requirement_for(
 
 def error_response(target: ErrorTarget, exc: OidcError, *, issuer: str) -> AuthorizationResponse:
     """The redirect (or form_post) carrying ``exc`` back to the client (§3.1.2.6)."""
-    params = [("error", exc.error), ("error_description", exc.description[:500])]
+    params = [("error", exc.error), ("error_description", exc.description)]
     if target.state is not None:
         params.append(("state", target.state))
     params.append(("iss", issuer))  # RFC 9207

@@ -1,4 +1,11 @@
-"""Scopes → standard claims (OIDC Core §5.4) and the ``claims`` request parameter (§5.5)."""
+"""Scopes → standard claims (OIDC Core §5.4) and the ``claims`` request parameter (§5.5).
+
+What a relying party gets is decided by scopes alone. A user claim asked for by name in the
+``claims`` parameter adds its scope to the request (:func:`scopes_with_claims`), so it is shown
+on the consent page, remembered with the consent and listed in the token response's ``scope``
+like any requested scope; :func:`release` then never goes beyond the granted scopes, whatever
+the stored ``claims`` request names.
+"""
 
 from __future__ import annotations
 
@@ -124,15 +131,33 @@ def employee_claims(employee: Employee) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v not in (None, "")}
 
 
-def release(
-    *,
-    employee: Employee,
-    scopes: Iterable[str],
-    requested: Mapping[str, ClaimRequest],
-    allowed_scopes: frozenset[str],
-) -> dict[str, Any]:
-    """The claims ``scopes`` release plus those individually requested that the client may get."""
+def scopes_with_claims(
+    scopes: tuple[str, ...], requested: RequestedClaims, *, allowed: frozenset[str]
+) -> tuple[str, ...]:
+    """``scopes`` plus the scope of each user claim ``requested`` names, if ``allowed``.
+
+    A claim the client may not have (its scope is not among ``allowed``) and names that are
+    not user claims (``acr``, ``auth_time``, unknown ones) add nothing (§5.5: the OP may
+    decline to release a requested claim).
+    """
+    names = [*requested.id_token, *requested.userinfo]
+    implied = [CLAIM_SCOPE[n] for n in names if CLAIM_SCOPE.get(n) in allowed]
+    return tuple(dict.fromkeys((*scopes, *implied)))
+
+
+def consent_lines(scopes: Iterable[str]) -> tuple[str, ...]:
+    """What the consent page lists for ``scopes``: each scope with the claims it releases."""
+    lines = []
+    for scope in scopes:
+        if scope == "openid":
+            continue
+        claims = SCOPE_CLAIMS.get(scope)
+        lines.append(f"{scope} ({', '.join(claims)})" if claims else scope)
+    return tuple(lines)
+
+
+def release(*, employee: Employee, scopes: Iterable[str]) -> dict[str, Any]:
+    """The claims the granted ``scopes`` release, and nothing else."""
     names = {c for s in scopes for c in SCOPE_CLAIMS.get(s, ())}
-    names.update(c for c in requested if CLAIM_SCOPE.get(c) in allowed_scopes)
     available = employee_claims(employee)
     return {n: available[n] for n in sorted(names) if n in available}

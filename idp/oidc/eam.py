@@ -411,7 +411,7 @@ def eam_error_response(target: EamTarget, exc: OidcError) -> AuthorizationRespon
     code = exc.error
     if code not in ("access_denied", "temporarily_unavailable", "invalid_request"):
         code = "invalid_request"
-    fields = [("error", code), ("error_description", exc.description[:500])]
+    fields = [("error", code), ("error_description", exc.description)]
     if target.state is not None:
         fields.append(("state", target.state))
     return AuthorizationResponse(target.redirect_uri, "form_post", tuple(fields))

@@ -4,6 +4,11 @@
 An error raised before the client and its ``redirect_uri`` are established is never
 redirected (OIDC Core §3.1.2.6: the OP must not redirect to an unverified URI); the shell shows
 it as an error page instead.
+
+Every ``description`` is reduced, when the error is made, to the characters RFC 6749
+§4.1.2.1 and §5.2 allow in ``error_description`` (%x20-21 / %x23-5B / %x5D-7E: printable ASCII
+without the double quote and the backslash), so no answer — redirect, form post or JSON — can
+carry anything else, whatever the message quotes from the request.
 """
 
 from __future__ import annotations
@@ -13,14 +18,37 @@ from typing import ClassVar
 
 from idp.errors import IdpError
 
+#: longest ``error_description``; the rest of a long message adds nothing a client can act on
+MAX_DESCRIPTION = 500
+#: readable stand-ins for characters the wire form may not carry
+_REPLACEMENTS = {"§": "section ", '"': "'", "\\": "/", "\u2019": "'", "\u2013": "-",
+                 "\u2014": "-", "\u2026": "..."}  # fmt: skip
+
+
+def wire_description(text: str) -> str:
+    """``text`` in the ``error_description`` character set; anything else becomes ``?``."""
+    out = []
+    for char in text:
+        char = _REPLACEMENTS.get(char, char)
+        if char.isspace():
+            out.append(" ")  # newlines and tabs are outside the set; keep the word break
+        elif all(" " <= c <= "~" for c in char):
+            out.append(char)
+        else:
+            out.append("?")
+    return "".join(out)[:MAX_DESCRIPTION]
+
 
 class OidcError(IdpError):
-    """Root of the OIDC errors."""
+    """Root of the OIDC errors; the description is already in its wire form."""
 
     error: ClassVar[str] = "server_error"
     status: ClassVar[int] = 400
     #: False when the error must not be sent to a redirect_uri (unknown client, bad URI)
     redirectable: ClassVar[bool] = True
+
+    def __init__(self, description: str) -> None:
+        super().__init__(wire_description(description))
 
 
 class InvalidRequestError(OidcError):

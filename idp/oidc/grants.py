@@ -23,10 +23,9 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import KW_ONLY, asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass
 from typing import Any, Protocol
 
-from idp.oidc.claims import RequestedClaims
 from idp.oidc.errors import FamilyRevokedError, InvalidGrantError, InvalidTokenError
 from idp.store.ephemeral.base import EphemeralStore
 
@@ -50,17 +49,16 @@ class Grant:
     redirect_uri: str
     nonce: str | None = None
     code_challenge: str | None = None
-    claims: RequestedClaims = field(default_factory=RequestedClaims)
 
     def to_json(self) -> bytes:
-        data = asdict(self)
-        data["claims"] = self.claims.to_json()
-        return json.dumps(data, separators=(",", ":")).encode()
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Grant:
         data: dict[str, Any] = json.loads(raw)
-        data["claims"] = RequestedClaims.from_json(data["claims"])
+        # Refresh families written before the scopes alone decided the release still carry
+        # the request's claims member; what they released is in their scopes now.
+        data.pop("claims", None)
         data["scopes"] = tuple(data["scopes"])
         data["amr"] = tuple(data["amr"])
         return cls(**data)

@@ -138,7 +138,6 @@ class OidcProvider:
             redirect_uri=request.redirect_uri,
             nonce=request.nonce,
             code_challenge=request.code_challenge,
-            claims=request.claims,
         )
         params = [("code", self.grants.issue_code(grant))]
         if request.state is not None:
@@ -201,12 +200,7 @@ class OidcProvider:
             self.grants.revoke(grant.grant_id, now=now, reason="account_disabled")
             raise InvalidGrantError("the account behind this grant is disabled or gone")
         access = self.grants.issue_access_token(grant)
-        extra = release(
-            employee=employee,
-            scopes=grant.scopes,
-            requested=grant.claims.id_token,
-            allowed_scopes=client.scopes,
-        )
+        extra = release(employee=employee, scopes=grant.scopes)
         claims = id_token_claims(
             issuer=self.issuer,
             subject=subject_for(client, employee.id, salt=self.settings.pairwise_salt),
@@ -241,12 +235,7 @@ class OidcProvider:
         employee = self.employees(grant.employee_id)
         if client is None or employee is None or not employee.can_sign_in:
             raise InvalidTokenError("the access token's client or account no longer exists")
-        claims = release(
-            employee=employee,
-            scopes=grant.scopes,
-            requested=grant.claims.userinfo,
-            allowed_scopes=client.scopes,
-        )
+        claims = release(employee=employee, scopes=grant.scopes)
         claims["sub"] = subject_for(client, employee.id, salt=self.settings.pairwise_salt)
         return claims
 

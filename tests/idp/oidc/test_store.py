@@ -59,7 +59,7 @@ def test_rotation_returns_the_grant_and_a_new_token(families: SqlRefreshFamilies
     grants = grants_over(families)
     first = grants.issue_refresh_token(grant(), now=NOW)
     got, second = grants.rotate_refresh_token(token=first, client_id="c", now=NOW)
-    assert got == grant(), "the whole grant (scopes, acr, amr, claims) survives the round trip"
+    assert got == grant(), "the whole grant (scopes, acr, amr, nonce) survives the round trip"
     assert second != first
     again, third = grants.rotate_refresh_token(token=second, client_id="c", now=NOW)
     assert again == grant() and third not in (first, second)
