@@ -20,6 +20,7 @@ from idp.oidc.authorize import (
     error_response,
     requirement_for,
 )
+from idp.oidc.claims import consent_lines
 from idp.oidc.clients import Client
 from idp.oidc.errors import (
     AccessDeniedError,
@@ -129,7 +130,7 @@ class OidcSignIn:
                         {
                             "name": client.name,
                             "key": key,
-                            "scopes": ", ".join(s for s in request.scopes if s != "openid")
+                            "scopes": ", ".join(consent_lines(request.scopes))
                             or "your identity",
                         },
                     )
