@@ -109,7 +109,7 @@ def json_body() -> dict[str, Any]:
         raise RequestTooLarge(f"request body is larger than {MAX_JSON_BYTES} bytes")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than the stack
         raise InvalidRequest("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")

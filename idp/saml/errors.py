@@ -72,7 +72,7 @@ class SignatureInvalid(SamlError):
 
 
 class MessageExpired(SamlError):
-    """IssueInstant outside the allowed clock skew."""
+    """IssueInstant outside the allowed clock skew, or a NotOnOrAfter past or too far ahead."""
 
     error = "saml_message_expired"
 
@@ -147,3 +147,12 @@ class AuthnFailed(SamlStatusError):
     status = 401
     status_code = c.STATUS_RESPONDER
     second_level = c.STATUS_AUTHN_FAILED
+
+
+class SubjectMismatch(SamlStatusError):
+    """The AuthnRequest names a subject (core §3.4.1.4) who is not the signed-in user."""
+
+    error = "saml_subject_mismatch"
+    status = 403
+    status_code = c.STATUS_REQUESTER
+    second_level = c.STATUS_UNKNOWN_PRINCIPAL

@@ -101,6 +101,11 @@ def remember_id(
 
 
 def parse_instant(value: str | None, *, what: str) -> dt.datetime:
+    """An xs:dateTime with a time zone, in UTC; any value it can hold is safe to compare.
+
+    Values at the edge of the calendar (``0001-01-01T00:00:00+14:00`` is before year 1 in UTC)
+    are refused here, so no caller meets an OverflowError in date arithmetic.
+    """
     if not value:
         raise XmlRejected(f"{what} is missing")
     try:
@@ -109,7 +114,10 @@ def parse_instant(value: str | None, *, what: str) -> dt.datetime:
         raise XmlRejected(f"{what} {value[:40]!r} is not an xs:dateTime") from None
     if moment.tzinfo is None:
         raise XmlRejected(f"{what} {value[:40]!r} has no time zone; SAML instants are UTC")
-    return moment
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise XmlRejected(f"{what} {value[:40]!r} lies outside the calendar") from None
 
 
 def _check_signature(message: InboundMessage, root: etree._Element, sp: ServiceProvider) -> bool:

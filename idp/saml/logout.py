@@ -25,6 +25,8 @@ from idp.saml.signing import SamlSigner
 
 _SAMLP = f"{{{c.SAMLP_NS}}}"
 _SAML = f"{{{c.SAML_NS}}}"
+#: the furthest a LogoutRequest's NotOnOrAfter may lie ahead; real SPs give minutes
+MAX_LOGOUT_VALIDITY = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,16 @@ def _check_not_on_or_after(
     if value is None:
         return
     deadline = parse_instant(value, what="LogoutRequest NotOnOrAfter")
-    if now >= deadline + settings.clock_skew:
-        raise MessageExpired(f"LogoutRequest expired at {value}; it is now {instant(now)}")
+    # Arithmetic on ``now`` only: a deadline near year 9999 plus the skew would overflow.
+    if now - settings.clock_skew >= deadline:
+        raise MessageExpired(
+            f"LogoutRequest expired at {value[:40]} (its NotOnOrAfter); it is now {instant(now)}"
+        )
+    if deadline - now > MAX_LOGOUT_VALIDITY:
+        raise MessageExpired(
+            f"LogoutRequest NotOnOrAfter {value[:40]} lies more than "
+            f"{int(MAX_LOGOUT_VALIDITY.total_seconds() // 3600)} h ahead; it is now {instant(now)}"
+        )
 
 
 def build_logout_response(

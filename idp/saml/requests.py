@@ -2,6 +2,8 @@
 
 :func:`parse_authn_request` is one ceremony: the decoded binding message and explicit
 expectations in, a frozen :class:`AuthnRequestInfo` out, one typed exception per failure.
+:func:`check_requested_subject` holds a request that names its subject (core §3.4.1.4) to
+that subject: another signed-in user gets a SAML error Response, never their own assertion.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from idp.config.saml import Endpoint, IdpSamlSettings, ServiceProvider
+from idp.directory.model import Employee
 from idp.saml import constants as c
+from idp.saml.attributes import name_id_value
 from idp.saml.bindings import InboundMessage, text_of
 from idp.saml.errors import (
     EndpointMismatch,
     IdpInitiatedRefused,
     NameIdPolicyUnsupported,
     RelayStateTooLong,
+    SubjectMismatch,
     UnknownServiceProvider,
     XmlRejected,
 )
@@ -50,6 +55,9 @@ class AuthnRequestInfo:
     allow_create: bool
     requested_authn_context: RequestedAuthnContext | None
     signed: bool
+    #: the NameID of the request's ``<saml:Subject>``: the answer must be about this subject
+    subject_name_id: str | None = None
+    subject_name_id_format: str | None = None
 
 
 def parse_authn_request(
@@ -93,7 +101,7 @@ def parse_authn_request(
         requested_authn_context=_requested_context(root),
         signed=verified.signed,
     )
-    info = _with_name_id_policy(root, info)
+    info = _with_subject(root, _with_name_id_policy(root, info))
     remember_id(
         kind="AuthnRequest",
         sp=sp,
@@ -108,6 +116,35 @@ def parse_authn_request(
             request=info,
         )
     return info
+
+
+def check_requested_subject(*, request: AuthnRequestInfo, subject: Employee, salt: str) -> None:
+    """Whether ``subject`` is the one ``request`` names, if it names one (core §3.4.1.4).
+
+    The NameID this IdP would issue to the SP for ``subject`` must equal the requested one
+    (e-mail addresses compared without case), in the SP's NameID format. A transient NameID
+    names nobody across requests, so it never matches. Raises :class:`SubjectMismatch` (a
+    SAML error Response with ``Requester``/``UnknownPrincipal``) otherwise; the message does
+    not say who is signed in.
+    """
+    wanted = request.subject_name_id
+    if wanted is None:
+        return
+    sp, rule = request.sp, request.sp.name_id
+    asked_format = request.subject_name_id_format
+    mismatch = SubjectMismatch(
+        f"{sp.name} asked for a sign-in as {wanted[:100]!r}; the signed-in user is not that "
+        "subject (sign out and sign in as that user, or start again at the application)",
+        request=request,
+    )
+    if rule.source == "transient" or asked_format == c.NAMEID_TRANSIENT:
+        raise mismatch
+    if asked_format not in (None, c.NAMEID_UNSPECIFIED, rule.format):
+        raise mismatch
+    ours = name_id_value(rule=rule, subject=subject, salt=salt, sp_entity_id=sp.entity_id)
+    same = ours.casefold() == wanted.casefold() if rule.source == "email" else ours == wanted
+    if not same:
+        raise mismatch
 
 
 def idp_initiated(
@@ -173,6 +210,25 @@ def _with_name_id_policy(root: etree._Element, info: AuthnRequestInfo) -> AuthnR
         name_id_format=policy.get("Format"),
         allow_create=policy.get("AllowCreate", "true") in ("true", "1"),
     )
+
+
+def _with_subject(root: etree._Element, info: AuthnRequestInfo) -> AuthnRequestInfo:
+    subject = root.find(f"{{{c.SAML_NS}}}Subject")
+    if subject is None:
+        return info
+    if (
+        subject.find(f"{{{c.SAML_NS}}}BaseID") is not None
+        or subject.find(f"{{{c.SAML_NS}}}EncryptedID") is not None
+    ):
+        # Neither can be matched against a user here; answering anyway would ignore §3.4.1.4.
+        raise XmlRejected("a Subject given as BaseID or EncryptedID is not supported; use NameID")
+    name_id = subject.find(f"{{{c.SAML_NS}}}NameID")
+    if name_id is None:
+        return info  # only SubjectConfirmation: no one is named
+    value = text_of(name_id, what="Subject NameID")
+    if not value:
+        raise XmlRejected("the Subject's NameID is empty")
+    return replace(info, subject_name_id=value, subject_name_id_format=name_id.get("Format"))
 
 
 def _requested_context(root: etree._Element) -> RequestedAuthnContext | None:

@@ -70,14 +70,23 @@ def signed_post_request(server: RunningServer) -> tuple[dict[str, str], str]:
 
 
 def signed_logout_request(
-    server: RunningServer, *, name_id: str, session_index: str | None = None
+    server: RunningServer,
+    *,
+    name_id: str,
+    session_index: str | None = None,
+    not_on_or_after: str | None = None,
 ) -> str:
     """A base64 enveloped-signed LogoutRequest (HTTP-POST binding) from the SP."""
     request = OneLogin_Saml2_Logout_Request(sp_settings(server), name_id=name_id,
                                             session_index=session_index,
                                             name_id_format=EMAIL_FORMAT)  # fmt: skip
+    xml = request.get_xml()
+    if not_on_or_after is not None:
+        root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+        root.set("NotOnOrAfter", not_on_or_after)
+        xml = etree.tostring(root)
     signed = OneLogin_Saml2_Utils.add_sign(
-        request.get_xml(),
+        xml,
         (sp_dir(server) / "sp.key").read_text(),
         (sp_dir(server) / "sp.crt").read_text(),
         sign_algorithm=K.RSA_SHA256,

@@ -13,6 +13,7 @@ import requests
 
 from idp.audit import AuditKind
 from tests.e2e.helpers import PasskeyClient
+from tests.e2e.saml_peer import signed_logout_request
 from tests.e2e.server import RunningServer
 from tests.idp.factors.passkey_fakes import UP, UV, CraftedKey, unb64u
 
@@ -237,6 +238,27 @@ def test_saml_xxe_is_refused(idp_server: RunningServer) -> None:
     assert r.status_code == 400
     assert "DOCTYPE" in r.text
     assert "root:" not in r.text
+
+
+def test_json_nested_deeper_than_the_stack_is_a_clear_400(client: PasskeyClient) -> None:
+    # Issue 16 §3.3: RecursionError escaped the JSON reader and answered 500.
+    csrf = client._csrf("/login")
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    for path in ("/passkey/login/options", "/passkey/login/verify"):
+        r = client.http.post(client.server.url(path), data=b"[" * 20_000, timeout=10,
+                             headers=headers)  # fmt: skip
+        assert_clear_error(r, 400, "not valid JSON")
+
+
+def test_signed_logout_request_valid_until_year_9999_is_a_clear_400(
+    idp_server: RunningServer,
+) -> None:
+    # Issue 16 §3.4: NotOnOrAfter + the clock skew overflowed (OverflowError, 500).
+    signed = signed_logout_request(idp_server, name_id="alice@example.com", session_index="s1",
+                                   not_on_or_after="9999-12-31T23:59:59Z")  # fmt: skip
+    r = requests.post(idp_server.url("/saml/logout"), data={"SAMLRequest": signed}, timeout=10)
+    assert r.status_code == 400, r.text[:300]
+    assert "NotOnOrAfter" in r.text and "Traceback" not in r.text
 
 
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(client: PasskeyClient) -> None:
