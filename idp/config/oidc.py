@@ -28,7 +28,7 @@ from idp.oidc.clients import (
     Client,
     ClientRegistry,
 )
-from idp.oidc.eam import ENTRA_CLOUDS, LINKING_MODES, EamSettings, EntraCloud
+from idp.oidc.eam import ENTRA_CLOUDS, LINKING_MODES, EamSettings, EntraCloud, offered_amr
 from idp.oidc.keys import JoseKey
 from idp.oidc.logout_channels import BackchannelSettings
 
@@ -391,7 +391,7 @@ def _eam(node: Node, config: IdpConfig) -> EamSettings:
     node.only_keys(
         "client_ids", "tenants", "hint_audience", "max_hint_age", "clock_skew", "linking",
         "policy", "acr_values", "clouds", "id_token_lifetime", "reuse_factor_for",
-        "jwks_refresh_interval",
+        "jwks_refresh_interval", "jwks_max_age",
     )  # fmt: skip
     policy = optional(node.get("policy"), lambda n: n.as_str())
     if policy is not None and policy not in config.policies.policies:
@@ -427,7 +427,26 @@ def _eam(node: Node, config: IdpConfig) -> EamSettings:
             node.get("jwks_refresh_interval"), lambda n: n.as_int(min_value=0, max_value=86400),
             300,
         ),
+        jwks_max_age=optional(
+            node.get("jwks_max_age"), lambda n: n.as_int(min_value=300, max_value=7 * 86400),
+            86400,
+        ),
+        amr_values=offered_amr(config.policies.get(policy).factors),
     )  # fmt: skip
+
+
+def _jwks_url(node: Node) -> str:
+    url = node.as_str(pattern=r"https?://\S+")
+    # Plain http only where nobody can sit in between: a simulated Entra on this machine.
+    if url.startswith("http://") and urlsplit(url).hostname not in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    ):
+        raise node.error(
+            "jwks_url must use https (http only on loopback: 127.0.0.1, ::1, localhost)"
+        )
+    return url
 
 
 def _clouds(node: Node) -> tuple[EntraCloud, ...]:
@@ -439,7 +458,7 @@ def _clouds(node: Node) -> tuple[EntraCloud, ...]:
             EntraCloud(
                 name=element.child("name").as_str(pattern=r"[a-z0-9_\-]{1,32}"),
                 issuer_prefix=prefix,
-                jwks_url=element.child("jwks_url").as_str(pattern=r"https?://\S+"),
+                jwks_url=_jwks_url(element.child("jwks_url")),
                 redirect_uri=element.child("redirect_uri").as_str(pattern=r"https://\S+"),
             )
         )

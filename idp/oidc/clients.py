@@ -19,7 +19,7 @@ from types import MappingProxyType
 from urllib.parse import unquote_plus
 
 from idp.oidc.errors import InvalidClientError, JwtError, TokenRequestError
-from idp.oidc.keys import MAX_JWT_BYTES, JoseKey, verify_jwt
+from idp.oidc.keys import MAX_JWT_BYTES, JoseKey, numeric_date, verify_jwt
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -27,6 +27,8 @@ STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "groups", "
 MIN_SECRET_LENGTH = 32
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 600
+#: seconds a client's clock may run ahead of ours for an assertion's iat and nbf
+ASSERTION_CLOCK_SKEW = 60
 
 
 @dataclass(frozen=True)
@@ -203,14 +205,24 @@ def _check_assertion(
     auds = aud if isinstance(aud, list) else [aud]
     if not any(a in audiences for a in auds):
         raise InvalidClientError(f"client_assertion aud must name one of {', '.join(audiences)}")
-    exp = claims.get("exp")
     stamp = int(now.timestamp())
-    if not isinstance(exp, int) or isinstance(exp, bool) or exp <= stamp:
-        raise InvalidClientError("client_assertion has expired or has no exp")
+    try:
+        exp = numeric_date(claims, "exp", what="client_assertion")
+        not_before = numeric_date(claims, "nbf", what="client_assertion")
+        issued = numeric_date(claims, "iat", what="client_assertion")
+    except JwtError as exc:
+        raise InvalidClientError(exc.description) from None
+    if exp is None:
+        raise InvalidClientError("client_assertion has no exp")
+    if exp <= stamp:
+        raise InvalidClientError("client_assertion has expired")
     if exp > stamp + MAX_ASSERTION_LIFETIME:
         raise InvalidClientError(
             f"client_assertion exp is more than {MAX_ASSERTION_LIFETIME} s in the future"
         )
+    for name, value in (("nbf", not_before), ("iat", issued)):
+        if value is not None and value > stamp + ASSERTION_CLOCK_SKEW:
+            raise InvalidClientError(f"client_assertion {name} is {value - stamp} s in the future")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
         raise InvalidClientError("client_assertion has no jti")

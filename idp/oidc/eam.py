@@ -8,8 +8,10 @@ id_token with ``sub`` = the hint's ``sub``, ``aud`` = ``client_id``, ``nonce``, 
 ``acr`` and a one-element ``amr`` naming the factor actually used. Errors go back as form posts
 (``access_denied``, ``temporarily_unavailable``, ``invalid_request``).
 
-Entra's keys are fetched through a function the runtime passes in (the module does no IO),
-cached, and fetched again when a hint names a ``kid`` we have not seen.
+Entra's keys are fetched through a function the runtime passes in (the module does no IO)
+by :class:`EntraJwks`: one fetch at a time per URL, outside any lock, refetched for an
+unknown ``kid`` at most once per interval, the last good keys served (up to a maximum age)
+while Entra cannot be reached.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, RSAKey
-
 from idp.directory.model import Employee
+from idp.factors.kinds import FactorKind
 from idp.oidc.authorize import AuthorizationResponse, Params, one
 from idp.oidc.claims import parse_claims_parameter
+from idp.oidc.entra_jwks import EntraJwks
 from idp.oidc.errors import (
     AccessDeniedError,
     InvalidRedirectUriError,
@@ -35,11 +35,10 @@ from idp.oidc.errors import (
     JwtClaimsError,
     JwtError,
     OidcError,
-    TemporarilyUnavailableError,
     UnknownClientError,
     UnsupportedResponseTypeError,
 )
-from idp.oidc.keys import OidcKeys, unverified_header, verify_jwt
+from idp.oidc.keys import OidcKeys, numeric_date, unverified_header, verify_jwt
 from idp.oidc.tokens import id_token_claims
 from idp.sessions import AuthContext
 
@@ -47,6 +46,15 @@ LINKING_MODES = ("oid_tid", "preferred_username")
 #: amr values Entra accepts for an EAM (RFC 8176 names); ``pwd``/``kba`` are first factors
 SECOND_FACTOR_AMR = ("fido", "hwk", "swk", "otp", "sms", "tel", "face", "fpt", "iris", "retina",
                      "vbm", "pop", "sc")  # fmt: skip
+#: the amr values a ceremony of each factor kind can record (a passkey: fido + hwk or swk);
+#: what an EAM policy can ever answer, checked before any factor step
+FACTOR_AMR: Mapping[FactorKind, tuple[str, ...]] = {
+    FactorKind.PASSKEY: ("fido", "hwk", "swk"),
+    FactorKind.TOTP: ("otp",),
+    FactorKind.AUTHENTICATOR_APP: ("swk",),
+    FactorKind.HARDWARE_VAULT: ("hwk",),
+    FactorKind.PASSWORD: ("pwd",),
+}
 _GUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 
 
@@ -79,6 +87,12 @@ ENTRA_CLOUDS = (
 )
 
 
+def offered_amr(factors: frozenset[FactorKind]) -> tuple[str, ...]:
+    """The second-factor amr values a policy allowing ``factors`` can answer Entra with."""
+    values = {v for kind in factors for v in FACTOR_AMR[kind]}
+    return tuple(v for v in SECOND_FACTOR_AMR if v in values)
+
+
 @dataclass(frozen=True)
 class EamSettings:
     client_ids: tuple[str, ...]
@@ -95,10 +109,15 @@ class EamSettings:
     reuse_factor_for: int = 0
     jwks_refresh_interval: int = 300
     jwks_max_age: int = 86400
+    #: the amr values the EAM policy's factors can produce (``offered_amr`` of its factors)
+    amr_values: tuple[str, ...] = offered_amr(frozenset({FactorKind.PASSKEY}))
 
     @property
     def redirect_uris(self) -> tuple[str, ...]:
         return tuple(c.redirect_uri for c in self.clouds)
+
+    def cloud(self, name: str) -> EntraCloud:
+        return next(c for c in self.clouds if c.name == name)
 
 
 @dataclass(frozen=True)
@@ -115,9 +134,12 @@ class EntraHint:
 
 @dataclass(frozen=True)
 class EamTarget:
+    """Where Entra's answer goes: its redirect URI, of the cloud whose hint is answered."""
+
     client_id: str
     redirect_uri: str
     state: str | None
+    cloud: str
 
 
 @dataclass(frozen=True)
@@ -134,7 +156,7 @@ class EamRequest:
 
     @property
     def target(self) -> EamTarget:
-        return EamTarget(self.client_id, self.redirect_uri, self.state)
+        return EamTarget(self.client_id, self.redirect_uri, self.state, self.hint.cloud)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -148,65 +170,50 @@ class EamRequest:
         return cls(**data)
 
 
-class EntraJwks:
-    """Entra's signing keys per cloud, cached; an unknown ``kid`` triggers a refetch.
-
-    ``fetch(url) -> bytes`` does the IO (the runtime passes an HTTP GET with a timeout); a
-    refetch happens at most every ``refresh_interval`` seconds so that hints with made-up
-    ``kid`` values cannot turn us into a request amplifier.
-    """
-
-    def __init__(
-        self,
-        *,
-        fetch: Callable[[str], bytes],
-        refresh_interval: int = 300,
-        max_age: int = 86400,
-    ) -> None:
-        self._fetch = fetch
-        self._refresh_interval = refresh_interval
-        self._max_age = max_age
-        self._keys: dict[str, dict[str, RSAKey]] = {}
-        self._fetched_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def key(self, *, url: str, kid: str, now: dt.datetime) -> RSAKey | None:
-        stamp = now.timestamp()
-        with self._lock:
-            fetched = self._fetched_at.get(url)
-            stale = fetched is None or stamp - fetched > self._max_age
-            unknown = kid not in self._keys.get(url, {})
-            may_refetch = fetched is None or stamp - fetched >= self._refresh_interval
-            if stale or (unknown and may_refetch):
-                self._keys[url] = self._load(url)
-                self._fetched_at[url] = stamp
-            return self._keys.get(url, {}).get(kid)
-
-    def _load(self, url: str) -> dict[str, RSAKey]:
-        try:
-            raw = self._fetch(url)
-            document = json.loads(raw)
-            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-                raise ValueError("not a JWK set")
-            key_set = KeySet.import_key_set(document)  # type: ignore[arg-type]
-        except (OSError, ValueError, JoseError, TypeError, KeyError, RecursionError) as exc:
-            raise TemporarilyUnavailableError(
-                f"cannot load Entra's signing keys from {url}: {type(exc).__name__}"
-            ) from None
-        return {k.kid: k for k in key_set.keys if isinstance(k, RSAKey) and k.kid}
-
-
 def identify_eam_client(params: Params, *, settings: EamSettings) -> EamTarget:
-    """The EAM client and Entra's redirect URI; errors here are not posted back."""
+    """The EAM client and Entra's redirect URI; errors here are not posted back.
+
+    The redirect URI must be the one of the cloud that issued the hint (its claimed issuer,
+    verified later with that cloud's keys): a hint from one cloud is never answered to another.
+    A hint too broken to name a cloud is answered to the redirect URI's cloud, which refuses
+    it. An oversized or repeated ``state`` is left out here, so that the refusal of it is
+    posted to Entra rather than shown as a page.
+    """
     client_id = one(params, "client_id", redirectable=False)
     if client_id is None or client_id not in settings.client_ids:
         raise UnknownClientError(f"unknown EAM client_id {(client_id or '')[:64]!r}")
     redirect_uri = one(params, "redirect_uri", redirectable=False)
-    if redirect_uri not in settings.redirect_uris:
+    clouds = [c for c in settings.clouds if c.redirect_uri == redirect_uri]
+    if redirect_uri is None or not clouds:
         raise InvalidRedirectUriError(
             f"redirect_uri {(redirect_uri or '')[:200]!r} is not an Entra EAM redirect URI"
         )
-    return EamTarget(client_id, redirect_uri, one(params, "state", redirectable=False))
+    cloud = clouds[0]
+    claimed = _claimed_cloud(params, settings)
+    if claimed is not None:
+        if claimed not in clouds:
+            raise InvalidRedirectUriError(
+                f"the id_token_hint was issued by the {claimed.name} cloud, but redirect_uri "
+                f"{redirect_uri[:200]!r} belongs to the {cloud.name} cloud"
+            )
+        cloud = claimed
+    try:
+        state = one(params, "state")
+    except InvalidRequestError:
+        state = None
+    return EamTarget(client_id, redirect_uri, state, cloud.name)
+
+
+def _claimed_cloud(params: Params, settings: EamSettings) -> EntraCloud | None:
+    # Unverified, only to route: the hint is verified with this cloud's keys afterwards.
+    try:
+        token = one(params, "id_token_hint")
+        claimed_iss = _unverified_issuer(token) if token is not None else None
+    except (InvalidRequestError, JwtError):
+        return None
+    if claimed_iss is None:
+        return None
+    return next((c for c in settings.clouds if claimed_iss.startswith(c.issuer_prefix)), None)
 
 
 def parse_eam_request(
@@ -217,7 +224,12 @@ def parse_eam_request(
     jwks: EntraJwks,
     now: dt.datetime,
 ) -> EamRequest:
-    """Check Entra's request and its hint (errors are posted back to Entra)."""
+    """Check Entra's request and its hint (errors are posted back to Entra).
+
+    An ``amr`` requirement the policy's factors can never meet is refused here, before any
+    factor step, as :func:`choose_acr` refuses an ``acr`` (Entra asks for ``amr`` values
+    with ``essential: true``).
+    """
     for name in params:
         one(params, name)
     if one(params, "response_type") != "id_token":
@@ -232,10 +244,17 @@ def parse_eam_request(
     token = one(params, "id_token_hint")
     if token is None:
         raise InvalidRequestError("id_token_hint is missing")
-    hint = validate_hint(token, settings=settings, jwks=jwks, now=now)
+    hint = validate_hint(token, settings=settings, cloud=settings.cloud(target.cloud), jwks=jwks,
+                         now=now)  # fmt: skip
     claims = parse_claims_parameter(one(params, "claims")).id_token
     acr = claims.get("acr")
     amr = claims.get("amr")
+    requested_amr = amr.values if amr is not None else ()
+    if requested_amr and not set(requested_amr) & set(settings.amr_values):
+        raise InvalidRequestError(
+            f"none of the requested amr values ({', '.join(requested_amr)[:200]}) can be met; "
+            f"this provider's factors give {', '.join(settings.amr_values) or 'none'}"
+        )
     return EamRequest(
         client_id=target.client_id,
         redirect_uri=target.redirect_uri,
@@ -243,31 +262,33 @@ def parse_eam_request(
         nonce=nonce,
         hint=hint,
         requested_acr=acr.values if acr is not None else (),
-        requested_amr=amr.values if amr is not None else (),
+        requested_amr=requested_amr,
         received_at=now.timestamp(),
         client_request_id=one(params, "client-request-id"),
     )
 
 
 def validate_hint(
-    token: str, *, settings: EamSettings, jwks: EntraJwks, now: dt.datetime
+    token: str, *, settings: EamSettings, cloud: EntraCloud, jwks: EntraJwks, now: dt.datetime
 ) -> EntraHint:
-    """Full validation of Entra's id_token_hint: signature by ``kid``, issuer for an allowed
-    tenant, audience, and ``iat`` age (its ``exp`` has passed by design)."""
+    """Full validation of Entra's id_token_hint from ``cloud``: signature by ``kid`` with that
+    cloud's keys, issuer for an allowed tenant, audience, and ``iat`` age (its ``exp`` has
+    passed by design)."""
     try:
-        return _validate_hint(token, settings, jwks, now)
+        return _validate_hint(token, settings, cloud, jwks, now)
     except JwtError as exc:
         raise InvalidRequestError(exc.description) from None
 
 
 def _validate_hint(
-    token: str, settings: EamSettings, jwks: EntraJwks, now: dt.datetime
+    token: str, settings: EamSettings, cloud: EntraCloud, jwks: EntraJwks, now: dt.datetime
 ) -> EntraHint:
     unverified_header(token, what="id_token_hint")
     claimed_iss = _unverified_issuer(token)
-    cloud = next((c for c in settings.clouds if claimed_iss.startswith(c.issuer_prefix)), None)
-    if cloud is None:
-        raise JwtClaimsError(f"id_token_hint: issuer {claimed_iss[:120]!r} is not an Entra cloud")
+    if not claimed_iss.startswith(cloud.issuer_prefix):
+        raise JwtClaimsError(
+            f"id_token_hint: issuer {claimed_iss[:120]!r} is not of the {cloud.name} Entra cloud"
+        )
     claims = verify_jwt(
         token,
         lookup=lambda kid: jwks.key(url=cloud.jwks_url, kid=kid, now=now),
@@ -286,16 +307,7 @@ def _validate_hint(
         raise JwtClaimsError(
             f"id_token_hint: expected audience {settings.hint_audience}, got {aud!r}"
         )
-    iat = claims.get("iat")
-    stamp = int(now.timestamp())
-    if not isinstance(iat, int) or isinstance(iat, bool):
-        raise JwtClaimsError("id_token_hint: iat is missing")
-    if iat > stamp + settings.clock_skew:
-        raise JwtClaimsError(f"id_token_hint: issued {iat - stamp} s in the future")
-    if stamp - iat > settings.max_hint_age:
-        raise JwtClaimsError(
-            f"id_token_hint: issued {stamp - iat} s ago; at most {settings.max_hint_age} s allowed"
-        )
+    iat = _check_hint_dates(claims, settings, int(now.timestamp()))
     username = claims.get("preferred_username")
     return EntraHint(
         sub=_str_claim(claims, "sub"),
@@ -305,6 +317,27 @@ def _validate_hint(
         iat=iat,
         cloud=cloud.name,
     )
+
+
+def _check_hint_dates(claims: Mapping[str, Any], settings: EamSettings, stamp: int) -> int:
+    """The hint's ``iat``, bounded by ``max_hint_age``; ``nbf`` may not lie ahead either.
+
+    ``exp`` has passed by design (Entra's hints arrive expired), but it must still be a date.
+    """
+    what = "id_token_hint"
+    iat = numeric_date(claims, "iat", what=what)
+    not_before = numeric_date(claims, "nbf", what=what)
+    numeric_date(claims, "exp", what=what)
+    if iat is None:
+        raise JwtClaimsError("id_token_hint: iat is missing")
+    for name, value in (("iat", iat), ("nbf", not_before)):
+        if value is not None and value > stamp + settings.clock_skew:
+            raise JwtClaimsError(f"id_token_hint: {name} is {value - stamp} s in the future")
+    if stamp - iat > settings.max_hint_age:
+        raise JwtClaimsError(
+            f"id_token_hint: issued {stamp - iat} s ago; at most {settings.max_hint_age} s allowed"
+        )
+    return iat
 
 
 def _unverified_issuer(token: str) -> str:
@@ -338,8 +371,13 @@ def link_employee(
     if linking == "oid_tid":
         employee = by_entra_id(hint.oid, hint.tid)
         what = f"Entra object id {hint.oid} in tenant {hint.tid}"
+    elif hint.preferred_username is None:
+        raise AccessDeniedError(
+            "the id_token_hint carries no preferred_username, which linking: "
+            "preferred_username needs to find the employee"
+        )
     else:
-        employee = by_username(hint.preferred_username) if hint.preferred_username else None
+        employee = by_username(hint.preferred_username)
         what = f"user name {hint.preferred_username!r}"
     if employee is None:
         raise AccessDeniedError(f"no employee is linked to {what}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from joserfc.jwk import ECKey, RSAKey
 from idp.keys import KeySet, SigningKey
 from idp.oidc.errors import (
     JwtAlgorithmError,
+    JwtClaimsError,
     JwtMalformedError,
     JwtSignatureError,
     JwtUnknownKeyError,
@@ -31,6 +33,8 @@ from idp.oidc.errors import (
 
 SIGNING_ALGORITHMS = ("RS256", "ES256")
 MAX_JWT_BYTES = 16 * 1024
+#: 9999-12-31T23:59:59Z: the last second a datetime can hold, so any accepted date converts
+MAX_NUMERIC_DATE = 253_402_300_799
 JoseKey = RSAKey | ECKey
 #: the key type each accepted algorithm needs (an HS256 header with an RSA key is refused here)
 _KTY = {"RS256": "RSA", "ES256": "EC"}
@@ -158,6 +162,27 @@ def verify_jwt(
     if not isinstance(claims, dict):
         raise JwtMalformedError(f"{what}: the payload is not a JSON object")
     return VerifiedJwt(header=header, claims=claims)
+
+
+def numeric_date(claims: Mapping[str, Any], name: str, *, what: str) -> int | None:
+    """The NumericDate claim ``name`` (RFC 7519 §2) as whole seconds, or None when absent.
+
+    A value that is not a finite number from 1970 to year 9999 is refused with a message
+    naming the claim, so no caller meets an OverflowError converting or comparing it.
+    """
+    value = claims.get(name)
+    if value is None:
+        return None
+    # bool is an int to Python; a huge int cannot become a float (OverflowError), so test
+    # its range as an int; a float may be inf or nan.
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    if not number or (isinstance(value, float) and not math.isfinite(value)):
+        raise JwtClaimsError(f"{what}: {name} must be a NumericDate, got {str(value)[:40]!r}")
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise JwtClaimsError(
+            f"{what}: {name} {str(value)[:40]} is not a date from 1970 to year 9999"
+        )
+    return int(value)
 
 
 def unverified_header(token: str, *, what: str = "token") -> Mapping[str, Any]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from idp.config.oidc import OidcSettings
 from idp.directory.model import Employee
 from idp.keys import KeySet, load_signing_key
-from idp.oidc.eam import EntraJwks
+from idp.oidc.entra_jwks import EntraJwks
 from idp.oidc.grants import GrantStore
 from idp.oidc.keys import keys_from_signing_keys
 from idp.oidc.provider import OidcProvider

@@ -25,7 +25,7 @@ from idp.oidc.clients import (
     ClientRegistry,
     authenticate_client,
 )
-from idp.oidc.eam import EntraJwks
+from idp.oidc.entra_jwks import EntraJwks
 from idp.oidc.grants import Grant, GrantStore, s256
 from idp.oidc.keys import keys_from_signing_keys, verify_jwt
 from idp.store.ephemeral.memory import MemoryStore

@@ -58,7 +58,7 @@ def test_the_reduction_keeps_the_message_readable() -> None:
 def test_redirects_and_form_posts_carry_the_reduced_text() -> None:
     exc = e.InvalidRequestError(HOSTILE)
     redirect = error_response(ErrorTarget("https://rp/cb", "query", "s"), exc, issuer="https://op")
-    posted = eam_error_response(EamTarget("c", "https://login/cb", "s"), exc)
+    posted = eam_error_response(EamTarget("c", "https://login/cb", "s", "global"), exc)
     for answer in (redirect, posted):
         description = dict(answer.params)["error_description"]
         assert ALLOWED.fullmatch(description) and description == exc.description

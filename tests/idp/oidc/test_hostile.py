@@ -25,7 +25,8 @@ from idp.oidc.clients import (
     ClientRegistry,
     authenticate_client,
 )
-from idp.oidc.eam import EamSettings, EntraJwks, validate_hint
+from idp.oidc.eam import ENTRA_CLOUDS, EamSettings, validate_hint
+from idp.oidc.entra_jwks import EntraJwks
 from idp.oidc.keys import verify_jwt
 from idp.oidc.runtime import fetch_url
 
@@ -77,7 +78,7 @@ def test_eam_hint_payload_nested_too_deep_is_invalid_request() -> None:
     jwks = EntraJwks(fetch=lambda url: b'{"keys": []}')
     hint = f"{_b64(json.dumps({'alg': 'RS256', 'kid': 'k'}))}.{_b64(DEEP)}.c2ln"
     with pytest.raises(e.InvalidRequestError):
-        validate_hint(hint, settings=settings, jwks=jwks, now=NOW)
+        validate_hint(hint, settings=settings, cloud=ENTRA_CLOUDS[0], jwks=jwks, now=NOW)
 
 
 @pytest.mark.parametrize("value", ["²", "١", "１０"])
