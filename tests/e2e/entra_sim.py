@@ -69,7 +69,12 @@ class EntraSim:
     )
     kid: str = field(default_factory=lambda: secrets.token_hex(8))
     jwks_url: str = ""
+    #: JWKS requests answered (counted before any delay or failure)
     served: int = 0
+    #: seconds the JWKS endpoint waits before answering (lets requests overlap)
+    delay: float = 0.0
+    #: when set, the JWKS endpoint answers 503 (Entra unreachable)
+    failing: bool = False
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -155,10 +160,18 @@ class EntraSim:
 
 @contextmanager
 def serve_jwks(sim: EntraSim) -> Iterator[str]:
+    lock = threading.Lock()
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            with lock:
+                sim.served += 1
+            if sim.delay:
+                time.sleep(sim.delay)
+            if sim.failing:
+                self.send_error(503)
+                return
             body = json.dumps(sim.jwks()).encode()
-            sim.served += 1
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
