@@ -177,12 +177,17 @@ def numeric_date(claims: Mapping[str, Any], name: str, *, what: str) -> int | No
     # its range as an int; a float may be inf or nan.
     number = not isinstance(value, bool) and isinstance(value, int | float)
     if not number or (isinstance(value, float) and not math.isfinite(value)):
-        raise JwtClaimsError(f"{what}: {name} must be a NumericDate, got {str(value)[:40]!r}")
+        raise JwtClaimsError(f"{what}: {name} must be a NumericDate, got {_shown(value)}")
     if not 0 <= value <= MAX_NUMERIC_DATE:
-        raise JwtClaimsError(
-            f"{what}: {name} {str(value)[:40]} is not a date from 1970 to year 9999"
-        )
+        raise JwtClaimsError(f"{what}: {name} {_shown(value)} is not a date from 1970 to year 9999")
     return int(value)
+
+
+def _shown(value: object) -> str:
+    # str() of an int over 4,300 digits raises ValueError; nobody needs to read it anyway.
+    if isinstance(value, int) and abs(value) > 10**20:
+        return "(a number of more than 20 digits)"
+    return repr(value)[:40]
 
 
 def unverified_header(token: str, *, what: str = "token") -> Mapping[str, Any]:
