@@ -31,6 +31,7 @@ from idp.keys import generate_self_signed
 from tests.e2e.server import RunningServer, run_idp
 
 ENTRA_REDIRECT = "https://login.microsoftonline.com/common/federation/externalauthprovider"
+US_REDIRECT = "https://login.microsoftonline.us/common/federation/externalauthprovider"
 TENANT = "7d2b1c3a-1111-4222-8333-944455556666"
 OTHER_TENANT = "00000000-aaaa-4bbb-8ccc-dddddddddddd"
 EAM_CLIENT_ID = "entra-eam-client"
@@ -239,6 +240,10 @@ oidc:
         issuer_prefix: https://login.microsoftonline.com/
         jwks_url: {jwks_url}
         redirect_uri: {ENTRA_REDIRECT}
+      - name: usgov
+        issuer_prefix: https://login.microsoftonline.us/
+        jwks_url: {jwks_url}
+        redirect_uri: {US_REDIRECT}
 """
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +16,7 @@ from tests.e2e.entra_sim import (
     ENTRA_REDIRECT,
     OTHER_TENANT,
     TENANT,
+    US_REDIRECT,
     EntraSim,
     oidc_idp,
     parse_autopost,
@@ -187,3 +190,54 @@ def test_malformed_claims_parameter_is_posted_back(
     assert "values" in expect_error(post(alice, server, body), "invalid_request")
     body["claims"] = "[" * 3000  # nested deeper than the interpreter's recursion limit
     assert "claims" in expect_error(post(alice, server, body), "invalid_request")
+
+
+# -- found with the simulated Entra (issue 16 §1) ----------------------------------------------
+def test_an_amr_no_factor_can_give_is_refused_before_the_factor_step(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
+    server, sim = idp
+    body = sim.request(sim.hint(oid=OID))
+    body["claims"] = json.dumps({"id_token": {"amr": {"essential": True, "values": ["otp"]}}})
+    # Answered at once (200, a form post), not sent to the sign-in page first (303).
+    text = expect_error(post(alice, server, body), "invalid_request")
+    assert "amr" in text and "otp" in text
+
+
+def test_a_state_over_the_limit_is_answered_to_entra(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
+    server, sim = idp
+    response = post(alice, server, sim.request(sim.hint(oid=OID), state="s" * 3000))
+    assert response.status_code == 200, response.text[:300]
+    action, fields = parse_autopost(response.text)
+    assert action == ENTRA_REDIRECT
+    assert fields["error"] == "invalid_request" and "state" in fields["error_description"]
+    assert "state" not in fields and "id_token" not in fields
+
+
+def test_a_hint_is_never_answered_to_another_cloud(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
+    server, sim = idp
+    body = sim.request(sim.hint(oid=OID))  # issued by login.microsoftonline.com
+    body["redirect_uri"] = US_REDIRECT
+    response = post(alice, server, body)
+    assert response.status_code == 400 and "belongs to the usgov cloud" in response.text
+    assert parse_autopost(response.text)[0] is None, "nothing may be posted"
+    us_hint = sim.hint(oid=OID, iss=f"https://login.microsoftonline.us/{TENANT}/v2.0")
+    us_body = sim.request(us_hint)
+    assert post(alice, server, us_body).status_code == 400  # .us hint, .com redirect
+    us_body["redirect_uri"] = US_REDIRECT
+    first = post(alice, server, us_body)
+    assert first.status_code == 303, "the .us hint on its own cloud goes on to the factor step"
+
+
+def test_posted_error_descriptions_carry_only_the_allowed_characters(
+    idp: tuple[RunningServer, EntraSim], alice: PasskeyClient
+) -> None:
+    server, sim = idp
+    hint = sim.hint(oid=OID, aud='som"e\\one-§lse')
+    text = expect_error(post(alice, server, sim.request(hint)), "invalid_request")
+    assert "audience" in text
+    assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]*", text), text
