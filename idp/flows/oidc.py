@@ -130,8 +130,7 @@ class OidcSignIn:
                         {
                             "name": client.name,
                             "key": key,
-                            "scopes": ", ".join(consent_lines(request.scopes))
-                            or "your identity",
+                            "scopes": ", ".join(consent_lines(request.scopes)) or "your identity",
                         },
                     )
                 )

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from idp.config.saml import Endpoint, IdpSamlSettings, ServiceProvider
-from idp.directory.model import Employee
 from idp.saml import constants as c
 from idp.saml.attributes import name_id_value
 from idp.saml.bindings import InboundMessage, text_of
@@ -29,6 +28,7 @@ from idp.saml.errors import (
     XmlRejected,
 )
 from idp.saml.inbound import ReplayCache, remember_id, verify_message
+from idp.subject import Subject
 
 _COMPARISONS = ("exact", "minimum", "maximum", "better")
 
@@ -118,7 +118,7 @@ def parse_authn_request(
     return info
 
 
-def check_requested_subject(*, request: AuthnRequestInfo, subject: Employee, salt: str) -> None:
+def check_requested_subject(*, request: AuthnRequestInfo, subject: Subject, salt: str) -> None:
     """Whether ``subject`` is the one ``request`` names, if it names one (core §3.4.1.4).
 
     The NameID this IdP would issue to the SP for ``subject`` must equal the requested one

@@ -149,7 +149,7 @@ def test_a_hint_without_user_name_says_so_under_username_linking() -> None:
         ({"iat": True}, "iat"),
         ({"iat": None}, "iat is missing"),
         ({"nbf": 253_402_300_800}, "nbf"),
-        ({"nbf": int(time.time()) + 3600}, "nbf is 3600 s in the future"),
+        ({"nbf": int(time.time()) + 3600}, r"nbf is \d+ s in the future"),
         ({"exp": "never"}, "exp"),
         ({"exp": 1e400}, "exp"),
     ],

@@ -28,10 +28,15 @@ def _all_error_classes() -> list[type[e.OidcError]]:
     return found
 
 
+#: the keyword arguments of the classes that take more than a description
+_EXTRA: dict[type[e.OidcError], dict[str, object]] = {
+    e.FamilyRevokedError: {"grant_id": "g"},
+    e.BackchannelDeliveryError: {"kind": next(iter(e.DeliveryFailure))},
+}
+
+
 def _make(cls: type[e.OidcError], text: str) -> e.OidcError:
-    if cls is e.FamilyRevokedError:
-        return cls(text, grant_id="g")
-    return cls(text)
+    return cls(text, **_EXTRA.get(cls, {}))
 
 
 def test_the_check_covers_every_error_class_of_the_module() -> None:

@@ -21,6 +21,7 @@ from idp.saml.errors import SamlStatusError, SubjectMismatch, XmlRejected
 from idp.saml.requests import AuthnRequestInfo, check_requested_subject, parse_authn_request
 from idp.saml.responses import build_error_response
 from idp.saml.signing import SamlSigner
+from idp.subject import subject_from_employee
 from tests.idp.saml.saml_support import IDP_BASE, SP_ENTITY, MemoryReplayCache
 
 EMAIL_RULE = NameIdRule(c.NAMEID_EMAIL, "email")
@@ -82,7 +83,9 @@ def test_another_signed_in_user_gets_an_error_status_not_an_assertion(
     email_sp = replace(sp, name_id=EMAIL_RULE)
     info = parse(authn_request(subject("bob@example.com", c.NAMEID_EMAIL)), settings, email_sp)
     with pytest.raises(SubjectMismatch) as caught:
-        check_requested_subject(request=info, subject=employee, salt=settings.pairwise_salt)
+        check_requested_subject(
+            request=info, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+        )
     error = caught.value
     assert isinstance(error, SamlStatusError) and error.request is info
     assert (error.status_code, error.second_level) == (c.STATUS_REQUESTER,
@@ -99,13 +102,19 @@ def test_the_named_subject_itself_passes(
     for value, fmt in (("ALICE@example.com", c.NAMEID_EMAIL), ("alice@example.com", None),
                        ("alice@example.com", c.NAMEID_UNSPECIFIED)):  # fmt: skip
         info = parse(authn_request(subject(value, fmt)), settings, email_sp)
-        check_requested_subject(request=info, subject=employee, salt=settings.pairwise_salt)
+        check_requested_subject(
+            request=info, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+        )
     pairwise = pairwise_id(salt=settings.pairwise_salt, employee_id=employee.id,
                            sp_entity_id=SP_ENTITY)  # fmt: skip
     info = parse(authn_request(subject(pairwise, c.NAMEID_PERSISTENT)), settings, sp)
-    check_requested_subject(request=info, subject=employee, salt=settings.pairwise_salt)
+    check_requested_subject(
+        request=info, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+    )
     no_subject = parse(authn_request(), settings, sp)
-    check_requested_subject(request=no_subject, subject=employee, salt=settings.pairwise_salt)
+    check_requested_subject(
+        request=no_subject, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,7 +135,9 @@ def test_near_misses_are_mismatches(
 ) -> None:  # fmt: skip
     info = parse(authn_request(subject(value, fmt)), settings, replace(sp, name_id=rule))
     with pytest.raises(SubjectMismatch):
-        check_requested_subject(request=info, subject=employee, salt=settings.pairwise_salt)
+        check_requested_subject(
+            request=info, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+        )
 
 
 def test_the_mismatch_becomes_a_saml_error_response(
@@ -134,7 +145,9 @@ def test_the_mismatch_becomes_a_saml_error_response(
 ) -> None:
     info = parse(authn_request(subject("bob", c.NAMEID_PERSISTENT)), settings, sp)
     with pytest.raises(SubjectMismatch) as caught:
-        check_requested_subject(request=info, subject=employee, salt=settings.pairwise_salt)
+        check_requested_subject(
+            request=info, subject=subject_from_employee(employee), salt=settings.pairwise_salt
+        )
     answer = build_error_response(settings=settings, error=caught.value, signer=signer,
                                   now=dt.datetime.now(dt.UTC))  # fmt: skip
     assert answer.assertion_id is None and answer.name_id is None
