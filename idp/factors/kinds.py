@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-
 #: the values a passkey use is described with: RFC 8176 §2, and ``fido``, which is not in
 #: RFC 8176 but is Entra's value for a FIDO2 passkey sign-in (one Entra always makes with
 #: user verification) and what EAM answers name

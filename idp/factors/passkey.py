@@ -397,7 +397,9 @@ def factor_use(credential: PasskeyCredential, *, at: dt.datetime, user_verified:
     user (UV flag) are ``fido``, the verification method and ``mfa`` added: a touch of a U2F
     key must not read like a passkey unlocked by PIN or biometric."""
     key = AMR_SOFTWARE_KEY if credential.backup_eligible else AMR_HARDWARE_KEY
-    amr = (AMR_FIDO, key, *PRESENCE_AMR, *VERIFICATION_AMR) if user_verified else (key, *PRESENCE_AMR)
+    amr = (
+        (AMR_FIDO, key, *PRESENCE_AMR, *VERIFICATION_AMR) if user_verified else (key, *PRESENCE_AMR)
+    )
     return FactorUse(
         kind=FactorKind.PASSKEY,
         credential_id=credential.credential_id,

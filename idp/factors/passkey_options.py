@@ -53,7 +53,9 @@ def ceremony_user_verification(*, configured: str, policy_requires: bool) -> Use
     and then never sign in (a U2F-only key cannot verify its user).
     """
     if configured not in ("required", "preferred", "discouraged"):
-        raise ValueError(f"user_verification must be required, preferred or discouraged, got {configured!r}")
+        raise ValueError(
+            f"user_verification must be required, preferred or discouraged, got {configured!r}"
+        )
     if policy_requires:
         return "required"
     return cast(UserVerification, configured)
