@@ -40,6 +40,16 @@ class Policy:
     #: further SAML class refs / OIDC acr values this policy may claim when an RP asks for them
     also_satisfies: tuple[str, ...] = ()
 
+    @property
+    def verifies_user(self) -> bool:
+        """Whether its sign-ins need user verification as it answers by default: it says so,
+        or it claims REFEDS MFA, which one factor reaches only with UV (see :func:`evaluate`).
+        Enrolment applies this, so that no key is enrolled that sign-in would then refuse."""
+        return self.require_user_verification or REFEDS_MFA in (
+            self.authn_context_class_ref,
+            self.acr,
+        )
+
     def claimable_contexts(self) -> tuple[str, ...]:
         ordered = [self.authn_context_class_ref, self.acr, *self.also_satisfies]
         if self.refeds_mfa:
