@@ -115,48 +115,6 @@ def test_error_page_shows_an_error_id_and_no_trace(page: Any, idp_server: Runnin
     assert "Traceback" not in page.content()
 
 
-U2F_SETTINGS = {
-    "  rp_name: Hideez IdP (demo)\n": "  rp_name: Hideez IdP (demo)\n  resident_key: preferred\n"
-    "  user_verification: discouraged\n  attestation: direct\n",
-    "    user_verification: true\n": "    user_verification: false\n",
-}
-
-
-def test_u2f_security_key_registers_and_signs_in_by_username(
-    browser: Any, make_idp_server: Any
-) -> None:
-    """A CTAP1/U2F-only roaming key: no resident key, no UV, fido-u2f attestation."""
-    server = make_idp_server(replace=U2F_SETTINGS, with_sp=False)
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "u2f",
-                "transport": "usb",
-                "hasResidentKey": False,
-                "hasUserVerification": False,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    enrol(page, server, "bob")
-    stored = server.runtime.passkeys.list_for_employee(server.employee("bob").id)
-    assert [c.attestation_format for c in stored] == ["fido-u2f"]
-    assert stored[0].aaguid == "00000000-0000-0000-0000-000000000000"
-    context.clear_cookies()
-    page.goto(server.url("/login"))
-    page.fill("#username", "bob")
-    page.click("#signin")
-    page.wait_for_url(server.url("/"))
-    assert "bob" in page.locator("h1").inner_text().lower()
-    context.close()
-
-
 def test_cross_site_post_authn_request_keeps_the_session(
     page: Any, idp_server: RunningServer
 ) -> None:
