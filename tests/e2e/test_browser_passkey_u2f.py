@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,14 +30,18 @@ POLICY = (
 )
 
 
+DEMO_SECTIONS = "webauthn:\n" + RP_NAME + "policies:\n  default:\n    factors: [passkey]\n" + POLICY
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "passkeys.md"
+
+
 def u2f_settings(*, attestation: str) -> dict[str, str]:
-    """The documented U2F configuration, on top of the demo's."""
-    return {
-        RP_NAME: RP_NAME + "  resident_key: preferred\n  user_verification: preferred\n"
-        f"  attestation: {attestation}\n",
-        POLICY: "    user_verification: false\n"
-        "    authn_context_class_ref: urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified\n",
-    }
+    """The demo's webauthn and policies sections replaced by docs/passkeys.md's U2F setup,
+    as written there (``attestation`` swapped when asked)."""
+    section = DOCS.read_text().split("### Setting up for U2F-only security keys", 1)[1]
+    documented = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "attestation: direct" in documented
+    documented = documented.replace("attestation: direct", f"attestation: {attestation}")
+    return {DEMO_SECTIONS: documented.replace("webauthn:\n", "webauthn:\n" + RP_NAME, 1)}
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +171,12 @@ def test_a_policy_that_verifies_users_refuses_a_u2f_key_at_enrolment(
 def test_a_required_resident_key_refuses_a_u2f_key_and_says_why(
     u2f_page: Any, make_idp_server: Any
 ) -> None:
-    settings = u2f_settings(attestation="none")
-    settings[RP_NAME] = RP_NAME + "  user_verification: preferred\n"  # resident_key: required
+    ((sections, documented),) = u2f_settings(attestation="none").items()
+    assert "  resident_key: preferred " in documented
+    # Everything as documented but the resident key, back at its default (required).
+    settings = {
+        sections: documented.replace("  resident_key: preferred", "  resident_key: required")
+    }
     server = make_idp_server(replace=settings, with_sp=False)
     message = refused_enrolment(u2f_page, server, "bob")
     assert "store the passkey itself" in message
