@@ -7,8 +7,8 @@
  *   POST /passkey/register/verify   {handle, credential, token?, name?} -> {ok, redirect}
  *   POST /passkey/login/options     {username?, ticket?}       -> {handle, publicKey: <request options>}
  *   POST /passkey/login/verify      {handle, credential, ticket?}      -> {ok, redirect}
- *   POST /passkey/report            {ceremony: "create"|"get", error: <DOMException name>,
- *                                    token?, ticket?}                   -> {ok}
+ *   POST /passkey/register/report   {error: <DOMException name>, token?}  -> {ok}
+ *   POST /passkey/login/report      {error: <DOMException name>, ticket?} -> {ok}
  *     (a ceremony the browser refused before anything reached the server: logged and
  *      audited there, trusted for nothing else)
  * Errors come back as {"error", "error_description", "error_id"} with a 4xx/5xx status.
@@ -167,10 +167,11 @@
   function report(ceremony, err, extra) {
     var name = err && err.name;
     if (!name || name === "AbortError") return;
-    var body = { ceremony: ceremony, error: String(name).slice(0, 64) };
+    var body = { error: String(name).slice(0, 64) };
     if (extra && extra.token) body.token = extra.token;
     if (extra && extra.ticket) body.ticket = extra.ticket;
-    postJSON("/passkey/report", body).catch(function () {});
+    var url = ceremony === "create" ? "/passkey/register/report" : "/passkey/login/report";
+    postJSON(url, body).catch(function () {});
   }
 
   function supported() {

@@ -45,7 +45,7 @@ class ClientCeremonyFailure:
 
 def client_failure(
     *,
-    ceremony: str,
+    ceremony: Ceremony,
     dom_exception: str,
     resident_key_required: bool,
     user_verification_required: bool,
@@ -56,8 +56,6 @@ def client_failure(
     issues for the ceremony (from configuration and policy), so the audit says which demand a
     U2F-only key cannot meet without believing anything but the exception's name.
     """
-    if ceremony not in ("create", "get"):
-        raise InvalidRequest(f"field 'ceremony' must be 'create' or 'get', got {ceremony[:20]!r}")
     meaning = DOM_EXCEPTIONS.get(dom_exception)
     if meaning is None:
         raise InvalidRequest(
@@ -73,7 +71,7 @@ def client_failure(
     if demands and dom_exception in ("NotAllowedError", "ConstraintError", "NotSupportedError"):
         reason += f"; the options required {' and '.join(demands)}, which U2F-only keys lack"
     return ClientCeremonyFailure(
-        ceremony="create" if ceremony == "create" else "get",
+        ceremony=ceremony,
         dom_exception=dom_exception,
         kind=(
             AuditKind.PASSKEY_REGISTRATION_FAILED

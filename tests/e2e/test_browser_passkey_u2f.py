@@ -141,7 +141,7 @@ def refused_enrolment(page: Any, server: RunningServer, username: str) -> str:
     # The browser's report reaches the server after the message is shown.
     page.wait_for_function(
         "() => performance.getEntriesByType('resource')"
-        ".some(e => e.name.endsWith('/passkey/report'))"
+        ".some(e => e.name.endsWith('/passkey/register/report'))"
     )
     text: str = status.inner_text()
     return text
