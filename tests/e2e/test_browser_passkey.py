@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from idp.audit import AuditKind
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.browser
@@ -101,12 +102,22 @@ def test_sign_in_refused_without_user_verification(page: Any, idp_server: Runnin
     enrol(page, idp_server, "bob")
     page.context.clear_cookies()
     cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": False})
+    seen = idp_server.runtime.audit.list(kind=AuditKind.LOGIN_FAILURE, limit=1).items
     page.goto(idp_server.url("/login"))
     page.click("#signin")
     status = page.locator("#status.error")
     status.wait_for()
-    assert status.inner_text()  # a message, not a silent failure
+    assert "must verify you (PIN or biometric)" in status.inner_text()
     assert not any(c["name"] == "hideez_idp_session" for c in page.context.cookies())
+    # Chromium refuses before anything reaches the IdP; the page's report is audited.
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource')"
+        ".some(e => e.name.endsWith('/passkey/login/report'))"
+    )
+    (latest,) = idp_server.runtime.audit.list(kind=AuditKind.LOGIN_FAILURE, limit=1).items
+    assert (latest,) != seen
+    assert latest.details["reported_by"] == "browser"
+    assert "user verification (PIN or biometric)" in latest.reason
 
 
 def test_error_page_shows_an_error_id_and_no_trace(page: Any, idp_server: RunningServer) -> None:
