@@ -21,6 +21,9 @@ REFEDS_MFA = "https://refeds.org/profile/mfa"
 REFEDS_SFA = "https://refeds.org/profile/sfa"
 PASSWORD_PROTECTED = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+#: the acr of a sign-in that proved possession of a key but verified nobody (a U2F touch, a
+#: passkey used without PIN or biometric), when the policy's own acr would claim more
+PRESENCE_ACR = "urn:hideez:acr:presence"
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,22 @@ class Policy:
     #: further SAML class refs / OIDC acr values this policy may claim when an RP asks for them
     also_satisfies: tuple[str, ...] = ()
 
+    @property
+    def verifies_user(self) -> bool:
+        """Whether its sign-ins need user verification as it answers by default: it says so,
+        or it claims REFEDS MFA, which one factor reaches only with UV (see :func:`evaluate`).
+        Enrolment applies this, so that no key is enrolled that sign-in would then refuse."""
+        return self.require_user_verification or REFEDS_MFA in (
+            self.authn_context_class_ref,
+            self.acr,
+        )
+
     def claimable_contexts(self) -> tuple[str, ...]:
         ordered = [self.authn_context_class_ref, self.acr, *self.also_satisfies]
         if self.refeds_mfa:
             ordered.insert(0, REFEDS_MFA)
+        if not self.require_user_verification:
+            ordered.append(PRESENCE_ACR)  # what its sign-ins without UV are called
         return tuple(dict.fromkeys(ordered))
 
 
@@ -145,7 +160,13 @@ def _compare(ours: str, asked: str, comparison: Comparison) -> bool:
 def evaluate(
     *, requirement: Requirement, context: AuthContext | None, now: dt.datetime
 ) -> Decision:
-    """Decide whether ``context`` satisfies ``requirement`` at ``now``."""
+    """Decide whether ``context`` satisfies ``requirement`` at ``now``.
+
+    What is claimed never exceeds what happened: a sign-in without user verification (one
+    factor, presence only) is described by a context of one factor at most — the policy's own
+    when it claims no more, else :data:`REFEDS_SFA` / :data:`PRESENCE_ACR` — and a relying
+    party that insists on more gets a sign-in with user verification asked for.
+    """
     policy = requirement.policy
     chosen = choose_context(requirement)
     if isinstance(chosen, Unsatisfiable):
@@ -155,10 +176,13 @@ def evaluate(
     # REFEDS MFA must not be asserted for one factor: a passkey only counts as two (possession
     # + inherence/knowledge) with user verification, whatever the policy's own UV setting.
     claims_mfa = REFEDS_MFA in (chosen, acr)
+    presence_claim = _presence_claim(requirement, chosen, acr)
     need = NeedsLogin(
         reason=Shortfall.NO_SESSION,
         factors=policy.factors,
-        require_user_verification=policy.require_user_verification or claims_mfa,
+        require_user_verification=(
+            policy.require_user_verification or claims_mfa or presence_claim is None
+        ),
     )
     if context is None:
         return need
@@ -175,9 +199,32 @@ def evaluate(
         return _with(need, Shortfall.WRONG_FACTOR)
     if policy.require_user_verification and not any(u.user_verified for u in usable):
         return _with(need, Shortfall.NO_USER_VERIFICATION)
-    if claims_mfa and not _multi_factor(context, usable):
-        return _with(need, Shortfall.NO_USER_VERIFICATION)
+    if not _multi_factor(context, usable):
+        if claims_mfa or presence_claim is None:
+            return _with(need, Shortfall.NO_USER_VERIFICATION)
+        chosen, acr = presence_claim
     return Satisfied(context=context, authn_context_class_ref=chosen, acr=acr, amr=context.amr)
+
+
+def _one_factor_at_most(context_ref: str) -> bool:
+    return context_ref == PRESENCE_ACR or _RANK.get(context_ref, _RANK[REFEDS_MFA]) <= 1
+
+
+def _presence_claim(requirement: Requirement, chosen: str, acr: str) -> tuple[str, str] | None:
+    """(class ref, acr) for a sign-in without user verification; None when the relying party
+    insists (essential request) on a context that such a sign-in cannot honestly carry.
+
+    A context we cannot rank (the policy's own ``acr``, an SP's class ref) may mean anything,
+    so it is not claimed for a presence-only sign-in.
+    """
+    if _one_factor_at_most(chosen) and _one_factor_at_most(acr):
+        return chosen, acr
+    if requirement.requested_contexts and requirement.essential:
+        return None
+    return (
+        chosen if _one_factor_at_most(chosen) else REFEDS_SFA,
+        acr if _one_factor_at_most(acr) else PRESENCE_ACR,
+    )
 
 
 def _multi_factor(context: AuthContext, usable: list[FactorUse]) -> bool:

@@ -24,6 +24,11 @@ def register_verify() -> Response:
     return send(flows().registration.verify(json_body(), browser=browser()))
 
 
+@bp.post("/register/report")
+def register_report() -> Response:
+    return send(flows().registration.report_refusal(json_body(), browser=browser()))
+
+
 @bp.post("/login/options")
 def login_options() -> Response:
     return send(flows().passkey.begin(json_body(), browser=browser()))
@@ -32,3 +37,8 @@ def login_options() -> Response:
 @bp.post("/login/verify")
 def login_verify() -> Response:
     return send(flows().passkey.finish(json_body(), browser=browser()))
+
+
+@bp.post("/login/report")
+def login_report() -> Response:
+    return send(flows().passkey.report_refusal(json_body(), browser=browser()))

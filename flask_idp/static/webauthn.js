@@ -7,6 +7,10 @@
  *   POST /passkey/register/verify   {handle, credential, token?, name?} -> {ok, redirect}
  *   POST /passkey/login/options     {username?, ticket?}       -> {handle, publicKey: <request options>}
  *   POST /passkey/login/verify      {handle, credential, ticket?}      -> {ok, redirect}
+ *   POST /passkey/register/report   {error: <DOMException name>, token?}  -> {ok}
+ *   POST /passkey/login/report      {error: <DOMException name>, ticket?} -> {ok}
+ *     (a ceremony the browser refused before anything reached the server: logged and
+ *      audited there, trusted for nothing else)
  * Errors come back as {"error", "error_description", "error_id"} with a 4xx/5xx status.
  * The options are py_webauthn's JSON (binary members base64url); the credential is sent as
  * RegistrationResponseJSON / AuthenticationResponseJSON (WebAuthn L3 §5.1).
@@ -111,13 +115,42 @@
     });
   }
 
-  function friendly(err, ceremony) {
-    var name = err && err.name;
-    if (name === "NotAllowedError") {
-      return new Error(ceremony === "create"
-        ? "Passkey creation was cancelled or timed out. Try again, and confirm on your device."
-        : "Sign-in was cancelled or timed out, or no passkey for this site was found on this device.");
+  // What the options demanded that an old security key cannot give (WebAuthn L3 §5.4.4,
+  // §5.4.6): the browser hides why it refused, so the page names what was asked for.
+  function demands(ceremony, options) {
+    var sel = (options && options.authenticatorSelection) || {};
+    var uv = ceremony === "create" ? sel.userVerification : options && options.userVerification;
+    return {
+      residentKey: ceremony === "create" && sel.residentKey === "required",
+      verification: uv === "required"
+    };
+  }
+
+  function notAllowed(ceremony, options) {
+    var need = demands(ceremony, options);
+    if (ceremony === "get") {
+      var text = "Sign-in was cancelled or timed out, or no passkey for this site was found on this device.";
+      if (need.verification) {
+        text += " This sign-in must verify you (PIN or biometric): security keys without a PIN (U2F-only keys) cannot be used here.";
+      }
+      return text;
     }
+    var created = "Passkey creation was cancelled or timed out.";
+    if (need.residentKey && need.verification) {
+      return created + " If you used a security key: this site needs a key that stores the passkey itself and verifies you with a PIN or biometric; older (U2F-only) keys can do neither. Use a passkey on your phone or computer, or a key with a PIN.";
+    }
+    if (need.residentKey) {
+      return created + " If you used a security key: this site needs a key that can store the passkey itself (a discoverable credential); older (U2F-only) keys cannot. Use a passkey on your phone or computer, or a newer security key.";
+    }
+    if (need.verification) {
+      return created + " If you used a security key: it cannot verify you (no PIN or biometric), and the sign-in policy requires it. Use a passkey, or a key with a PIN.";
+    }
+    return created + " Try again, and confirm on your device.";
+  }
+
+  function friendly(err, ceremony, options) {
+    var name = err && err.name;
+    if (name === "NotAllowedError") return new Error(notAllowed(ceremony, options));
     if (name === "InvalidStateError") {
       return new Error(ceremony === "create"
         ? "This authenticator already holds a passkey for your account. Use another one, or sign in with it."
@@ -127,6 +160,18 @@
     if (name === "NotSupportedError") return new Error("This browser or authenticator does not support the requested passkey type.");
     if (name === "AbortError") return err;
     return err instanceof Error ? err : new Error(String(err));
+  }
+
+  // Tell the server what the browser refused, so that it is logged and audited; the answer
+  // does not matter to the person, whose message is already on the page.
+  function report(ceremony, err, extra) {
+    var name = err && err.name;
+    if (!name || name === "AbortError") return;
+    var body = { error: String(name).slice(0, 64) };
+    if (extra && extra.token) body.token = extra.token;
+    if (extra && extra.ticket) body.ticket = extra.ticket;
+    var url = ceremony === "create" ? "/passkey/register/report" : "/passkey/login/report";
+    postJSON(url, body).catch(function () {});
   }
 
   function supported() {
@@ -147,7 +192,10 @@
       return postJSON(optionsUrl, extra);
     }).then(function (answer) {
       return navigator.credentials.create({ publicKey: creationOptions(answer.publicKey) })
-        .catch(function (e) { throw friendly(e, "create"); })
+        .catch(function (e) {
+          report("create", e, extra);
+          throw friendly(e, "create", answer.publicKey);
+        })
         .then(function (cred) {
           return postJSON(verifyUrl, Object.assign({}, extra, {
             handle: answer.handle, credential: credentialJSON(cred)
@@ -174,7 +222,10 @@
         request.signal = pendingConditional.signal;
       }
       return navigator.credentials.get(request)
-        .catch(function (e) { throw friendly(e, "get"); })
+        .catch(function (e) {
+          report("get", e, body);
+          throw friendly(e, "get", answer.publicKey);
+        })
         .then(function (cred) {
           var verify = Object.assign({}, body, { handle: answer.handle, credential: credentialJSON(cred) });
           delete verify.username;

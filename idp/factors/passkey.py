@@ -38,7 +38,15 @@ from webauthn.helpers.structs import (
     RegistrationCredential,
 )
 
-from idp.factors.kinds import FactorKind, FactorUse
+from idp.factors.kinds import (
+    AMR_FIDO,
+    AMR_HARDWARE_KEY,
+    AMR_SOFTWARE_KEY,
+    PRESENCE_AMR,
+    VERIFICATION_AMR,
+    FactorKind,
+    FactorUse,
+)
 from idp.factors.passkey_errors import (
     AaguidNotAllowed,
     BackupFlagsInconsistent,
@@ -61,6 +69,7 @@ from idp.factors.passkey_options import (
     SUPPORTED_ALGORITHMS,
     ZERO_AAGUID,
     authentication_options,
+    ceremony_user_verification,
     registration_options,
 )
 from idp.factors.passkey_parse import (
@@ -95,6 +104,7 @@ __all__ = [
     "WrongOrigin",
     "WrongRpId",
     "authentication_options",
+    "ceremony_user_verification",
     "credential_id_of",
     "factor_use",
     "registration_options",
@@ -105,6 +115,11 @@ __all__ = [
 
 MAX_CREDENTIAL_ID_BYTES = 1023  # §7.1: refuse longer credential ids
 _ERROR_DETAIL_CHARS = 80
+# Said to the person enrolling, who can act on it; the sign-in message stays technical.
+_UV_MISSING_AT_REGISTRATION = (
+    "this security key cannot verify you (no PIN or biometric; the UV flag is unset); the "
+    "sign-in policy requires it — use a passkey or a key with a PIN"
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +166,11 @@ def _check_client_data(
 
 
 def _check_auth_data(
-    auth: AuthenticatorData, *, expected_rp_id: str, require_user_verification: bool
+    auth: AuthenticatorData,
+    *,
+    expected_rp_id: str,
+    require_user_verification: bool,
+    registering: bool,
 ) -> None:
     """§7.1 / §7.2: verify rpIdHash, UP, UV; §6.1: BS cannot be set without BE."""
     expected_hash = hashlib.sha256(expected_rp_id.encode("utf-8")).digest()
@@ -164,7 +183,9 @@ def _check_auth_data(
         raise UserPresenceMissing("expected the user-present (UP) flag, got it unset")
     if require_user_verification and not auth.flags.uv:
         raise UserVerificationMissing(
-            "expected user verification (PIN or biometric; UV flag), got presence only"
+            _UV_MISSING_AT_REGISTRATION
+            if registering
+            else "expected user verification (PIN or biometric; UV flag), got presence only"
         )
     if auth.flags.bs and not auth.flags.be:
         raise BackupFlagsInconsistent("got backed-up (BS) on a credential not backup-eligible")
@@ -199,7 +220,10 @@ def verify_registration(
     attestation = parse_attestation(parsed.fields["attestationObject"])
     auth = attestation.auth_data
     _check_auth_data(
-        auth, expected_rp_id=expected_rp_id, require_user_verification=require_user_verification
+        auth,
+        expected_rp_id=expected_rp_id,
+        require_user_verification=require_user_verification,
+        registering=True,
     )
     attested = auth.attested_credential_data
     if attested is None or len(attested.aaguid) != 16:
@@ -328,7 +352,10 @@ def verify_authentication(
     )
     auth = parse_auth_data(parsed.fields["authenticatorData"])
     _check_auth_data(
-        auth, expected_rp_id=expected_rp_id, require_user_verification=require_user_verification
+        auth,
+        expected_rp_id=expected_rp_id,
+        require_user_verification=require_user_verification,
+        registering=False,
     )
     if auth.flags.be != credential.backup_eligible:
         raise BackupFlagsInconsistent(
@@ -364,9 +391,15 @@ def verify_authentication(
 
 
 def factor_use(credential: PasskeyCredential, *, at: dt.datetime, user_verified: bool) -> FactorUse:
-    """How a use of ``credential`` is described: RFC 8176 ``hwk`` for a device-bound key,
-    ``swk`` for a synced passkey (backup-eligible, so its private key leaves the device)."""
-    amr = ("fido", "swk") if credential.backup_eligible else ("fido", "hwk")
+    """How a use of ``credential`` is described (RFC 8176): ``hwk`` for a device-bound key,
+    ``swk`` for a synced passkey (backup-eligible, so its private key leaves the device), and
+    ``user`` for the presence test every use passes. Only when the authenticator verified its
+    user (UV flag) are ``fido``, the verification method and ``mfa`` added: a touch of a U2F
+    key must not read like a passkey unlocked by PIN or biometric."""
+    key = AMR_SOFTWARE_KEY if credential.backup_eligible else AMR_HARDWARE_KEY
+    amr = (
+        (AMR_FIDO, key, *PRESENCE_AMR, *VERIFICATION_AMR) if user_verified else (key, *PRESENCE_AMR)
+    )
     return FactorUse(
         kind=FactorKind.PASSKEY,
         credential_id=credential.credential_id,

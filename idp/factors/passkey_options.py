@@ -7,7 +7,7 @@ The JSON returned here is what ``navigator.credentials.create`` / ``.get`` take 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 from webauthn import generate_authentication_options, generate_registration_options, options_to_json
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
@@ -40,6 +40,25 @@ SUPPORTED_ALGORITHMS: tuple[COSEAlgorithmIdentifier, ...] = (
 ZERO_AAGUID = "00000000-0000-0000-0000-000000000000"
 MIN_CHALLENGE_BYTES = 16  # §13.4.3
 MAX_USER_ID_BYTES = 64  # §5.4.3 user.id
+
+
+def ceremony_user_verification(*, configured: str, policy_requires: bool) -> UserVerification:
+    """The ``userVerification`` one ceremony asks for; ``"required"`` also means the UV flag
+    is enforced when the response is verified, so that options and checks never disagree.
+
+    The strictest requirement that applies wins: the ``webauthn.user_verification`` setting
+    or the policy's. At sign-in the policy is the one the relying party's request resolved to
+    (the login ticket); at enrolment there is no relying party yet, so the caller passes the
+    default policy's: a key enrolled under a weaker rule than sign-in applies would register
+    and then never sign in (a U2F-only key cannot verify its user).
+    """
+    if configured not in ("required", "preferred", "discouraged"):
+        raise ValueError(
+            f"user_verification must be required, preferred or discouraged, got {configured!r}"
+        )
+    if policy_requires:
+        return "required"
+    return cast(UserVerification, configured)
 
 
 def _descriptors(credentials: Sequence[PasskeyCredential]) -> list[PublicKeyCredentialDescriptor]:

@@ -5,10 +5,8 @@ Challenges are single-use values in the short-lived store, bound to the browser.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +15,9 @@ from idp.errors import AccessDenied, IdpError
 from idp.factors import passkey
 from idp.factors.challenges import consume_challenge, issue_challenge
 from idp.factors.kinds import FactorKind
+from idp.factors.passkey_client_report import client_failure
+from idp.factors.passkey_decoys import decoy_credentials
+from idp.factors.passkey_options import UserVerification
 from idp.factors.registry import PasskeyCredential
 from idp.flows.answers import Answer, Json
 from idp.flows.browser import Browser
@@ -27,6 +28,8 @@ from idp.store.sql.repositories.passkeys import SignCountNotIncreased
 if TYPE_CHECKING:
     from idp.runtime import Runtime
 
+log = logging.getLogger("hideez_idp")
+
 
 class PasskeyStep:
     kind = FactorKind.PASSKEY
@@ -35,8 +38,11 @@ class PasskeyStep:
         self._rt = runtime
         self._steps = steps
 
-    def _uv(self, required_by_ticket: bool) -> bool:
-        return required_by_ticket or self._rt.config.webauthn.user_verification == "required"
+    def _uv(self, required_by_ticket: bool) -> UserVerification:
+        return passkey.ceremony_user_verification(
+            configured=self._rt.config.webauthn.user_verification,
+            policy_requires=required_by_ticket,
+        )
 
     def begin(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
         rt = self._rt
@@ -53,11 +59,10 @@ class PasskeyStep:
         handle, challenge = issue_challenge(
             rt.ephemeral, purpose="login", bind=browser.binding, ttl=wa.challenge_ttl
         )
-        uv_required = self._uv(ticket.require_user_verification if ticket else False)
         options = passkey.authentication_options(
             rp_id=wa.rp_id,
             allow_credentials=allow,
-            user_verification="required" if uv_required else wa.user_verification,
+            user_verification=self._uv(ticket is not None and ticket.require_user_verification),
             challenge=challenge,
         )
         return Answer(Json({"handle": handle, "publicKey": json.loads(options)}))
@@ -68,9 +73,45 @@ class PasskeyStep:
         rt = self._rt
         employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
         allow = list(rt.passkeys.list_for_employee(employee.id)) if employee else []
-        # WebAuthn §14.6.2: an unknown name (or one without passkeys) gets a stable decoy
-        # credential, so the answer does not tell which accounts exist.
-        return allow or [self._decoy(username)]
+        # WebAuthn §14.6.2: an unknown name (or one without passkeys) gets stable decoys
+        # shaped like a real enrolment, so the answer does not tell which accounts exist.
+        return allow or list(
+            decoy_credentials(salt=rt.config.pairwise_salt, username=username, now=rt.now())
+        )
+
+    def report_refusal(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        """A sign-in the browser refused before asking us (its DOMException name): logged
+        and audited as a login failure, believed for nothing else."""
+        rt = self._rt
+        self._steps.check_rate(browser, scope="passkey-report")
+        ticket = self._steps.ticket(
+            str_field(data, "ticket", max_len=64, required=False), browser=browser
+        )
+        failure = client_failure(
+            ceremony="get",
+            dom_exception=str_field(data, "error", max_len=64) or "",
+            resident_key_required=False,
+            user_verification_required=self._uv(
+                ticket is not None and ticket.require_user_verification
+            )
+            == "required",
+        )
+        log.info("passkey sign-in refused in the browser: %s (ip %s)", failure.reason, browser.ip)
+        rt.audit.append_event(
+            kind=failure.kind,
+            at=rt.now(),
+            actor=None,
+            relying_party=ticket.relying_party if ticket else "idp",
+            factor=self.kind.value,
+            outcome=Outcome.FAILURE,
+            reason=failure.reason[:500],
+            details={
+                "ip": browser.ip,
+                "reported_by": "browser",
+                "dom_exception": failure.dom_exception,
+            },
+        )
+        return Answer(Json({"ok": True}))
 
     def finish(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
         self._steps.check_rate(browser)
@@ -130,7 +171,7 @@ class PasskeyStep:
                 expected_rp_id=wa.rp_id,
                 expected_origins=wa.origins,
                 credential=credential,
-                require_user_verification=self._uv(uv),
+                require_user_verification=self._uv(uv) == "required",
                 now=rt.now(),
                 expected_user_handle=employee.id.encode(),
             )
@@ -154,25 +195,6 @@ class PasskeyStep:
             )
             raise ClonedPasskey() from None
         return StepDone(employee, result.factor_use)
-
-    def _decoy(self, username: str) -> PasskeyCredential:
-        rt = self._rt
-        key = hashlib.sha256(b"decoy-credential|" + rt.config.pairwise_salt.encode()).digest()
-        raw = hmac.new(key, username.strip().lower().encode(), hashlib.sha256).digest()
-        return PasskeyCredential(
-            credential_id=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
-            employee_id="",
-            public_key=b"",
-            sign_count=0,
-            aaguid="",
-            transports=("usb", "nfc", "ble", "hybrid", "internal"),
-            backup_eligible=False,
-            backed_up=False,
-            user_verified=False,
-            attestation_format="none",
-            name="",
-            created_at=rt.now(),
-        )
 
 
 class ClonedPasskey(AccessDenied):

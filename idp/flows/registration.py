@@ -8,6 +8,7 @@ succeeded.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,16 +17,20 @@ from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, Conflict, IdpError, InvalidRequest, Unauthorized
 from idp.factors import passkey
 from idp.factors.challenges import consume_challenge, issue_challenge
+from idp.factors.passkey_client_report import client_failure
+from idp.factors.passkey_options import UserVerification
 from idp.factors.registry import PasskeyCredential
 from idp.flows.answers import Answer, Json
 from idp.flows.browser import Browser
 from idp.flows.fields import credential_json, str_field
+from idp.flows.steps import Steps
 from idp.store.sql.repositories.passkeys import check_credential_name
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
 
 REAUTH_SECONDS = 600
+log = logging.getLogger("hideez_idp")
 
 
 class Registration:
@@ -56,6 +61,43 @@ class Registration:
             raise AccessDenied("this account is disabled; ask your administrator")
         return employee, token
 
+    def _uv(self) -> UserVerification:
+        # No relying party yet: the default policy is the one every sign-in starts from, so a
+        # key it would refuse at sign-in is refused here (a U2F-only key cannot verify).
+        return passkey.ceremony_user_verification(
+            configured=self._rt.config.webauthn.user_verification,
+            policy_requires=self._rt.config.policies.get(None).verifies_user,
+        )
+
+    def report_refusal(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        """An enrolment the browser refused before asking us (its DOMException name): logged
+        and audited for the registrant, believed for nothing else."""
+        rt = self._rt
+        Steps(rt).check_rate(browser, scope="passkey-report")
+        employee, _ = self.registrant(data, browser=browser)
+        failure = client_failure(
+            ceremony="create",
+            dom_exception=str_field(data, "error", max_len=64) or "",
+            resident_key_required=rt.config.webauthn.resident_key == "required",
+            user_verification_required=self._uv() == "required",
+        )
+        log.info("passkey enrolment refused in the browser: %s (ip %s)", failure.reason, browser.ip)
+        rt.audit.append_event(
+            kind=failure.kind,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            factor="passkey",
+            outcome=Outcome.FAILURE,
+            reason=failure.reason[:500],
+            details={
+                "ip": browser.ip,
+                "reported_by": "browser",
+                "dom_exception": failure.dom_exception,
+            },
+        )
+        return Answer(Json({"ok": True}))
+
     def options(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
         rt = self._rt
         employee, _ = self.registrant(data, browser=browser)
@@ -73,7 +115,7 @@ class Registration:
             user_name=employee.username,
             user_display_name=employee.full_name or employee.username,
             exclude_credentials=rt.passkeys.list_for_employee(employee.id),
-            user_verification=wa.user_verification,
+            user_verification=self._uv(),
             resident_key=wa.resident_key,
             attestation=wa.attestation,
             challenge=challenge,
@@ -153,7 +195,7 @@ class Registration:
             expected_challenge=challenge,
             expected_rp_id=wa.rp_id,
             expected_origins=wa.origins,
-            require_user_verification=wa.user_verification == "required",
+            require_user_verification=self._uv() == "required",
             allowed_aaguids=wa.allowed_aaguids,
             employee_id=employee.id,
             name=name,

@@ -57,9 +57,9 @@ class Steps:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    def check_rate(self, browser: Browser) -> None:
+    def check_rate(self, browser: Browser, *, scope: str = "login") -> None:
         rt = self._rt
-        key = f"rate:login:{browser.ip}:{int(rt.now().timestamp()) // 60}"
+        key = f"rate:{scope}:{browser.ip}:{int(rt.now().timestamp()) // 60}"
         if rt.ephemeral.incr(key, ttl=120) > rt.config.limits.login_attempts_per_minute:
             raise TooManyAttempts("too many sign-in attempts from this address; wait a minute")
 

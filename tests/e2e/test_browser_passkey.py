@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from idp.audit import AuditKind
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.browser
@@ -101,60 +102,28 @@ def test_sign_in_refused_without_user_verification(page: Any, idp_server: Runnin
     enrol(page, idp_server, "bob")
     page.context.clear_cookies()
     cdp.send("WebAuthn.setUserVerified", {"authenticatorId": auth_id, "isUserVerified": False})
+    seen = idp_server.runtime.audit.list(kind=AuditKind.LOGIN_FAILURE, limit=1).items
     page.goto(idp_server.url("/login"))
     page.click("#signin")
     status = page.locator("#status.error")
     status.wait_for()
-    assert status.inner_text()  # a message, not a silent failure
+    assert "must verify you (PIN or biometric)" in status.inner_text()
     assert not any(c["name"] == "hideez_idp_session" for c in page.context.cookies())
+    # Chromium refuses before anything reaches the IdP; the page's report is audited.
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource')"
+        ".some(e => e.name.endsWith('/passkey/login/report'))"
+    )
+    (latest,) = idp_server.runtime.audit.list(kind=AuditKind.LOGIN_FAILURE, limit=1).items
+    assert (latest,) != seen
+    assert latest.details["reported_by"] == "browser"
+    assert "user verification (PIN or biometric)" in latest.reason
 
 
 def test_error_page_shows_an_error_id_and_no_trace(page: Any, idp_server: RunningServer) -> None:
     page.goto(idp_server.url("/enrol/not-a-real-token"))
     assert page.locator("#error-id").inner_text()
     assert "Traceback" not in page.content()
-
-
-U2F_SETTINGS = {
-    "  rp_name: Hideez IdP (demo)\n": "  rp_name: Hideez IdP (demo)\n  resident_key: preferred\n"
-    "  user_verification: discouraged\n  attestation: direct\n",
-    "    user_verification: true\n": "    user_verification: false\n",
-}
-
-
-def test_u2f_security_key_registers_and_signs_in_by_username(
-    browser: Any, make_idp_server: Any
-) -> None:
-    """A CTAP1/U2F-only roaming key: no resident key, no UV, fido-u2f attestation."""
-    server = make_idp_server(replace=U2F_SETTINGS, with_sp=False)
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "u2f",
-                "transport": "usb",
-                "hasResidentKey": False,
-                "hasUserVerification": False,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    enrol(page, server, "bob")
-    stored = server.runtime.passkeys.list_for_employee(server.employee("bob").id)
-    assert [c.attestation_format for c in stored] == ["fido-u2f"]
-    assert stored[0].aaguid == "00000000-0000-0000-0000-000000000000"
-    context.clear_cookies()
-    page.goto(server.url("/login"))
-    page.fill("#username", "bob")
-    page.click("#signin")
-    page.wait_for_url(server.url("/"))
-    assert "bob" in page.locator("h1").inner_text().lower()
-    context.close()
 
 
 def test_cross_site_post_authn_request_keeps_the_session(

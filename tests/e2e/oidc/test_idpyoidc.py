@@ -91,7 +91,8 @@ def test_idpyoidc_code_flow_with_pkce(
     assert claims["sub"] == employee.id
     assert claims["nonce"] == sent["nonce"]
     assert claims["acr"] == "https://refeds.org/profile/mfa"
-    assert claims["amr"] == ["fido", "hwk"]  # a device-bound passkey (BE flag clear)
+    # a device-bound passkey (BE flag clear) unlocked by its user (UV flag)
+    assert claims["amr"] == ["fido", "hwk", "user", "pin", "mfa"]
     assert claims["auth_time"] <= claims["iat"] < claims["exp"]
     assert "at_hash" in claims
     info = result["userinfo"]

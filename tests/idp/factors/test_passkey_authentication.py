@@ -166,7 +166,7 @@ def test_soft_webauthn_full_ceremony() -> None:
     assert result.user_verified is False
     use = result.factor_use
     assert use.kind is FactorKind.PASSKEY and use.at == NOW
-    assert use.amr == ("fido", "hwk")  # not backup-eligible: device-bound
+    assert use.amr == ("hwk", "user")  # device-bound, presence only: no verification method
     # Second sign-in with the updated counter (§6.1.1).
     stored = dataclasses.replace(credential, sign_count=result.new_sign_count)
     second = soft_to_json(device.get(options_for_soft(auth_options), ORIGIN))
@@ -191,7 +191,7 @@ def test_synced_passkey_is_swk_and_reports_backup_state() -> None:
     key = CraftedKey()
     credential = _register(key, flags=UP | UV | BE)
     result = _verify(key.assert_(CHALLENGE, flags=UP | UV | BE | BS, count=0), credential)
-    assert result.factor_use.amr == ("fido", "swk")
+    assert result.factor_use.amr == ("fido", "swk", "user", "pin", "mfa")
     assert result.backup_eligible is True and result.backed_up is True
 
 

@@ -148,7 +148,7 @@ def test_soft_webauthn_registers_with_attestation_none() -> None:
 def test_soft_webauthn_refused_when_uv_required() -> None:
     # soft-webauthn never sets UV (§7.1: verify UV when required).
     created = soft_device().create(options_for_soft(json.dumps(_options())), ORIGIN)
-    with pytest.raises(UserVerificationMissing, match="expected user verification"):
+    with pytest.raises(UserVerificationMissing, match=r"cannot verify you .*policy requires it"):
         _verify(soft_to_json(created), require_user_verification=True)
 
 
