@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,13 +124,25 @@ def create_app(settings_dir: Path) -> Flask:
     return app
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    # The demo stops this SP when it stops; if the demo is killed outright it cannot, and this
+    # process is re-parented: then it ends too instead of holding its port.
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--settings", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args()
     from waitress import serve
+
+    if args.parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
 
     serve(create_app(args.settings), host=args.host, port=args.port, threads=4)
 

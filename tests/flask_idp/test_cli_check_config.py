@@ -84,11 +84,13 @@ def test_lists_each_sp_client_realm_and_tenant(
 def test_a_named_relying_parties_dir_that_does_not_exist_is_refused(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config.write_text(config.read_text().replace("relying_parties_dir: relying_parties",
-                                                 "relying_parties_dir: relying-parties"))  # fmt: skip
+    text = config.read_text()
+    config.write_text(
+        text.replace("relying_parties_dir: relying_parties", "relying_parties_dir: x")
+    )
     code, _, err = _check(config, capsys)
     assert code == 2
-    assert f"relying_parties_dir: directory {config.parent / 'relying-parties'} does not" in err
+    assert f"relying_parties_dir: directory {config.parent / 'x'} does not" in err
 
 
 def test_a_relying_party_file_of_another_protocol_is_refused_by_name(
