@@ -34,6 +34,9 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 </body></html>"""
 
 
+MAX_PENDING_REQUESTS = 8
+
+
 def create_app(settings_dir: Path) -> Flask:
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)
@@ -66,16 +69,35 @@ def create_app(settings_dir: Path) -> Flask:
     def login() -> Response:
         a = auth()
         url = a.login(return_to="/")
-        session["request_id"] = a.get_last_request_id()
+        # Several outstanding requests (two tabs signing in at once): each answer is matched
+        # to its own request and used once; the oldest are dropped beyond a few.
+        pending = [*session.get("request_ids", []), a.get_last_request_id()]
+        session["request_ids"] = pending[-MAX_PENDING_REQUESTS:]
         return make_response(redirect(url))
 
     @app.post("/acs")
     def acs() -> Response:
         a = auth()
-        a.process_response(request_id=session.pop("request_id", None))
+        # python3-saml checks one expected request id; several may be outstanding, so it
+        # checks everything else and the answer's InResponseTo is matched here.
+        a.process_response(request_id=None)
         errors = a.get_errors()
+        reason = a.get_last_error_reason() or ", ".join(errors)
+        in_response_to = a.get_last_response_in_response_to()
+        pending = list(session.get("request_ids", []))
+        if not errors and in_response_to is not None:
+            if in_response_to in pending:
+                pending.remove(in_response_to)
+                session["request_ids"] = pending
+            else:
+                errors, reason = (
+                    ["unknown_request"],
+                    (
+                        f"InResponseTo {in_response_to} is not a request this browser has "
+                        "outstanding (unknown, or already answered)"
+                    ),
+                )
         if errors or not a.is_authenticated():
-            reason = a.get_last_error_reason() or ", ".join(errors)
             return make_response(
                 render_template_string(PAGE, user=None, attrs={}, error=f"SAML error: {reason}"),
                 400,
