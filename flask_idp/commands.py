@@ -174,16 +174,17 @@ def employee(config: IdpConfig, args: argparse.Namespace) -> int:
             sso_mode=args.sso_mode, enabled=getattr(args, "enabled", None),
         )  # fmt: skip
     runtime = build_runtime(config)
-    common = {"employees": runtime.employees, "audit": runtime.audit, "actor": "cli"}
     if args.action == "add":
         assert changes is not None
-        added = create_employee(username=args.username, changes=changes, now=runtime.now(),
-                                **common)  # type: ignore[arg-type]  # fmt: skip
+        added = create_employee(employees=runtime.employees, audit=runtime.audit,
+                                username=args.username, changes=changes, actor="cli",
+                                now=runtime.now())  # fmt: skip
         print(f"added {added.employee.username} ({added.employee.id})")
     elif args.action == "update":
         assert changes is not None
-        done = update_employee(username=args.username, changes=changes, now=runtime.now(),
-                               **common)  # type: ignore[arg-type]  # fmt: skip
+        done = update_employee(employees=runtime.employees, audit=runtime.audit,
+                               username=args.username, changes=changes, actor="cli",
+                               now=runtime.now())  # fmt: skip
         what = ", ".join(done.fields) if done.fields else "nothing changed"
         print(f"updated {done.employee.username}: {what}")
     elif args.action == "show":
@@ -216,7 +217,7 @@ def _list_employees(runtime: Runtime, *, search: str | None, limit: int) -> None
         print(f"{e.username:<24} {e.email:<32} {e.full_name or '-':<28} {e.sso_mode.value:<13} "
               f"{'yes' if e.enabled else 'no'}")  # fmt: skip
     shown = f"{len(page.items)} of {page.total}" if page.total > len(page.items) else page.total
-    print(f"({shown} employees)")
+    print(f"({shown} employee{'' if page.total == 1 else 's'})")
 
 
 def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import cast, get_args
+from typing import TypeVar, cast, get_args
 from urllib.parse import urlsplit
 
 from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
@@ -45,6 +45,7 @@ TOP_KEYS = (
     "wsfed",
 )
 _UV = get_args(UserVerification)
+T = TypeVar("T")
 
 
 #: stands in for a value whose own error is already collected, so the parts that follow it
@@ -59,8 +60,13 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
     environ = dict(os.environ if env is None else env)
     root = load_yaml(path)
     found = Collector()
-    found.attempt(lambda: root.only_keys(*TOP_KEYS), None)
     base = path.parent
+
+    def part(key: str, fn: Callable[[Node], T], default: T) -> T:
+        """An optional key; its error is collected and its default stands in."""
+        return found.attempt(lambda: optional(root.get(key), fn, default), default)
+
+    found.attempt(lambda: root.only_keys(*TOP_KEYS), None)
     base_url = found.attempt(lambda: _base_url(root.child("base_url")), None)
     policies = found.attempt(lambda: _policies(root.child("policies")), None)
     no_keys: tuple[KeyFiles | None, KeyFiles | None] = (None, None)
@@ -68,45 +74,29 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
     config = IdpConfig(
         source=path,
         base_url=base_url or "http://localhost",
-        listen=found.attempt(lambda: optional(root.get("listen"), _listen, Listen()), Listen()),
-        trusted_proxies=found.attempt(
-            lambda: optional(root.get("trusted_proxies"), _proxies, ()), ()
-        ),
+        listen=part("listen", _listen, Listen()),
+        trusted_proxies=part("trusted_proxies", _proxies, ()),
         database_url=found.attempt(
             lambda: _database_url(root.child("database_url"), environ, base), ""
         ),
-        ephemeral_url=found.attempt(
-            lambda: optional(
-                root.get("ephemeral_url"), lambda n: _ephemeral_url(n, environ), "memory://"
-            ),
-            "memory://",
-        ),
+        ephemeral_url=part("ephemeral_url", lambda n: _ephemeral_url(n, environ), "memory://"),
         signing_key=signing or KeyFiles(key=path, cert=path),
         next_signing_key=upcoming,
         pairwise_salt=found.attempt(lambda: _salt(root, environ), _UNCHECKED_SALT),
-        master_key=found.attempt(
-            lambda: optional(root.get("master_key"), lambda n: _master_key(n, environ)), None
-        ),
-        session=found.attempt(
-            lambda: optional(root.get("session"), _session, SessionSettings()), SessionSettings()
-        ),
+        master_key=part("master_key", lambda n: _master_key(n, environ), None),
+        session=part("session", _session, SessionSettings()),
         webauthn=found.attempt(
             lambda: _webauthn(root.get("webauthn"), base_url or "http://localhost"),
             _webauthn(None, "http://localhost"),
         ),
         policies=policies or PolicySet(policies={}),
-        limits=found.attempt(lambda: optional(root.get("limits"), _limits, Limits()), Limits()),
+        limits=part("limits", _limits, Limits()),
         relying_parties_dir=found.attempt(
             lambda: _relying_parties_dir(root.get("relying_parties_dir"), base),
             base / "relying_parties",
         ),
-        directory_cache_seconds=found.attempt(
-            lambda: optional(
-                root.get("directory_cache_seconds"),
-                lambda n: n.as_int(min_value=0, max_value=300),
-                5,
-            ),
-            5,
+        directory_cache_seconds=part(
+            "directory_cache_seconds", lambda n: n.as_int(min_value=0, max_value=300), 5
         ),
     )
     if base_url is not None and policies is not None:

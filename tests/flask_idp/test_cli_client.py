@@ -165,3 +165,12 @@ def test_config_without_oidc_says_how(tmp_path: Path, capsys: pytest.CaptureFixt
     config = prepare(tmp_path / "demo", port=18080, sp_port=18081)
     assert main(["client", "list", "--config", str(config)]) == 2
     assert "has no oidc.clients_file" in capsys.readouterr().err
+
+
+def test_remove_the_last_entry_keeps_the_others_and_their_comments(config: Path) -> None:
+    assert _add(config, "gitlab") == 0 and _add(config, "wiki") == 0
+    assert main(["client", "remove", "wiki", "--config", str(config)]) == 0
+    assert main(["client", "remove", "gitlab", "--config", str(config)]) == 0
+    assert _add(config, "spa", "--public") == 0
+    assert set(_clients(config).clients.clients) == {"spa"}
+    assert (config.parent / "clients/oidc.yaml").read_text().startswith("# our clients\n")

@@ -176,4 +176,4 @@ def test_show_and_list(config: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert [line.split()[0] for line in lines[1:3]] == ["alice", "bob"]
     assert lines[-1] == "(2 employees)"
     assert main(["employee", "list", "--search", "bob"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "(1 employees)"
+    assert capsys.readouterr().out.splitlines()[-1] == "(1 employee)"
