@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from idp.admin.employees import (
     check_changes,
@@ -24,7 +24,13 @@ from idp.runtime import Runtime, build_runtime
 
 if TYPE_CHECKING:
     from flask import Flask
-    from waitress.server import BaseWSGIServer
+
+
+class Server(Protocol):
+    """What the demo and ``serve`` use of a bound waitress server."""
+
+    def run(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class ListenFailed(IdpError):
@@ -33,9 +39,9 @@ class ListenFailed(IdpError):
     error = "listen_failed"
 
 
-def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> BaseWSGIServer:
+def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> Server:
     """Bind the server's socket now, so a port in use is one clear line before anything else."""
-    from waitress.server import BaseWSGIServer, create_server
+    from waitress import create_server
 
     host, port = config.listen.host, config.listen.port
     try:
@@ -54,8 +60,8 @@ def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> BaseWSGIServer:
                 "(another hideez-idp?); stop it or set listen.port"
             ) from None
         raise ListenFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    assert isinstance(server, BaseWSGIServer)  # one host and port give one socket
-    return server
+    bound: Server = server
+    return bound
 
 
 def serve(config: IdpConfig, *, threads: int = 8) -> int:
