@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +32,9 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 {% endif %}
 {% if error %}<p id="error" style="color:#b00020">{{ error }}</p>{% endif %}
 </body></html>"""
+
+
+MAX_PENDING_REQUESTS = 8
 
 
 def create_app(settings_dir: Path) -> Flask:
@@ -63,16 +69,35 @@ def create_app(settings_dir: Path) -> Flask:
     def login() -> Response:
         a = auth()
         url = a.login(return_to="/")
-        session["request_id"] = a.get_last_request_id()
+        # Several outstanding requests (two tabs signing in at once): each answer is matched
+        # to its own request and used once; the oldest are dropped beyond a few.
+        pending = [*session.get("request_ids", []), a.get_last_request_id()]
+        session["request_ids"] = pending[-MAX_PENDING_REQUESTS:]
         return make_response(redirect(url))
 
     @app.post("/acs")
     def acs() -> Response:
         a = auth()
-        a.process_response(request_id=session.pop("request_id", None))
+        # python3-saml checks one expected request id; several may be outstanding, so it
+        # checks everything else and the answer's InResponseTo is matched here.
+        a.process_response(request_id=None)
         errors = a.get_errors()
+        reason = a.get_last_error_reason() or ", ".join(errors)
+        in_response_to = a.get_last_response_in_response_to()
+        pending = list(session.get("request_ids", []))
+        if not errors and in_response_to is not None:
+            if in_response_to in pending:
+                pending.remove(in_response_to)
+                session["request_ids"] = pending
+            else:
+                errors, reason = (
+                    ["unknown_request"],
+                    (
+                        f"InResponseTo {in_response_to} is not a request this browser has "
+                        "outstanding (unknown, or already answered)"
+                    ),
+                )
         if errors or not a.is_authenticated():
-            reason = a.get_last_error_reason() or ", ".join(errors)
             return make_response(
                 render_template_string(PAGE, user=None, attrs={}, error=f"SAML error: {reason}"),
                 400,
@@ -121,13 +146,25 @@ def create_app(settings_dir: Path) -> Flask:
     return app
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    # The demo stops this SP when it stops; if the demo is killed outright it cannot, and this
+    # process is re-parented: then it ends too instead of holding its port.
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--settings", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--parent-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args()
     from waitress import serve
+
+    if args.parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
 
     serve(create_app(args.settings), host=args.host, port=args.port, threads=4)
 

@@ -3,54 +3,131 @@
 from __future__ import annotations
 
 import argparse
-import secrets
+import errno
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from idp.admin.employees import (
+    check_changes,
+    check_username,
+    create_employee,
+    find_employee,
+    update_employee,
+)
 from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
 from idp.directory.model import Employee
-from idp.errors import NotFound
+from idp.errors import IdpError, InvalidRequest
 from idp.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+class Server(Protocol):
+    """What the demo and ``serve`` use of a bound waitress server."""
+
+    def run(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class ListenFailed(IdpError):
+    """The built-in server cannot listen where the configuration says (port in use, ...)."""
+
+    error = "listen_failed"
+
+
+def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> Server:
+    """Bind the server's socket now, so a port in use is one clear line before anything else."""
+    from waitress import create_server
+
+    host, port = config.listen.host, config.listen.port
+    try:
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="hideez-idp",
+            max_request_body_size=config.limits.max_request_bytes * 2,
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenFailed(
+                f"cannot listen on {host}:{port}: the port is in use by another process "
+                "(another hideez-idp?); stop it or set listen.port"
+            ) from None
+        raise ListenFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound: Server = server
+    return bound
 
 
 def serve(config: IdpConfig, *, threads: int = 8) -> int:
-    from waitress import serve as waitress_serve
-
     from flask_idp.app import create_app
 
-    runtime = build_runtime(config)
-    app = create_app(runtime)
+    server = bind(create_app(build_runtime(config)), config, threads=threads)
     print(
         f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "
         f"(external URL {config.base_url})",
         flush=True,
     )
-    waitress_serve(
-        app,
-        host=config.listen.host,
-        port=config.listen.port,
-        threads=threads,
-        ident="hideez-idp",
-        max_request_body_size=config.limits.max_request_bytes * 2,
-    )
+    server.run()
     return 0
 
 
 def check_config(path: Path) -> int:
+    """Parse everything, load the keys, and list what was loaded (errors: all of them)."""
     config = load_config(path)
     runtime = build_runtime(config, run_migrations=False)
-    parts = ", ".join(
-        f"{name}: {_describe(getattr(runtime.protocols, name))}" for name in runtime.protocols
-    )
-    print(f"{path}: OK ({parts or 'no protocols enabled'})")
+    runtime.db.engine.dispose()
+    print(f"{path}: OK")
+    for line in describe(config):
+        print(line)
     return 0
 
 
-def _describe(protocol_runtime: object) -> str:
-    describe = getattr(protocol_runtime, "describe", None)
-    return describe() if callable(describe) else "enabled"
+def describe(config: IdpConfig) -> list[str]:
+    """What a configuration switches on: every relying party with where answers go."""
+    from idp.config.oidc import OidcSettings
+    from idp.config.saml import SamlConfig
+    from idp.wsfed.model import WsFedSettings
+
+    lines = [f"base URL {config.base_url}; relying parties from {config.relying_parties_dir}"]
+    saml = config.protocols.get("saml")
+    if isinstance(saml, SamlConfig):
+        lines.append(
+            f"SAML: entity id {saml.settings.entity_id}, "
+            f"{len(saml.service_providers)} service providers"
+        )
+        for sp in saml.service_providers.values():
+            acs = ", ".join(e.url for e in sp.acs)
+            extra = ", IdP-initiated allowed" if sp.allow_idp_initiated else ""
+            lines.append(f"  SP {sp.name}: entity id {sp.entity_id}, ACS {acs}{extra}")
+    else:
+        lines.append("SAML: off")
+    oidc = config.protocols.get("oidc")
+    if isinstance(oidc, OidcSettings):
+        lines.append(f"OIDC: issuer {oidc.issuer}, {len(oidc.clients.clients)} clients")
+        for client in oidc.clients.clients.values():
+            uris = ", ".join(client.redirect_uris)
+            lines.append(f"  client {client.client_id} ({client.token_endpoint_auth_method}): "
+                         f"redirect URIs {uris}")  # fmt: skip
+        if oidc.eam is not None:
+            lines.append(f"  EAM clients {', '.join(oidc.eam.client_ids)}")
+            lines.extend(f"  EAM tenant {tenant}" for tenant in sorted(oidc.eam.tenants))
+    else:
+        lines.append("OIDC: off")
+    wsfed = config.protocols.get("wsfed")
+    if isinstance(wsfed, WsFedSettings):
+        lines.append(f"WS-Fed: issuer {wsfed.issuer}, {len(wsfed.relying_parties)} realms")
+        for rp in wsfed.relying_parties:
+            replies = ", ".join(rp.reply_urls)
+            lines.append(f"  realm {rp.realm} ({rp.name}): reply URLs {replies}")
+    else:
+        lines.append("WS-Fed: off")
+    return lines
 
 
 def print_metadata(config: IdpConfig) -> int:
@@ -75,9 +152,7 @@ def enrol(config: IdpConfig, username: str) -> int:
 
 
 def enrolment_link(runtime: Runtime, username: str) -> str:
-    employee = runtime.employees.get_by_username(username)
-    if employee is None:
-        raise NotFound(f"no employee with username {username!r}")
+    employee = find_employee(runtime.employees, username)
     token, _ = runtime.enrolment.create(
         employee_id=employee.id, created_by="cli", now=runtime.now()
     )
@@ -87,29 +162,68 @@ def enrolment_link(runtime: Runtime, username: str) -> str:
         actor="cli",
         employee_id=employee.id,
         outcome=Outcome.SUCCESS,
+        details={"username": employee.username},
     )
     return runtime.config.url(f"/enrol/{token}")
 
 
-def add_employee(config: IdpConfig, args: argparse.Namespace) -> int:
+def employee(config: IdpConfig, args: argparse.Namespace) -> int:
+    """``employee add|update|show|list``: every input is checked before the database opens."""
+    changes = None
+    if args.action in ("add", "update"):
+        check_username(args.username)
+        changes = check_changes(
+            email=args.email, first_name=args.first_name, last_name=args.last_name,
+            phone=args.phone, entra_object_id=args.entra_object_id,
+            entra_tenant_id=args.entra_tenant_id, ad_object_guid=args.ad_object_guid,
+            ad_object_sid=args.ad_object_sid, upn=args.upn, external_ids=args.external_ids,
+            sso_mode=args.sso_mode, enabled=getattr(args, "enabled", None),
+        )  # fmt: skip
     runtime = build_runtime(config)
-    employee = Employee(
-        id=secrets.token_hex(8),
-        username=args.username,
-        email=args.email,
-        first_name=args.first_name,
-        last_name=args.last_name,
-    )
-    runtime.employees.add(employee, now=runtime.now())
-    runtime.audit.append_event(
-        kind=AuditKind.EMPLOYEE_CREATED,
-        at=runtime.now(),
-        actor="cli",
-        employee_id=employee.id,
-        outcome=Outcome.SUCCESS,
-    )
-    print(f"added {employee.username} ({employee.id})")
+    if args.action == "add":
+        assert changes is not None
+        added = create_employee(employees=runtime.employees, audit=runtime.audit,
+                                username=args.username, changes=changes, actor="cli",
+                                now=runtime.now())  # fmt: skip
+        print(f"added {added.employee.username} ({added.employee.id})")
+    elif args.action == "update":
+        assert changes is not None
+        done = update_employee(employees=runtime.employees, audit=runtime.audit,
+                               username=args.username, changes=changes, actor="cli",
+                               now=runtime.now())  # fmt: skip
+        what = ", ".join(done.fields) if done.fields else "nothing changed"
+        print(f"updated {done.employee.username}: {what}")
+    elif args.action == "show":
+        print(_show_employee(find_employee(runtime.employees, args.username)))
+    else:
+        _list_employees(runtime, search=args.search, limit=args.limit)
     return 0
+
+
+def _show_employee(e: Employee) -> str:
+    rows = [
+        ("username", e.username), ("id", e.id), ("email", e.email),
+        ("first name", e.first_name), ("last name", e.last_name), ("phone", e.phone),
+        ("enabled", "yes" if e.enabled else "no"), ("sso mode", e.sso_mode.value),
+        ("entra object id", e.entra_object_id), ("entra tenant id", e.entra_tenant_id),
+        ("ad object sid", e.ad_object_sid), ("ad object guid", e.ad_object_guid),
+        ("groups", ", ".join(e.groups)),
+        ("created", f"{e.created_at:%Y-%m-%d %H:%M:%S}" if e.created_at else None),
+    ]  # fmt: skip
+    rows += [(f"external id {name}", value) for name, value in sorted(e.external_ids.items())]
+    return "\n".join(f"{label + ':':<22}{value or '-'}" for label, value in rows)
+
+
+def _list_employees(runtime: Runtime, *, search: str | None, limit: int) -> None:
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest(f"--limit: expected 1-1000, got {limit}")
+    page = runtime.employees.list(text=search, limit=limit)
+    print(f"{'USERNAME':<24} {'EMAIL':<32} {'NAME':<28} {'SSO MODE':<13} ENABLED")
+    for e in page.items:
+        print(f"{e.username:<24} {e.email:<32} {e.full_name or '-':<28} {e.sso_mode.value:<13} "
+              f"{'yes' if e.enabled else 'no'}")  # fmt: skip
+    shown = f"{len(page.items)} of {page.total}" if page.total > len(page.items) else page.total
+    print(f"({shown} employee{'' if page.total == 1 else 's'})")
 
 
 def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:
@@ -122,13 +236,30 @@ def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:
             return 0
         print(f"audit chain BROKEN at seq {report.first_broken_seq}: {report.reason}")
         return 1
-    for event in runtime.audit.list(limit=limit).items:
-        print(
-            f"{event.seq:>8} {event.at:%Y-%m-%d %H:%M:%S} {event.kind.value:<24} "
-            f"{event.outcome.value:<8} {event.actor:<20} {event.relying_party or '-':<24} "
-            f"{event.reason or ''}"
-        )
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest(f"--limit: expected 1-1000, got {limit}")
+    events = runtime.audit.list(limit=limit).items
+    names = _usernames(runtime, {i for e in events for i in (e.employee_id, e.actor) if i})
+    print(f"{'SEQ':>8} {'TIME (UTC)':<19} {'EVENT':<27} {'OUTCOME':<8} {'ACTOR':<16} "
+          f"{'EMPLOYEE':<16} {'RELYING PARTY':<24} REASON / DETAILS")  # fmt: skip
+    for event in events:
+        employee_name = names.get(event.employee_id or "") or event.details.get("username")
+        details = ", ".join(f"{k}={v}" for k, v in event.details.items() if k != "username")
+        notes = "; ".join(p for p in (event.reason, details) if p)
+        print(f"{event.seq:>8} {event.at:%Y-%m-%d %H:%M:%S} {event.kind.value:<27} "
+              f"{event.outcome.value:<8} {names.get(event.actor, event.actor):<16} "
+              f"{employee_name or '-':<16} {event.relying_party or '-':<24} {notes}")  # fmt: skip
     return 0
+
+
+def _usernames(runtime: Runtime, ids: set[str]) -> dict[str, str]:
+    """Employee ids → usernames (actors such as ``cli`` or ``system`` are not employees)."""
+    found = {}
+    for employee_id in ids:
+        employee = runtime.employees.get(employee_id)
+        if employee is not None:
+            found[employee_id] = employee.username
+    return found
 
 
 def purge(config: IdpConfig) -> int:

@@ -8,7 +8,11 @@ so registered passkeys) and prints a fresh enrolment link.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shlex
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -168,36 +172,70 @@ def seed(runtime: Runtime) -> None:
 
 
 def run_demo(directory: Path, *, port: int, sp_port: int | None) -> int:
-    from flask_idp.commands import enrolment_link, serve
+    """Prepare, seed, listen, then print the links: nothing is printed for a port that is
+    another process's. Stopping the demo (Ctrl-C, SIGTERM) stops its SP; the SP also stops by
+    itself when the demo dies without a chance to tell it."""
+    from flask_idp.app import create_app
+    from flask_idp.commands import ListenFailed, bind, enrolment_link
 
     config_path = prepare(directory, port=port, sp_port=sp_port or port + 1)
     config = load_config(config_path)
     runtime = build_runtime(config)
     seed(runtime)
+    try:
+        server = bind(create_app(runtime), config)
+        if sp_port is not None:
+            _check_free(sp_port)
+    except ListenFailed as exc:
+        raise ListenFailed(
+            f"{exc.description}. Is another demo (make run) running? Stop it (Ctrl-C in its "
+            "terminal) or choose other ports: hideez-idp demo --port N --sp-port M"
+        ) from None
     link = enrolment_link(runtime, "alice")
-    runtime.db.engine.dispose()
-    sp_process = None
-    if sp_port is not None:
-        sp_process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "demo_sp.app",
-                "--settings",
-                str(directory.resolve() / "sp"),
-                "--port",
-                str(sp_port),
-            ],
-        )
+    sp_process = _start_sp(directory, sp_port) if sp_port is not None else None
+    signal.signal(signal.SIGTERM, _stop)
+    _print_banner(config_path, port=port, sp_port=sp_port, link=link)
+    try:
+        server.run()
+    finally:
+        server.close()
+        if sp_process is not None:
+            sp_process.terminate()
+            sp_process.wait(timeout=10)
+    return 0
+
+
+def _check_free(port: int) -> None:
+    from flask_idp.commands import ListenFailed
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ListenFailed(f"cannot start the demo SP: port {port} is in use") from None
+
+
+def _start_sp(directory: Path, sp_port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "demo_sp.app", "--settings", str(directory.resolve() / "sp"),
+         "--port", str(sp_port), "--parent-pid", str(os.getpid())]
+    )  # fmt: skip
+
+
+def _stop(signum: int, frame: object) -> None:
+    # waitress ends its loop on SystemExit, so the finally block stops the SP
+    raise SystemExit(0)
+
+
+def _print_banner(config_path: Path, *, port: int, sp_port: int | None, link: str) -> None:
+    bin_dir = Path(sys.executable).parent
     print("\n=== hideez-idp demo ===")
     print(f"IdP:              http://localhost:{port}/")
     print(f"Enrol alice:      {link}")
     if sp_port is not None:
         print(f"Demo SP:          http://localhost:{sp_port}/  (sign in there after enrolling)")
+    print("Commands against this demo (README, docs), in another terminal:")
+    print(f"  export HIDEEZ_IDP_CONFIG={shlex.quote(str(config_path))} "
+          f"PATH={shlex.quote(str(bin_dir))}:\"$PATH\"")  # fmt: skip
+    print("  hideez-idp audit recent")
     print("Stop with Ctrl-C.\n", flush=True)
-    try:
-        return serve(config)
-    finally:
-        if sp_process is not None:
-            sp_process.terminate()
-            sp_process.wait(timeout=10)

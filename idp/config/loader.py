@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import cast, get_args
+from typing import TypeVar, cast, get_args
 from urllib.parse import urlsplit
 
-from idp.config.reader import Node, load_yaml, optional, secret_from
+from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
 from idp.config.schema import (
     Attestation,
     IdpConfig,
@@ -45,44 +45,92 @@ TOP_KEYS = (
     "wsfed",
 )
 _UV = get_args(UserVerification)
+T = TypeVar("T")
+
+
+#: stands in for a value whose own error is already collected, so the parts that follow it
+#: are still checked; a configuration with any error is never returned
+_UNCHECKED_SALT = "(unchecked: see its own error)"
 
 
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfig:
-    """Parse the IdP's YAML file. Any error names the file, the key path and the reason."""
+    """Parse the IdP's YAML file. Errors name the file, the key path and the reason; every
+    independent part is checked, and all errors found are raised together
+    (:class:`~idp.config.reader.ConfigErrors`)."""
     environ = dict(os.environ if env is None else env)
     root = load_yaml(path)
-    root.only_keys(*TOP_KEYS)
+    found = Collector()
     base = path.parent
-    base_url = _base_url(root.child("base_url"))
-    keys = root.child("keys")
-    keys.only_keys("signing", "next")
+
+    def part(key: str, fn: Callable[[Node], T], default: T) -> T:
+        """An optional key; its error is collected and its default stands in."""
+        return found.attempt(lambda: optional(root.get(key), fn, default), default)
+
+    found.attempt(lambda: root.only_keys(*TOP_KEYS), None)
+    base_url = found.attempt(lambda: _base_url(root.child("base_url")), None)
+    policies = found.attempt(lambda: _policies(root.child("policies")), None)
+    no_keys: tuple[KeyFiles | None, KeyFiles | None] = (None, None)
+    signing, upcoming = found.attempt(lambda: _keys(root.child("keys"), base), no_keys)
     config = IdpConfig(
         source=path,
-        base_url=base_url,
-        listen=optional(root.get("listen"), _listen, Listen()),
-        trusted_proxies=optional(root.get("trusted_proxies"), _proxies, ()),
-        database_url=_database_url(root.child("database_url"), environ, base),
-        ephemeral_url=optional(
-            root.get("ephemeral_url"), lambda n: _ephemeral_url(n, environ), "memory://"
+        base_url=base_url or "http://localhost",
+        listen=part("listen", _listen, Listen()),
+        trusted_proxies=part("trusted_proxies", _proxies, ()),
+        database_url=found.attempt(
+            lambda: _database_url(root.child("database_url"), environ, base), ""
         ),
-        signing_key=_key_files(keys.child("signing"), base),
-        next_signing_key=optional(keys.get("next"), lambda n: _key_files(n, base)),
-        pairwise_salt=secret_from(root.child("pairwise_salt"), env=environ),
-        master_key=optional(root.get("master_key"), lambda n: _master_key(n, environ)),
-        session=optional(root.get("session"), _session, SessionSettings()),
-        webauthn=_webauthn(root.get("webauthn"), base_url),
-        policies=_policies(root.child("policies")),
-        limits=optional(root.get("limits"), _limits, Limits()),
-        relying_parties_dir=optional(
-            root.get("relying_parties_dir"), lambda n: n.as_path(base), base / "relying_parties"
+        ephemeral_url=part("ephemeral_url", lambda n: _ephemeral_url(n, environ), "memory://"),
+        signing_key=signing or KeyFiles(key=path, cert=path),
+        next_signing_key=upcoming,
+        pairwise_salt=found.attempt(lambda: _salt(root, environ), _UNCHECKED_SALT),
+        master_key=part("master_key", lambda n: _master_key(n, environ), None),
+        session=part("session", _session, SessionSettings()),
+        webauthn=found.attempt(
+            lambda: _webauthn(root.get("webauthn"), base_url or "http://localhost"),
+            _webauthn(None, "http://localhost"),
         ),
-        directory_cache_seconds=optional(
-            root.get("directory_cache_seconds"), lambda n: n.as_int(min_value=0, max_value=300), 5
+        policies=policies or PolicySet(policies={}),
+        limits=part("limits", _limits, Limits()),
+        relying_parties_dir=found.attempt(
+            lambda: _relying_parties_dir(root.get("relying_parties_dir"), base),
+            base / "relying_parties",
+        ),
+        directory_cache_seconds=part(
+            "directory_cache_seconds", lambda n: n.as_int(min_value=0, max_value=300), 5
         ),
     )
-    if len(config.pairwise_salt) < 16:
-        raise root.child("pairwise_salt").error("the pairwise salt must be at least 16 characters")
-    return _with_protocols(config, root, environ)
+    if base_url is not None and policies is not None:
+        # The protocol sections derive endpoints from base_url and name policies: without
+        # those two their errors would only echo the ones already found.
+        found.attempt(lambda: _with_protocols(config, root, environ), config)
+    found.check()
+    return config
+
+
+def _keys(node: Node, base: Path) -> tuple[KeyFiles, KeyFiles | None]:
+    node.only_keys("signing", "next")
+    return (
+        _key_files(node.child("signing"), base),
+        optional(node.get("next"), lambda n: _key_files(n, base)),
+    )
+
+
+def _salt(root: Node, environ: Mapping[str, str]) -> str:
+    node = root.child("pairwise_salt")
+    salt = secret_from(node, env=environ)
+    if len(salt) < 16:
+        raise node.error("the pairwise salt must be at least 16 characters")
+    return salt
+
+
+def _relying_parties_dir(node: Node | None, base: Path) -> Path:
+    if node is None:
+        return base / "relying_parties"  # the default may be absent: then there are none
+    path = node.as_path(base)
+    if not path.is_dir():
+        # Named explicitly, a missing directory is a typo or a lost mount, not "no SPs".
+        raise node.error(f"directory {path} does not exist")
+    return path
 
 
 def _with_protocols(config: IdpConfig, root: Node, environ: Mapping[str, str]) -> IdpConfig:

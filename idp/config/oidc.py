@@ -7,10 +7,10 @@ keys in ``docs/entra-eam.md``); unknown keys are refused; client secrets come on
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from idp.config.reader import Node, load_yaml, optional, secret_from
+from idp.config.reader import Collector, Node, is_loopback, load_yaml, optional, secret_from
 from idp.config.schema import IdpConfig, KeyFiles
 from idp.oidc.clients import (
     AUTH_METHODS,
@@ -181,7 +181,7 @@ _CLIENT_KEYS = (
     "scopes", "policy", "jwks", "jwks_file", "post_logout_redirect_uris",
     "id_token_signed_response_alg", "subject_type", "require_pkce", "refresh_tokens",
     "require_consent", "backchannel_logout_uri", "backchannel_logout_session_required",
-    "frontchannel_logout_uri", "frontchannel_logout_session_required",
+    "frontchannel_logout_uri", "frontchannel_logout_session_required", "allow_http",
 )  # fmt: skip
 
 
@@ -193,11 +193,18 @@ def load_clients(
     root.only_keys("clients")
     clients: dict[str, Client] = {}
     elements: list[Node] = optional(root.get("clients"), Node.elements, [])
+    found = Collector()  # every broken client is reported, not only the first
     for element in elements:
-        client = _client(element, policies, env)
+        client = found.attempt(partial(_client, element, policies, env), None)
+        if client is None:
+            continue
         if client.client_id in clients:
-            raise element.child("client_id").error(f"duplicate client_id {client.client_id!r}")
+            found.errors.append(
+                element.child("client_id").error(f"duplicate client_id {client.client_id!r}")
+            )
+            continue
         clients[client.client_id] = client
+    found.check()
     return ClientRegistry(MappingProxyType(clients))
 
 
@@ -233,7 +240,8 @@ def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) 
     policy = optional(node.get("policy"), lambda n: n.as_str())
     if policy is not None and policy not in policies:
         raise node.child("policy").error(f"no policy named {policy!r} in idp.yaml")
-    redirect_uris = _uris(node.child("redirect_uris"), required=True)
+    allow_http = optional(node.get("allow_http"), Node.as_bool, False)
+    redirect_uris = _uris(node.child("redirect_uris"), required=True, allow_http=allow_http)
     back, back_sid = _logout_channel(node, "backchannel", public, redirect_uris)
     front, front_sid = _logout_channel(node, "frontchannel", public, redirect_uris)
     return Client(
@@ -246,7 +254,8 @@ def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) 
         policy=policy,
         jwks=jwks,
         post_logout_redirect_uris=optional(
-            node.get("post_logout_redirect_uris"), lambda n: _uris(n, required=False), ()
+            node.get("post_logout_redirect_uris"),
+            lambda n: _uris(n, required=False, allow_http=allow_http), (),
         ),
         id_token_signed_response_alg=optional(
             node.get("id_token_signed_response_alg"), lambda n: n.as_choice(("RS256", "ES256")),
@@ -263,7 +272,7 @@ def _client(node: Node, policies: Mapping[str, object], env: Mapping[str, str]) 
     )  # fmt: skip
 
 
-def _uris(node: Node, *, required: bool) -> tuple[str, ...]:
+def _uris(node: Node, *, required: bool, allow_http: bool) -> tuple[str, ...]:
     uris = node.as_str_list()
     if required and not uris:
         raise node.error("at least one URI is required")
@@ -272,15 +281,18 @@ def _uris(node: Node, *, required: bool) -> tuple[str, ...]:
         where = node.elements()[index]
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise where.error(f"expected an absolute https URL, got {uri!r}")
-        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-            raise where.error("plain http is only allowed for localhost")
+        if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+            # Codes and tokens travel in this redirect: over plain http they can be taken.
+            raise where.error(
+                "plain http is only allowed for localhost; use https, or set allow_http: true "
+                "for this client if it really is on a trusted network"
+            )
         if parts.fragment or "#" in uri:
             raise where.error("a redirect URI must not have a fragment (RFC 6749 §3.1.2)")
     return uris
 
 
 MAX_LOGOUT_URI_LENGTH = 2048
-_LOOPBACK_NAMES = ("localhost",)
 
 
 def _logout_channel(
@@ -315,7 +327,7 @@ def _logout_uri(node: Node, *, channel: str, public: bool, redirect_uris: tuple[
     if parts.fragment or "#" in uri:
         raise node.error(f"a logout URI must not have a fragment ({spec})")
     if parts.scheme == "http":
-        if not _loopback(parts.hostname):
+        if not is_loopback(parts.hostname):
             raise node.error(
                 "plain http is only allowed for a loopback host (localhost, 127.0.0.1, ::1)"
             )
@@ -333,15 +345,6 @@ def _logout_uri(node: Node, *, channel: str, public: bool, redirect_uris: tuple[
                 f"({spec}); got {_origin(uri)}"
             )
     return uri
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _origin(uri: str) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from idp.config.reader import Node
+from idp.config.reader import Collector, Node
 from idp.config.schema import IdpConfig
 
 PROTOCOLS = ("saml", "oidc", "wsfed")
@@ -21,9 +22,11 @@ PROTOCOLS = ("saml", "oidc", "wsfed")
 
 def parse_protocols(config: IdpConfig, root: Node, env: Mapping[str, str]) -> dict[str, Any]:
     sections: dict[str, Any] = {}
+    found = Collector()  # a broken section does not hide the errors of the others
     for name in PROTOCOLS:
         module = importlib.import_module(f"idp.config.{name}")
-        settings = module.parse(root.get(name), config, env)
+        settings = found.attempt(partial(module.parse, root.get(name), config, env), None)
         if settings is not None:
             sections[name] = settings
+    found.check()
     return sections

@@ -8,9 +8,10 @@ refused: a typo must not silently become a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -182,6 +183,47 @@ class Node:
             raise self.error(str(exc)) from None
 
 
+class ConfigErrors(ConfigError):
+    """Several independent parts of the configuration are invalid: every error found.
+
+    Parsers of independent parts (top-level keys, protocol sections, relying-party files,
+    clients) go on after a failed part, so one run names every broken part, not only the first.
+    Within one part the first error stops that part.
+    """
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        flat = tuple(e for error in errors for e in _flatten(error))
+        first = flat[0]
+        super().__init__(first.source, first.path, first.reason)
+        self.errors = flat
+        self.description = "; ".join(e.description for e in flat)
+        self.args = (self.description,)
+
+
+def _flatten(error: ConfigError) -> tuple[ConfigError, ...]:
+    return error.errors if isinstance(error, ConfigErrors) else (error,)
+
+
+class Collector:
+    """Gathers :class:`ConfigError` from independent parts; :meth:`check` raises them all."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def attempt(self, fn: Callable[[], T], fallback: T) -> T:
+        try:
+            return fn()
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return fallback
+
+    def check(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
 @overload
 def optional(node: Node | None, fn: Callable[[Node], T]) -> T | None: ...
 @overload
@@ -215,6 +257,17 @@ def secret_from(node: Node, *, env: Mapping[str, str] | None = None) -> str:
         raise file_node.error(
             f"secret file {path} is not UTF-8 text (write binary keys as base64)"
         ) from None
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` (or a name under it, RFC 6761) or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _kind(value: Any) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from idp.config.reader import Node, load_yaml, optional
+from idp.config.reader import Collector, Node, is_loopback, load_yaml, optional
 from idp.config.saml_model import (
     ENCRYPTION_ALGORITHMS,
     NAME_ID_SOURCES,
@@ -53,6 +55,7 @@ _SP_KEYS = (
     "policy",
     "relay_state_max_bytes",
     "session_lifetime_minutes",
+    "allow_http",
 )
 
 
@@ -63,33 +66,49 @@ def load_service_provider(path: Path) -> ServiceProvider:
 def load_service_providers(
     directory: Path, *, policies: Collection[str] | None = None
 ) -> dict[str, ServiceProvider]:
-    """Every ``*.yaml`` with ``protocol: saml`` in ``directory``, keyed by entity id.
+    """Every ``*.yaml`` / ``*.yml`` with ``protocol: saml`` in ``directory``, by entity id.
 
-    Files of other protocols (``protocol: oidc``, ...) are left to their parsers; a file
-    without ``protocol`` is refused so that no relying party is silently ignored.
+    Files of other protocols are refused by name (WS-Fed relying parties and OIDC clients have
+    their own files), and so is a file without ``protocol``: no file is silently ignored.
+    Every broken file is reported, not only the first.
     """
     result: dict[str, ServiceProvider] = {}
     if not directory.is_dir():
         return result
-    for path in sorted(directory.glob("*.yaml")):
-        node = load_yaml(path)
-        protocol = node.child("protocol").as_str()
-        if protocol != "saml":
+    found = Collector()
+    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    for path in paths:
+        sp = found.attempt(partial(_load_one, path, policies), None)
+        if sp is None:
             continue
-        sp = parse_service_provider(node)
-        if policies is not None and sp.policy is not None and sp.policy not in policies:
-            # A typo here would otherwise surface as a failed sign-in, not at start.
-            raise node.child("policy").error(
-                f"no policy named {sp.policy!r}; defined: {', '.join(sorted(policies))}"
-            )
         if sp.entity_id in result:
-            raise ConfigError(
-                str(path),
-                "entity_id",
-                f"{sp.entity_id} is already used by {result[sp.entity_id].name}",
-            )
+            found.errors.append(
+                ConfigError(
+                    str(path), "entity_id", f"{sp.entity_id} is already used by "
+                    f"{result[sp.entity_id].name}"
+                )
+            )  # fmt: skip
+            continue
         result[sp.entity_id] = sp
+    found.check()
     return result
+
+
+def _load_one(path: Path, policies: Collection[str] | None) -> ServiceProvider:
+    node = load_yaml(path)
+    protocol = node.child("protocol")
+    if protocol.as_str() != "saml":
+        raise protocol.error(
+            f"{protocol.value!r}: only SAML service providers live in relying_parties_dir "
+            "(WS-Fed relying parties go under wsfed:, OIDC clients in oidc.clients_file)"
+        )
+    sp = parse_service_provider(node)
+    if policies is not None and sp.policy is not None and sp.policy not in policies:
+        # A typo here would otherwise surface as a failed sign-in, not at start.
+        raise node.child("policy").error(
+            f"no policy named {sp.policy!r}; defined: {', '.join(sorted(policies))}"
+        )
+    return sp
 
 
 def parse_service_provider(node: Node) -> ServiceProvider:
@@ -105,6 +124,9 @@ def parse_service_provider(node: Node) -> ServiceProvider:
     acs = optional(node.get("acs"), _acs_list, _from_meta(meta.acs) if meta else ())
     if not acs:
         raise node._at("acs").error("at least one HTTP-POST AssertionConsumerService is required")
+    slo = optional(node.get("slo"), _slo_list, _from_meta(meta.slo) if meta else ())
+    if not optional(node.get("allow_http"), Node.as_bool, False):
+        _refuse_plain_http(node, [e.url for e in acs] + [e.url for e in slo])
     no_certs: tuple[bytes, ...] = ()
     certs = optional(node.get("signing_certs"), lambda n: _cert_list(n, base), no_certs)
     certs = certs or (meta.signing_certs if meta else no_certs)
@@ -144,7 +166,7 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         entity_id=entity_id,
         profile=profile,
         acs=acs,
-        slo=optional(node.get("slo"), _slo_list, _from_meta(meta.slo) if meta else ()),
+        slo=slo,
         signing_certs=certs,
         want_authn_requests_signed=want_signed,
         sign_response=sign_response,
@@ -173,6 +195,16 @@ def parse_service_provider(node: Node) -> ServiceProvider:
         ),
         session_lifetime=dt.timedelta(minutes=lifetime),
     )
+
+
+def _refuse_plain_http(node: Node, urls: list[str]) -> None:
+    for url in urls:
+        if urlsplit(url).scheme == "http" and not is_loopback(urlsplit(url).hostname or ""):
+            # Assertions are bearer tokens: over plain http anyone on the path can replay them.
+            raise node.error(
+                f"endpoint {url} is plain http on a host that is not localhost; use https, or "
+                "set allow_http: true for this SP if it really is on a trusted network"
+            )
 
 
 def _metadata(node: Node, base: Path) -> SpMetadata:

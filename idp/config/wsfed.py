@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from idp.config.reader import Node, load_yaml, optional
+from idp.config.reader import Collector, Node, load_yaml, optional
 from idp.config.schema import IdpConfig
 from idp.wsfed import constants as c
 from idp.wsfed.claims import check_source
@@ -121,18 +122,26 @@ def _rp_list(node: Node, config: IdpConfig) -> list[RelyingParty]:
     rps: list[RelyingParty] = []
     names: dict[str, str] = {}
     realms: dict[str, str] = {}
+    found = Collector()  # every broken relying party is reported, not only the first
     for element in node.elements():
-        rp = parse_relying_party(element, config)
+        rp = found.attempt(partial(parse_relying_party, element, config), None)
+        if rp is None:
+            continue
         if rp.name in names:
-            raise element.child("name").error(f"the name {rp.name!r} is used twice")
+            found.errors.append(element.child("name").error(f"the name {rp.name!r} is used twice"))
+            continue
         if url_key(rp.realm) in realms:
-            raise element.child("realm").error(
-                f"the realm is already configured for {realms[url_key(rp.realm)]} "
-                "(realms differing only by a trailing slash are the same)"
+            found.errors.append(
+                element.child("realm").error(
+                    f"the realm is already configured for {realms[url_key(rp.realm)]} "
+                    "(realms differing only by a trailing slash are the same)"
+                )
             )
+            continue
         names[rp.name] = rp.realm
         realms[url_key(rp.realm)] = rp.name
         rps.append(rp)
+    found.check()
     return rps if rps else _none(node)
 
 

@@ -4,9 +4,11 @@ real browser WebAuthn stack and our real pages and script against the running Id
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -146,12 +148,16 @@ def test_cross_site_post_authn_request_keeps_the_session(
     page.goto(f"http://127.0.0.1:{idp_server.sp_port}/")
     seen: list[tuple[str, str]] = []
     page.on("request", lambda r: seen.append((r.method, r.url)))
-    page.set_content(
-        f'<form id="f" method="post" action="{idp_server.url("/saml/login")}">'
-        f"{inputs}</form><script>document.getElementById('f').submit()</script>"
-    )
-    page.wait_for_url(idp_server.sp_url + "/")
-    assert "alice@example.com" in page.locator("#who").inner_text()
+    with page.expect_request(idp_server.sp_url + "/acs") as acs:
+        page.set_content(
+            f'<form id="f" method="post" action="{idp_server.url("/saml/login")}">'
+            f"{inputs}</form><script>document.getElementById('f').submit()</script>"
+        )
+    # The IdP answered from the session: a Success response for alice, posted to the ACS. (The
+    # demo SP then refuses it: this browser's SP session never sent that request.)
+    answer = base64.b64decode(parse_qs(acs.value.post_data or "")["SAMLResponse"][0]).decode()
+    assert "urn:oasis:names:tc:SAML:2.0:status:Success" in answer
+    assert ">alice@example.com</saml:NameID>" in answer
     posts = [u for m, u in seen if m == "POST" and u.endswith("/saml/login")]
     assert len(posts) == 2  # the cross-site POST, then our same-site hop
     assert not any("/login?ticket=" in u for _, u in seen)  # no second sign-in

@@ -20,7 +20,12 @@ def config(tmp_path: Path) -> Path:
 def test_check_config_ok(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "OK" in out and "saml" in out
+    assert f"{config}: OK" in out
+    assert (
+        "  SP demo-sp: entity id http://localhost:18081/metadata, ACS http://localhost:18081/acs"
+        in out
+    )
+    assert "OIDC: off" in out and "WS-Fed: off" in out
 
 
 def test_check_config_names_file_and_key(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,7 +73,12 @@ def test_employee_add_enrol_and_audit(config: Path, capsys: pytest.CaptureFixtur
     assert main(["audit", "--config", str(config), "verify"]) == 0
     assert "OK: 2 events" in capsys.readouterr().out
     assert main(["audit", "--config", str(config), "recent"]) == 0
-    assert "enrolment_link_created" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["SEQ", "TIME", "(UTC)", "EVENT"]
+    assert "EMPLOYEE" in lines[0]
+    newest, created = lines[1].split(), lines[2].split()
+    assert newest[3:7] == ["enrolment_link_created", "success", "cli", "carol"]
+    assert created[3:7] == ["employee_created", "success", "cli", "carol"]
 
 
 def test_audit_verify_detects_tampering(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

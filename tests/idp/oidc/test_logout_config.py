@@ -129,11 +129,13 @@ def test_frontchannel_on_a_loopback_redirect_origin_is_accepted(tmp_path: Path) 
 
 @pytest.fixture
 def idp_yaml(tmp_path: Path) -> Path:
-    """The shipped example configuration, its key made up, with an oidc: section to edit."""
+    """The shipped example configuration, its key and salt made up, with an oidc: section."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     shutil.copytree(ROOT / "metadata", tmp_path / "metadata")
     keys = tmp_path / "var" / "keys"
     generate_self_signed(keys / "idp-signing.key", keys / "idp-signing.crt", common_name="t")
+    (tmp_path / "var/secrets").mkdir()
+    (tmp_path / "var/secrets/pairwise_salt").write_text("x" * 32)
     return tmp_path / "config" / "idp.yaml"
 
 
@@ -141,7 +143,7 @@ def with_oidc(path: Path, oidc: dict[str, object]) -> BackchannelSettings:
     data = yaml.safe_load(path.read_text())
     data["oidc"] = oidc
     path.write_text(yaml.safe_dump(data))
-    config = load_config(path, env={"HIDEEZ_IDP_PAIRWISE_SALT": "x" * 32})
+    config = load_config(path, env={})
     settings: BackchannelSettings = config.protocols["oidc"].backchannel
     return settings
 
