@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast, get_args
 from urllib.parse import urlsplit
 
+from idp.config.passwords import PasswordSettings, parse_passwords
 from idp.config.reader import Node, load_yaml, optional, secret_from
 from idp.config.schema import (
     Attestation,
@@ -40,6 +41,7 @@ TOP_KEYS = (
     "limits",
     "relying_parties_dir",
     "directory_cache_seconds",
+    "passwords",
     "saml",
     "oidc",
     "wsfed",
@@ -79,6 +81,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         directory_cache_seconds=optional(
             root.get("directory_cache_seconds"), lambda n: n.as_int(min_value=0, max_value=300), 5
         ),
+        passwords=optional(root.get("passwords"), parse_passwords, PasswordSettings()),
     )
     if len(config.pairwise_salt) < 16:
         raise root.child("pairwise_salt").error("the pairwise salt must be at least 16 characters")

@@ -16,6 +16,7 @@ Input longer than the maximum is refused before it is normalised or hashed, so a
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from importlib import resources
@@ -45,8 +46,7 @@ def normalise_password(password: str) -> str:
     """
     if len(password) > MAX_PASSWORD_LENGTH:
         raise PasswordTooLong(
-            f"a password has at most {MAX_PASSWORD_LENGTH} characters; "
-            f"this one has {len(password)}"
+            f"a password has at most {MAX_PASSWORD_LENGTH} characters; this one has {len(password)}"
         )
     normal = unicodedata.normalize("NFKC", password)
     if len(normal) > MAX_PASSWORD_LENGTH:
@@ -68,7 +68,7 @@ def common_passwords() -> frozenset[str]:
 
 def _is_run(folded: str) -> bool:
     """One character repeated, or each character one code point above (or below) the last."""
-    steps = {ord(b) - ord(a) for a, b in zip(folded, folded[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(folded)}
     return len(steps) == 1 and abs(next(iter(steps))) <= 1
 
 

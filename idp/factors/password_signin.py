@@ -159,7 +159,9 @@ def _refuse_without_password(
     locked_until = None
     if ephemeral.incr(key, ttl=_UNKNOWN_FAILURE_MEMORY) >= limits.max_failures:
         locked_until = now + dt.timedelta(minutes=limits.lock_minutes)
-        ephemeral.put(f"{key}:lock", locked_until.isoformat().encode(), ttl=limits.lock_minutes * 60)
+        ephemeral.put(
+            f"{key}:lock", locked_until.isoformat().encode(), ttl=limits.lock_minutes * 60
+        )
         ephemeral.delete(key)
     verify_password(password=password, stored=None, expected_employee_id=None, params=params)
     ephemeral.incr(address_key, ttl=120)
