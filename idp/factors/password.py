@@ -168,16 +168,23 @@ def measure_params(
 ) -> Argon2Params:
     """argon2id parameters that take about ``target_ms`` per hash here, never below ``floor``.
 
-    Time and lanes stay at the floor's; the memory cost grows in proportion to the time the
-    floor took (argon2's cost is linear in memory), in whole MiB, capped at ``max_memory_kib``.
-    A machine slower than the target keeps the floor.
+    Time and lanes stay at the floor's; the memory cost grows in steps (at most doubling, by
+    the ratio still missing) and each step is measured: past the caches argon2 slows faster
+    than its memory grows, so a step more than 20 % over the target is not taken. A machine
+    slower than the target keeps the floor; ``max_memory_kib`` caps the memory.
     """
-    floor_ms = _hash_ms(floor, timer)
-    if floor_ms >= target_ms:
-        return floor
-    scaled = int(floor.memory_kib * target_ms / max(floor_ms, 0.001))
-    memory = max(floor.memory_kib, min(max_memory_kib, scaled // 1024 * 1024))
-    return Argon2Params(memory, floor.time_cost, floor.parallelism)
+    best, best_ms = floor, _hash_ms(floor, timer)
+    while best_ms < target_ms:
+        factor = min(2.0, max(1.1, target_ms / max(best_ms, 0.001)))
+        memory = min(max_memory_kib, int(best.memory_kib * factor) // 1024 * 1024)
+        if memory <= best.memory_kib:
+            break
+        candidate = Argon2Params(memory, floor.time_cost, floor.parallelism)
+        candidate_ms = _hash_ms(candidate, timer)
+        if candidate_ms > target_ms * 1.2:
+            break
+        best, best_ms = candidate, candidate_ms
+    return best
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from argon2 import PasswordHasher
@@ -168,10 +169,22 @@ def test_measure_raises_memory_up_to_the_cap_for_a_high_target() -> None:
     assert params == Argon2Params(memory_kib=24 * 1024, time_cost=2, parallelism=1)
 
 
-def test_measure_scales_memory_by_the_time_the_floor_took() -> None:
-    ticks = iter([0.0, 0.025] * 3)  # a fake clock: the floor "takes" 25 ms every run
-    params = measure_params(target_ms=75, timer=lambda: next(ticks))
+def fake_timer(durations_ms: list[float]) -> Callable[[], float]:
+    """A clock under which each hash takes the next duration (three runs per measurement)."""
+    ticks = iter([t for ms in durations_ms for t in (0.0, ms / 1000) * 3])
+    return lambda: next(ticks)
+
+
+def test_measure_grows_memory_in_measured_steps_up_to_the_target() -> None:
+    # 19 MiB takes 25 ms → try 38 MiB (doubling): 50 ms → try 57 MiB (×1.5): 75 ms, done.
+    params = measure_params(target_ms=75, timer=fake_timer([25, 50, 75]))
     assert params == Argon2Params(memory_kib=57 * 1024, time_cost=2, parallelism=1)
+
+
+def test_measure_does_not_take_a_step_far_over_the_target() -> None:
+    # 38 MiB takes 50 ms, but 57 MiB falls out of the cache and takes 120 ms: keep 38 MiB.
+    params = measure_params(target_ms=75, timer=fake_timer([25, 50, 120]))
+    assert params == Argon2Params(memory_kib=38 * 1024, time_cost=2, parallelism=1)
 
 
 def test_prepare_uses_fixed_parameters_as_given_and_makes_the_dummy_hash() -> None:
