@@ -130,7 +130,7 @@ def _address_key(client_ip: str, now: dt.datetime) -> str:
     return f"pwd:addr:{client_ip}:{int(now.timestamp()) // 60}"
 
 
-def _why_none(employee: Employee | None) -> RejectReason | None:
+def _no_password_reason(employee: Employee | None) -> RejectReason | None:
     if employee is None:
         return RejectReason.UNKNOWN_USER
     if not employee.can_sign_in:
@@ -203,7 +203,7 @@ def check_password_attempt(
         params=params,
         limits=limits,
     )
-    reason = _why_none(employee)
+    reason = _no_password_reason(employee)
     if employee is None or reason is not None:
         refuse(reason=reason or RejectReason.UNKNOWN_USER)
     tally = repository.record_failure(
