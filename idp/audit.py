@@ -39,6 +39,11 @@ class AuditKind(StrEnum):
     EMPLOYEE_DELETED = "employee_deleted"
     EMPLOYEE_ENABLED = "employee_enabled"
     EMPLOYEE_DISABLED = "employee_disabled"
+    PASSWORD_SET = "password_set"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_REMOVED = "password_removed"
+    #: wrong passwords reached the limit: the account is locked until ``details["until"]``
+    PASSWORD_LOCKED = "password_locked"
     FACTOR_ADDED = "factor_added"
     FACTOR_REMOVED = "factor_removed"
     VAULT_STATUS_CHANGED = "vault_status_changed"

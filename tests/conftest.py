@@ -33,8 +33,8 @@ PG_URL_TEMPLATE = os.environ.get(
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 _TABLES = (
-    "employee_groups, passkey_credentials, enrolment_links, employees, departments, "
-    "companies, positions, groups, audit_events, secret_keys"
+    "employee_groups, passkey_credentials, enrolment_links, employee_passwords, employees, "
+    "departments, companies, positions, groups, audit_events, secret_keys"
 )
 
 

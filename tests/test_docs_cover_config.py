@@ -14,6 +14,7 @@ PAIRS = [
     ("idp/config/saml_sp.py", "docs/saml.md"),
     ("idp/config/oidc.py", "docs/oidc.md docs/entra-eam.md"),
     ("idp/config/wsfed.py", "docs/wsfed.md"),
+    ("idp/config/passwords.py", "docs/configuration.md docs/passwords.md"),
 ]
 
 

@@ -8,6 +8,7 @@ from idp.store.sql.repositories import (
     OrganisationRepository,
     Page,
     PasskeyRepository,
+    PasswordRepository,
     SecretKeyRepository,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "OrganisationRepository",
     "Page",
     "PasskeyRepository",
+    "PasswordRepository",
     "SecretKeyRepository",
     "migrate",
     "open_database",

@@ -203,3 +203,16 @@ class SecretKeyRow(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean)
+
+
+class EmployeePasswordRow(Base):
+    """The two-factor mode's first factor: an argon2id PHC string, never the password."""
+
+    __tablename__ = "employee_passwords"
+    employee_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True
+    )
+    hash: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    failed_count: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

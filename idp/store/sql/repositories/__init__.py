@@ -23,6 +23,7 @@ from idp.store.sql.repositories.passkeys import (
     PasskeyRepository,
     SignCountNotIncreased,
 )
+from idp.store.sql.repositories.passwords import PasswordRepository
 from idp.store.sql.repositories.secret_keys import (
     DataKeyNotFound,
     DuplicateDataKey,
@@ -43,6 +44,7 @@ __all__ = [
     "OrganisationRepository",
     "Page",
     "PasskeyRepository",
+    "PasswordRepository",
     "SecretKeyRepository",
     "SignCountNotIncreased",
     "UnknownCompany",
