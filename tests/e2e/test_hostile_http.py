@@ -366,7 +366,7 @@ def test_sign_in_options_do_not_reveal_which_usernames_exist(idp_server: Running
         idp_server.runtime.passkeys.list_for_employee(idp_server.employee("alice").id)
     )
     ghost = allowed("no-such-user")
-    assert len(ghost) == 1  # looks like a real one-key account
+    assert 1 <= len(ghost) <= 3  # plausible, like a real account (issue 16 §3.2)
     assert allowed("No-Such-User") == ghost  # stable, so repeating does not tell either
     assert allowed("someone-else") != ghost
 
