@@ -28,11 +28,18 @@ from idp.saml.bindings import (
     decode_redirect,
     encode_post,
 )
-from idp.saml.errors import AuthnFailed, NoAuthnContext, NoPassive, SamlStatusError
+from idp.saml.errors import (
+    AuthnFailed,
+    NoAuthnContext,
+    NoPassive,
+    SamlStatusError,
+    SubjectMismatch,
+)
 from idp.saml.logout import SessionParticipant
 from idp.saml.requests import (
     AuthnRequestInfo,
     RequestedAuthnContext,
+    check_requested_subject,
     idp_initiated,
     parse_authn_request,
 )
@@ -186,7 +193,12 @@ class SamlSignIn:
         self, request: PendingAuthn, decision: Satisfied, *, browser: Browser, key: str
     ) -> Answer:
         rt, saml, info, ctx = self._rt, self._saml, request.info, decision.context
-        employee = self._engine.signed_in_employee(decision)
+        subject = subject_from_employee(self._engine.signed_in_employee(decision))
+        try:
+            # Core §3.4.1.4: a request naming a subject is answered for that subject only.
+            check_requested_subject(request=info, subject=subject, salt=saml.settings.pairwise_salt)
+        except SubjectMismatch as exc:
+            return self._status(exc, browser=browser)
         session_index = session_index_for(rt.config.pairwise_salt, ctx.session_id)
         # The SP's own session_lifetime_minutes, never past the end of our session.
         lifetime = min(
@@ -196,7 +208,7 @@ class SamlSignIn:
             settings=saml.settings,
             sp=info.sp,
             request=info if info.id else None,
-            subject=subject_from_employee(employee),
+            subject=subject,
             context=ctx,
             authn_context_class_ref=decision.authn_context_class_ref,
             session_index=session_index,

@@ -241,3 +241,23 @@ def test_metadata_publishes_the_next_key_during_rollover(
     assert out.returncode == 0, out.stderr
     # Signed with the current key, not the published next one.
     assert xmlsec1_verify(path, tmp_path / "next.crt", METADATA_ID).returncode != 0
+
+
+def test_request_naming_another_subject_is_refused_not_switched(
+    idp_server: RunningServer,
+) -> None:
+    """SAML core §3.4.1.4: a Subject in the AuthnRequest binds the answer to that subject."""
+    alice = PasskeyClient(idp_server)
+    alice.enrol("alice")
+    bob_email = idp_server.employee("bob").email
+    url = login_url(idp_server, name_id_value_req=bob_email)
+    answer = alice.http.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 200
+    status = status_of(answer.text)
+    assert "Requester" in status and "UnknownPrincipal" in status
+    xml = base64.b64decode(autopost_fields(answer.text)[1]["SAMLResponse"]).decode()
+    assert "Assertion" not in xml
+    # Naming the signed-in user herself is answered as usual.
+    mine = login_url(idp_server, name_id_value_req=idp_server.employee("alice").email)
+    own = alice.http.get(mine, allow_redirects=False, timeout=10)
+    assert status_of(own.text).endswith("Success")
