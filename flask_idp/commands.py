@@ -190,7 +190,7 @@ def employee(config: IdpConfig, args: argparse.Namespace) -> int:
         assert changes is not None
         done = update_employee(employees=runtime.employees, audit=runtime.audit,
                                username=args.username, changes=changes, actor="cli",
-                               now=runtime.now())  # fmt: skip
+                               now=runtime.now(), passwords=runtime.passwords)  # fmt: skip
         what = ", ".join(done.fields) if done.fields else "nothing changed"
         print(f"updated {done.employee.username}: {what}")
     elif args.action == "show":

@@ -19,6 +19,7 @@ from idp.flows.eam import EamSignIn
 from idp.flows.logout import Logout
 from idp.flows.oidc import OidcSignIn
 from idp.flows.passkey_step import PasskeyStep
+from idp.flows.password_step import PasswordStep
 from idp.flows.registration import Registration
 from idp.flows.saml import SamlSignIn
 from idp.flows.signin import SignIn
@@ -34,6 +35,7 @@ class Flows:
     engine: SignIn
     steps: Steps
     passkey: PasskeyStep
+    password: PasswordStep
     registration: Registration
     logout: Logout
     saml: SamlSignIn | None
@@ -49,6 +51,7 @@ def build_flows(rt: Runtime) -> Flows:
         engine=engine,
         steps=steps,
         passkey=PasskeyStep(rt, steps),
+        password=PasswordStep(rt, steps),
         registration=Registration(rt),
         logout=Logout(rt),
         saml=SamlSignIn(rt, p.saml, engine) if p.saml else None,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from idp.config.schema import IdpConfig
 from idp.directory.cache import EmployeeCache
+from idp.factors.password import Argon2Params, prepare_hashing
 from idp.flows.parking import Tickets
 from idp.keys import KeySet, load_signing_key
 from idp.protocols import Protocols
@@ -28,6 +29,7 @@ from idp.store.sql import (
     EmployeeRepository,
     EnrolmentRepository,
     PasskeyRepository,
+    PasswordRepository,
     migrate,
     open_database,
 )
@@ -50,6 +52,9 @@ class Runtime:
     passkeys: PasskeyRepository
     enrolment: EnrolmentRepository
     audit: AuditRepository
+    passwords: PasswordRepository
+    #: the argon2id costs of this process (measured once at start, or fixed in the config)
+    password_params: Argon2Params
     #: read-through employee cache for sign-in paths (see idp.directory.cache)
     directory: EmployeeCache
     tickets: Tickets
@@ -90,6 +95,10 @@ def build_runtime(
         passkeys=PasskeyRepository(db),
         enrolment=EnrolmentRepository(db),
         audit=AuditRepository(db),
+        passwords=PasswordRepository(db),
+        password_params=prepare_hashing(
+            params=config.passwords.argon2, target_ms=config.passwords.target_ms
+        ),
         directory=EmployeeCache(employees, ttl=config.directory_cache_seconds),
         tickets=Tickets(ephemeral),
         clock=clock,

@@ -10,6 +10,7 @@ from flask_idp.flows import browser, flows, send
 from flask_idp.web import check_csrf, clear_session_cookie, csrf_token, runtime
 from idp.audit import AuditKind, Outcome
 from idp.directory.enrolment import EnrolmentError
+from idp.directory.model import SsoMode
 from idp.errors import Conflict, NotFound
 from idp.flows.logout import Origin
 from idp.flows.parking import SignInExpired
@@ -49,9 +50,16 @@ def login() -> Response:
             relying_party=(ticket.display_name or ticket.relying_party) if ticket else None,
             login_hint=ticket.login_hint if ticket else "",
             cancel_url=ticket.cancel_url if ticket else None,
+            password_first=bool(ticket and ticket.login_hint and _uses_password(ticket.login_hint)),
             csrf=csrf_token(),
         )
     )
+
+
+def _uses_password(username: str) -> bool:
+    employees = runtime().employees
+    employee = employees.get_by_username(username) or employees.get_by_email(username)
+    return employee is not None and employee.sso_mode is SsoMode.TWO_FACTOR
 
 
 @bp.get("/enrol/<token>")
@@ -71,7 +79,13 @@ def enrol(token: str) -> Response:
     if employee is None:
         raise NotFound("this enrolment link belongs to an account that no longer exists")
     return make_response(
-        render_template("enrol.html", token=token, employee=employee, csrf=csrf_token())
+        render_template(
+            "enrol.html",
+            token=token,
+            employee=employee,
+            csrf=csrf_token(),
+            min_length=rt.config.passwords.min_length,
+        )
     )
 
 

@@ -1,1 +1,2 @@
+HideezWebAuthn.bindSetPasswordForm(document.getElementById("set-password"));
 HideezWebAuthn.bindRegisterForm(document.getElementById("passkey-register"));

@@ -213,13 +213,23 @@
     }
   }
 
+  function aborted() {
+    var e = new Error("replaced by another sign-in");
+    e.name = "AbortError";
+    return e;
+  }
+
   function getAndVerify(optionsUrl, verifyUrl, body, mediation) {
+    // The autofill request's controller exists before its options are asked for: a button
+    // pressed meanwhile cancels it for good, so one gesture is one ceremony.
+    var controller = mediation ? new AbortController() : null;
+    if (controller) pendingConditional = controller;
     return postJSON(optionsUrl, body).then(function (answer) {
+      if (controller && controller.signal.aborted) throw aborted();
       var request = { publicKey: requestOptions(answer.publicKey) };
-      if (mediation) {
-        pendingConditional = new AbortController();
+      if (controller) {
         request.mediation = mediation;
-        request.signal = pendingConditional.signal;
+        request.signal = controller.signal;
       }
       return navigator.credentials.get(request)
         .catch(function (e) {
@@ -281,6 +291,50 @@
     }
   }
 
+  // Two-factor accounts: the password first (it is kept with this sign-in, never a session
+  // on its own), then the passkey button finishes the sign-in.
+  function bindPasswordForm(form, passkeyForm, statusEl) {
+    if (!form) return;
+    statusEl = statusEl || document.getElementById("status");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      cancelConditional();
+      var body = {
+        username: form.querySelector('input[name="username"]').value.trim(),
+        password: form.querySelector('input[name="password"]').value
+      };
+      if (form.dataset.ticket) body.ticket = form.dataset.ticket;
+      show(statusEl, "Checking your password…", false);
+      postJSON("/password/login/verify", body).then(function (answer) {
+        form.querySelector('input[name="password"]').value = "";
+        form.hidden = true;
+        show(statusEl, "Password accepted. Now confirm with your passkey or security key.", false);
+        var button = passkeyForm && passkeyForm.querySelector("button");
+        if (button) { button.textContent = "Continue with your passkey"; button.focus(); }
+        return answer;
+      }).catch(function (e) { show(statusEl, e.message, true); });
+    });
+  }
+
+  function bindSetPasswordForm(form, statusEl) {
+    if (!form) return;
+    statusEl = statusEl || document.getElementById("password-status");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var fields = form.querySelectorAll('input[type="password"]');
+      if (fields[0].value !== fields[1].value) {
+        show(statusEl, "The two passwords differ; type the same password twice.", true);
+        return;
+      }
+      postJSON("/password/set", { token: form.dataset.token, password: fields[0].value })
+        .then(function () {
+          fields[0].value = fields[1].value = "";
+          show(statusEl, "Password saved. Now create your passkey below.", false);
+        })
+        .catch(function (e) { show(statusEl, e.message, true); });
+    });
+  }
+
   function bindRegisterForm(form, statusEl) {
     if (!form) return;
     statusEl = statusEl || document.getElementById("status");
@@ -303,6 +357,8 @@
     startConditionalUI: startConditionalUI,
     bindLoginForm: bindLoginForm,
     bindRegisterForm: bindRegisterForm,
+    bindPasswordForm: bindPasswordForm,
+    bindSetPasswordForm: bindSetPasswordForm,
     base64url: { encode: toB64url, decode: toBytes }
   };
 })();

@@ -22,6 +22,7 @@ from idp.directory.model import Employee, SsoMode
 from idp.errors import InvalidRequest, NotFound
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
+from idp.store.sql.repositories.passwords import PasswordRepository
 
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
@@ -163,11 +164,14 @@ def update_employee(
     changes: EmployeeChanges,
     actor: str,
     now: dt.datetime,
+    passwords: PasswordRepository | None = None,
 ) -> EmployeeChange:
     """Apply ``changes`` to the employee ``username``; audit what changed (nothing: no event).
 
     A switch of ``enabled`` is audited as ``employee_enabled``/``employee_disabled``, every
-    other field as one ``employee_updated`` event.
+    other field as one ``employee_updated`` event. Leaving the two-factor SSO mode removes
+    the employee's password (from ``passwords``): it would never be asked for again, and a
+    later return to two-factor mode starts from a new enrolment link.
     """
     current = find_employee(employees, username)
     employee, fields = _apply(current, changes)
@@ -181,6 +185,13 @@ def update_employee(
     if "enabled" in fields:
         kind = AuditKind.EMPLOYEE_ENABLED if stored.enabled else AuditKind.EMPLOYEE_DISABLED
         entries.append(_entry(kind, stored, ("enabled",), actor=actor, now=now))
+    left_two_factor = (
+        current.sso_mode is SsoMode.TWO_FACTOR and stored.sso_mode is not SsoMode.TWO_FACTOR
+    )
+    if left_two_factor and passwords is not None and passwords.clear(stored.id):
+        entries.append(
+            _entry(AuditKind.PASSWORD_REMOVED, stored, ("password",), actor=actor, now=now)
+        )
     audit.append_many(entries)
     return EmployeeChange(stored, fields)
 
