@@ -34,9 +34,11 @@ class PasskeyClient:
         )
 
     def enrol(self, username: str, *, flags: int = UP | UV) -> None:
-        self.username = username
         link = self.server.enrolment_link(username)
-        token = link.rsplit("/", 1)[1]
+        self.enrol_with_token(username, link.rsplit("/", 1)[1], flags=flags)
+
+    def enrol_with_token(self, username: str, token: str, *, flags: int = UP | UV) -> None:
+        self.username = username
         csrf = self._csrf(f"/enrol/{token}")
         options = self.post_json("/passkey/register/options", {"token": token}, csrf)
         assert options.status_code == 200, options.text
