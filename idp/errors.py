@@ -9,7 +9,6 @@ Messages say what was expected and what arrived; they never carry secrets or sta
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 
@@ -92,17 +91,3 @@ class SecretsLocked(IdpError):
 
     error = "secrets_locked"
     status = 503
-
-
-@dataclass(frozen=True)
-class ErrorReport:
-    """What an adapter shows for an error: safe text and an id to quote to the helpdesk."""
-
-    error: str
-    status: int
-    description: str
-    error_id: str = field(default_factory=lambda: secrets.token_hex(6))
-
-    @classmethod
-    def from_exception(cls, exc: IdpError) -> ErrorReport:
-        return cls(exc.error, exc.status, exc.description, exc.error_id)

@@ -41,9 +41,6 @@ class AuthContext:
     def user_verified(self) -> bool:
         return any(u.user_verified for u in self.factors)
 
-    def used(self, kind: FactorKind) -> bool:
-        return any(u.kind is kind for u in self.factors)
-
 
 # -- the server-side session store -----------------------------------------------------------
 

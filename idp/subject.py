@@ -166,14 +166,6 @@ def check_source(value: Any) -> None:
     )
 
 
-def is_source(value: str) -> bool:
-    try:
-        check_source(value)
-    except ValueError:
-        return False
-    return True
-
-
 def values_of(source: str, *, subject: Subject, context: AuthContext) -> tuple[str, ...]:
     """The values of one source; empty when the subject has none."""
     getter = _SIMPLE.get(source)

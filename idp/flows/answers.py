@@ -57,7 +57,3 @@ class Answer:
     session: AuthContext | None = None
     #: remove the session cookie (the session ended)
     end_session: bool = False
-
-
-def answer(body: Body) -> Answer:
-    return Answer(body)

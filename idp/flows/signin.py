@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hideez_idp.signin")
 
 R = TypeVar("R")
-R_contra = TypeVar("R_contra", contravariant=True)
 
 
 class RefusalKind(StrEnum):

@@ -1,17 +1,19 @@
 """Factor steps of a sign-in, and the session a finished sign-in leads to.
 
-A factor kind plugs in by giving ``begin`` (what the page needs to start the ceremony) and
-``finish`` (verify it: a :class:`StepDone` naming the employee and the factor use, or a typed
-error). :meth:`Steps.complete` applies the employee's SSO mode: *passwordless* — one strong
+A factor kind plugs in as a small class beside :mod:`~idp.flows.passkey_step` and
+:mod:`~idp.flows.password_step`: ``begin`` (what the page needs to start the ceremony, when it
+has a challenge) and ``finish`` (verify it into a :class:`StepDone` naming the employee and
+the factor use, or raise a typed error), handing the result to :meth:`Steps.complete` (a
+sign-in factor) or :meth:`Steps.first_factor` (the password). :meth:`Steps.complete` applies
+the employee's SSO mode: *passwordless* — one strong
 factor the policy lists; *two-factor* — the password first (kept in the login ticket, never a
 session on its own), then a strong factor of the same employee.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
@@ -41,14 +43,6 @@ class PasswordFirst(AccessDenied):
 class StepDone:
     employee: Employee
     use: FactorUse
-
-
-class FactorStep(Protocol):
-    kind: FactorKind
-
-    def begin(self, data: Mapping[str, Any], *, browser: Browser) -> Answer: ...
-
-    def finish(self, data: Mapping[str, Any], *, browser: Browser) -> Answer: ...
 
 
 class Steps:
