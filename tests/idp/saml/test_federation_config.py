@@ -236,3 +236,30 @@ def test_every_federation_key_is_documented() -> None:
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"docs/saml-federation.md does not document: {', '.join(missing)}"
     assert "`saml.federation`" in (ROOT / "docs/configuration.md").read_text()
+
+
+def test_the_documented_example_parses(folder: Path) -> None:
+    doc = (ROOT / "docs/saml-federation.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (folder / "certs").mkdir()
+    (folder / "certs/federation-signer.crt").write_bytes((folder / "federation.crt").read_bytes())
+    path = folder / "idp.yaml"
+    path.write_text(BASE + example)
+    federation = saml_config(path).federation
+    assert federation is not None and federation.aggregates[0].name == "research-fed"
+    assert federation.mdq is not None
+
+
+def test_the_commented_example_in_config_parses_when_uncommented(folder: Path) -> None:
+    shipped = (ROOT / "config/idp.yaml").read_text()
+    block = shipped.split("  # federation:\n", 1)[1]
+    lines = ["  federation:"] + [line.replace("  # ", "  ", 1) for line in block.splitlines()]
+    (folder / "var/federation").mkdir(parents=True)
+    (folder / "var/federation/signer.crt").write_bytes((folder / "federation.crt").read_bytes())
+    (folder / "conf").mkdir()
+    path = folder / "conf/idp.yaml"
+    config_text = BASE.replace("idp.key", "../idp.key").replace("idp.crt", "../idp.crt")
+    path.write_text(config_text + "saml:\n" + "\n".join(lines) + "\n")
+    federation = saml_config(path).federation
+    assert federation is not None and federation.aggregates[0].refresh == dt.timedelta(hours=1)
+    assert federation.defaults.name_id.format == c.NAMEID_TRANSIENT
