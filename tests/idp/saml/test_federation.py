@@ -210,8 +210,11 @@ def test_hostile_entity_is_skipped_and_the_rest_kept(fed_key: SigningKey) -> Non
         b"</md:EntitiesDescriptor>",
         b"<md:EntitiesDescriptor xmlns:md='urn:oasis:names:tc:SAML:2.0:metadata'>",
         b"<foo/>",
+        "<md:EntitiesDescriptor xmlns:md='urn:oasis:names:tc:SAML:2.0:metadata'/>".encode(
+            "utf-16-le"
+        ),
     ],
-    ids=["xxe", "billion-laughs", "truncated", "wrong-root"],
+    ids=["xxe", "billion-laughs", "truncated", "wrong-root", "utf-16"],
 )
 def test_hostile_xml_is_refused_before_anything_is_read(
     fed_key: SigningKey, payload: bytes
