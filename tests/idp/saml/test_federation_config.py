@@ -198,13 +198,14 @@ def test_runtime_serves_federation_sps_and_stops_its_refresher(
 ) -> None:
     path = _served_config(folder, server, test_keys("federation"))
     runtime = build_runtime(load_config(path, env=ENV))
-    saml = runtime.protocols["saml"]
+    saml = runtime.protocols.saml
     assert isinstance(saml, SamlRuntime)
     try:
         sp = saml.service_providers.get(A)
         assert sp is not None and sp.policy == "research"
         assert saml.refresher is not None and saml.refresher.running
-        assert "aggregate testfed" in saml.describe() and "OK: 1 SPs" in saml.describe()
+        (line,) = (s for s in saml.federation_status() if "aggregate" in s)
+        assert "aggregate testfed" in line and "OK: 1 SPs" in line
     finally:
         saml.stop()
         runtime.db.dispose()
