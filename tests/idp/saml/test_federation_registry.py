@@ -415,3 +415,28 @@ def test_fetch_of_a_closed_port_fails_cleanly() -> None:
         url = f"{gone.base_url}/md.xml"
     with pytest.raises(MetadataFetchFailed, match=r"127\.0\.0\.1"):
         fetch_url(url, timeout=2, max_bytes=1024, accept=MEDIA_TYPE)
+
+
+def test_the_refresher_survives_an_unexpected_error_in_a_refresh(
+    server: MetadataServer,
+    fed_key: SigningKey,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed = feed_for(server, fed_key, clock)
+
+    def broken() -> None:
+        raise RuntimeError("a bug, not a metadata problem")
+
+    monkeypatch.setattr(feed, "refresh", broken)
+    refresher = FederationRefresher([feed], clock=clock)
+    with caplog.at_level(logging.ERROR, logger="idp.saml.federation_registry"):
+        refresher.start()
+        deadline = time.monotonic() + 5
+        while feed.next_due <= clock.now and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert refresher.running  # the thread is still there for the next refresh
+        refresher.stop()
+    assert feed.next_due == clock.now + dt.timedelta(minutes=5)
+    assert any("refresh failed" in r.getMessage() for r in caplog.records)
