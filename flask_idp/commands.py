@@ -83,7 +83,9 @@ def check_config(path: Path) -> int:
     runtime = build_runtime(config, run_migrations=False)
     runtime.db.engine.dispose()
     print(f"{path}: OK")
-    for line in describe(config):
+    for line in describe(config) + (
+        runtime.protocols.saml.federation_status() if runtime.protocols.saml else []
+    ):
         print(line)
     return 0
 

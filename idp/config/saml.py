@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from idp.config.reader import Node, optional, secret_from
+from idp.config.saml_federation import parse_federation
 from idp.config.saml_model import (
     ENCRYPTION_ALGORITHMS,
     NAME_ID_SOURCES,
@@ -57,7 +58,14 @@ def parse(node: Node | None, config: IdpConfig, env: Mapping[str, str]) -> SamlC
         env=env,
     )
     sps = load_service_providers(config.relying_parties_dir, policies=config.policies.policies)
-    return SamlConfig(settings, sps)
+    federation = node.get("federation") if node is not None else None
+    return SamlConfig(
+        settings,
+        sps,
+        federation=optional(
+            federation, lambda n: parse_federation(n, policies=config.policies.policies)
+        ),
+    )
 
 
 def parse_idp_settings(
@@ -79,6 +87,7 @@ def parse_idp_settings(
         "want_authn_requests_signed",
         "organisation",
         "contacts",
+        "federation",
     )
     base = base_url.rstrip("/")
     org = node.get("organisation")

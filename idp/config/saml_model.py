@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from idp.saml import constants as c
 
@@ -122,8 +123,83 @@ class IdpSamlSettings:
 
 
 @dataclass(frozen=True)
+class MetadataFilter:
+    """Which federation entities become SPs: every non-empty criterion must hold (any of its
+    values matches). Empty everywhere selects every SP entity."""
+
+    entity_ids: frozenset[str] = frozenset()
+    registration_authorities: frozenset[str] = frozenset()
+    entity_categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FederationDefaults:
+    """What a per-SP YAML file would say, for every SP that comes from federation metadata."""
+
+    profile: str = "generic"
+    name_id: NameIdRule = NameIdRule(c.NAMEID_PERSISTENT, "pairwise")
+    attributes: tuple[AttributeRelease, ...] = ()
+    sign_response: bool = False
+    sign_assertion: bool = True
+    signature_algorithm: str = "sha256"
+    digest_algorithm: str = "sha256"
+    #: encrypt to the SP's metadata encryption certificate when it publishes one
+    encrypt_assertions: bool = False
+    encryption_algorithm: str = "aes256-gcm"
+    #: refuse unsigned AuthnRequests even from SPs whose metadata does not ask for it
+    want_authn_requests_signed: bool = False
+    allow_idp_initiated: bool = False
+    policy: str | None = None
+    relay_state_max_bytes: int = 1024
+    session_lifetime: dt.timedelta = dt.timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class AggregateSource:
+    """A signed metadata aggregate (``EntitiesDescriptor``) from an https URL or a file."""
+
+    name: str
+    signing_certs: tuple[bytes, ...]
+    url: str | None = None
+    path: Path | None = None
+    refresh: dt.timedelta = dt.timedelta(hours=1)
+    timeout_seconds: float = 30.0
+    max_bytes: int = 100 * 1024 * 1024
+    require_valid_until: bool = True
+    filter: MetadataFilter = field(default_factory=MetadataFilter)
+
+    @property
+    def location(self) -> str:
+        return self.url if self.url is not None else str(self.path)
+
+
+@dataclass(frozen=True)
+class MdqSource:
+    """A Metadata Query Protocol server (draft-young-md-query): one signed entity per GET."""
+
+    base_url: str
+    signing_certs: tuple[bytes, ...]
+    max_cache: dt.timedelta = dt.timedelta(hours=1)
+    negative_cache: dt.timedelta = dt.timedelta(minutes=1)
+    timeout_seconds: float = 5.0
+    max_bytes: int = 1024 * 1024
+    max_entries: int = 10_000
+    require_valid_until: bool = True
+    filter: MetadataFilter = field(default_factory=MetadataFilter)
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    defaults: FederationDefaults
+    aggregates: tuple[AggregateSource, ...] = ()
+    mdq: MdqSource | None = None
+
+
+@dataclass(frozen=True)
 class SamlConfig:
     """The parsed ``saml:`` section and the SAML service providers, by entity id."""
 
     settings: IdpSamlSettings
     service_providers: Mapping[str, ServiceProvider]
+    #: SPs from federation metadata (aggregates, MDQ); the local ones above win
+    federation: FederationConfig | None = None
