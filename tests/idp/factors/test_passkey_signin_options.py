@@ -139,7 +139,8 @@ def test_real_and_decoy_answers_cannot_be_told_apart_by_shape(server: RunningSer
         for n in range(1 + index % 3):
             enrol(server, employee, id_len=lengths[n % len(lengths)], transports=transports)
         real_answers.append(sign_in_options(server, employee.username))
-    decoy_answers = [sign_in_options(server, f"ghost-{i}") for i in range(60)]
+    # 200, not fewer: P(no three-key decoy among them) = 0.92^200 ≈ 6e-8.
+    decoy_answers = [sign_in_options(server, f"ghost-{i}") for i in range(200)]
 
     decoy_shapes = {s for answer in decoy_answers for s in shape(answer)}
     for username in (f"more-ghosts-{i}" for i in range(3000)):
