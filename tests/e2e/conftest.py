@@ -1,3 +1,7 @@
+"""Every end-to-end test runs on both storage set-ups through the ``storage`` fixture: the
+servers below (and the module servers of the OIDC, EAM and WS-Fed tests) are started once per
+set-up, so each test appears twice, as ``[sqlite]`` and ``[pg-redis]``."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -5,23 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import RunningServer, run_idp
+from tests.e2e.server import POSTGRES_REDIS, SQLITE_MEMORY, RunningServer, run_idp
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param(SQLITE_MEMORY, id="sqlite"),
+        pytest.param(
+            POSTGRES_REDIS, id="pg-redis", marks=[pytest.mark.postgres, pytest.mark.redis]
+        ),
+    ],
+)
+def storage(request: pytest.FixtureRequest) -> str:
+    """SQLite + the in-process store, or PostgreSQL + Redis (a failure in CI when missing)."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="session")
-def idp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The IdP on SQLite + the in-process store, with the demo SP; shared by a test session."""
-    with run_idp(tmp_path_factory.mktemp("idp")) as server:
+def idp_server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
+    """The IdP with the demo SP, on ``storage``; shared by the tests of that set-up."""
+    with run_idp(tmp_path_factory.mktemp(f"idp-{storage}"), storage=storage) as server:
         yield server
 
 
 @pytest.fixture
-def make_idp_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Start a dedicated server with extra YAML (a protocol section), other stores, etc."""
+def make_idp_server(tmp_path: Path, storage: str):  # type: ignore[no-untyped-def]
+    """Start a dedicated server on ``storage`` with extra YAML (a protocol section), etc."""
     stack: list = []
 
     def start(**kwargs) -> RunningServer:  # type: ignore[no-untyped-def]
-        ctx = run_idp(tmp_path / f"idp{len(stack)}", **kwargs)
+        ctx = run_idp(tmp_path / f"idp{len(stack)}", **{"storage": storage, **kwargs})
         server = ctx.__enter__()
         stack.append(ctx)
         return server

@@ -248,10 +248,13 @@ oidc:
 
 
 @contextmanager
-def oidc_idp(directory: Path) -> Iterator[tuple[RunningServer, EntraSim]]:
-    """An IdP with the ``oidc:`` section (clients above + EAM trusting the simulator)."""
+def oidc_idp(directory: Path, *, storage: str) -> Iterator[tuple[RunningServer, EntraSim]]:
+    """An IdP on ``storage`` with the ``oidc:`` section (clients above + EAM trusting the
+    simulator)."""
     sim = EntraSim()
     with serve_jwks(sim) as jwks_url:
         extra = oidc_section(directory / "oidc", jwks_url=jwks_url)
-        with run_idp(directory / "idp", extra_config=extra, with_sp=False) as server:
+        with run_idp(
+            directory / "idp", storage=storage, extra_config=extra, with_sp=False
+        ) as server:
             yield server, sim

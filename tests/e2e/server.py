@@ -1,7 +1,13 @@
-"""A real IdP server (and the demo SP) on loopback for end-to-end tests."""
+"""A real IdP server (and the demo SP) on loopback for end-to-end tests.
+
+Every server runs on one of two storage set-ups (``STORAGES``): SQLite with the in-process
+short-lived store, or PostgreSQL with Redis (the real servers of ``tests/conftest.py``; each
+IdP gets its own throwaway database and its own Redis namespace, removed when it stops).
+"""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_idp.app import create_app
@@ -17,6 +24,12 @@ from flask_idp.demo import prepare, seed
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.runtime import Runtime, build_runtime
+from idp.store.ephemeral import RedisStore
+from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
+
+SQLITE_MEMORY = "sqlite+memory"
+POSTGRES_REDIS = "postgresql+redis"
+STORAGES = (SQLITE_MEMORY, POSTGRES_REDIS)
 
 
 def free_port() -> int:
@@ -48,6 +61,37 @@ class RunningServer:
         return enrolment_link(self.runtime, username)
 
 
+@contextmanager
+def throwaway_redis_namespace(prefix: str = "idp-e2e") -> Iterator[str]:
+    """A Redis URL with a random key prefix; every key under it is deleted afterwards."""
+    namespace = f"{prefix}-{secrets.token_hex(4)}:"
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        unavailable("Redis", exc)
+    try:
+        yield f"{REDIS_URL}?prefix={namespace}"
+    finally:
+        keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@contextmanager
+def storage_urls(storage: str) -> Iterator[tuple[str | None, str | None]]:
+    """(database URL, short-lived store URL) for ``storage``; ``None`` keeps the demo's own
+    SQLite file and ``memory://``."""
+    assert storage in STORAGES, storage
+    if storage == SQLITE_MEMORY:
+        yield None, None
+        return
+    with throwaway_pg_database("idp_e2e") as database_url, throwaway_redis_namespace() as url:
+        yield database_url, url
+
+
 class _Thread(threading.Thread):
     def __init__(self, server: BaseWSGIServer) -> None:
         super().__init__(daemon=True)
@@ -61,13 +105,40 @@ class _Thread(threading.Thread):
 def run_idp(
     directory: Path,
     *,
+    storage: str = SQLITE_MEMORY,
     extra_config: str = "",
     database_url: str | None = None,
     ephemeral_url: str | None = None,
     with_sp: bool = True,
     replace: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
-    """Prepare a demo-like directory, start the IdP (and the python3-saml demo SP) in threads."""
+    """Prepare a demo-like directory, start the IdP (and the python3-saml demo SP) in threads.
+
+    ``storage`` picks the set-up; an explicit ``database_url`` / ``ephemeral_url`` wins."""
+    with (
+        storage_urls(storage) as (default_db, default_ephemeral),
+        _serve(
+            directory,
+            extra_config=extra_config,
+            database_url=database_url or default_db,
+            ephemeral_url=ephemeral_url or default_ephemeral,
+            with_sp=with_sp,
+            replace=replace,
+        ) as server,
+    ):
+        yield server
+
+
+@contextmanager
+def _serve(
+    directory: Path,
+    *,
+    extra_config: str,
+    database_url: str | None,
+    ephemeral_url: str | None,
+    with_sp: bool,
+    replace: dict[str, str] | None,
+) -> Iterator[RunningServer]:
     port, sp_port = free_port(), free_port()
     config_path = prepare(directory, port=port, sp_port=sp_port)
     text = config_path.read_text()
@@ -80,7 +151,11 @@ def run_idp(
         text = text.replace(old, new)
     config_path.write_text(text + extra_config)
     runtime = build_runtime(load_config(config_path))
-    seed(runtime)
+    try:
+        seed(runtime)
+    except BaseException:
+        _close(runtime)
+        raise
     servers = [make_server("127.0.0.1", port, create_app(runtime), threaded=True)]
     if with_sp:
         from demo_sp.app import create_app as create_sp
@@ -106,7 +181,7 @@ def run_idp(
             s.shutdown()
         for t in threads:
             t.join(timeout=5)
-        runtime.db.engine.dispose()
+        _close(runtime)
 
 
 @contextmanager
@@ -123,4 +198,13 @@ def second_instance(server: RunningServer) -> Iterator[int]:
     finally:
         wsgi.shutdown()
         thread.join(timeout=5)
-        runtime.db.engine.dispose()
+        _close(runtime)
+
+
+def _close(runtime: Runtime) -> None:
+    # Pending audit rows are written before the database goes (a throwaway PostgreSQL
+    # database is dropped right after), and the Redis pool is released.
+    runtime.audit.flush()
+    if isinstance(runtime.ephemeral, RedisStore):  # the Protocol has no close(); memory needs none
+        runtime.ephemeral.close()
+    runtime.db.engine.dispose()

@@ -29,8 +29,10 @@ OID = str(uuid.uuid4())
 
 
 @pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("eam")) as (server, sim):
+def idp(
+    tmp_path_factory: pytest.TempPathFactory, storage: str
+) -> Iterator[tuple[RunningServer, EntraSim]]:
+    with oidc_idp(tmp_path_factory.mktemp("eam"), storage=storage) as (server, sim):
         alice = server.employee("alice")
         server.runtime.employees.update(
             dataclasses.replace(alice, entra_object_id=OID, entra_tenant_id=TENANT)

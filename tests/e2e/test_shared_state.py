@@ -4,40 +4,19 @@ live in Redis; employees, passkeys and audit in PostgreSQL)."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
 from tests.e2e.helpers import PasskeyClient, submit_autopost
-from tests.e2e.server import RunningServer, second_instance
-
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    with throwaway_pg_database("idp_e2e") as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    import redis
-
-    prefix = f"idp-e2e-{secrets.token_hex(4)}:"
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", exc)
-    yield f"{REDIS_URL}?prefix={prefix}"
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+from tests.e2e.server import (
+    POSTGRES_REDIS,
+    SQLITE_MEMORY,
+    RunningServer,
+    run_idp,
+    second_instance,
+)
 
 
 class Relay(PasskeyClient):
@@ -56,10 +35,15 @@ class Relay(PasskeyClient):
         return self.http.post(base + path, json=body, timeout=10, headers={"X-CSRF-Token": csrf})
 
 
-def test_sign_in_started_on_one_instance_finishes_on_another(
-    make_idp_server: Any, fresh_pg_url: str, redis_url: str
-) -> None:
-    server = make_idp_server(database_url=fresh_pg_url, ephemeral_url=redis_url)
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_sign_in_started_on_one_instance_finishes_on_another(tmp_path: Path) -> None:
+    # Shared state needs the shared set-up, so this test is on PostgreSQL + Redis only.
+    with run_idp(tmp_path, storage=POSTGRES_REDIS) as server:
+        _sign_in_across_instances(server)
+
+
+def _sign_in_across_instances(server: RunningServer) -> None:
     assert server.runtime.db.dialect == "postgresql"
     assert type(server.runtime.ephemeral).__name__ == "RedisStore"
     enrolled = PasskeyClient(server)
@@ -83,7 +67,18 @@ def test_sign_in_started_on_one_instance_finishes_on_another(
 
 
 def test_redis_url_without_a_server_fails_at_start(make_idp_server: Any) -> None:
+    # On both set-ups: the unreachable Redis URL replaces the set-up's own short-lived store.
     from idp.errors import IdpError
 
     with pytest.raises(IdpError, match=r"(?i)redis"):
         make_idp_server(ephemeral_url="redis://127.0.0.1:1/0", with_sp=False)
+
+
+def test_each_storage_set_up_is_the_one_it_names(idp_server: RunningServer, storage: str) -> None:
+    # The matrix is only worth something if the [pg-redis] servers really run on both servers.
+    expected = {
+        SQLITE_MEMORY: ("sqlite", "MemoryStore"),
+        POSTGRES_REDIS: ("postgresql", "RedisStore"),
+    }
+    runtime = idp_server.runtime
+    assert (runtime.db.dialect, type(runtime.ephemeral).__name__) == expected[storage]

@@ -46,8 +46,9 @@ wsfed:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with run_idp(tmp_path_factory.mktemp("wsfed"), extra_config=WSFED_YAML, with_sp=False) as srv:
+def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
+    directory = tmp_path_factory.mktemp("wsfed")
+    with run_idp(directory, storage=storage, extra_config=WSFED_YAML, with_sp=False) as srv:
         yield srv
 
 
@@ -236,7 +237,9 @@ def test_sign_out_cleans_up_each_relying_party(server: RunningServer) -> None:
     assert again.status_code == 303 and "/login" in again.headers["Location"]
 
 
-def test_a_realm_whose_signing_is_misconfigured_fails_at_start(tmp_path: Path) -> None:
+def test_a_realm_whose_signing_is_misconfigured_fails_at_start(
+    tmp_path: Path, storage: str
+) -> None:
     bad = WSFED_YAML.replace(
         "profile: exchange\n      realm: https://mail.example.com/ecp/",
         "profile: exchange\n      signature_algorithm: ecdsa-sha256\n"
@@ -245,7 +248,7 @@ def test_a_realm_whose_signing_is_misconfigured_fails_at_start(tmp_path: Path) -
     assert bad != WSFED_YAML
     with (
         pytest.raises(ConfigError, match=r"relying_parties\[ecp\].*needs an EC key"),
-        run_idp(tmp_path, extra_config=bad, with_sp=False),
+        run_idp(tmp_path, storage=storage, extra_config=bad, with_sp=False),
     ):
         pass
 

@@ -15,9 +15,10 @@ from tests.e2e.server import RunningServer
 
 @pytest.fixture(scope="module")
 def idp(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, storage: str
 ) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as pair:
+    directory = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with oidc_idp(directory, storage=storage) as pair:
         yield pair
 
 
