@@ -11,8 +11,10 @@ so a test can assert that a refused request left nothing behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from flask_idp.app import create_app
 from flask_idp.commands import enrolment_link
 from flask_idp.demo import prepare, seed
 from idp.config.loader import load_config
+from idp.directory.model import Employee
 from idp.runtime import Runtime, build_runtime
 from idp.store.ephemeral import MemoryStore
 from tests.e2e.entra_sim import oidc_section
@@ -47,14 +50,38 @@ _NO_UV_POLICY = {
 }
 
 
+class MovableClock:
+    """The runtime's clock: the real time plus an offset a test may move (reset after each)."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
+
+
 @dataclass(frozen=True)
 class Shell:
     app: Flask
     runtime: Runtime
     directory: Path
+    clock: MovableClock
 
     def enrolment_token(self, username: str) -> str:
         return enrolment_link(self.runtime, username).rsplit("/", 1)[1]
+
+    def new_employee(self) -> str:
+        """A new employee with no passkey yet (tests stay independent in a shared app)."""
+        username = f"user-{secrets.token_hex(4)}"
+        self.runtime.employees.add(
+            Employee(id=secrets.token_hex(8), username=username, email=f"{username}@example.com",
+                     first_name="New", last_name="Comer", external_ids={}),
+            now=self.runtime.now(),
+        )  # fmt: skip
+        return username
 
     def employee_id(self, username: str) -> str:
         employee = self.runtime.employees.get_by_username(username)
@@ -74,9 +101,10 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
     extra = oidc_section(directory / "oidc", jwks_url="http://127.0.0.1:9/jwks")
     extra = extra.replace("saml:\n  enabled: false\n", "")
     config_path.write_text(text + extra + WSFED_YAML)
-    runtime = build_runtime(load_config(config_path))
+    clock = MovableClock()
+    runtime = build_runtime(load_config(config_path), clock=clock)
     seed(runtime)
-    yield Shell(app=create_app(runtime), runtime=runtime, directory=directory)
+    yield Shell(app=create_app(runtime), runtime=runtime, directory=directory, clock=clock)
     runtime.audit.flush()
     runtime.db.engine.dispose()
 
@@ -129,6 +157,7 @@ class Browser:
         self.shell = shell
         self.http: FlaskClient = shell.app.test_client()
         self.device = soft_device()
+        self.employee_id = ""
 
     def csrf(self, path: str = "/login") -> str:
         page = self.http.get(path)
@@ -141,8 +170,10 @@ class Browser:
         return self.http.post(path, data=json.dumps(body), headers=headers,
                               content_type="application/json")  # fmt: skip
 
-    def enrol(self, username: str) -> None:
+    def enrol(self, username: str) -> str:
+        """Enrol a soft-webauthn passkey through a new enrolment link; return its token."""
         token = self.shell.enrolment_token(username)
+        self.employee_id = self.shell.employee_id(username)
         csrf = self.csrf(f"/enrol/{token}")
         options = self.post_json("/passkey/register/options", {"token": token}, csrf)
         assert options.status_code == 200, options.get_data(as_text=True)
@@ -159,6 +190,7 @@ class Browser:
             csrf,
         )
         assert verify.status_code == 200, verify.get_data(as_text=True)
+        return token
 
     def assertion(self, *, ticket: str = "") -> tuple[str, dict[str, Any], str]:
         """(CSRF token, a fresh sign-in body with handle and soft-webauthn credential)."""
@@ -184,6 +216,12 @@ class Browser:
         return self.http.get(done.get_json()["redirect"])
 
 
+@pytest.fixture(autouse=True)
+def _real_time(shell: Shell) -> Iterator[None]:
+    yield
+    shell.clock.offset = dt.timedelta(0)
+
+
 @pytest.fixture
 def browser(shell: Shell) -> Browser:
     return Browser(shell)
@@ -191,15 +229,15 @@ def browser(shell: Shell) -> Browser:
 
 @pytest.fixture
 def alice(shell: Shell) -> Browser:
-    """A browser signed in as alice with a freshly enrolled soft-webauthn passkey."""
+    """A browser signed in as a new employee with a freshly enrolled soft-webauthn passkey."""
     b = Browser(shell)
-    b.enrol("alice")
+    b.enrol(shell.new_employee())
     return b
 
 
 def json_error(response: TestResponse, status: int, error: str, text: str = "") -> dict[str, Any]:
     """The JSON error shape: error, a description saying what was wrong, an error id."""
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.status_code == status, (response.status_code, response.text[:300])
     assert response.mimetype == "application/json"
     body: dict[str, Any] = response.get_json()
     assert set(body) == {"error", "error_description", "error_id"}, body
@@ -212,12 +250,12 @@ def json_error(response: TestResponse, status: int, error: str, text: str = "") 
 
 def html_error(response: TestResponse, status: int, text: str = "") -> str:
     """The HTML error page: the message and an error id, no trace."""
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.status_code == status, (response.status_code, _description(response))
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert re.search(r'<code id="error-id">[0-9a-f]{12}</code>', page), page[:500]
+    assert re.search(r'<code id="error-id">[0-9a-f]{12}</code>', page), _description(response)
     assert "Traceback" not in page and 'File "' not in page
-    assert text.lower() in page.lower(), page[:1500]
+    assert text.lower() in page.lower(), _description(response)
     assert response.headers["Cache-Control"] == "no-store"
     return page
 
@@ -237,3 +275,8 @@ def assert_unchanged(
     added = after.ephemeral - before.ephemeral
     assert all(k.startswith(new_keys) for k in added) if new_keys else not added, added
     assert len(before.ephemeral - after.ephemeral) <= gone_keys, before.ephemeral - after.ephemeral
+
+
+def _description(response: TestResponse) -> str:
+    match = re.search(r'<p id="error-description">(.*?)</p>', response.text, re.S)
+    return match.group(1) if match else response.text[:300]
