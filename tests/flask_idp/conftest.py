@@ -112,7 +112,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
 @dataclass(frozen=True)
 class Stored:
     rows: dict[str, list[str]]
-    ephemeral: frozenset[str]
+    #: live short-lived keys and a digest of each value (expiry times left out)
+    ephemeral: dict[str, str]
 
     def changed_tables(self, other: Stored) -> set[str]:
         return {t for t in self.rows.keys() | other.rows.keys() if self.rows[t] != other.rows[t]}
@@ -141,8 +142,10 @@ def stored(runtime: Runtime) -> Stored:
     assert isinstance(store, MemoryStore)
     # The in-process store has no listing API; its contents are read directly for the test.
     with store._lock:
-        keys = frozenset(k for k in store._data if store._live(k) is not None)
-    return Stored(rows=rows, ephemeral=keys)
+        live = {k: e for k in list(store._data) if (e := store._live(k)) is not None}
+        ephemeral = {k: repr(sorted(e.value.items()) if isinstance(e.value, dict) else e.value)
+                     for k, e in live.items()}  # fmt: skip
+    return Stored(rows=rows, ephemeral=ephemeral)
 
 
 def audit_kinds(runtime: Runtime) -> list[str]:
@@ -266,15 +269,23 @@ def assert_unchanged(
     *,
     tables: tuple[str, ...] = (),
     new_keys: tuple[str, ...] = (),
-    gone_keys: int = 0,
+    spent: int = 0,
 ) -> None:
-    """Nothing stored changed, except rows of ``tables`` (e.g. the audit of a refusal), new
-    short-lived keys starting with ``new_keys`` (e.g. a rate-limit counter) and up to
-    ``gone_keys`` keys taken (a single-use value spent by the attempt)."""
+    """Nothing stored changed, except rows of ``tables`` (e.g. the audit of a refusal),
+    short-lived keys starting with ``new_keys`` (e.g. a rate-limit counter), and up to
+    ``spent`` existing keys taken or marked used (a single-use value the attempt spent)."""
     assert before.changed_tables(after) <= set(tables), before.changed_tables(after)
-    added = after.ephemeral - before.ephemeral
-    assert all(k.startswith(new_keys) for k in added) if new_keys else not added, added
-    assert len(before.ephemeral - after.ephemeral) <= gone_keys, before.ephemeral - after.ephemeral
+    allowed = new_keys or ("\0",)
+    added = {
+        k for k in after.ephemeral.keys() - before.ephemeral.keys() if not k.startswith(allowed)
+    }
+    assert not added, added
+    touched = {
+        k
+        for k, v in before.ephemeral.items()
+        if after.ephemeral.get(k) != v and not k.startswith(allowed)
+    }
+    assert len(touched) <= spent, touched
 
 
 def _description(response: TestResponse) -> str:

@@ -170,7 +170,7 @@ def test_register_verify_refusals_keep_the_link_and_store_no_passkey(
     response = browser.post_json("/passkey/register/verify", body, csrf)
     json_error(response, 400, error, text)
     # An unspent challenge is spent only when the ceremony reached it.
-    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, gone_keys=1)
+    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, spent=1)
     assert shell.runtime.enrolment.peek(token, now=shell.runtime.now())
 
 
@@ -187,7 +187,7 @@ def test_register_verify_with_a_hostile_origin_is_audited_and_keeps_the_link(
     before = stored(shell.runtime)
     response = browser.post_json("/passkey/register/verify", body, csrf)
     json_error(response, 400, "passkey_rejected", "expected origin")
-    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, gone_keys=1)
+    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, spent=1)
     assert audit_kinds(shell.runtime)[0] == "passkey_registration_failed"
     assert shell.runtime.enrolment.peek(token, now=shell.runtime.now())
 
@@ -205,7 +205,7 @@ def test_register_challenge_from_another_browser_is_refused(shell: Shell) -> Non
     before = stored(shell.runtime)
     response = thief.post_json("/passkey/register/verify", body, csrf)
     json_error(response, 400, "invalid_challenge", "another browser")
-    assert_unchanged(before, stored(shell.runtime), gone_keys=1)
+    assert_unchanged(before, stored(shell.runtime), spent=1)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def test_tampered_assertions_are_refused_and_leave_no_session(
     assert "Set-Cookie" not in response.headers or "hideez_session" not in str(
         response.headers.getlist("Set-Cookie")
     )
-    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, new_keys=RATE, gone_keys=1)
+    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, new_keys=RATE, spent=1)
 
 
 def test_login_verify_with_a_crafted_key_nobody_registered(browser: Browser) -> None:
@@ -302,4 +302,4 @@ def test_login_verify_with_a_crafted_key_nobody_registered(browser: Browser) -> 
     body = {"handle": options["handle"], "credential": json.loads(credential)}
     response = browser.post_json("/passkey/login/verify", body, csrf)
     json_error(response, 401, response.get_json()["error"], "not registered")
-    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, new_keys=RATE, gone_keys=1)
+    assert_unchanged(before, stored(shell.runtime), tables=AUDIT, new_keys=RATE, spent=1)
