@@ -29,8 +29,18 @@ def storage(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def idp_server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
-    """The IdP with the demo SP, on ``storage``; shared by the tests of that set-up."""
+    """The demo IdP (user verification required) with the demo SP, on ``storage``; shared by
+    the browser and hostile-input tests of that set-up."""
     with run_idp(tmp_path_factory.mktemp(f"idp-{storage}"), storage=storage) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sso_server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
+    """The IdP with the demo SP on ``storage``, its policy without user verification, so that
+    soft-webauthn (which never sets UV) signs in: the server of the ordinary SAML flows."""
+    directory = tmp_path_factory.mktemp(f"sso-{storage}")
+    with run_idp(directory, storage=storage, uv_required=False) as server:
         yield server
 
 

@@ -1,25 +1,56 @@
-"""Sign in over plain HTTP with a software authenticator (no browser), for protocol tests."""
+"""Sign in over plain HTTP (no browser), for protocol tests.
+
+The authenticator is soft-webauthn (``SoftKey``; not written by this project: ES256,
+attestation ``none``, never UV) wherever the server does not require user verification. On a
+server that does (the demo's policy), and for malformed or hostile input, the project's own
+``CraftedKey`` is used: it sets any flag the test asks for.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import requests
 
 from tests.e2e.server import RunningServer
-from tests.idp.factors.passkey_fakes import UP, UV, CraftedKey, unb64u
+from tests.idp.factors.passkey_fakes import (
+    UP,
+    UV,
+    CraftedKey,
+    options_for_soft,
+    soft_device,
+    soft_to_json,
+    unb64u,
+)
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 
-class PasskeyClient:
-    """A browser stand-in: a requests session plus one software passkey (UP+UV)."""
+class SoftKey:
+    """soft-webauthn's device behind our JSON: ``publicKey`` options in, credential out."""
 
-    def __init__(self, server: RunningServer) -> None:
+    def __init__(self) -> None:
+        self.device = soft_device()
+
+    def register(self, public_key: dict[str, Any], *, origin: str) -> Any:
+        created = self.device.create(options_for_soft(json.dumps(public_key)), origin)
+        return json.loads(soft_to_json(created))
+
+    def assertion(self, public_key: dict[str, Any], *, origin: str) -> Any:
+        answer = self.device.get(options_for_soft(json.dumps(public_key)), origin)
+        return json.loads(soft_to_json(answer))
+
+
+class PasskeyClient:
+    """A browser stand-in: a requests session plus one passkey (see the module docstring)."""
+
+    def __init__(self, server: RunningServer, *, crafted: bool | None = None) -> None:
         self.server = server
         self.http = requests.Session()
-        self.key: CraftedKey | None = None
+        self.crafted = server.uv_required if crafted is None else crafted
+        self.key: SoftKey | CraftedKey | None = None
         self.username = ""
 
     def _csrf(self, path: str) -> str:
@@ -34,6 +65,7 @@ class PasskeyClient:
         )
 
     def enrol(self, username: str, *, flags: int = UP | UV) -> None:
+        """Register a passkey through a new enrolment link (``flags`` for a crafted key)."""
         link = self.server.enrolment_link(username)
         self.enrol_with_token(username, link.rsplit("/", 1)[1], flags=flags)
 
@@ -43,34 +75,43 @@ class PasskeyClient:
         options = self.post_json("/passkey/register/options", {"token": token}, csrf)
         assert options.status_code == 200, options.text
         body = options.json()
-        employee = self.server.employee(username)
-        self.key = CraftedKey(user_handle=employee.id.encode(), rp_id="localhost")
-        credential = self.key.register(
-            unb64u(body["publicKey"]["challenge"]), flags=flags, origin=self.server.base_url
-        )
         verify = self.post_json(
             "/passkey/register/verify",
             {
                 "token": token,
                 "handle": body["handle"],
-                "credential": _loads(credential),
+                "credential": self._register(body["publicKey"], username, flags),
                 "name": "test key",
             },
             csrf,
         )
         assert verify.status_code == 200, verify.text
 
+    def _register(self, public_key: dict[str, Any], username: str, flags: int) -> Any:
+        origin = self.server.base_url
+        if not self.crafted:
+            self.key = SoftKey()
+            return self.key.register(public_key, origin=origin)
+        employee = self.server.employee(username)
+        self.key = CraftedKey(user_handle=employee.id.encode(), rp_id="localhost")
+        return _loads(
+            self.key.register(unb64u(public_key["challenge"]), flags=flags, origin=origin)
+        )
+
     def sign_in(self, *, ticket: str = "", flags: int = UP | UV) -> requests.Response:
         assert self.key is not None, "enrol first"
         csrf = self._csrf(f"/login?ticket={ticket}" if ticket else "/login")
         body = {"ticket": ticket} if ticket else {}
         options = self.post_json("/passkey/login/options", body, csrf).json()
-        assertion = self.key.assert_(
-            unb64u(options["publicKey"]["challenge"]), flags=flags, origin=self.server.base_url
-        )
+        origin = self.server.base_url
+        if isinstance(self.key, SoftKey):
+            credential = self.key.assertion(options["publicKey"], origin=origin)
+        else:
+            challenge = unb64u(options["publicKey"]["challenge"])
+            credential = _loads(self.key.assert_(challenge, flags=flags, origin=origin))
         return self.post_json(
             "/passkey/login/verify",
-            {**body, "handle": options["handle"], "credential": _loads(assertion)},
+            {**body, "handle": options["handle"], "credential": credential},
             csrf,
         )
 
@@ -87,8 +128,6 @@ class PasskeyClient:
 
 
 def _loads(text: str) -> Any:
-    import json
-
     return json.loads(text)
 
 

@@ -27,6 +27,15 @@ from idp.runtime import Runtime, build_runtime
 from idp.store.ephemeral import RedisStore
 from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
 
+#: The demo's policy asks for user verification (and claims REFEDS MFA); soft-webauthn never
+#: sets UV, so servers for its flows drop both (``uv_required=False``).
+WITHOUT_UV = {
+    "    user_verification: true\n"
+    "    authn_context_class_ref: https://refeds.org/profile/mfa\n"
+    "    acr: https://refeds.org/profile/mfa\n": "    user_verification: false\n",
+    "webauthn:\n": "webauthn:\n  user_verification: preferred\n",
+}
+
 SQLITE_MEMORY = "sqlite+memory"
 POSTGRES_REDIS = "postgresql+redis"
 STORAGES = (SQLITE_MEMORY, POSTGRES_REDIS)
@@ -48,6 +57,7 @@ class RunningServer:
     runtime: Runtime
     sp_port: int
     sp_url: str
+    uv_required: bool = True
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -106,6 +116,7 @@ def run_idp(
     directory: Path,
     *,
     storage: str = SQLITE_MEMORY,
+    uv_required: bool = True,
     extra_config: str = "",
     database_url: str | None = None,
     ephemeral_url: str | None = None,
@@ -114,7 +125,10 @@ def run_idp(
 ) -> Iterator[RunningServer]:
     """Prepare a demo-like directory, start the IdP (and the python3-saml demo SP) in threads.
 
-    ``storage`` picks the set-up; an explicit ``database_url`` / ``ephemeral_url`` wins."""
+    ``storage`` picks the set-up; an explicit ``database_url`` / ``ephemeral_url`` wins.
+    ``uv_required=False`` applies ``WITHOUT_UV`` (for soft-webauthn)."""
+    if not uv_required:
+        replace = {**WITHOUT_UV, **(replace or {})}
     with (
         storage_urls(storage) as (default_db, default_ephemeral),
         _serve(
@@ -126,6 +140,7 @@ def run_idp(
             replace=replace,
         ) as server,
     ):
+        server.uv_required = uv_required
         yield server
 
 

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
 
-from tests.e2e.helpers import PasskeyClient
+from tests.e2e.helpers import PasskeyClient, SoftKey
 from tests.e2e.server import RunningServer
-from tests.idp.factors.passkey_fakes import UP, UV, CraftedKey, unb64u
 
 
-def add_second_passkey(c: PasskeyClient) -> CraftedKey:
-    server = c.server
+def add_second_passkey(c: PasskeyClient) -> SoftKey:
+    """A second soft-webauthn authenticator, added from the signed-in account."""
     csrf = c._csrf("/")
     options = c.post_json("/passkey/register/options", {}, csrf).json()
     exclude = options["publicKey"].get("excludeCredentials", [])
     assert len(exclude) == 1  # the first passkey may not be registered twice
-    key = CraftedKey(user_handle=server.employee(c.username).id.encode(), rp_id="localhost")
-    reg = key.register(
-        unb64u(options["publicKey"]["challenge"]), flags=UP | UV, origin=server.base_url
-    )
+    key = SoftKey()
+    credential = key.register(options["publicKey"], origin=c.server.base_url)
     r = c.post_json(
         "/passkey/register/verify",
-        {"handle": options["handle"], "credential": json.loads(reg), "name": "backup key"},
+        {"handle": options["handle"], "credential": credential, "name": "backup key"},
         csrf,
     )
     assert r.status_code == 200, r.text
@@ -35,7 +31,7 @@ def passkey_ids(c: PasskeyClient) -> list[str]:
 
 
 def test_account_lists_apps_and_manages_passkeys(make_idp_server: object) -> None:
-    server: RunningServer = make_idp_server()  # type: ignore[operator]
+    server: RunningServer = make_idp_server(uv_required=False)  # type: ignore[operator]
     c = PasskeyClient(server)
     c.enrol("alice")
     page = c.http.get(server.url("/"), timeout=10).text

@@ -35,52 +35,56 @@ METADATA_ID = "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"
 
 
 def test_sp_initiated_redirect_sso_after_passkey_sign_in(
-    idp_server: RunningServer, tmp_path: Path
+    sso_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = PasskeyClient(idp_server)
+    client = PasskeyClient(sso_server)
     client.enrol("alice")
-    answer = sp_login(client, idp_server)
+    # The authenticator is soft-webauthn's: its all-zero AAGUID, and no user verification.
+    stored = sso_server.runtime.passkeys.list_for_employee(sso_server.employee("alice").id)
+    assert stored and all(p.aaguid == "00000000-0000-0000-0000-000000000000" for p in stored)
+    assert not any(p.user_verified for p in stored)
+    answer = sp_login(client, sso_server)
     assert answer.status_code == 200, answer.text
     action, fields = autopost_fields(answer.text)
-    assert action == idp_server.sp_url + "/acs"
+    assert action == sso_server.sp_url + "/acs"
     assert answer.headers["Cache-Control"] == "no-store"
-    _verify_with_xmlsec1(fields["SAMLResponse"], idp_server, tmp_path)
+    _verify_with_xmlsec1(fields["SAMLResponse"], sso_server, tmp_path)
     landed = client.http.post(action, data=fields, allow_redirects=False, timeout=10)
     assert landed.status_code == 302, landed.text
-    page = client.http.get(idp_server.sp_url + "/", timeout=10).text
+    page = client.http.get(sso_server.sp_url + "/", timeout=10).text
     assert "Signed in as <strong>alice@example.com</strong>" in page
 
 
-def test_sign_in_page_then_resume_when_there_is_no_session(idp_server: RunningServer) -> None:
-    client = PasskeyClient(idp_server)
+def test_sign_in_page_then_resume_when_there_is_no_session(sso_server: RunningServer) -> None:
+    client = PasskeyClient(sso_server)
     client.enrol("bob")
-    fresh = PasskeyClient(idp_server)  # a new browser with bob's passkey, no session
+    fresh = PasskeyClient(sso_server)  # a new browser with bob's passkey, no session
     fresh.key = client.key
-    answer = sp_login(fresh, idp_server)
+    answer = sp_login(fresh, sso_server)
     assert answer.status_code == 303
-    page = fresh.http.get(idp_server.url(answer.headers["Location"]), timeout=10).text
+    page = fresh.http.get(sso_server.url(answer.headers["Location"]), timeout=10).text
     assert "to continue to <strong>Demo SP</strong>" in page  # the SP's display_name
     resumed = fresh.follow_login(answer)
     assert resumed.status_code == 200, resumed.text
     landed = submit_autopost(fresh.http, resumed)
     assert landed.status_code == 302, landed.text
-    assert "bob@example.com" in fresh.http.get(idp_server.sp_url + "/", timeout=10).text
-    events = idp_server.runtime.audit.list(
-        kind=AuditKind.LOGIN_SUCCESS, employee_id=idp_server.employee("bob").id
+    assert "bob@example.com" in fresh.http.get(sso_server.sp_url + "/", timeout=10).text
+    events = sso_server.runtime.audit.list(
+        kind=AuditKind.LOGIN_SUCCESS, employee_id=sso_server.employee("bob").id
     ).items
     assert {e.relying_party for e in events} >= {"demo-sp"}
 
 
-def test_idp_initiated_sso(idp_server: RunningServer) -> None:
-    client = PasskeyClient(idp_server)
+def test_idp_initiated_sso(sso_server: RunningServer) -> None:
+    client = PasskeyClient(sso_server)
     client.enrol("alice")
-    sp_entity = quote(idp_server.sp_url + "/metadata", safe="")
+    sp_entity = quote(sso_server.sp_url + "/metadata", safe="")
     answer = client.http.get(
-        idp_server.url(f"/saml/login?sp={sp_entity}"), allow_redirects=False, timeout=10
+        sso_server.url(f"/saml/login?sp={sp_entity}"), allow_redirects=False, timeout=10
     )
     assert answer.status_code == 200, answer.text
     action, fields = autopost_fields(answer.text)
-    assert fields["RelayState"] == idp_server.sp_url + "/"
+    assert fields["RelayState"] == sso_server.sp_url + "/"
     landed = client.http.post(action, data=fields, allow_redirects=False, timeout=10)
     assert landed.status_code == 302, landed.text
 
@@ -94,9 +98,9 @@ def test_idp_initiated_sso(idp_server: RunningServer) -> None:
     ],
 )
 def test_bad_requests_get_a_clear_error_page(
-    idp_server: RunningServer, query: str, status: int, text: str
+    sso_server: RunningServer, query: str, status: int, text: str
 ) -> None:
-    r = requests.get(idp_server.url(f"/saml/login?{query}"), timeout=10)
+    r = requests.get(sso_server.url(f"/saml/login?{query}"), timeout=10)
     assert r.status_code in (status, 403), r.text
     assert text in r.text
     assert 'id="error-id"' in r.text
@@ -116,16 +120,16 @@ def _verify_with_xmlsec1(b64: str, server: RunningServer, tmp_path: Path) -> Non
         assert out.returncode == 0 and "OK" in out.stderr + out.stdout, (name, out.stderr)
 
 
-def test_sp_initiated_post_binding_and_replay(idp_server: RunningServer) -> None:
+def test_sp_initiated_post_binding_and_replay(sso_server: RunningServer) -> None:
     """An enveloped-signed HTTP-POST AuthnRequest from python3-saml; the answer validates in
     python3-saml strict mode with InResponseTo = the request id; the same request again is a
     replay and gets a clear 4xx."""
-    settings = sp_settings(idp_server, post_binding=True)
-    fields, request_id = signed_post_request(idp_server)
-    client = PasskeyClient(idp_server)
+    settings = sp_settings(sso_server, post_binding=True)
+    fields, request_id = signed_post_request(sso_server)
+    client = PasskeyClient(sso_server)
     client.enrol("alice")
     answer = client.http.post(
-        idp_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
+        sso_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
     )
     assert answer.status_code == 200, answer.text
     action, form = autopost_fields(answer.text)
@@ -143,30 +147,30 @@ def test_sp_initiated_post_binding_and_replay(idp_server: RunningServer) -> None
     assert response.is_valid(data, request_id, raise_exceptions=True)
     assert response.get_nameid() == "alice@example.com"
     replay = client.http.post(
-        idp_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
+        sso_server.url("/saml/login"), data=fields, allow_redirects=False, timeout=10
     )
     assert replay.status_code in (400, 403), replay.text
     assert "already" in replay.text or "replay" in replay.text.lower()
 
 
-def test_unsigned_request_refused_when_the_sp_signs(idp_server: RunningServer) -> None:
-    fields, _ = post_login(sp_settings(idp_server), sp_key=None)
-    r = requests.post(idp_server.url("/saml/login"), data=fields, timeout=10)
+def test_unsigned_request_refused_when_the_sp_signs(sso_server: RunningServer) -> None:
+    fields, _ = post_login(sp_settings(sso_server), sp_key=None)
+    r = requests.post(sso_server.url("/saml/login"), data=fields, timeout=10)
     assert r.status_code in (400, 403)
     assert "sign" in r.text.lower()
     assert 'id="error-id"' in r.text
 
 
-def test_is_passive_without_a_session_answers_no_passive(idp_server: RunningServer) -> None:
-    r = requests.get(login_url(idp_server, is_passive=True), allow_redirects=False, timeout=10)
+def test_is_passive_without_a_session_answers_no_passive(sso_server: RunningServer) -> None:
+    r = requests.get(login_url(sso_server, is_passive=True), allow_redirects=False, timeout=10)
     assert r.status_code == 200, r.text
     assert status_of(r.text).endswith("status:NoPassive")
 
 
-def test_force_authn_sends_a_signed_in_user_to_the_sign_in_page(idp_server: RunningServer) -> None:
-    client = PasskeyClient(idp_server)
+def test_force_authn_sends_a_signed_in_user_to_the_sign_in_page(sso_server: RunningServer) -> None:
+    client = PasskeyClient(sso_server)
     client.enrol("alice")
-    r = client.http.get(login_url(idp_server, force_authn=True), allow_redirects=False, timeout=10)
+    r = client.http.get(login_url(sso_server, force_authn=True), allow_redirects=False, timeout=10)
     assert r.status_code == 303 and "/login?ticket=" in r.headers["Location"]
     resumed = client.follow_login(r)  # a fresh ceremony satisfies it
     assert resumed.status_code == 200
@@ -174,6 +178,8 @@ def test_force_authn_sends_a_signed_in_user_to_the_sign_in_page(idp_server: Runn
 
 
 def test_requested_authn_context_maps_through_the_policy(idp_server: RunningServer) -> None:
+    # REFEDS MFA needs a user-verified passkey: soft-webauthn cannot give one, so this test
+    # stays on the demo policy with the crafted key (UV set).
     client = PasskeyClient(idp_server)
     client.enrol("alice")
     ok = client.http.get(
@@ -197,7 +203,9 @@ def test_requested_authn_context_maps_through_the_policy(idp_server: RunningServ
 def test_session_not_on_or_after_follows_the_sp_session_lifetime(make_idp_server: Any) -> None:
     """`session_lifetime_minutes` (default 480) sets SessionNotOnOrAfter, capped by the IdP
     session's own absolute lifetime (core §2.7.2)."""
-    server = make_idp_server(extra_config="session:\n  absolute_lifetime: 36000\n")
+    server = make_idp_server(
+        uv_required=False, extra_config="session:\n  absolute_lifetime: 36000\n"
+    )
     client = PasskeyClient(server)
     client.enrol("alice")
     answer = sp_login(client, server)

@@ -48,7 +48,9 @@ wsfed:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
     directory = tmp_path_factory.mktemp("wsfed")
-    with run_idp(directory, storage=storage, extra_config=WSFED_YAML, with_sp=False) as srv:
+    with run_idp(
+        directory, storage=storage, uv_required=False, extra_config=WSFED_YAML, with_sp=False
+    ) as srv:
         yield srv
 
 
