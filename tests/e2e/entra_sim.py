@@ -248,13 +248,19 @@ oidc:
 
 
 @contextmanager
-def oidc_idp(directory: Path, *, storage: str) -> Iterator[tuple[RunningServer, EntraSim]]:
+def oidc_idp(
+    directory: Path, *, storage: str, uv_required: bool = True
+) -> Iterator[tuple[RunningServer, EntraSim]]:
     """An IdP on ``storage`` with the ``oidc:`` section (clients above + EAM trusting the
     simulator)."""
     sim = EntraSim()
     with serve_jwks(sim) as jwks_url:
         extra = oidc_section(directory / "oidc", jwks_url=jwks_url)
         with run_idp(
-            directory / "idp", storage=storage, extra_config=extra, with_sp=False
+            directory / "idp",
+            storage=storage,
+            uv_required=uv_required,
+            extra_config=extra,
+            with_sp=False,
         ) as server:
             yield server, sim

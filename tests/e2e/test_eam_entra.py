@@ -32,7 +32,9 @@ OID = str(uuid.uuid4())
 def idp(
     tmp_path_factory: pytest.TempPathFactory, storage: str
 ) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("eam"), storage=storage) as (server, sim):
+    # Entra asks for possession or inherence, which a soft-webauthn passkey satisfies.
+    directory = tmp_path_factory.mktemp("eam")
+    with oidc_idp(directory, storage=storage, uv_required=False) as (server, sim):
         alice = server.employee("alice")
         server.runtime.employees.update(
             dataclasses.replace(alice, entra_object_id=OID, entra_tenant_id=TENANT)

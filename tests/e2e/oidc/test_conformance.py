@@ -15,6 +15,7 @@ import requests
 
 from tests.e2e.entra_sim import CLIENT_SECRET
 from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.oidc.conftest import MfaOp
 from tests.e2e.oidc.peer import (
     REDIRECT,
     authorize,
@@ -164,7 +165,8 @@ def test_oidcc_login_hint_accepted(user: PasskeyClient, discovery: dict[str, Any
     assert "code" in flow(user, discovery, login_hint="alice")["answer"]
 
 
-def test_oidcc_claims_essential_acr(user: PasskeyClient, discovery: dict[str, Any]) -> None:
+def test_oidcc_claims_essential_acr(mfa_op: MfaOp) -> None:
+    user, discovery = mfa_op.alice, mfa_op.discovery
     claims_param = (
         '{"id_token":{"acr":{"essential":true,"values":["https://refeds.org/profile/mfa"]}}}'
     )

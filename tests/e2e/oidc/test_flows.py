@@ -17,6 +17,7 @@ from requests_oauthlib import OAuth2Session
 
 from tests.e2e.entra_sim import CLIENT_SECRET
 from tests.e2e.helpers import PasskeyClient, signed_in_session
+from tests.e2e.oidc.conftest import MfaOp
 from tests.e2e.oidc.peer import (
     REDIRECT,
     authorize,
@@ -31,9 +32,8 @@ pytestmark = pytest.mark.e2e
 
 
 # -- happy paths ------------------------------------------------------------------------------
-def test_code_flow_with_pkce_via_requests_oauthlib(
-    server: RunningServer, discovery: dict[str, Any], alice: PasskeyClient
-) -> None:
+def test_code_flow_with_pkce_via_requests_oauthlib(mfa_op: MfaOp) -> None:
+    server, discovery, alice = mfa_op.server, mfa_op.discovery, mfa_op.alice
     rp = OAuth2Session("webapp", redirect_uri=REDIRECT, scope=["openid", "profile", "email"],
                        pkce="S256")  # fmt: skip
     url, state = rp.authorization_url(discovery["authorization_endpoint"], nonce="n-123")

@@ -21,6 +21,7 @@ from idpyoidc.client.rp_handler import RPHandler
 
 from tests.e2e.entra_sim import CLIENT_SECRET
 from tests.e2e.helpers import PasskeyClient
+from tests.e2e.oidc.conftest import MfaOp
 from tests.e2e.oidc.peer import REDIRECT
 from tests.e2e.server import RunningServer
 
@@ -69,9 +70,8 @@ def authorize(rph: RPHandler, browser: PasskeyClient) -> tuple[dict[str, Any], d
     return query, {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def test_idpyoidc_code_flow_with_pkce(
-    server: RunningServer, alice: PasskeyClient, tmp_path: Path
-) -> None:
+def test_idpyoidc_code_flow_with_pkce(mfa_op: MfaOp, tmp_path: Path) -> None:
+    server, alice = mfa_op.server, mfa_op.alice
     rph = rp_handler(server, tmp_path)
     sent, answer = authorize(rph, alice)
     # What idpyoidc sent: discovery found our endpoint, PKCE S256 and a nonce were added.
