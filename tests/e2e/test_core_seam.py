@@ -87,8 +87,10 @@ def test_saml_sp_initiated_sign_in_through_a_plain_wsgi_shell(
 
 
 @pytest.fixture(scope="module")
-def eam_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, EntraSim]]:
-    with oidc_idp(tmp_path_factory.mktemp("seam-eam")) as pair:
+def eam_idp(
+    tmp_path_factory: pytest.TempPathFactory, storage: str
+) -> Iterator[tuple[RunningServer, EntraSim]]:
+    with oidc_idp(tmp_path_factory.mktemp("seam-eam"), storage=storage) as pair:
         yield pair
 
 

@@ -8,26 +8,26 @@ from tests.e2e.server import RunningServer
 
 
 def test_two_tabs_signing_in_at_once_both_work_and_each_answer_is_used_once(
-    idp_server: RunningServer,
+    sso_server: RunningServer,
 ) -> None:
-    client = PasskeyClient(idp_server)
+    client = PasskeyClient(sso_server)
     client.enrol("alice")
-    first_tab = sp_login(client, idp_server)
-    second_tab = sp_login(client, idp_server)
+    first_tab = sp_login(client, sso_server)
+    second_tab = sp_login(client, sso_server)
     for answer in (second_tab, first_tab):  # answered in the other order than asked
         landed = submit_autopost(client.http, answer)
         assert landed.status_code == 302, landed.text
         assert landed.headers["Location"] == "/"
-    assert "alice@example.com" in client.http.get(idp_server.sp_url + "/", timeout=10).text
+    assert "alice@example.com" in client.http.get(sso_server.sp_url + "/", timeout=10).text
     replayed = submit_autopost(client.http, first_tab)
     assert replayed.status_code == 400
     assert "is not a request this browser has outstanding" in replayed.text
 
 
-def test_an_answer_to_another_browsers_request_is_refused(idp_server: RunningServer) -> None:
-    asker, other = PasskeyClient(idp_server), PasskeyClient(idp_server)
+def test_an_answer_to_another_browsers_request_is_refused(sso_server: RunningServer) -> None:
+    asker, other = PasskeyClient(sso_server), PasskeyClient(sso_server)
     asker.enrol("alice")
-    answer = sp_login(asker, idp_server)
+    answer = sp_login(asker, sso_server)
     landed = submit_autopost(other.http, answer)
     assert landed.status_code == 400
     assert "is not a request this browser has outstanding" in landed.text

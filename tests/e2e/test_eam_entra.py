@@ -32,9 +32,10 @@ OID = str(uuid.uuid4())
 def idp(
     tmp_path_factory: pytest.TempPathFactory, storage: str
 ) -> Iterator[tuple[RunningServer, EntraSim]]:
-    # Entra asks for possession or inherence, which a soft-webauthn passkey satisfies.
+    # The demo policy (user verification): Entra's amr "fido" needs a user-verified passkey,
+    # which soft-webauthn cannot give, so these browsers use the crafted key with UV set.
     directory = tmp_path_factory.mktemp("eam")
-    with oidc_idp(directory, storage=storage, uv_required=False) as (server, sim):
+    with oidc_idp(directory, storage=storage) as (server, sim):
         alice = server.employee("alice")
         server.runtime.employees.update(
             dataclasses.replace(alice, entra_object_id=OID, entra_tenant_id=TENANT)

@@ -27,8 +27,9 @@ passwords:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with run_idp(tmp_path_factory.mktemp("two-factor"), extra_config=EXTRA) as srv:
+def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
+    directory = tmp_path_factory.mktemp("two-factor")
+    with run_idp(directory, storage=storage, extra_config=EXTRA) as srv:
         for name in ("alice", "bob"):
             employee = srv.employee(name)
             srv.runtime.employees.update(dataclasses.replace(employee, sso_mode=SsoMode.TWO_FACTOR))

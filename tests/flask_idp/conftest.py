@@ -291,3 +291,11 @@ def assert_unchanged(
 def _description(response: TestResponse) -> str:
     match = re.search(r'<p id="error-description">(.*?)</p>', response.text, re.S)
     return match.group(1) if match else response.text[:300]
+
+
+def signed_in_page(response: TestResponse) -> None:
+    """Back after a finished sign-in: a page saying so (no error, no second answer)."""
+    assert response.status_code == 200, (response.status_code, _description(response))
+    assert 'id="signed-in"' in response.text
+    assert not any(f'name="{n}"' in response.text for n in ("SAMLResponse", "wresult", "code"))
+    assert "Location" not in response.headers

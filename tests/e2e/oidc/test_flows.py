@@ -150,9 +150,8 @@ def test_refresh_rotation_and_reuse_revokes_family(
     assert info.status_code == 401
 
 
-def test_refresh_token_survives_a_restart_of_the_short_lived_store(
-    server: RunningServer, discovery: dict[str, Any], alice: PasskeyClient
-) -> None:
+def test_refresh_token_survives_a_restart_of_the_short_lived_store(mfa_op: MfaOp) -> None:
+    server, discovery, alice = mfa_op.server, mfa_op.discovery, mfa_op.alice
     code, verifier = signed_code(alice, discovery)
     first = exchange(discovery, code, verifier).json()
     # Another instance on the same config and database, with its own empty memory:// store:
