@@ -101,14 +101,18 @@ wsfed:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Receiver]]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, storage: str
+) -> Iterator[tuple[RunningServer, Receiver]]:
     receiver = Receiver()
     thread = threading.Thread(target=receiver.httpd.serve_forever, daemon=True)
     thread.start()
     base = tmp_path_factory.mktemp("logout")
     dead = f"http://127.0.0.1:{unused_port()}/backchannel"
     try:
-        with run_idp(base / "idp", extra_config=config(base / "oidc", receiver.url, dead)) as srv:
+        extra = config(base / "oidc", receiver.url, dead)
+        # Soft-webauthn signs in: this policy needs no user verification.
+        with run_idp(base / "idp", storage=storage, uv_required=False, extra_config=extra) as srv:
             yield srv, receiver
     finally:
         receiver.httpd.shutdown()
