@@ -65,6 +65,14 @@ class Runtime:
     def now(self) -> dt.datetime:
         return self.clock()
 
+    def close(self) -> None:
+        """Stop cleanly: queued audit rows are written, refreshers stop, pools are released."""
+        self.audit.flush()
+        if self.protocols.saml is not None:
+            self.protocols.saml.stop()
+        self.ephemeral.close()
+        self.db.engine.dispose()
+
 
 def build_runtime(
     config: IdpConfig, *, clock: Callable[[], dt.datetime] = utcnow, run_migrations: bool = True

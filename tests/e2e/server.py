@@ -24,7 +24,6 @@ from flask_idp.demo import prepare, seed
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.runtime import Runtime, build_runtime
-from idp.store.ephemeral import RedisStore
 from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
 
 #: The demo's policy asks for user verification (and claims REFEDS MFA); soft-webauthn never
@@ -169,7 +168,7 @@ def _serve(
     try:
         seed(runtime)
     except BaseException:
-        _close(runtime)
+        runtime.close()
         raise
     servers = [make_server("127.0.0.1", port, create_app(runtime), threaded=True)]
     if with_sp:
@@ -196,7 +195,7 @@ def _serve(
             s.shutdown()
         for t in threads:
             t.join(timeout=5)
-        _close(runtime)
+        runtime.close()
 
 
 @contextmanager
@@ -213,13 +212,4 @@ def second_instance(server: RunningServer) -> Iterator[int]:
     finally:
         wsgi.shutdown()
         thread.join(timeout=5)
-        _close(runtime)
-
-
-def _close(runtime: Runtime) -> None:
-    # Pending audit rows are written before the database goes (a throwaway PostgreSQL
-    # database is dropped right after), and the Redis pool is released.
-    runtime.audit.flush()
-    if isinstance(runtime.ephemeral, RedisStore):  # the Protocol has no close(); memory needs none
-        runtime.ephemeral.close()
-    runtime.db.engine.dispose()
+        runtime.close()

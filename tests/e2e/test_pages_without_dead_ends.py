@@ -82,9 +82,10 @@ def test_an_old_session_is_offered_the_sign_in_it_needs(idp_server: RunningServe
     assert 'id="reauth"' in page and 'href="/login"' in page
 
 
-def test_cancel_posts_access_denied_back_to_entra(tmp_path_factory: pytest.TempPathFactory
-                                                  ) -> None:  # fmt: skip
-    with oidc_idp(tmp_path_factory.mktemp("cancel-eam")) as (server, sim):
+def test_cancel_posts_access_denied_back_to_entra(
+    tmp_path_factory: pytest.TempPathFactory, storage: str
+) -> None:
+    with oidc_idp(tmp_path_factory.mktemp("cancel-eam"), storage=storage) as (server, sim):
         oid = str(uuid.uuid4())
         alice = server.employee("alice")
         server.runtime.employees.update(

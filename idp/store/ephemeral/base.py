@@ -66,6 +66,10 @@ class EphemeralStore(Protocol):
 
     def ping(self) -> None: ...
 
+    def close(self) -> None:
+        """Release the connection pool (Redis); the in-process store has nothing to release."""
+        ...
+
 
 def check_key(key: str) -> None:
     """Refuse keys both backends would not treat alike (empty, huge)."""

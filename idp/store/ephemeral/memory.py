@@ -222,6 +222,9 @@ class MemoryStore:
     def ping(self) -> None:
         """Always reachable: the store lives in this process."""
 
+    def close(self) -> None:
+        """Nothing to release; the values live as long as the process."""
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)
