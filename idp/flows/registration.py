@@ -24,6 +24,7 @@ from idp.flows.answers import Answer, Json
 from idp.flows.browser import Browser
 from idp.flows.fields import credential_json, str_field
 from idp.flows.steps import Steps
+from idp.sessions import AuthContext
 from idp.store.sql.repositories.passkeys import check_credential_name
 
 if TYPE_CHECKING:
@@ -171,20 +172,23 @@ class Registration:
                 "ip": browser.ip,
             },
         )
-        session = None
-        # A passwordless employee is signed in by their first passkey; a two-factor one signs
-        # in with the password and the passkey; SSO switched off gives no session.
-        if (
-            browser.session is None
-            and employee.can_sign_in
-            and token is not None
-            and employee.sso_mode is SsoMode.PASSWORDLESS
-        ):
-            use = passkey.factor_use(
-                credential, at=rt.now(), user_verified=credential.user_verified
-            )
-            session = rt.sessions.create(employee_id=employee.id, factor=use, now=rt.now())
+        session = self._first_session(employee, credential, token=token, browser=browser)
         return Answer(Json({"ok": True, "redirect": "/"}), session=session)
+
+    def _first_session(self, employee: Employee, credential: PasskeyCredential, *,
+                       token: str | None, browser: Browser) -> AuthContext | None:  # fmt: skip
+        """A passwordless employee is signed in by their first passkey; a two-factor one signs
+        in with the password and the passkey; SSO switched off gives no session."""
+        if (
+            browser.session is not None
+            or token is None
+            or not employee.can_sign_in
+            or employee.sso_mode is not SsoMode.PASSWORDLESS
+        ):
+            return None
+        now = self._rt.now()
+        use = passkey.factor_use(credential, at=now, user_verified=credential.user_verified)
+        return self._rt.sessions.create(employee_id=employee.id, factor=use, now=now)
 
     def _verified(
         self, data: Mapping[str, Any], challenge: bytes, employee: Employee, name: str
