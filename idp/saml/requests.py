@@ -109,7 +109,14 @@ def parse_authn_request(
         replay_cache=replay_cache,
         settings=settings,
     )
-    if info.name_id_format not in (None, c.NAMEID_UNSPECIFIED, sp.name_id.format):
+    # A transient NameID is a one-time value that reveals nothing, so it is always granted
+    # (see responses.name_id_rule); any other format must be the one configured for the SP.
+    if info.name_id_format not in (
+        None,
+        c.NAMEID_UNSPECIFIED,
+        c.NAMEID_TRANSIENT,
+        sp.name_id.format,
+    ):
         raise NameIdPolicyUnsupported(
             f"{sp.name} asked for NameID format {info.name_id_format!r}; "
             f"configured: {sp.name_id.format!r}",

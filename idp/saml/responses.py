@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import xmlsec
 from lxml import etree
 
-from idp.config.saml import IdpSamlSettings, ServiceProvider
+from idp.config.saml import IdpSamlSettings, NameIdRule, ServiceProvider
 from idp.directory.model import Employee
 from idp.saml import constants as c
 from idp.saml.attributes import attribute_values, instant, name_id_value
@@ -50,11 +50,24 @@ class SamlResponse:
     relay_state: str | None
     name_id: str | None
     form: OutboundMessage = field(repr=False)
+    #: the Format of ``name_id``: a LogoutRequest for this sign-in must name it again
+    name_id_format: str | None = None
 
 
 def new_id() -> str:
     # xs:ID must not start with a digit; 128 bits of randomness.
     return "_" + secrets.token_hex(16)
+
+
+def name_id_rule(*, sp: ServiceProvider, request: AuthnRequestInfo | None) -> NameIdRule:
+    """The NameID rule for one response: the SP's, unless the request asks for transient.
+
+    A transient identifier is random per response and reveals nothing, so a request for it
+    is always granted (core §3.4.1.1, §8.3.8), whatever the SP's configured format.
+    """
+    if request is not None and request.name_id_format == c.NAMEID_TRANSIENT:
+        return NameIdRule(c.NAMEID_TRANSIENT, "transient")
+    return sp.name_id
 
 
 def build_response(
@@ -86,8 +99,9 @@ def build_response(
     relay = request.relay_state if request is not None else (relay_state or sp.default_relay_state)
     response = _response_root(settings, acs.url, in_response_to, now)
     _status(response, c.STATUS_SUCCESS)
+    rule = name_id_rule(sp=sp, request=request)
     name_id = name_id_value(
-        rule=sp.name_id, subject=subject, salt=settings.pairwise_salt, sp_entity_id=sp.entity_id
+        rule=rule, subject=subject, salt=settings.pairwise_salt, sp_entity_id=sp.entity_id
     )
     assertion = _assertion(
         settings=settings,
@@ -96,6 +110,7 @@ def build_response(
         in_response_to=in_response_to,
         now=now,
         name_id=name_id,
+        name_id_format=rule.format,
     )
     _authn_statement(
         assertion, context, authn_context_class_ref, session_index, session_not_on_or_after
@@ -123,6 +138,7 @@ def build_response(
         relay_state=relay,
         name_id=name_id,
         form=encode_post(url=acs.url, kind="SAMLResponse", xml=xml, relay_state=relay),
+        name_id_format=rule.format,
     )
 
 
@@ -192,6 +208,7 @@ def _assertion(
     in_response_to: str | None,
     now: dt.datetime,
     name_id: str,
+    name_id_format: str,
 ) -> etree._Element:
     not_on_or_after = instant(now + min(settings.assertion_lifetime, dt.timedelta(minutes=5)))
     assertion = etree.Element(f"{_SAML}Assertion", nsmap=_ASSERTION_NSMAP)
@@ -200,8 +217,8 @@ def _assertion(
     assertion.set("IssueInstant", instant(now))
     etree.SubElement(assertion, f"{_SAML}Issuer").text = settings.entity_id
     subject = etree.SubElement(assertion, f"{_SAML}Subject")
-    name = etree.SubElement(subject, f"{_SAML}NameID", Format=sp.name_id.format)
-    if sp.name_id.format == c.NAMEID_PERSISTENT:
+    name = etree.SubElement(subject, f"{_SAML}NameID", Format=name_id_format)
+    if name_id_format == c.NAMEID_PERSISTENT:
         name.set("NameQualifier", settings.entity_id)
         name.set("SPNameQualifier", sp.entity_id)
     name.text = name_id

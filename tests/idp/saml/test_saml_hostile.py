@@ -251,8 +251,9 @@ def test_sha1_signature_refused(
 def test_unsupported_name_id_policy_answers_with_saml_error(
     settings: IdpSamlSettings, sp: ServiceProvider, signer: SamlSigner
 ) -> None:
-    policy = f'<samlp:NameIDPolicy Format="{c.NAMEID_TRANSIENT}"/>'
-    with pytest.raises(NameIdPolicyUnsupported, match="transient") as info:
+    # Any format but the configured one, unspecified and transient (always granted).
+    policy = f'<samlp:NameIDPolicy Format="{c.NAMEID_EMAIL}"/>'
+    with pytest.raises(NameIdPolicyUnsupported, match="emailAddress") as info:
         _parse(_redirect(_xml(extra=policy)), settings, sp)
     error = info.value
     response = build_error_response(

@@ -52,12 +52,26 @@ def _respond(
         session_not_on_or_after=NOW + dt.timedelta(hours=8),
         signer=signer,
         now=dt.datetime.now(dt.UTC),
-        extra_attributes={"public_keys": ["ssh-ed25519 AAAA"], "administrator": ["false"]},
     ).xml
 
 
 def test_every_shipped_profile_loads(sps: dict[str, ServiceProvider]) -> None:
-    assert set(sps) == {"github-org", "github-enterprise", "google-workspace", "okta", "gitlab"}
+    assert set(sps) == {
+        "github-org",
+        "github-enterprise",
+        "google-workspace",
+        "google-workspace-sso-profile",
+        "okta",
+        "gitlab",
+        "cisco-asa",
+        "citrix-gateway",
+        "citrix-cloud",
+        "fortigate",
+        "fortiauthenticator",
+        "adfs",
+        "oracle-oam",
+        "standard-sp",
+    }
 
 
 def test_github(
@@ -70,7 +84,16 @@ def test_github(
 ) -> None:
     sp = sps["github-org"]
     acs = sp.default_acs.url
-    xml = _respond(sp, settings, employee, context, signer)
+    # What `hideez-idp employee update alice --external-id NAME=VALUE` sets.
+    admin = replace(
+        employee,
+        external_ids={
+            "github_administrator": "false",
+            "github_public_keys": "ssh-ed25519 AAAA",
+            "github_gpg_keys": "mQINBGX",
+        },
+    )
+    xml = _respond(sp, settings, admin, context, signer)
     sp_settings = ol.settings(
         idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs, want_name_id_format=c.NAMEID_PERSISTENT
     )
@@ -80,8 +103,14 @@ def test_github(
     assert attributes["full_name"] == ["Alice Liddell"]
     assert attributes["emails"] == ["alice@example.com"]
     assert attributes["public_keys"] == ["ssh-ed25519 AAAA"]
+    assert attributes["gpg_keys"] == ["mQINBGX"]
     assert attributes["administrator"] == ["false"]
     assert "SessionNotOnOrAfter" in attributes
+    # An employee without these external ids gets no such attribute, never an empty one.
+    plain = ol.validate(
+        sp_settings, _respond(sp, settings, employee, context, signer), acs=acs, request_id=None
+    ).get_attributes()
+    assert not {"administrator", "public_keys", "gpg_keys"} & set(plain)
     assert checked.get_nameid_format() == c.NAMEID_PERSISTENT
     root = etree.fromstring(xml)
     assert root.get("Destination") == acs
