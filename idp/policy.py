@@ -133,7 +133,8 @@ def choose_context(requirement: Requirement) -> str | Unsatisfiable:
     requested = requirement.requested_contexts
     if requirement.comparison is Comparison.EXACT:
         for ref in requested:
-            if ref in claimable:
+            # "unspecified" promises nothing, so any sign-in may claim it (Citrix Cloud asks).
+            if ref in claimable or ref == UNSPECIFIED:
                 return ref
     else:
         for ref in claimable:

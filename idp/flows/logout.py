@@ -113,7 +113,7 @@ class Logout:
     def _plan(self, origin: Origin, participants: tuple[str, ...]) -> _Chain:
         skip = origin.saml_request.sp.entity_id if origin.saml_request else None
         queue = [
-            [p.entity_id, p.name_id, p.session_index]
+            [p.entity_id, p.name_id, p.session_index, p.name_id_format or ""]
             for p in map(SessionParticipant.decode, participants)
             if p is not None and p.entity_id != skip
         ]
@@ -158,7 +158,7 @@ class Logout:
 
     def _audit(self, employee_id: str, origin: Origin, chain: _Chain, browser: Browser) -> None:
         told = [f"{name}={status}" for name, status in chain.results]
-        told += [f"{entity_id}=pending" for entity_id, _, _ in chain.saml_queue]
+        told += [f"{entry[0]}=pending" for entry in chain.saml_queue]
         told += [f"{_host(url)}={ASKED}" for url in (*chain.cleanup_urls, *chain.frames)]
         self._rt.audit.append_event(
             kind=AuditKind.LOGOUT,
@@ -197,7 +197,8 @@ class Logout:
     def _next(self, key: str, chain: _Chain) -> Answer:
         saml = self._saml
         while chain.saml_queue and saml is not None:
-            entity_id, name_id, session_index = chain.saml_queue.pop(0)
+            entity_id, name_id, session_index, *issued = chain.saml_queue.pop(0)
+            issued_format = issued[0] if issued else ""
             sp = saml.service_providers.get(entity_id)
             if sp is None or not sp.slo:
                 chain.results.append([sp.name, NO_LOGOUT] if sp else [entity_id, NOT_REACHED])
@@ -207,7 +208,7 @@ class Logout:
                     settings=saml.settings,
                     sp=sp,
                     name_id=name_id,
-                    name_id_format=sp.name_id.format,
+                    name_id_format=issued_format or sp.name_id.format,
                     session_index=session_index,
                     signer=saml.signer,
                     now=self._rt.now(),

@@ -217,7 +217,9 @@ class SamlSignIn:
             now=rt.now(),
             relay_state=info.relay_state,
         )
-        participant = SessionParticipant(info.sp.entity_id, result.name_id or "", session_index)
+        participant = SessionParticipant(
+            info.sp.entity_id, result.name_id or "", session_index, result.name_id_format
+        )
         self._engine.record_answer(
             decision,
             protocol="saml",

@@ -36,12 +36,17 @@ class SessionParticipant:
     entity_id: str
     name_id: str
     session_index: str
+    #: the NameID format issued (a requested transient one may differ from the SP's own)
+    name_id_format: str | None = None
 
     PREFIX = "saml:"
 
     def encode(self) -> str:
         # JSON, not a separator: entity ids and NameIDs may contain any character.
-        return self.PREFIX + json.dumps([self.entity_id, self.name_id, self.session_index])
+        values = [self.entity_id, self.name_id, self.session_index]
+        if self.name_id_format is not None:
+            values.append(self.name_id_format)
+        return self.PREFIX + json.dumps(values)
 
     @classmethod
     def decode(cls, value: str) -> SessionParticipant | None:
@@ -49,10 +54,11 @@ class SessionParticipant:
         if not value.startswith(cls.PREFIX):
             return None
         try:
-            entity_id, name_id, session_index = json.loads(value[len(cls.PREFIX) :])
-        except ValueError:
+            entity_id, name_id, session_index, *rest = json.loads(value[len(cls.PREFIX) :])
+        except (ValueError, TypeError):
             return None
-        return cls(str(entity_id), str(name_id), str(session_index))
+        name_id_format = str(rest[0]) if rest else None
+        return cls(str(entity_id), str(name_id), str(session_index), name_id_format)
 
     def matches(self, request: LogoutRequestInfo) -> bool:
         """Whether ``request`` names this participant's principal (profiles §4.4.4.1)."""

@@ -192,3 +192,13 @@ def test_two_factor_kinds_count_as_mfa_without_uv() -> None:
     asked = Requirement(relying_party="sp", policy=NO_UV_POLICY, requested_contexts=(REFEDS_MFA,))
     d = evaluate(requirement=asked, context=context, now=NOW)
     assert isinstance(d, Satisfied) and d.authn_context_class_ref == REFEDS_MFA
+
+
+def test_an_exact_request_for_unspecified_is_always_met() -> None:
+    """It promises nothing (Citrix Cloud sends it by default), so no policy need list it."""
+    unspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+    d = evaluate(requirement=req(requested_contexts=(unspecified,)), context=ctx(), now=NOW)
+    assert isinstance(d, Satisfied) and d.authn_context_class_ref == unspecified
+    other = evaluate(requirement=req(requested_contexts=("urn:example:strong",)), context=ctx(),
+                     now=NOW)  # fmt: skip
+    assert isinstance(other, Unsatisfiable)

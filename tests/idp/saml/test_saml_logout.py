@@ -161,3 +161,16 @@ def test_logout_request_past_its_not_on_or_after_is_refused(
         parse_logout_request(message=decode_post(stale), settings=settings,
                              service_providers={SP_ENTITY: sp},
                              replay_cache=MemoryReplayCache(), now=now)  # fmt: skip
+
+
+def test_participant_keeps_the_issued_name_id_format() -> None:
+    from idp.saml.logout import SessionParticipant
+
+    transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    p = SessionParticipant("https://sp", "_abc", "_idx", transient)
+    assert SessionParticipant.decode(p.encode()) == p
+    # Recorded before the format was kept: still readable, the SP's own format applies.
+    old = SessionParticipant.decode('saml:["https://sp", "_abc", "_idx"]')
+    assert old == SessionParticipant("https://sp", "_abc", "_idx", None)
+    assert SessionParticipant.decode('saml:["only-one"]') is None
+    assert SessionParticipant.decode("saml:{}") is None
