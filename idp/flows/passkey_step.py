@@ -82,7 +82,6 @@ class PasskeyStep:
     def report_refusal(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
         """A sign-in the browser refused before asking us (its DOMException name): logged
         and audited as a login failure, believed for nothing else."""
-        rt = self._rt
         self._steps.check_rate(browser, scope="passkey-report")
         ticket = self._steps.ticket(
             str_field(data, "ticket", max_len=64, required=False), browser=browser
@@ -97,19 +96,11 @@ class PasskeyStep:
             == "required",
         )
         log.info("passkey sign-in refused in the browser: %s (ip %s)", failure.reason, browser.ip)
-        rt.audit.append_event(
-            kind=failure.kind,
-            at=rt.now(),
-            actor=None,
+        self._steps.audit_client_failure(
+            failure,
+            employee_id=None,
             relying_party=ticket.relying_party if ticket else "idp",
-            factor=self.kind.value,
-            outcome=Outcome.FAILURE,
-            reason=failure.reason[:500],
-            details={
-                "ip": browser.ip,
-                "reported_by": "browser",
-                "dom_exception": failure.dom_exception,
-            },
+            browser=browser,
         )
         return Answer(Json({"ok": True}))
 

@@ -83,19 +83,8 @@ class Registration:
             user_verification_required=self._uv() == "required",
         )
         log.info("passkey enrolment refused in the browser: %s (ip %s)", failure.reason, browser.ip)
-        rt.audit.append_event(
-            kind=failure.kind,
-            at=rt.now(),
-            actor=employee.id,
-            employee_id=employee.id,
-            factor="passkey",
-            outcome=Outcome.FAILURE,
-            reason=failure.reason[:500],
-            details={
-                "ip": browser.ip,
-                "reported_by": "browser",
-                "dom_exception": failure.dom_exception,
-            },
+        Steps(rt).audit_client_failure(
+            failure, employee_id=employee.id, relying_party=None, browser=browser
         )
         return Answer(Json({"ok": True}))
 

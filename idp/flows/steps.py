@@ -19,6 +19,7 @@ from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
 from idp.factors.kinds import FactorKind, FactorUse
+from idp.factors.passkey_client_report import ClientCeremonyFailure
 from idp.flows.answers import Answer, Json
 from idp.flows.browser import Browser
 from idp.flows.parking import LoginTicket
@@ -148,4 +149,30 @@ class Steps:
             outcome=Outcome.FAILURE,
             reason=f"{exc.error}: {exc.description}"[:500],
             details={"ip": browser.ip, "error_id": exc.error_id},
+        )
+
+    def audit_client_failure(
+        self,
+        failure: ClientCeremonyFailure,
+        *,
+        employee_id: str | None,
+        relying_party: str | None,
+        browser: Browser,
+    ) -> None:
+        """A ceremony the browser refused before asking us, as its page reported it."""
+        rt = self._rt
+        rt.audit.append_event(
+            kind=failure.kind,
+            at=rt.now(),
+            actor=employee_id,
+            employee_id=employee_id,
+            relying_party=relying_party,
+            factor=FactorKind.PASSKEY.value,
+            outcome=Outcome.FAILURE,
+            reason=failure.reason[:500],
+            details={
+                "ip": browser.ip,
+                "reported_by": "browser",
+                "dom_exception": failure.dom_exception,
+            },
         )
