@@ -74,11 +74,11 @@ class OidcSignIn:
     def consent(self, key: str, *, allow: bool, browser: Browser) -> Answer:
         """The consent page's answer; "allow" resumes the parked request, "deny" refuses it."""
         rt, oidc = self._rt, self._oidc
-        parsed = self._engine.take(self, key, browser=browser)
-        if browser.session is None:
+        if browser.session is None:  # checked first: the parked request stays for a new try
             raise InvalidRequest(
                 "this sign-in has expired; go back to the application and start again"
             )
+        parsed = self._engine.take(self, key, browser=browser)
         if not allow:
             denied = AccessDeniedError("the user did not allow access")
             return deliver(error_response(parsed.target, denied, issuer=oidc.provider.issuer))
