@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from onelogin.saml2.auth import OneLogin_Saml2_Auth  # noqa: E402
 
-from bench import http_load  # noqa: E402
+from bench import http_load, limits  # noqa: E402
 from flask_idp.commands import enrolment_link  # noqa: E402
 from flask_idp.demo import prepare, seed  # noqa: E402
 from idp.config.loader import load_config  # noqa: E402
@@ -181,6 +181,18 @@ def passkey_rate(base_url: str, runtime: Any, seconds: float, workers: int = 3) 
     return sum(rates)
 
 
+def _trivial_server(port: int) -> subprocess.Popen[bytes]:
+    server = start(gunicorn(port, "bench.trivial_app:create()"))
+    wait_for(port)
+    return server
+
+
+def _stop(server: object) -> None:
+    assert isinstance(server, subprocess.Popen)
+    server.terminate()
+    server.wait()
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     os.sched_setaffinity(0, CLIENT_CPU)
@@ -243,11 +255,36 @@ def main() -> None:
         baseline.terminate()
         baseline.wait()
 
+    trivial_port = free_port()
+    costs = limits.measure(
+        key_path=work / "keys/idp-signing.key",
+        start_server=_trivial_server,
+        stop_server=_stop,
+        port=trivial_port,
+        server_cpus=SERVER_CPU,
+        client_cpus=CLIENT_CPU,
+        seconds=seconds,
+    )
+    # One request; the Response and the Assertion signed, the request's signature verified.
+    saml_limit = costs.limit(requests=1, rsa_sign=2, rsa_verify=1)
+    # Two requests (options, verify); one WebAuthn (ES256) signature verified.
+    passkey_limit = costs.limit(requests=2, es256_verify=1)
+    print(
+        f"this machine: trivial Flask request {1 / costs.request:7.0f}/s, RSA-2048 sign "
+        f"{1 / costs.operations['rsa_sign']:6.0f}/s, ES256 verify "
+        f"{1 / costs.operations['es256_verify']:6.0f}/s (server CPU)"
+    )
     print("SP-initiated SSO through HTTP, server on one core (signed Response + Assertion):")
-    print(f"  hideez-idp (in-process xmlsec)        {ours_rate:8.1f} responses/s")
+    print(
+        f"  hideez-idp (in-process xmlsec)        {ours_rate:8.1f} responses/s   "
+        f"{limits.of_limit(ours_rate, saml_limit)}"
+    )
     print(f"  pysaml2 default (xmlsec1 program)     {base_rate:8.1f} responses/s")
     print(f"  ratio                                 {ours_rate / base_rate:8.1f}x  (goal >= 20x)")
-    print(f"passkey sign-ins (options+verify+session) {passkeys:8.1f} /s")
+    print(
+        f"passkey sign-ins (options+verify+session) {passkeys:8.1f} /s   "
+        f"{limits.of_limit(passkeys, passkey_limit)}"
+    )
 
 
 if __name__ == "__main__":
