@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from idp.config.saml import (
     IdpSamlSettings,
     NameIdRule,
     ServiceProvider,
+    load_service_providers,
 )
 from idp.directory.model import Employee
 from idp.factors.kinds import FactorKind, FactorUse
@@ -106,3 +108,12 @@ def employee() -> Employee:
 def context() -> AuthContext:
     use = FactorUse(FactorKind.PASSKEY, "cred-1", NOW, True, ("hwk", "user"))
     return AuthContext("sess-1", "emp-1", NOW - dt.timedelta(seconds=5), (use,))
+
+
+SHIPPED_SPS = Path(__file__).resolve().parents[3] / "config" / "relying_parties"
+
+
+@pytest.fixture(scope="module")
+def sps() -> dict[str, ServiceProvider]:
+    """The shipped SP profiles (config/relying_parties), by name."""
+    return {sp.name: sp for sp in load_service_providers(SHIPPED_SPS).values()}

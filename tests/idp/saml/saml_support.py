@@ -1,8 +1,19 @@
-"""Constants and a replay cache shared by the SAML tests."""
+"""Constants, a replay cache and the response builder call shared by the SAML tests."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
+
+from idp.saml import constants as c
+from idp.saml.responses import SamlResponse, build_response
+
+if TYPE_CHECKING:
+    from idp.config.saml import IdpSamlSettings, ServiceProvider
+    from idp.directory.model import Employee
+    from idp.saml.requests import AuthnRequestInfo
+    from idp.saml.signing import SamlSigner
+    from idp.sessions import AuthContext
 
 IDP_BASE = "https://idp.example.com"
 SP_ENTITY = "https://sp.example.com/metadata"
@@ -22,3 +33,28 @@ class MemoryReplayCache:
             return False
         self.keys[key] = (value, ttl)
         return True
+
+
+def respond(
+    settings: IdpSamlSettings,
+    sp: ServiceProvider,
+    request: AuthnRequestInfo | None,
+    employee: Employee,
+    context: AuthContext,
+    signer: SamlSigner,
+    relay_state: str | None = None,
+) -> SamlResponse:
+    """A success Response as the SSO path builds it (REFEDS MFA, an 8-hour SP session)."""
+    return build_response(
+        settings=settings,
+        sp=sp,
+        request=request,
+        subject=employee,
+        context=context,
+        authn_context_class_ref=c.REFEDS_MFA,
+        session_index="sess-1",
+        session_not_on_or_after=NOW + dt.timedelta(hours=8),
+        signer=signer,
+        now=dt.datetime.now(dt.UTC),
+        relay_state=relay_state,
+    )

@@ -17,28 +17,21 @@ from lxml import etree
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
-from idp.config.saml import IdpSamlSettings, ServiceProvider, load_service_providers
+from idp.config.saml import IdpSamlSettings, ServiceProvider
 from idp.directory.model import Employee
 from idp.keys import SigningKey
 from idp.saml import constants as c
 from idp.saml.bindings import decode_redirect
 from idp.saml.errors import BuildError, SignatureRequired
-from idp.saml.requests import AuthnRequestInfo, parse_authn_request
-from idp.saml.responses import build_response
+from idp.saml.requests import parse_authn_request
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
 from tests.idp.saml import onelogin_sp as ol
-from tests.idp.saml.saml_support import NOW, MemoryReplayCache
+from tests.idp.saml.saml_support import MemoryReplayCache, respond
 
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "relying_parties"
 SID = "S-1-5-21-3623811015-3361044348-30300820-1013"
 GUID = "9f3a6a0e-1c2b-4d5e-8f70-112233445566"
 CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
-
-
-@pytest.fixture(scope="module")
-def sps() -> dict[str, ServiceProvider]:
-    return {sp.name: sp for sp in load_service_providers(CONFIG).values()}
 
 
 @pytest.fixture(scope="module")
@@ -50,28 +43,6 @@ def ad_employee(employee: Employee) -> Employee:
         ad_object_guid=GUID,
         external_ids={"upn": "alice@corp.acme.example"},
     )
-
-
-def _respond(
-    sp: ServiceProvider,
-    settings: IdpSamlSettings,
-    employee: Employee,
-    context: AuthContext,
-    signer: SamlSigner,
-    request: AuthnRequestInfo | None = None,
-) -> bytes:
-    return build_response(
-        settings=settings,
-        sp=sp,
-        request=request,
-        subject=employee,
-        context=context,
-        authn_context_class_ref=c.REFEDS_MFA,
-        session_index="s1",
-        session_not_on_or_after=NOW + dt.timedelta(hours=8),
-        signer=signer,
-        now=dt.datetime.now(dt.UTC),
-    ).xml
 
 
 def _sp_initiated(
@@ -93,7 +64,7 @@ def _sp_initiated(
         now=dt.datetime.now(dt.UTC),
     )
     assert info.id == request_id and info.acs.url == acs
-    xml = _respond(sp, settings, employee, context, signer, info)
+    xml = respond(settings, sp, info, employee, context, signer).xml
     return ol.validate(sp_settings, xml, acs=acs, request_id=request_id)
 
 
@@ -125,7 +96,7 @@ def test_xmlsec1_verifies_each_profile_and_sha1_is_never_used(
     tmp_path: Path,
 ) -> None:
     sp = sps[name]
-    xml = _respond(sp, settings, ad_employee, context, signer)
+    xml = respond(settings, sp, None, ad_employee, context, signer).xml
     # Every vendor profile signs both; the generic one (standard-sp) the assertion only.
     assert sp.sign_assertion and sp.sign_response == (sp.profile != "generic")
     assert b"rsa-sha1" not in xml and b"#sha1" not in xml
@@ -213,7 +184,7 @@ def test_citrix_cloud(
     assert attributes["firstName"] == ["Alice"] and attributes["lastName"] == ["Liddell"]
     # Without the AD identifiers Citrix Cloud cannot find the account: refuse here, by name.
     with pytest.raises(BuildError, match="requires 'cip_sid'"):
-        _respond(sp, settings, replace(ad_employee, ad_object_sid=None), context, signer)
+        respond(settings, sp, None, replace(ad_employee, ad_object_sid=None), context, signer)
 
 
 @pytest.mark.parametrize("name", ["fortigate", "fortiauthenticator"])
@@ -278,12 +249,12 @@ def test_adfs_claims_provider_trust(
     assert attributes[CLAIMS + "upn"] == ["alice@corp.acme.example"]
     assert attributes["http://schemas.microsoft.com/ws/2008/06/identity/claims/primarysid"] == [SID]
     assert attributes["http://schemas.xmlsoap.org/claims/Group"] == ["engineering", "admins"]
-    names = etree.fromstring(_respond(sp, settings, ad_employee, context, signer)).iterfind(
-        f".//{{{c.SAML_NS}}}Attribute"
-    )
+    names = etree.fromstring(
+        respond(settings, sp, None, ad_employee, context, signer).xml
+    ).iterfind(f".//{{{c.SAML_NS}}}Attribute")
     assert {a.get("NameFormat") for a in names} == {c.ATTRNAME_URI}
     with pytest.raises(BuildError, match="primarysid"):
-        _respond(sp, settings, replace(ad_employee, ad_object_sid=None), context, signer)
+        respond(settings, sp, None, replace(ad_employee, ad_object_sid=None), context, signer)
 
 
 def test_oracle_oam(

@@ -20,11 +20,10 @@ from idp.saml.attributes import pairwise_id
 from idp.saml.bindings import decode_redirect
 from idp.saml.errors import NameIdPolicyUnsupported
 from idp.saml.requests import AuthnRequestInfo, parse_authn_request
-from idp.saml.responses import SamlResponse, build_response
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
 from tests.idp.saml import onelogin_sp as ol
-from tests.idp.saml.saml_support import NOW, SP_ACS, SP_ENTITY, MemoryReplayCache
+from tests.idp.saml.saml_support import SP_ACS, SP_ENTITY, MemoryReplayCache, respond
 
 
 def _request(
@@ -42,28 +41,6 @@ def _request(
         now=dt.datetime.now(dt.UTC),
     )
     return info, sp_settings
-
-
-def _respond(
-    settings: IdpSamlSettings,
-    sp: ServiceProvider,
-    info: AuthnRequestInfo,
-    employee: Employee,
-    context: AuthContext,
-    signer: SamlSigner,
-) -> SamlResponse:
-    return build_response(
-        settings=settings,
-        sp=sp,
-        request=info,
-        subject=employee,
-        context=context,
-        authn_context_class_ref=c.REFEDS_MFA,
-        session_index="s1",
-        session_not_on_or_after=NOW + dt.timedelta(hours=8),
-        signer=signer,
-        now=dt.datetime.now(dt.UTC),
-    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +64,7 @@ def test_transient_request_is_honoured_whatever_the_configured_format(
     configured = replace(sp, name_id=rule)
     info, sp_settings = _request(configured, idp_key, settings, c.NAMEID_TRANSIENT)
     assert info.name_id_format == c.NAMEID_TRANSIENT
-    first = _respond(settings, configured, info, employee, context, signer)
+    first = respond(settings, configured, info, employee, context, signer)
     checked = ol.validate(sp_settings, first.xml, acs=SP_ACS, request_id=info.id)
     assert checked.get_nameid_format() == c.NAMEID_TRANSIENT
     assert first.name_id_format == c.NAMEID_TRANSIENT
@@ -99,7 +76,7 @@ def test_transient_request_is_honoured_whatever_the_configured_format(
         pairwise_id(salt=settings.pairwise_salt, employee_id=employee.id, sp_entity_id=SP_ENTITY),
     }
     assert checked.get_nameid() not in revealing
-    second = _respond(settings, configured, info, employee, context, signer)
+    second = respond(settings, configured, info, employee, context, signer)
     assert second.name_id != first.name_id
     assert b"NameQualifier" not in first.xml
 
@@ -113,7 +90,7 @@ def test_no_policy_or_unspecified_keeps_the_configured_format(
     signer: SamlSigner,
 ) -> None:
     info, sp_settings = _request(sp, idp_key, settings, c.NAMEID_UNSPECIFIED)
-    result = _respond(settings, sp, info, employee, context, signer)
+    result = respond(settings, sp, info, employee, context, signer)
     checked = ol.validate(sp_settings, result.xml, acs=SP_ACS, request_id=info.id)
     assert checked.get_nameid_format() == c.NAMEID_PERSISTENT == result.name_id_format
     assert result.name_id == pairwise_id(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,46 +12,16 @@ from idp.config.reader import Node
 from idp.config.saml import (
     IdpSamlSettings,
     ServiceProvider,
-    load_service_providers,
     parse_service_provider,
 )
 from idp.directory.model import Employee
 from idp.errors import ConfigError
 from idp.keys import SigningKey
 from idp.saml import constants as c
-from idp.saml.responses import build_response
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
 from tests.idp.saml import onelogin_sp as ol
-from tests.idp.saml.saml_support import NOW
-
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "relying_parties"
-
-
-@pytest.fixture(scope="module")
-def sps() -> dict[str, ServiceProvider]:
-    return {sp.name: sp for sp in load_service_providers(CONFIG).values()}
-
-
-def _respond(
-    sp: ServiceProvider,
-    settings: IdpSamlSettings,
-    employee: Employee,
-    context: AuthContext,
-    signer: SamlSigner,
-) -> bytes:
-    return build_response(
-        settings=settings,
-        sp=sp,
-        request=None,
-        subject=employee,
-        context=context,
-        authn_context_class_ref=c.REFEDS_MFA,
-        session_index="s1",
-        session_not_on_or_after=NOW + dt.timedelta(hours=8),
-        signer=signer,
-        now=dt.datetime.now(dt.UTC),
-    ).xml
+from tests.idp.saml.saml_support import respond
 
 
 def test_every_shipped_profile_loads(sps: dict[str, ServiceProvider]) -> None:
@@ -93,7 +62,7 @@ def test_github(
             "github_gpg_keys": "mQINBGX",
         },
     )
-    xml = _respond(sp, settings, admin, context, signer)
+    xml = respond(settings, sp, None, admin, context, signer).xml
     sp_settings = ol.settings(
         idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs, want_name_id_format=c.NAMEID_PERSISTENT
     )
@@ -108,7 +77,10 @@ def test_github(
     assert "SessionNotOnOrAfter" in attributes
     # An employee without these external ids gets no such attribute, never an empty one.
     plain = ol.validate(
-        sp_settings, _respond(sp, settings, employee, context, signer), acs=acs, request_id=None
+        sp_settings,
+        respond(settings, sp, None, employee, context, signer).xml,
+        acs=acs,
+        request_id=None,
     ).get_attributes()
     assert not {"administrator", "public_keys", "gpg_keys"} & set(plain)
     assert checked.get_nameid_format() == c.NAMEID_PERSISTENT
@@ -127,7 +99,7 @@ def test_google_workspace(
     sp = sps["google-workspace"]
     acs = sp.default_acs.url
     assert acs == "https://www.google.com/a/acme.example/acs"
-    xml = _respond(sp, settings, employee, context, signer)
+    xml = respond(settings, sp, None, employee, context, signer).xml
     # Google's audience is google.com or google.com/a/DOMAIN, which python3-saml checks
     # against its own entity id.
     sp_settings = ol.settings(
@@ -165,7 +137,7 @@ def test_gitlab(
     sp = sps["gitlab"]
     assert sp.sign_response and sp.entity_id == "https://gitlab.acme.example"
     acs = sp.default_acs.url
-    xml = _respond(sp, settings, employee, context, signer)
+    xml = respond(settings, sp, None, employee, context, signer).xml
     sp_settings = ol.settings(
         idp_cert=idp_key, sp_entity=sp.entity_id, acs=acs, want_messages_signed=True
     )
@@ -177,7 +149,7 @@ def test_gitlab(
     from idp.saml.errors import BuildError
 
     with pytest.raises(BuildError, match="requires 'email'"):
-        _respond(sp, settings, replace(employee, email=""), context, signer)
+        respond(settings, sp, None, replace(employee, email=""), context, signer)
 
 
 def test_okta_sha256(
@@ -189,7 +161,7 @@ def test_okta_sha256(
     signer: SamlSigner,
 ) -> None:
     sp = sps["okta"]
-    xml = _respond(sp, settings, employee, context, signer)
+    xml = respond(settings, sp, None, employee, context, signer).xml
     assert b"rsa-sha1" not in xml and b"#sha1" not in xml
     assert xml.count(b"xmldsig-more#rsa-sha256") == 2
     acs = sp.default_acs.url

@@ -15,35 +15,10 @@ from idp.saml import constants as c
 from idp.saml.attributes import pairwise_id
 from idp.saml.bindings import decode_post, decode_redirect
 from idp.saml.requests import idp_initiated, parse_authn_request
-from idp.saml.responses import SamlResponse, build_response
 from idp.saml.signing import SamlSigner
 from idp.sessions import AuthContext
 from tests.idp.saml import onelogin_sp as ol
-from tests.idp.saml.saml_support import NOW, SP_ACS, SP_ENTITY, MemoryReplayCache
-
-
-def _respond(
-    settings: IdpSamlSettings,
-    sp: ServiceProvider,
-    request: object,
-    employee: Employee,
-    context: AuthContext,
-    signer: SamlSigner,
-    relay_state: str | None = None,
-) -> SamlResponse:
-    return build_response(
-        settings=settings,
-        sp=sp,
-        request=request,  # type: ignore[arg-type]
-        subject=employee,
-        context=context,
-        authn_context_class_ref=c.REFEDS_MFA,
-        session_index="sess-1",
-        session_not_on_or_after=NOW + dt.timedelta(hours=8),
-        signer=signer,
-        now=dt.datetime.now(dt.UTC),
-        relay_state=relay_state,
-    )
+from tests.idp.saml.saml_support import SP_ACS, SP_ENTITY, MemoryReplayCache, respond
 
 
 def test_redirect_flow_is_accepted_by_strict_onelogin(
@@ -67,7 +42,7 @@ def test_redirect_flow_is_accepted_by_strict_onelogin(
     assert request.id == request_id
     assert request.relay_state == "https://sp.example.com/after"
     assert request.acs.url == SP_ACS
-    result = _respond(settings, sp, request, employee, context, signer)
+    result = respond(settings, sp, request, employee, context, signer)
     checked = ol.validate(sp_settings, result.xml, acs=SP_ACS, request_id=request_id)
     assert checked.get_nameid() == pairwise_id(
         salt=settings.pairwise_salt, employee_id=employee.id, sp_entity_id=SP_ENTITY
@@ -113,7 +88,7 @@ def test_signed_redirect_and_post_requests_verify(
         now=dt.datetime.now(dt.UTC),
     )
     assert info.signed and info.id == request_id and info.relay_state == "rs"
-    result = _respond(settings, sp_signed, info, employee, context, signer)
+    result = respond(settings, sp_signed, info, employee, context, signer)
     ol.validate(sp_settings, result.xml, acs=SP_ACS, request_id=request_id)
 
 
@@ -130,7 +105,7 @@ def test_idp_initiated_flow(
         relay_state="https://sp.example.com/x",
         service_providers={sp.entity_id: sp},
     )
-    result = _respond(
+    result = respond(
         settings, chosen, None, employee, context, signer, relay_state="https://sp.example.com/x"
     )
     assert b"InResponseTo" not in result.xml
@@ -155,7 +130,7 @@ def test_encrypted_assertion_is_decrypted_by_onelogin(
             encryption_cert=sp_key.cert_pem,
             encryption_algorithm=algorithm,
         )
-        result = _respond(settings, encrypting, None, employee, context, signer)
+        result = respond(settings, encrypting, None, employee, context, signer)
         root = etree.fromstring(result.xml)
         assert root.find(f"{{{c.SAML_NS}}}Assertion") is None
         assert root.find(f"{{{c.SAML_NS}}}EncryptedAssertion") is not None
@@ -179,7 +154,7 @@ def test_tampered_response_is_refused_by_onelogin(
     employee: Employee,
     context: AuthContext,
 ) -> None:
-    result = _respond(settings, sp, None, employee, context, signer)
+    result = respond(settings, sp, None, employee, context, signer)
     forged = result.xml.replace(b"alice@example.com", b"mallory@example.com")
     sp_settings = ol.settings(idp_cert=idp_key, sp_entity=SP_ENTITY, acs=SP_ACS)
     with pytest.raises(Exception, match=r"[Ss]ignature|[Dd]igest|validat"):
