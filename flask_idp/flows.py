@@ -8,9 +8,11 @@ from flask import Response, current_app, make_response, redirect, render_templat
 
 from flask_idp.web import (
     clear_session_cookie,
+    client_ip,
     csrf_token,
     current_context,
     flow_id,
+    session_cookie_name,
     set_session_cookie,
 )
 from idp.flows.answers import Answer, FormPost, Json, Page, Redirect
@@ -52,7 +54,7 @@ def build_flows(rt: Runtime) -> Flows:
         steps=steps,
         passkey=PasskeyStep(rt, steps),
         password=PasswordStep(rt, steps),
-        registration=Registration(rt),
+        registration=Registration(rt, steps),
         logout=Logout(rt),
         saml=SamlSignIn(rt, p.saml, engine) if p.saml else None,
         oidc=OidcSignIn(rt, p.oidc, engine) if p.oidc else None,
@@ -68,8 +70,6 @@ def flows() -> Flows:
 
 def browser() -> Browser:
     """This request's browser, as the core flows see it."""
-    from flask_idp.web import client_ip, session_cookie_name
-
     withheld = (
         request.headers.get("Sec-Fetch-Site") == "cross-site"
         and session_cookie_name() not in request.cookies

@@ -35,8 +35,9 @@ log = logging.getLogger("hideez_idp")
 
 
 class Registration:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, steps: Steps) -> None:
         self._rt = runtime
+        self._steps = steps
 
     def require_recent_sign_in(self, browser: Browser, *, action: str) -> str:
         """The signed-in employee's id, if they signed in recently enough for ``action``."""
@@ -74,7 +75,7 @@ class Registration:
         """An enrolment the browser refused before asking us (its DOMException name): logged
         and audited for the registrant, believed for nothing else."""
         rt = self._rt
-        Steps(rt).check_rate(browser, scope="passkey-report")
+        self._steps.check_rate(browser, scope="passkey-report")
         employee, _ = self.registrant(data, browser=browser)
         failure = client_failure(
             ceremony="create",
@@ -83,7 +84,7 @@ class Registration:
             user_verification_required=self._uv() == "required",
         )
         log.info("passkey enrolment refused in the browser: %s (ip %s)", failure.reason, browser.ip)
-        Steps(rt).audit_client_failure(
+        self._steps.audit_client_failure(
             failure, employee_id=employee.id, relying_party=None, browser=browser
         )
         return Answer(Json({"ok": True}))
