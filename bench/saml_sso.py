@@ -6,7 +6,7 @@ request is a fresh AuthnRequest signed by the python3-saml demo SP (HTTP-Redirec
 with a live IdP session cookie; each answer is the auto-post form with a signed Response
 carrying a signed Assertion (RSA-2048, SHA-256).
 
-  1. hideez-idp (`flask_idp.wsgi`, in-process python-xmlsec, keys loaded once), which also
+  1. hideez-idp (`flask_idp.wsgi`, in-process signing, keys loaded once), which also
      verifies the request signature, checks the replay cache and evaluates the policy;
   2. the same answer from pysaml2's defaults (bench/pysaml2_default_idp.py: pysaml2 Server with
      the xmlsec1 program), which skips the request signature check.
@@ -276,7 +276,7 @@ def main() -> None:
     )
     print("SP-initiated SSO through HTTP, server on one core (signed Response + Assertion):")
     print(
-        f"  hideez-idp (in-process xmlsec)        {ours_rate:8.1f} responses/s   "
+        f"  hideez-idp (in-process signing)       {ours_rate:8.1f} responses/s   "
         f"{limits.of_limit(ours_rate, saml_limit)}"
     )
     print(f"  pysaml2 default (xmlsec1 program)     {base_rate:8.1f} responses/s")

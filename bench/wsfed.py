@@ -3,7 +3,7 @@
 Prints sign-in responses/s for
   1. the core path with a live session: parse the wsignin1.0 parameters, read the session from
      the short-lived store, evaluate the policy, build and sign the SAML 1.1 token and the RSTR
-     (idp.wsfed; lxml + in-process python-xmlsec, key loaded once);
+     (idp.wsfed; lxml + in-process signing, key loaded once);
   2. the whole HTTP path through the Flask app (test client, one thread) with a live session
      cookie: GET /wsfed → the auto-posted form (session read, token, participant record, audit
      row in SQLite);
