@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -68,14 +68,22 @@ class Database:
         ``write=True`` takes SQLite's write lock at the start (``BEGIN IMMEDIATE``); on
         PostgreSQL the repositories lock the rows they need.
         """
+        with (
+            self.connection(write=write) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def connection(self, *, write: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction (no ORM unit of work), committed on success:
+        for the hottest writes, such as the audit appends of every sign-in."""
         try:
             with self.engine.connect() as connection:
                 connection.execution_options(idp_write=write)
-                with (
-                    Session(bind=connection, expire_on_commit=False) as session,
-                    session.begin(),
-                ):
-                    yield session
+                with connection.begin():
+                    yield connection
         except OperationalError as exc:
             # The driver's text names hosts, ports and SQL: it goes to the log, not the client.
             log.error("database unavailable: %s", exc.orig)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from idp.audit import AuditEntry, AuditEvent, AuditKind, ChainReport, Outcome, seal, verify_chain
 from idp.store.errors import StoreError
@@ -26,6 +26,15 @@ from idp.store.sql.models import AuditChainHeadRow, AuditEventRow
 from idp.store.sql.repositories.common import Page, check_paging
 
 _HEAD_ID = 1
+# Built once and run on a Core connection (no ORM unit of work): appends run on every sign-in.
+_HEAD = AuditChainHeadRow
+_READ_HEAD = select(_HEAD.last_seq, _HEAD.last_hash).where(_HEAD.id == _HEAD_ID).with_for_update()
+_INSERT_EVENTS = insert(AuditEventRow)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.id == _HEAD_ID)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
 log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 VERIFY_BATCH = 1000
@@ -249,18 +258,10 @@ class AuditRepository:
         return error
 
     def append_many(self, entries: list[AuditEntry]) -> list[AuditEvent]:
-        """Append ``entries`` in order, in one transaction (group commit of concurrent writers).
-
-        Core statements, not ORM units of work: this runs on every sign-in.
-        """
-        head_row = AuditChainHeadRow
+        """Append ``entries`` in order, in one transaction (group commit of concurrent writers)."""
         events: list[AuditEvent] = []
-        with self._db.transaction(write=True) as s:
-            head = s.execute(
-                select(head_row.last_seq, head_row.last_hash)
-                .where(head_row.id == _HEAD_ID)
-                .with_for_update()
-            ).first()
+        with self._db.connection(write=True) as connection:
+            head = connection.execute(_READ_HEAD).first()
             if head is None:
                 raise StoreError("the audit chain head row is missing: run migrate()")
             seq, last_hash = head
@@ -268,12 +269,8 @@ class AuditRepository:
                 event = seal(storable(entry), seq=seq + 1, prev_hash=last_hash)
                 seq, last_hash = event.seq, event.hash
                 events.append(event)
-            s.execute(insert(AuditEventRow), [_row_values(e) for e in events])
-            s.execute(
-                update(head_row)
-                .where(head_row.id == _HEAD_ID)
-                .values(last_seq=seq, last_hash=last_hash)
-            )
+            connection.execute(_INSERT_EVENTS, [_row_values(e) for e in events])
+            connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": last_hash})
         return events
 
     def append_event(self, **fields: Any) -> AuditEvent:
