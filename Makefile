@@ -57,7 +57,7 @@ pytest: $(STAMP) sysdeps services
 test: lint typecheck pytest
 
 bench: $(STAMP) sysdeps
-	$(BIN)/python bench/saml_sso.py
+	$(BIN)/python bench/paths.py
 	$(BIN)/python bench/saml_core.py
 	$(BIN)/python bench/oidc_tokens.py
 	$(BIN)/python bench/wsfed.py
