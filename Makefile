@@ -63,6 +63,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/wsfed.py
 	$(BIN)/python bench/session_memory.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/cores.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

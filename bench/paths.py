@@ -263,8 +263,7 @@ def _eam_worker(
     idp_url: str, cookies: dict[str, str], key: CraftedKey, csrf: str, sim: EntraSim,
     seconds: float, out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:  # fmt: skip
-    os.sched_setaffinity(0, CLIENT_CPU)
-    http = requests.Session()
+    http = requests.Session()  # pinned where this process was forked: to the load CPU(s)
     http.cookies.update(cookies)
     count, begin = 0, time.perf_counter()
     while time.perf_counter() - begin < seconds:
@@ -282,8 +281,7 @@ def _passkey_worker(
     idp_url: str, cookies: dict[str, str], key: CraftedKey, csrf: str, _sim: EntraSim,
     seconds: float, out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:  # fmt: skip
-    os.sched_setaffinity(0, CLIENT_CPU)
-    http = requests.Session()
+    http = requests.Session()  # pinned where this process was forked: to the load CPU(s)
     http.cookies.update(cookies)
     count, begin = 0, time.perf_counter()
     while time.perf_counter() - begin < seconds:
@@ -314,7 +312,7 @@ def client_loops(
 
 def load(idp: Idp, items: list[str] | list[Request], seconds: float, expect: int = 200) -> float:
     return http_load.run("127.0.0.1", idp.port, items, headers=idp.header(), workers=3,
-                         cpus=CLIENT_CPU, seconds=seconds, expect=expect)  # fmt: skip
+                         cpus=os.sched_getaffinity(0), seconds=seconds, expect=expect)  # fmt: skip
 
 
 def measure_ours(idp: Idp, sim: EntraSim, seconds: float, costs: limits.Costs) -> list[Row]:
