@@ -19,6 +19,7 @@ Used by SAML 2.0 responses, logout messages and metadata and by WS-Federation to
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 from dataclasses import dataclass, field
 
@@ -70,7 +71,8 @@ def _canonical(element: etree._Element) -> bytes:
 
 @dataclass
 class XmlSigner:
-    """Signs XML elements in place with one key (thread-safe: it holds no per-call state)."""
+    """Signs XML elements in place with one key (thread-safe: each signature is a copy of a
+    template built once)."""
 
     key: SigningKey
     sign_hash: str = "sha256"
@@ -78,7 +80,7 @@ class XmlSigner:
     _method: str = field(init=False, repr=False)
     _digest: str = field(init=False, repr=False)
     _hash: hashes.HashAlgorithm = field(init=False, repr=False)
-    _certificate: str = field(init=False, repr=False)
+    _template: etree._Element = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         kind = "rsa" if isinstance(self.key.private_key, rsa.RSAPrivateKey) else "ec"
@@ -89,7 +91,7 @@ class XmlSigner:
         self._method = _SIGN_METHODS[(kind, self.sign_hash)]
         self._digest = _DIGESTS[self.digest_hash]
         self._hash = _HASHES[self.sign_hash]()
-        self._certificate = self.key.cert_der_b64
+        self._template = self._signature_template()
 
     def sign(
         self,
@@ -109,22 +111,32 @@ class XmlSigner:
         # The enveloped-signature transform removes the Signature again: the digest is over
         # the element as it is now, before the signature goes in.
         digest = hashlib.new(self.digest_hash, _canonical(element)).digest()
-        signature = etree.Element(f"{{{DSIG_NS}}}Signature", nsmap={"ds": DSIG_NS})
+        signature = copy.deepcopy(self._template)
         _place(element, signature, insert_after)
+        signed_info, value, _ = signature
+        reference = signed_info[2]
+        reference.set("URI", f"#{ref_id}")
+        reference[2].text = base64.b64encode(digest).decode("ascii")
+        signed = self._sign_bytes(_canonical(signed_info))
+        value.text = base64.b64encode(signed).decode("ascii")
+        return element
+
+    def _signature_template(self) -> etree._Element:
+        """Everything of a ``ds:Signature`` but the reference, the digest and the value."""
+        signature = etree.Element(f"{{{DSIG_NS}}}Signature", nsmap={"ds": DSIG_NS})
         signed_info = _ds("SignedInfo", signature)
         _ds("CanonicalizationMethod", signed_info, Algorithm=_EXC_C14N)
         _ds("SignatureMethod", signed_info, Algorithm=self._method)
-        reference = _ds("Reference", signed_info, URI=f"#{ref_id}")
+        reference = _ds("Reference", signed_info)
         transforms = _ds("Transforms", reference)
         _ds("Transform", transforms, Algorithm=_ENVELOPED)
         _ds("Transform", transforms, Algorithm=_EXC_C14N)
         _ds("DigestMethod", reference, Algorithm=self._digest)
-        _ds("DigestValue", reference).text = base64.b64encode(digest).decode("ascii")
-        value = self._sign_bytes(_canonical(signed_info))
-        _ds("SignatureValue", signature).text = base64.b64encode(value).decode("ascii")
+        _ds("DigestValue", reference)
+        _ds("SignatureValue", signature)
         key_info = _ds("KeyInfo", signature)
-        _ds("X509Certificate", _ds("X509Data", key_info)).text = self._certificate
-        return element
+        _ds("X509Certificate", _ds("X509Data", key_info)).text = self.key.cert_der_b64
+        return signature
 
     def _sign_bytes(self, data: bytes) -> bytes:
         key = self.key.private_key

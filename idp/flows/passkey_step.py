@@ -152,7 +152,7 @@ class PasskeyStep:
         browser: Browser,
     ) -> StepDone:
         rt, wa = self._rt, self._rt.config.webauthn
-        employee = rt.employees.get(credential.employee_id)
+        employee = rt.directory.get(credential.employee_id)
         if employee is None or not employee.can_sign_in:
             raise AccessDenied("this account is disabled; ask your administrator")
         try:

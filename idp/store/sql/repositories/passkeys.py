@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from idp.errors import Conflict
@@ -44,7 +45,12 @@ class SignCountNotIncreased(Conflict):
         self.received = received
 
 
-def _from_row(row: PasskeyCredentialRow) -> PasskeyCredential:
+_BY_ID = select(PasskeyCredentialRow.__table__).where(
+    PasskeyCredentialRow.credential_id == bindparam("credential_id")
+)
+
+
+def _from_row(row: PasskeyCredentialRow | Row[Any]) -> PasskeyCredential:
     return PasskeyCredential(
         credential_id=row.credential_id,
         employee_id=row.employee_id,
@@ -117,9 +123,10 @@ class PasskeyRepository:
         return credential
 
     def get(self, credential_id: str) -> PasskeyCredential | None:
-        with self._db.transaction() as s:
-            row = s.get(PasskeyCredentialRow, credential_id)
-            return None if row is None else _from_row(row)
+        # A Core read (no ORM unit of work): every passkey sign-in starts here.
+        with self._db.connection() as c:
+            row = c.execute(_BY_ID, {"credential_id": credential_id}).first()
+        return None if row is None else _from_row(row)
 
     def list_for_employee(self, employee_id: str) -> tuple[PasskeyCredential, ...]:
         query = (
@@ -132,7 +139,7 @@ class PasskeyRepository:
 
     def record_use(
         self, credential_id: str, *, new_sign_count: int, backed_up: bool, at: dt.datetime
-    ) -> PasskeyCredential:
+    ) -> None:
         """Record a successful assertion; the stored sign count never goes down.
 
         One conditional UPDATE, so two concurrent assertions cannot both pass with the same
@@ -144,23 +151,25 @@ class PasskeyRepository:
         col = PasskeyCredentialRow
         rises = col.sign_count < new_sign_count
         no_counter = (col.sign_count == 0) & (new_sign_count == 0)
-        with self._db.transaction(write=True) as s:
-            result = s.execute(
+        with self._db.connection(write=True) as c:
+            result = c.execute(
                 update(col)
                 .where(col.credential_id == credential_id, rises | no_counter)
                 .values(sign_count=new_sign_count, backed_up=backed_up, last_used_at=at)
             )
-            row = s.get(col, credential_id, populate_existing=True)
-            if row is None:
-                raise CredentialNotFound(f"no credential {credential_id!r}")
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise SignCountNotIncreased(
-                    f"sign count {new_sign_count} is not greater than the stored "
-                    f"{row.sign_count}: possible cloned authenticator",
-                    stored=row.sign_count,
-                    received=new_sign_count,
-                )
-            return _from_row(row)
+            if result.rowcount == 1:
+                return
+            stored = c.execute(
+                select(col.sign_count).where(col.credential_id == credential_id)
+            ).scalar_one_or_none()
+        if stored is None:
+            raise CredentialNotFound(f"no credential {credential_id!r}")
+        raise SignCountNotIncreased(
+            f"sign count {new_sign_count} is not greater than the stored "
+            f"{stored}: possible cloned authenticator",
+            stored=stored,
+            received=new_sign_count,
+        )
 
     def rename(
         self, credential_id: str, name: str, *, expected_employee_id: str | None = None
