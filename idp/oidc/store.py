@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text, delete, select, update
+from sqlalchemy import ForeignKey, String, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -107,19 +107,20 @@ class SqlRefreshFamilies:
     def start(self, grant: Grant, *, token_hash: str, now: dt.datetime, ttl: int) -> None:
         """Record a new family with its first token."""
         expires = now + dt.timedelta(seconds=ttl)
-        with self.db.transaction(write=True) as s:
-            s.add(
-                OidcGrantRow(
-                    grant_id=grant.grant_id,
-                    client_id=grant.client_id,
-                    employee_id=grant.employee_id,
-                    grant_json=grant.to_json().decode(),
-                    created_at=now,
-                    expires_at=expires,
-                )
-            )
-            s.flush()  # the token row refers to the grant row
-            s.add(_token(token_hash, grant.grant_id, now=now, expires=expires))
+        # Core statements (no ORM unit of work): a code exchange with a refresh token is on
+        # the token endpoint's hot path.
+        with self.db.connection(write=True) as c:
+            c.execute(
+                insert(OidcGrantRow),
+                {"grant_id": grant.grant_id, "client_id": grant.client_id,
+                 "employee_id": grant.employee_id, "grant_json": grant.to_json().decode(),
+                 "created_at": now, "expires_at": expires},
+            )  # fmt: skip
+            c.execute(
+                insert(OidcRefreshTokenRow),
+                {"token_hash": token_hash, "grant_id": grant.grant_id, "issued_at": now,
+                 "expires_at": expires},
+            )  # fmt: skip
 
     def rotate(
         self,
