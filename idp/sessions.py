@@ -178,7 +178,7 @@ class SessionStore:
         """A new session after a sign-in with ``factor`` (or a multi-step one's ``factors``)."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         context = AuthContext(session_id, employee_id, now, _uses(factor, factors))
-        self._store.hash_put(
+        self._store.record_put(
             _KEY_PREFIX + session_id,
             {
                 "v": SCHEMA_VERSION,
@@ -196,7 +196,7 @@ class SessionStore:
         if not self.is_well_formed(session_id):
             return None
         key = _KEY_PREFIX + session_id
-        fields = self._store.hash_get(key, refresh_ttl=self._idle)
+        fields = self._store.record_get(key, refresh_ttl=self._idle)
         if fields is None:
             return None
         try:
@@ -272,14 +272,14 @@ class SessionStore:
     def _update(self, session_id: str, fields: dict[str, bytes]) -> None:
         # Atomic "only if it still exists": a write racing the session's end (logout, expiry)
         # must not bring back half a session.
-        if not self._store.hash_update(_KEY_PREFIX + session_id, fields, ttl=self._idle):
+        if not self._store.record_update(_KEY_PREFIX + session_id, fields, ttl=self._idle):
             raise SessionNotFound("the session has ended or expired; sign in again")
 
     def participants(self, session_id: str) -> tuple[str, ...]:
         """The relying parties recorded for the session, sorted; empty if it is gone."""
         if not self.is_well_formed(session_id):
             return ()
-        fields = self._store.hash_get(_KEY_PREFIX + session_id)
+        fields = self._store.record_get(_KEY_PREFIX + session_id)
         if fields is None:
             return ()
         return tuple(

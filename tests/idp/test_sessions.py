@@ -40,7 +40,7 @@ def test_ids_are_unique(sessions: SessionStore) -> None:
 
 def test_stored_as_json_not_pickle(ephemeral: EphemeralStore, sessions: SessionStore) -> None:
     context = sessions.create(employee_id="emp-1", factor=PASSKEY, now=NOW)
-    fields = ephemeral.hash_get("session:" + context.session_id)
+    fields = ephemeral.record_get("session:" + context.session_id)
     assert fields is not None
     factors = json.loads(fields["factors"])
     assert factors[0]["kind"] == "passkey" and factors[0]["amr"] == ["hwk", "user"]
@@ -77,7 +77,7 @@ def test_idle_timeout_and_refresh_on_use() -> None:
 )
 def test_malformed_ids_never_reach_the_store(bad: str) -> None:
     class Exploding(MemoryStore):
-        def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> None:  # type: ignore[override]
+        def record_get(self, key: str, *, refresh_ttl: int | None = None) -> None:  # type: ignore[override]
             raise AssertionError("store touched")
 
         def delete(self, key: str) -> None:
@@ -155,15 +155,15 @@ def test_end(ephemeral: EphemeralStore, sessions: SessionStore) -> None:
         sessions.add_factor(sid, TOTP, now=NOW)
     with pytest.raises(SessionNotFound):
         sessions.record_participant(sid, "saml:late")
-    assert ephemeral.hash_get("session:" + sid) is None  # no half session brought back
+    assert ephemeral.record_get("session:" + sid) is None  # no half session brought back
     sessions.end(sid)  # ending twice is fine
 
 
 def test_corrupt_session_is_dropped(ephemeral: EphemeralStore, sessions: SessionStore) -> None:
     sid = sessions.create(employee_id="emp-1", factor=PASSKEY, now=NOW).session_id
-    ephemeral.hash_put("session:" + sid, {"factors": b"not json"}, ttl=60)
+    ephemeral.record_put("session:" + sid, {"factors": b"not json"}, ttl=60)
     assert sessions.get(sid, now=NOW) is None  # read as "no session", not an error
-    assert ephemeral.hash_get("session:" + sid) is None  # and removed
+    assert ephemeral.record_get("session:" + sid) is None  # and removed
 
 
 def test_bad_timeouts() -> None:

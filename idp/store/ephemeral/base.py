@@ -11,6 +11,9 @@ semantic against both). Values are bytes; callers serialise (JSON, never pickle)
   (a fixed window for rate limits).
 - ``hash_put`` merges fields into a hash and sets its TTL; ``hash_get`` returns every field
   (``None`` when absent) and, with ``refresh_ttl``, restarts the TTL in the same round trip.
+- ``record_put``/``record_update``/``record_get`` are the same three for a *record*: a small
+  hash that is read and merged whole (a session). Redis stores it compactly as one value; a
+  hash may grow (an index of ids) and is a Redis hash. A key is one kind or the other.
 - ``publish``/``subscribe`` carry messages between instances; only subscribers present when a
   message is published receive it.
 
@@ -57,6 +60,14 @@ class EphemeralStore(Protocol):
         ...
 
     def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None: ...
+
+    def record_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None: ...
+
+    def record_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool: ...
+
+    def record_get(
+        self, key: str, *, refresh_ttl: int | None = None
+    ) -> dict[str, bytes] | None: ...
 
     def delete(self, key: str) -> None: ...
 

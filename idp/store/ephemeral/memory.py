@@ -21,6 +21,12 @@ from idp.store.errors import StoreFull, WrongValueType
 DEFAULT_MAX_KEYS = 100_000
 SUBSCRIPTION_BACKLOG = 10_000
 
+
+class _Record(dict[str, bytes]):
+    """A record's fields: a hash of its own kind, so that reading one as the other is refused
+    here as Redis refuses it (there a record is a packed string, a hash a Redis hash)."""
+
+
 Value = bytes | dict[str, bytes]
 
 
@@ -103,13 +109,14 @@ class MemoryStore:
     @staticmethod
     def _bytes(key: str, entry: _Entry) -> bytes:
         if not isinstance(entry.value, bytes):
-            raise WrongValueType(f"key {key!r} holds a hash, expected a string value")
+            raise WrongValueType(f"key {key!r} holds a hash or a record, expected a string value")
         return entry.value
 
     @staticmethod
-    def _hash(key: str, entry: _Entry) -> dict[str, bytes]:
-        if not isinstance(entry.value, dict):
-            raise WrongValueType(f"key {key!r} holds a string value, expected a hash")
+    def _fields(key: str, entry: _Entry, kind: type[dict[str, bytes]]) -> dict[str, bytes]:
+        if type(entry.value) is not kind:
+            held = "a string value" if isinstance(entry.value, bytes) else "another kind of hash"
+            raise WrongValueType(f"key {key!r} holds {held}, expected a {kind.__name__}")
         return entry.value
 
     # -- the contract ------------------------------------------------------------------------
@@ -160,37 +167,55 @@ class MemoryStore:
             return count
 
     def hash_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None:
-        check_key(key)
-        check_ttl(ttl)
-        check_mapping(mapping)
-        with self._lock:
-            entry = self._live(key)
-            if entry is None:
-                self._set(key, dict(mapping), ttl)
-                return
-            self._hash(key, entry).update(mapping)
-            entry.expires_at = self._clock() + ttl
+        self._merge(key, mapping, ttl, kind=dict, create=True)
 
     def hash_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
+        return self._merge(key, mapping, ttl, kind=dict, create=False)
+
+    def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
+        return self._read(key, refresh_ttl, kind=dict)
+
+    def record_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None:
+        self._merge(key, mapping, ttl, kind=_Record, create=True)
+
+    def record_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
+        return self._merge(key, mapping, ttl, kind=_Record, create=False)
+
+    def record_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
+        return self._read(key, refresh_ttl, kind=_Record)
+
+    def _merge(
+        self,
+        key: str,
+        mapping: Mapping[str, bytes],
+        ttl: int,
+        *,
+        kind: type[dict[str, bytes]],
+        create: bool,
+    ) -> bool:
         check_key(key)
         check_ttl(ttl)
         check_mapping(mapping)
         with self._lock:
             entry = self._live(key)
             if entry is None:
-                return False
-            self._hash(key, entry).update(mapping)
+                if create:
+                    self._set(key, kind(mapping), ttl)
+                return create
+            self._fields(key, entry, kind).update(mapping)
             entry.expires_at = self._clock() + ttl
             return True
 
-    def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
+    def _read(
+        self, key: str, refresh_ttl: int | None, *, kind: type[dict[str, bytes]]
+    ) -> dict[str, bytes] | None:
         if refresh_ttl is not None:
             check_ttl(refresh_ttl)
         with self._lock:
             entry = self._live(key)
             if entry is None:
                 return None
-            fields = dict(self._hash(key, entry))
+            fields = dict(self._fields(key, entry, kind))
             if refresh_ttl is not None:
                 entry.expires_at = self._clock() + refresh_ttl
             return fields

@@ -5,12 +5,12 @@ Every key and channel is namespaced by ``prefix``. Multi-step operations go out 
 atomic. Pooling, reconnects and health checks are redis-py's own (``health_check_interval`` on
 checkout).
 
-A contract "hash" is one packed string value (``MAGIC`` then ``len:name len:value`` pairs),
-merged by a script, not a Redis hash: a session's values (its factors, a SAML participant)
-are longer than the 64 bytes up to which Redis keeps a hash compact (``hash-max-listpack-value``),
-and a full-size Redis hash costs ~1.1 KB per session against ~0.6 KB packed. Packed values are
-marked, so reading one as a plain value (or the reverse) is refused as the wrong type, as the
-contract demands.
+A contract *hash* is a Redis hash. A contract *record* (a small hash merged whole, such as a
+session) is one packed string value (``MAGIC`` then ``len:name len:value`` pairs) merged by a
+script: a session's values (its factors, a SAML participant) are longer than the 64 bytes up
+to which Redis keeps a hash compact (``hash-max-listpack-value``), and as a full-size Redis
+hash a session costs ~1.1 KB against ~0.75 KB packed. Packed values are marked, so reading one
+as a plain value (or the reverse) is refused as the wrong type, as the contract demands.
 """
 
 from __future__ import annotations
@@ -52,9 +52,16 @@ def _shown(key: str) -> str:
 
 MAGIC = b"\xffh1:"
 
+_HASH_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
 # ARGV: MAGIC, mode ('put' merges or creates, 'update' merges only if it exists), ttl, then
 # name/value pairs. Fields are only ever added or replaced, never removed.
-_HASH_MERGE = """
+_RECORD_MERGE = """
 local magic, mode, ttl = ARGV[1], ARGV[2], ARGV[3]
 local current = redis.call('GET', KEYS[1])
 if not current then
@@ -89,7 +96,7 @@ redis.call('SET', KEYS[1], table.concat(parts), 'EX', ttl)
 return 1
 """
 
-# GETDEL, except that a packed hash is refused and left in place.
+# GETDEL, except that a record is refused and left in place.
 _TAKE = """
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
@@ -103,7 +110,7 @@ return value
 
 def _unpack(packed: bytes, what: str) -> dict[str, bytes]:
     if not packed.startswith(MAGIC):
-        raise WrongValueType(f"{what}: the key holds a plain value, not a hash")
+        raise WrongValueType(f"{what}: the key holds a plain value, not a record")
     fields: dict[str, bytes] = {}
     at = len(MAGIC)
     while at < len(packed):
@@ -121,13 +128,13 @@ def _field(packed: bytes, at: int) -> tuple[bytes, int]:
 
 def _plain(value: bytes | None, what: str) -> bytes | None:
     if value is not None and value.startswith(MAGIC):
-        raise WrongValueType(f"{what}: the key holds a hash, not a plain value")
+        raise WrongValueType(f"{what}: the key holds a record, not a plain value")
     return value
 
 
 def _storable(value: bytes) -> bytes:
     if value.startswith(MAGIC):
-        raise ValueError("a value may not begin with the store's hash marker")
+        raise ValueError("a value may not begin with the store's record marker")
     return value
 
 
@@ -160,7 +167,8 @@ class RedisStore:
         self._client = client
         self._prefix = prefix
         # One round trip each, atomic; an update never revives an ended hash.
-        self._hash_merge = client.register_script(_HASH_MERGE)
+        self._hash_update = client.register_script(_HASH_UPDATE)
+        self._record_merge = client.register_script(_RECORD_MERGE)
         self._take = client.register_script(_TAKE)
 
     @classmethod
@@ -215,9 +223,47 @@ class RedisStore:
         return int(count)
 
     def hash_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None:
-        self._merge("put", key, mapping, ttl)
+        check_ttl(ttl)
+        check_mapping(mapping)
+        full = self._k(key)
+        with _translated(f"HSET {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
+            redis_fields: dict[Any, Any] = dict(mapping)
+            pipe.hset(full, mapping=redis_fields)
+            pipe.expire(full, ttl)
+            pipe.execute()
 
     def hash_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
+        check_ttl(ttl)
+        check_mapping(mapping)
+        args: list[Any] = [ttl]
+        for name, value in mapping.items():
+            args += [name, value]
+        with _translated(f"HSET {_shown(key)}"):
+            return bool(self._hash_update(keys=[self._k(key)], args=args))
+
+    def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
+        full = self._k(key)
+        if refresh_ttl is None:
+            with _translated(f"HGETALL {_shown(key)}"):
+                raw = self._client.hgetall(full)
+        else:
+            check_ttl(refresh_ttl)
+            with (
+                _translated(f"HGETALL {_shown(key)}"),
+                self._client.pipeline(transaction=True) as pipe,
+            ):
+                pipe.hgetall(full)
+                pipe.expire(full, refresh_ttl)
+                raw, _ = pipe.execute()
+        if not raw:
+            return None
+        fields = cast("dict[bytes, bytes]", raw)
+        return {field.decode("utf-8"): value for field, value in fields.items()}
+
+    def record_put(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> None:
+        self._merge("put", key, mapping, ttl)
+
+    def record_update(self, key: str, mapping: Mapping[str, bytes], *, ttl: int) -> bool:
         return self._merge("update", key, mapping, ttl)
 
     def _merge(self, mode: str, key: str, mapping: Mapping[str, bytes], ttl: int) -> bool:
@@ -226,12 +272,12 @@ class RedisStore:
         args: list[Any] = [MAGIC, mode, ttl]
         for name, value in mapping.items():
             args += [name, value]
-        with _translated(f"HSET {_shown(key)}"):
-            return bool(self._hash_merge(keys=[self._k(key)], args=args))
+        with _translated(f"record SET {_shown(key)}"):
+            return bool(self._record_merge(keys=[self._k(key)], args=args))
 
-    def hash_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
+    def record_get(self, key: str, *, refresh_ttl: int | None = None) -> dict[str, bytes] | None:
         full = self._k(key)
-        what = f"HGETALL {_shown(key)}"
+        what = f"record GET {_shown(key)}"
         with _translated(what):
             if refresh_ttl is None:
                 raw = self._client.get(full)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -140,91 +141,125 @@ def test_incr_on_non_integer_refused(ephemeral: EphemeralStore) -> None:
         ephemeral.incr("text", ttl=60)
 
 
-def test_hash_put_merges_and_sets_ttl(ephemeral: EphemeralStore) -> None:
-    ephemeral.hash_put("h", {"a": b"1", "b": b"2"}, ttl=60)
-    ephemeral.hash_put("h", {"b": b"3", "c": b"4"}, ttl=120)
-    assert ephemeral.hash_get("h") == {"a": b"1", "b": b"3", "c": b"4"}
+@dataclass(frozen=True)
+class Fields:
+    """The three field operations of one kind: a hash or a record (the same semantics)."""
+
+    put: Callable[..., None]
+    update: Callable[..., bool]
+    get: Callable[..., dict[str, bytes] | None]
+
+
+@pytest.fixture(params=["hash", "record"])
+def fields(request: pytest.FixtureRequest, ephemeral: EphemeralStore) -> Fields:
+    if request.param == "hash":
+        return Fields(ephemeral.hash_put, ephemeral.hash_update, ephemeral.hash_get)
+    return Fields(ephemeral.record_put, ephemeral.record_update, ephemeral.record_get)
+
+
+def test_fields_put_merges_and_sets_ttl(ephemeral: EphemeralStore, fields: Fields) -> None:
+    fields.put("h", {"a": b"1", "b": b"2"}, ttl=60)
+    fields.put("h", {"b": b"3", "c": b"4"}, ttl=120)
+    assert fields.get("h") == {"a": b"1", "b": b"3", "c": b"4"}
     ttl = ttl_of(ephemeral, "h")
     assert ttl is not None and 115 < ttl <= 120
 
 
-def test_hash_update_only_touches_an_existing_hash(ephemeral: EphemeralStore) -> None:
-    assert ephemeral.hash_update("gone", {"a": b"1"}, ttl=60) is False
-    assert ephemeral.hash_get("gone") is None  # never created
-    ephemeral.hash_put("h", {"a": b"1"}, ttl=10)
-    assert ephemeral.hash_update("h", {"b": b"2", "a": b"3"}, ttl=120) is True
-    assert ephemeral.hash_get("h") == {"a": b"3", "b": b"2"}
+def test_fields_update_only_touches_an_existing_one(
+    ephemeral: EphemeralStore, fields: Fields
+) -> None:
+    assert fields.update("gone", {"a": b"1"}, ttl=60) is False
+    assert fields.get("gone") is None  # never created
+    fields.put("h", {"a": b"1"}, ttl=10)
+    assert fields.update("h", {"b": b"2", "a": b"3"}, ttl=120) is True
+    assert fields.get("h") == {"a": b"3", "b": b"2"}
     ttl = ttl_of(ephemeral, "h")
     assert ttl is not None and 115 < ttl <= 120
     ephemeral.delete("h")
-    assert ephemeral.hash_update("h", {"c": b"4"}, ttl=60) is False
-    assert ephemeral.hash_get("h") is None
+    assert fields.update("h", {"c": b"4"}, ttl=60) is False
+    assert fields.get("h") is None
 
 
-def test_hash_update_racing_delete_never_revives(ephemeral: EphemeralStore) -> None:
+def test_fields_update_racing_delete_never_revives(
+    ephemeral: EphemeralStore, fields: Fields
+) -> None:
     import itertools
 
     for round_ in range(20):
         key = f"race-{round_}"
-        ephemeral.hash_put(key, {"v": b"1"}, ttl=60)
+        fields.put(key, {"v": b"1"}, ttl=60)
         turn = itertools.count()
 
         def work(k: str = key, turn: Iterator[int] = turn) -> object:
             if next(turn) % 2:
                 ephemeral.delete(k)
                 return "deleted"
-            return ephemeral.hash_update(k, {"w": b"2"}, ttl=60)
+            return fields.update(k, {"w": b"2"}, ttl=60)
 
         results = race(N_THREADS, work)
         assert "deleted" in results
-        fields = ephemeral.hash_get(key)
-        assert fields is None  # the delete wins in the end and nothing brought a half hash back
+        assert fields.get(key) is None  # the delete wins; nothing brought half a hash back
 
 
-def test_hash_get_missing_is_none(ephemeral: EphemeralStore) -> None:
-    assert ephemeral.hash_get("nothing") is None
-    assert ephemeral.hash_get("nothing", refresh_ttl=60) is None
+def test_fields_get_missing_is_none(ephemeral: EphemeralStore, fields: Fields) -> None:
+    assert fields.get("nothing") is None
+    assert fields.get("nothing", refresh_ttl=60) is None
     assert ephemeral.get("nothing") is None  # refreshing must not create the key
 
 
-def test_hash_get_refreshes_ttl(ephemeral: EphemeralStore) -> None:
-    ephemeral.hash_put("s", {"x": b"1"}, ttl=10)
-    assert ephemeral.hash_get("s", refresh_ttl=300) == {"x": b"1"}
+def test_fields_get_refreshes_ttl(ephemeral: EphemeralStore, fields: Fields) -> None:
+    fields.put("s", {"x": b"1"}, ttl=10)
+    assert fields.get("s", refresh_ttl=300) == {"x": b"1"}
     ttl = ttl_of(ephemeral, "s")
     assert ttl is not None and ttl > 290
-    ephemeral.hash_get("s")
+    fields.get("s")
     ttl = ttl_of(ephemeral, "s")
     assert ttl is not None and ttl > 290  # a plain read leaves the TTL alone
 
 
-def test_hash_expires(ephemeral: EphemeralStore) -> None:
-    ephemeral.hash_put("s", {"x": b"1"}, ttl=1)
+def test_fields_expires(ephemeral: EphemeralStore, fields: Fields) -> None:
+    fields.put("s", {"x": b"1"}, ttl=1)
     elapse(ephemeral, 1.1)
-    assert ephemeral.hash_get("s", refresh_ttl=60) is None
+    assert fields.get("s", refresh_ttl=60) is None
 
 
-def test_wrong_type_is_typed(ephemeral: EphemeralStore) -> None:
-    ephemeral.hash_put("h", {"a": b"1"}, ttl=60)
+def test_wrong_type_is_typed(ephemeral: EphemeralStore, fields: Fields) -> None:
+    fields.put("h", {"a": b"1"}, ttl=60)
     ephemeral.put("s", b"v", ttl=60)
     with pytest.raises(WrongValueType):
         ephemeral.get("h")
     with pytest.raises(WrongValueType):
         ephemeral.take("h")
     with pytest.raises(WrongValueType):
-        ephemeral.hash_get("s")
+        fields.get("s")
     with pytest.raises(WrongValueType):
-        ephemeral.hash_put("s", {"a": b"1"}, ttl=60)
-    assert ephemeral.hash_get("h") == {"a": b"1"}  # a refused take leaves the value
+        fields.put("s", {"a": b"1"}, ttl=60)
+    assert fields.get("h") == {"a": b"1"}  # a refused take leaves the value
 
 
-def test_delete(ephemeral: EphemeralStore) -> None:
+def test_delete(ephemeral: EphemeralStore, fields: Fields) -> None:
     ephemeral.put("s", b"v", ttl=60)
-    ephemeral.hash_put("h", {"a": b"1"}, ttl=60)
+    fields.put("h", {"a": b"1"}, ttl=60)
     ephemeral.delete("s")
     ephemeral.delete("h")
     ephemeral.delete("never-there")
     assert ephemeral.get("s") is None
-    assert ephemeral.hash_get("h") is None
+    assert fields.get("h") is None
+
+
+def test_a_hash_and_a_record_are_different_kinds(ephemeral: EphemeralStore) -> None:
+    ephemeral.hash_put("h", {"a": b"1"}, ttl=60)
+    ephemeral.record_put("r", {"a": b"1"}, ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.record_get("h")
+    with pytest.raises(WrongValueType):
+        ephemeral.record_update("h", {"b": b"2"}, ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.hash_get("r")
+    with pytest.raises(WrongValueType):
+        ephemeral.hash_put("r", {"b": b"2"}, ttl=60)
+    assert ephemeral.hash_get("h") == {"a": b"1"}
+    assert ephemeral.record_get("r") == {"a": b"1"}
 
 
 @pytest.mark.parametrize("ttl", [0, -1, True, 1.5])
