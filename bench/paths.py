@@ -58,12 +58,13 @@ from bench.http_load import Request  # noqa: E402
 from bench.servers import (  # noqa: E402
     CLIENT_CPU,
     SERVER_CPU,
+    FastClient,
     Server,
     authn_requests,
     csrf_of,
     enrol,
+    fast_passkey_sign_in,
     free_port,
-    passkey_sign_in,
     python3_saml_sp,
     stop,
     trivial_server,
@@ -263,16 +264,17 @@ def _eam_worker(
     idp_url: str, cookies: dict[str, str], key: CraftedKey, csrf: str, sim: EntraSim,
     seconds: float, out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:  # fmt: skip
-    http = requests.Session()  # pinned where this process was forked: to the load CPU(s)
-    http.cookies.update(cookies)
+    client = FastClient(idp_url, cookies, csrf)  # pinned as forked: to the load CPU(s)
+    form = "application/x-www-form-urlencoded"
     count, begin = 0, time.perf_counter()
     while time.perf_counter() - begin < seconds:
-        first = http.post(idp_url + "/oidc/authorize", data=sim.request(sim.hint(oid=OID)),
-                          allow_redirects=False, timeout=10)  # fmt: skip
-        ticket = first.headers["Location"].split("ticket=", 1)[1]
-        done = passkey_sign_in(http, idp_url, key, csrf, ticket)
-        answer = http.get(idp_url + done["redirect"], timeout=10)
-        assert answer.status_code == 200 and 'name="id_token"' in answer.text, answer.text[:300]
+        body = urlencode(sim.request(sim.hint(oid=OID))).encode()
+        status, headers, _ = client.send("POST", "/oidc/authorize", body, form)
+        assert status == 303, status
+        ticket = headers["Location"].split("ticket=", 1)[1]
+        done = fast_passkey_sign_in(client, idp_url, key, ticket)
+        status, _, page = client.send("GET", done["redirect"], None, "")
+        assert status == 200 and b'name="id_token"' in page, page[:300]
         count += 1
     out.put(count / (time.perf_counter() - begin))
 
@@ -281,11 +283,10 @@ def _passkey_worker(
     idp_url: str, cookies: dict[str, str], key: CraftedKey, csrf: str, _sim: EntraSim,
     seconds: float, out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:  # fmt: skip
-    http = requests.Session()  # pinned where this process was forked: to the load CPU(s)
-    http.cookies.update(cookies)
+    client = FastClient(idp_url, cookies, csrf)  # pinned as forked: to the load CPU(s)
     count, begin = 0, time.perf_counter()
     while time.perf_counter() - begin < seconds:
-        passkey_sign_in(http, idp_url, key, csrf)
+        fast_passkey_sign_in(client, idp_url, key)
         count += 1
     out.put(count / (time.perf_counter() - begin))
 
