@@ -37,6 +37,7 @@ def _worker(
         os.sched_setaffinity(0, cpus)
     conn = http.client.HTTPConnection(host, port, timeout=30)
     ok = bad = 0
+    first_bad = ""
     start = time.perf_counter()
     for item in requests:
         if time.perf_counter() - start > seconds:
@@ -47,12 +48,13 @@ def _worker(
             merged = {**headers, **item.headers}
             conn.request(item.method, item.path, body=item.body, headers=merged)
         response = conn.getresponse()
-        response.read()
+        body = response.read()
         if response.status == expect:
             ok += 1
         else:
             bad += 1
-    out.put((ok, bad, time.perf_counter() - start))
+            first_bad = first_bad or f"{response.status}: {body[:200]!r}"
+    out.put((ok, bad, time.perf_counter() - start, first_bad))
 
 
 def run(
@@ -82,7 +84,8 @@ def run(
     bad = sum(r[1] for r in results)
     elapsed = max(r[2] for r in results)
     if bad:
-        raise SystemExit(f"{bad} of {ok + bad} requests got another status than {expect}")
+        sample = next(r[3] for r in results if r[3])
+        raise SystemExit(f"{bad} of {ok + bad} requests got another status than {expect}: {sample}")
     if ok == sum(len(c) for c in chunks):
         print(f"  (note: all {ok} prepared requests were used before the time was up)")
     return ok / elapsed

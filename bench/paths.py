@@ -103,6 +103,7 @@ EXTRA_YAML = """
 limits: {{login_attempts_per_minute: 100000000}}
 oidc:
   clients_file: clients.yaml
+  lifetimes: {{code: 600}}  # the codes are made before the timed part
   eam:
     client_ids: [{eam_client}]
     tenants: [{tenant}]
