@@ -1,0 +1,166 @@
+"""The plugins' own settings, parsed once when SATOSA loads them, with path-precise errors.
+
+SATOSA hands each plugin the ``config`` mapping of its YAML file. It is read here through the
+core's path-tracking reader (:mod:`idp.config.reader`): unknown keys and wrong values are errors
+naming the plugin and the key path (``config.requesters["https://sp"].policy``); policies are
+checked against the IdP configuration the plugin names. Nothing is read with defaults later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from idp.config.reader import Node
+from idp.config.schema import IdpConfig
+from idp.directory.matching import MatchBy
+from idp.errors import ConfigError
+from idp.subject import check_source
+
+#: SATOSA's internal attribute name for the subject id itself (not an attribute)
+SUBJECT_ID = "subject_id"
+
+
+class WithoutFactor(StrEnum):
+    #: refuse with an error page naming the reason
+    DENY = "deny"
+    #: send the user to a new one-time enrolment link of the Flask IdP
+    ENROL = "enrol"
+
+
+@dataclass(frozen=True)
+class Match:
+    """How an upstream subject becomes an employee."""
+
+    attribute: str
+    by: MatchBy
+    scope: str | None = None
+
+    def values(self, *, subject_id: str | None, attributes: Mapping[str, Any]) -> list[str]:
+        if self.attribute == SUBJECT_ID:
+            return [subject_id] if subject_id else []
+        raw = attributes.get(self.attribute) or []
+        return [v for v in raw if isinstance(v, str)]
+
+
+@dataclass(frozen=True)
+class RequesterRule:
+    mfa: bool = True
+    policy: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class MfaSettings:
+    idp_config: Path
+    match: Match
+    requesters: Mapping[str, RequesterRule]
+    skip_when_upstream_asserted: tuple[str, ...] = ()
+    without_factor: WithoutFactor = WithoutFactor.DENY
+
+    def rule_for(self, requester: str | None) -> RequesterRule:
+        return self.requesters.get(requester or "") or self.requesters["default"]
+
+
+@dataclass(frozen=True)
+class AttributeSettings:
+    idp_config: Path
+    match: Match
+    #: internal attribute name → vocabulary source (``groups``, ``external_id:…`` …)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    #: an unmatched subject passes unchanged (``True``) or is refused
+    pass_unknown: bool = False
+
+
+def plugin_node(config: Any, *, plugin: str) -> Node:
+    return Node(config if config is not None else {}, f"SATOSA plugin {plugin!r}", "config")
+
+
+def _idp_config(node: Node) -> Path:
+    # SATOSA resolves its own relative paths from the working directory; so do we.
+    return Path(os.path.abspath(node.child("idp_config").as_str()))
+
+
+def _match(node: Node) -> Match:
+    node.only_keys("attribute", "by", "scope")
+    by = MatchBy(node.child("by").as_choice([m.value for m in MatchBy]))
+    scope_node = node.get("scope")
+    if by is MatchBy.SCOPED_USERNAME and scope_node is None:
+        raise node.child("scope").error("is required")
+    if by is not MatchBy.SCOPED_USERNAME and scope_node is not None:
+        raise scope_node.error("only applies to 'by: scoped_username'")
+    return Match(
+        attribute=node.child("attribute").as_str(max_len=128),
+        by=by,
+        scope=scope_node.as_str(max_len=253) if scope_node else None,
+    )
+
+
+def _rule(node: Node) -> RequesterRule:
+    node.only_keys("mfa", "policy", "display_name")
+    mfa, policy, name = node.get("mfa"), node.get("policy"), node.get("display_name")
+    return RequesterRule(
+        mfa=mfa.as_bool() if mfa else True,
+        policy=policy.as_str(max_len=128) if policy else None,
+        display_name=name.as_str(max_len=200) if name else None,
+    )
+
+
+def parse_mfa(config: Any, *, plugin: str) -> MfaSettings:
+    node = plugin_node(config, plugin=plugin)
+    node.only_keys(
+        "idp_config", "match", "requesters", "skip_when_upstream_asserted", "without_factor"
+    )
+    requesters = {key: _rule(value) for key, value in node.child("requesters").items()}
+    if "default" not in requesters:
+        raise (
+            node.child("requesters")
+            .child("default")
+            .error("is required (what requesters not listed get)")
+        )
+    skip = node.get("skip_when_upstream_asserted")
+    without = node.get("without_factor")
+    return MfaSettings(
+        idp_config=_idp_config(node),
+        match=_match(node.child("match")),
+        requesters=requesters,
+        skip_when_upstream_asserted=skip.as_str_list() if skip else (),
+        without_factor=WithoutFactor(without.as_choice([w.value for w in WithoutFactor]))
+        if without
+        else WithoutFactor.DENY,
+    )
+
+
+def check_policies(settings: MfaSettings, idp: IdpConfig, *, plugin: str) -> None:
+    """Every policy a requester names exists in the IdP configuration."""
+    known = idp.policies.policies
+    for requester, rule in settings.requesters.items():
+        if rule.policy is not None and rule.policy not in known:
+            raise ConfigError(
+                f"SATOSA plugin {plugin!r}",
+                f"config.requesters[{requester!r}].policy",
+                f"no policy {rule.policy!r} in {settings.idp_config}; "
+                f"expected one of: {', '.join(sorted(known))}",
+            )
+
+
+def parse_attributes(config: Any, *, plugin: str) -> AttributeSettings:
+    node = plugin_node(config, plugin=plugin)
+    node.only_keys("idp_config", "match", "attributes", "pass_unknown")
+    attributes: dict[str, str] = {}
+    for name, source in node.child("attributes").items():
+        attributes[name] = source.as_str(max_len=200)
+        source.convert(check_source)
+    if not attributes:
+        raise node.child("attributes").error("must name at least one attribute")
+    unknown = node.get("pass_unknown")
+    return AttributeSettings(
+        idp_config=_idp_config(node),
+        match=_match(node.child("match")),
+        attributes=attributes,
+        pass_unknown=unknown.as_bool() if unknown else False,
+    )
