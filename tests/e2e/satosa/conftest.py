@@ -1,0 +1,21 @@
+"""The SATOSA set-up runs on PostgreSQL + Redis: several SATOSA workers share the short-lived
+store, and the Flask IdP beside SATOSA (where passkeys are enrolled) shares the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.satosa.proxy import Proxy, run_proxy
+from tests.e2e.server import POSTGRES_REDIS
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    directory: Path = tmp_path_factory.mktemp("satosa")
+    with run_proxy(directory, storage=POSTGRES_REDIS) as running:
+        yield running

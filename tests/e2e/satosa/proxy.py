@@ -1,0 +1,395 @@
+"""SATOSA on loopback with real peers: a pysaml2 upstream IdP, SATOSA's own WSGI app (its
+SAML frontend and backend, our plugins) and the python3-saml demo SP, plus the Flask IdP
+beside them (where employees enrol their passkeys, as ``make run-satosa`` runs them).
+
+Nothing here is a mock: the upstream IdP is pysaml2's ``Server`` answering AuthnRequests for
+whichever user a test names (the user "types their password" by the test setting
+``upstream.user``); SATOSA is ``satosa.proxy_server.make_app`` on its configuration dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.config import IdPConfig
+from saml2.metadata import create_metadata_string
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.server import Server
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from werkzeug.serving import make_server
+
+from idp.keys import generate_self_signed, load_signing_key
+from idp.runtime import Runtime
+from idp.saml.pysaml2_backend import install
+from tests.e2e.server import RunningServer, _Thread, free_port, run_idp
+
+PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+REFEDS_MFA = "https://refeds.org/profile/mfa"
+FRONTEND = "Saml2IDP"
+BACKEND = "Saml2"
+STATE_COOKIE = "SATOSA_STATE"
+
+USERS = {
+    "alice": {"mail": ["alice@example.com"], "displayName": ["Alice Andersen"]},
+    "bob": {"mail": ["bob@example.com"], "displayName": ["Bob Brown"]},
+    "stranger": {"mail": ["stranger@elsewhere.org"], "displayName": ["Not An Employee"]},
+}
+
+
+def _keys(directory: Path, name: str) -> tuple[str, str]:
+    key, cert = directory / f"{name}.key", directory / f"{name}.crt"
+    if not key.exists():
+        generate_self_signed(key, cert, common_name=name)
+    return str(key), str(cert)
+
+
+# -- the upstream identity provider ---------------------------------------------------------
+
+
+@dataclass
+class Upstream:
+    """A pysaml2 IdP: answers every AuthnRequest for ``user`` with ``class_ref``."""
+
+    url: str
+    key: tuple[str, str]
+    user: str = "alice"
+    class_ref: str = PPT
+    server: Server | None = None
+    answered: int = 0
+
+    def config(self, backend_metadata: str | None) -> dict[str, Any]:
+        return {
+            "entityid": f"{self.url}/idp.xml",
+            "key_file": self.key[0],
+            "cert_file": self.key[1],
+            "metadata": {"inline": [backend_metadata]} if backend_metadata else {},
+            "service": {
+                "idp": {
+                    "endpoints": {
+                        "single_sign_on_service": [(f"{self.url}/sso", BINDING_HTTP_REDIRECT)]
+                    },
+                    "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                    "signing_algorithm": SIG_RSA_SHA256,
+                    "digest_algorithm": DIGEST_SHA256,
+                }
+            },
+        }
+
+    def metadata(self) -> str:
+        text = create_metadata_string(None, config=IdPConfig().load(self.config(None)))
+        return text.decode() if isinstance(text, bytes) else text
+
+    def start(self, backend_metadata: str) -> None:
+        self.server = Server(config=IdPConfig().load(self.config(backend_metadata)))
+        install(self.server, load_signing_key(Path(self.key[0]), Path(self.key[1])))
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        assert self.server is not None
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        request = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
+        args = self.server.response_args(request.message, [BINDING_HTTP_POST])
+        response = self.server.create_authn_response(
+            identity=USERS[self.user],
+            userid=self.user,
+            name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=f"upstream-{self.user}"),
+            authn={"class_ref": self.class_ref, "authn_instant": int(time.time())},
+            sign_assertion=True,
+            sign_response=True,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+            **args,
+        )
+        form = self.server.apply_binding(
+            BINDING_HTTP_POST,
+            str(response),
+            args["destination"],
+            query.get("RelayState", [""])[0],
+            response=True,
+        )
+        self.answered += 1
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [form["data"].encode()]
+
+
+# -- SATOSA ---------------------------------------------------------------------------------
+
+
+def mfa_plugin(idp_config: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "idp_config": str(idp_config),
+        "match": {"attribute": "mail", "by": "email"},
+        "skip_when_upstream_asserted": [REFEDS_MFA],
+        "without_factor": "deny",
+        "requesters": {"default": {"policy": "default"}},
+    }
+    config.update(overrides)
+    return {"module": "satosa_plugins.mfa.MfaMicroService", "name": "HideezMfa", "config": config}
+
+
+def satosa_config(
+    *,
+    base: str,
+    directory: Path,
+    upstream_metadata: str,
+    sp_metadata: str,
+    micro_services: list[dict[str, Any]],
+    in_process: bool = True,
+) -> dict[str, Any]:
+    front_key, back_key = _keys(directory, "frontend"), _keys(directory, "backend")
+    (directory / "upstream.xml").write_text(upstream_metadata)
+    (directory / "sp.xml").write_text(sp_metadata)
+    frontend = {
+        "module": "satosa_plugins.saml.SAMLFrontend",
+        "name": FRONTEND,
+        "config": {
+            "endpoints": {
+                "single_sign_on_service": {
+                    BINDING_HTTP_REDIRECT: "sso/redirect",
+                    BINDING_HTTP_POST: "sso/post",
+                }
+            },
+            "idp_config": {
+                "entityid": f"{base}/{FRONTEND}/proxy.xml",
+                "key_file": front_key[0],
+                "cert_file": front_key[1],
+                "metadata": {"local": [str(directory / "sp.xml")]},
+                "accepted_time_diff": 60,
+                "service": {
+                    "idp": {
+                        "endpoints": {"single_sign_on_service": []},
+                        "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                        "signing_algorithm": SIG_RSA_SHA256,
+                        "digest_algorithm": DIGEST_SHA256,
+                        "policy": {
+                            "default": {
+                                "sign_response": True,
+                                "sign_assertion": True,
+                                "lifetime": {"minutes": 5},
+                                "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+                            }
+                        },
+                    }
+                },
+            },
+        },
+    }
+    backend = {
+        "module": "satosa_plugins.saml.SAMLBackend",
+        "name": BACKEND,
+        "config": {
+            "sp_config": {
+                "entityid": f"{base}/{BACKEND}/proxy_saml2_backend.xml",
+                "key_file": back_key[0],
+                "cert_file": back_key[1],
+                "metadata": {"local": [str(directory / "upstream.xml")]},
+                "accepted_time_diff": 60,
+                "service": {
+                    "sp": {
+                        "authn_requests_signed": False,
+                        "allow_unsolicited": False,
+                        "want_response_signed": True,
+                        "signing_algorithm": SIG_RSA_SHA256,
+                        "digest_algorithm": DIGEST_SHA256,
+                        "endpoints": {
+                            "assertion_consumer_service": [
+                                (f"{base}/{BACKEND}/acs/post", BINDING_HTTP_POST)
+                            ]
+                        },
+                    }
+                },
+            }
+        },
+    }
+    if not in_process:
+        frontend["module"] = "satosa.frontends.saml2.SAMLFrontend"
+        backend["module"] = "satosa.backends.saml2.SAMLBackend"
+    return {
+        "BASE": base,
+        "COOKIE_STATE_NAME": STATE_COOKIE,
+        "STATE_ENCRYPTION_KEY": "state-encryption-key-for-the-tests-only",
+        "COOKIE_SECURE": False,
+        "COOKIE_SAMESITE": "Lax",
+        "INTERNAL_ATTRIBUTES": {
+            "attributes": {
+                "mail": {"saml": ["mail"]},
+                "displayname": {"saml": ["displayName"]},
+            }
+        },
+        "FRONTEND_MODULES": [frontend],
+        "BACKEND_MODULES": [backend],
+        "MICRO_SERVICES": micro_services,
+        "LOGGING": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {"satosa": {"level": "WARNING"}, "saml2": {"level": "WARNING"}},
+        },
+    }
+
+
+def backend_metadata(config: dict[str, Any]) -> str:
+    """The SATOSA SAML backend's SP metadata (what the upstream IdP registers)."""
+    from saml2.config import SPConfig
+
+    sp = SPConfig().load(copy.deepcopy(config["BACKEND_MODULES"][0]["config"]["sp_config"]))
+    text = create_metadata_string(None, config=sp)
+    return text.decode() if isinstance(text, bytes) else text
+
+
+def make_satosa(config: dict[str, Any]) -> Any:
+    from satosa.proxy_server import make_app
+    from satosa.satosa_config import SATOSAConfig
+
+    return make_app(SATOSAConfig(copy.deepcopy(config)))
+
+
+# -- the demo SP (python3-saml) pointed at SATOSA -------------------------------------------
+
+
+def sp_settings(*, sp_url: str, base: str, directory: Path) -> dict[str, Any]:
+    key, cert = _keys(directory, "sp")
+    front_cert = Path(_keys(directory, "frontend")[1]).read_text()
+    sp_cert = Path(cert).read_text()
+
+    def body(pem: str) -> str:
+        return "".join(line for line in pem.splitlines() if "-----" not in line)
+
+    return {
+        "strict": True,
+        "debug": False,
+        "sp": {
+            "entityId": f"{sp_url}/metadata",
+            "assertionConsumerService": {"url": f"{sp_url}/acs", "binding": BINDING_HTTP_POST},
+            "singleLogoutService": {"url": f"{sp_url}/sls", "binding": BINDING_HTTP_REDIRECT},
+            "NameIDFormat": NAMEID_FORMAT_PERSISTENT,
+            "x509cert": body(sp_cert),
+            "privateKey": body(Path(key).read_text()),
+        },
+        "idp": {
+            "entityId": f"{base}/{FRONTEND}/proxy.xml",
+            "singleSignOnService": {
+                "url": f"{base}/{BACKEND}/sso/redirect",
+                "binding": BINDING_HTTP_REDIRECT,
+            },
+            "x509cert": body(front_cert),
+        },
+        "security": {
+            "authnRequestsSigned": False,
+            "wantAssertionsSigned": True,
+            "wantMessagesSigned": True,
+            "wantNameId": True,
+            "requestedAuthnContext": False,
+            "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "rejectDeprecatedAlgorithm": True,
+        },
+    }
+
+
+def sp_metadata(settings: dict[str, Any]) -> str:
+    text = OneLogin_Saml2_Settings(settings, sp_validation_only=True).get_sp_metadata()
+    return text.decode() if isinstance(text, bytes) else text
+
+
+# -- everything together --------------------------------------------------------------------
+
+
+@dataclass
+class Proxy:
+    idp: RunningServer
+    upstream: Upstream
+    base: str
+    port: int
+    sp_url: str
+    sp: dict[str, Any]
+    directory: Path
+    config: dict[str, Any]
+    runtime: Runtime
+    _servers: list[Any] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+WEB_ORIGINS = "webauthn:\n  origins: [{idp}, {satosa}]\n"
+
+
+@contextmanager
+def run_proxy(
+    directory: Path,
+    *,
+    storage: str,
+    mfa: dict[str, Any] | None = None,
+    extra_micro_services: tuple[dict[str, Any], ...] = (),
+    uv_required: bool = True,
+) -> Iterator[Proxy]:
+    """The Flask IdP, the upstream IdP, SATOSA (our MFA plugin) and the demo SP, on loopback."""
+    from demo_sp.app import create_app as create_sp
+    from idp.runtime import _SHARED
+
+    port, up_port, sp_port = free_port(), free_port(), free_port()
+    base, sp_url = f"http://localhost:{port}", f"http://localhost:{sp_port}"
+    with run_idp(directory / "idp", storage=storage, with_sp=False, uv_required=uv_required) as idp:
+        # The passkeys enrolled at the Flask IdP sign in on SATOSA's pages too (one RP ID).
+        text = idp.config_path.read_text()
+        origins = WEB_ORIGINS.format(idp=idp.base_url, satosa=base)
+        idp.config_path.write_text(text.replace("webauthn:\n", origins, 1))
+        satosa_dir = directory / "satosa"
+        satosa_dir.mkdir(parents=True, exist_ok=True)
+        upstream = Upstream(url=f"http://localhost:{up_port}", key=_keys(satosa_dir, "upstream"))
+        sp = sp_settings(sp_url=sp_url, base=base, directory=satosa_dir)
+        (satosa_dir / "sp").mkdir(exist_ok=True)
+        (satosa_dir / "sp/settings.json").write_text(json.dumps(sp))
+        config = satosa_config(
+            base=base,
+            directory=satosa_dir,
+            upstream_metadata=upstream.metadata(),
+            sp_metadata=sp_metadata(sp),
+            micro_services=[
+                *extra_micro_services,
+                {**mfa_plugin(idp.config_path), **(mfa or {})},
+            ],
+        )
+        upstream.start(backend_metadata(config))
+        app = make_satosa(config)
+        servers = [
+            make_server("127.0.0.1", port, app, threaded=True),
+            make_server("127.0.0.1", up_port, upstream, threaded=True),
+            make_server("127.0.0.1", sp_port, create_sp(satosa_dir / "sp"), threaded=True),
+        ]
+        threads = [_Thread(s) for s in servers]
+        for t in threads:
+            t.start()
+        runtime = _SHARED[idp.config_path.resolve()]
+        try:
+            yield Proxy(idp, upstream, base, port, sp_url, sp, satosa_dir, config, runtime)
+        finally:
+            for s in servers:
+                s.shutdown()
+            for t in threads:
+                t.join(timeout=5)
+            _SHARED.pop(idp.config_path.resolve(), None)
+            runtime.close()
+
+
+_FORM = re.compile(r"<form[^>]*action=\"([^\"]+)\"[^>]*>(.*?)</form>", re.S | re.I)
+_INPUT = re.compile(r"<input[^>]*name=\"([^\"]+)\"[^>]*value=\"([^\"]*)\"", re.I)
+
+
+def form_of(page: str) -> tuple[str, dict[str, str]]:
+    """The first form of an auto-posting page (pysaml2's or ours), as a browser submits it."""
+    match = _FORM.search(page)
+    assert match, f"no form in: {page[:400]}"
+    fields = {html.unescape(k): html.unescape(v) for k, v in _INPUT.findall(match.group(2))}
+    return html.unescape(match.group(1)), fields
