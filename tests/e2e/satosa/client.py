@@ -26,6 +26,11 @@ class SatosaClient:
         self.proxy = proxy
         self.enrolled = PasskeyClient(proxy.idp, crafted=True)
         self.http = self.enrolled.http
+        #: where this browser's requests to SATOSA go (another worker behind the same name)
+        self.base = proxy.base
+
+    def url(self, path: str) -> str:
+        return self.base + path
 
     def enrol(self, username: str) -> None:
         """A passkey enrolled at the Flask IdP; its session is dropped (a new browser visit),
@@ -55,16 +60,14 @@ class SatosaClient:
         return location.split("ticket=", 1)[1]
 
     def csrf(self, ticket: str) -> str:
-        page = self.http.get(self.proxy.url(f"/hideez/login?ticket={ticket}"), timeout=10)
+        page = self.http.get(self.url(f"/hideez/login?ticket={ticket}"), timeout=10)
         assert page.status_code == 200, page.text[:500]
         match = _CSRF.search(page.text)
         assert match, page.text[:500]
         return match.group(1)
 
     def post_json(self, path: str, body: dict[str, Any], csrf: str) -> requests.Response:
-        return self.http.post(
-            self.proxy.url(path), json=body, headers={"X-CSRF-Token": csrf}, timeout=10
-        )
+        return self.http.post(self.url(path), json=body, headers={"X-CSRF-Token": csrf}, timeout=10)
 
     def passkey(
         self, ticket: str, *, flags: int = UP | UV, key: CraftedKey | None = None
@@ -87,7 +90,7 @@ class SatosaClient:
         assert verify.status_code == 200, verify.text
         redirect = verify.json()["redirect"]
         assert urlsplit(redirect).path == "/hideez/mfa/resume", redirect
-        return self.http.get(self.proxy.url(redirect), allow_redirects=False, timeout=10)
+        return self.http.get(self.url(redirect), allow_redirects=False, timeout=10)
 
     def sign_in(self) -> requests.Response:
         """The whole flow with MFA by passkey; SATOSA's answer to the SP (an auto-post)."""

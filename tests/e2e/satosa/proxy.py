@@ -44,6 +44,7 @@ STATE_COOKIE = "SATOSA_STATE"
 USERS = {
     "alice": {"mail": ["alice@example.com"], "displayName": ["Alice Andersen"]},
     "bob": {"mail": ["bob@example.com"], "displayName": ["Bob Brown"]},
+    "carol": {"mail": ["carol@example.com"], "displayName": ["Carol Clark"]},
     "stranger": {"mail": ["stranger@elsewhere.org"], "displayName": ["Not An Employee"]},
 }
 
@@ -66,8 +67,9 @@ class Upstream:
     key: tuple[str, str]
     user: str = "alice"
     class_ref: str = PPT
+    #: the AuthnInstant it asserts (an upstream SSO session keeps its first one); None = now
+    authn_instant: int | None = None
     server: Server | None = None
-    answered: int = 0
 
     def config(self, backend_metadata: str | None) -> dict[str, Any]:
         return {
@@ -104,7 +106,10 @@ class Upstream:
             identity=USERS[self.user],
             userid=self.user,
             name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=f"upstream-{self.user}"),
-            authn={"class_ref": self.class_ref, "authn_instant": int(time.time())},
+            authn={
+                "class_ref": self.class_ref,
+                "authn_instant": self.authn_instant or int(time.time()),
+            },
             sign_assertion=True,
             sign_response=True,
             sign_alg=SIG_RSA_SHA256,
@@ -118,7 +123,6 @@ class Upstream:
             query.get("RelayState", [""])[0],
             response=True,
         )
-        self.answered += 1
         start_response("200 OK", [("Content-Type", "text/html")])
         return [form["data"].encode()]
 
