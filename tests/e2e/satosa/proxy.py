@@ -179,6 +179,10 @@ def satosa_config(
                         "policy": {
                             "default": {
                                 "sign_response": True,
+                                # None: no deprecation warning per response (the
+                                # signing_algorithm above is what counts)
+                                "sign_alg": None,
+                                "digest_alg": None,
                                 "sign_assertion": True,
                                 "lifetime": {"minutes": 5},
                                 "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
