@@ -90,7 +90,7 @@ def _match(node: Node) -> Match:
     by = MatchBy(node.child("by").as_choice([m.value for m in MatchBy]))
     scope_node = node.get("scope")
     if by is MatchBy.SCOPED_USERNAME and scope_node is None:
-        raise node.child("scope").error("is required")
+        node.child("scope")  # raises: "is required"
     if by is not MatchBy.SCOPED_USERNAME and scope_node is not None:
         raise scope_node.error("only applies to 'by: scoped_username'")
     return Match(
@@ -115,6 +115,7 @@ def parse_mfa(config: Any, *, plugin: str) -> MfaSettings:
     node.only_keys(
         "idp_config", "match", "requesters", "skip_when_upstream_asserted", "without_factor"
     )
+    idp_config = _idp_config(node)
     requesters = {key: _rule(value) for key, value in node.child("requesters").items()}
     if "default" not in requesters:
         raise (
@@ -125,7 +126,7 @@ def parse_mfa(config: Any, *, plugin: str) -> MfaSettings:
     skip = node.get("skip_when_upstream_asserted")
     without = node.get("without_factor")
     return MfaSettings(
-        idp_config=_idp_config(node),
+        idp_config=idp_config,
         match=_match(node.child("match")),
         requesters=requesters,
         skip_when_upstream_asserted=skip.as_str_list() if skip else (),
@@ -155,6 +156,8 @@ def parse_attributes(config: Any, *, plugin: str) -> AttributeSettings:
     for name, source in node.child("attributes").items():
         attributes[name] = source.as_str(max_len=200)
         source.convert(check_source)
+        if attributes[name] == "amr":
+            raise source.error("'amr' describes a sign-in, not the directory; use the MFA plugin")
     if not attributes:
         raise node.child("attributes").error("must name at least one attribute")
     unknown = node.get("pass_unknown")

@@ -142,6 +142,20 @@ def mfa_plugin(idp_config: Path, **overrides: Any) -> dict[str, Any]:
     return {"module": "satosa_plugins.mfa.MfaMicroService", "name": "HideezMfa", "config": config}
 
 
+def attributes_plugin(idp_config: Path) -> dict[str, Any]:
+    return {
+        "module": "satosa_plugins.attributes.DirectoryAttributes",
+        "name": "HideezDirectory",
+        "config": {
+            "idp_config": str(idp_config),
+            "match": {"attribute": "mail", "by": "email"},
+            "attributes": {"employeenumber": "employee_id", "upn": "upn"},
+            # unknown subjects go on to the MFA step, which refuses them with its own reason
+            "pass_unknown": True,
+        },
+    }
+
+
 def satosa_config(
     *,
     base: str,
@@ -233,6 +247,8 @@ def satosa_config(
             "attributes": {
                 "mail": {"saml": ["mail"]},
                 "displayname": {"saml": ["displayName"]},
+                "employeenumber": {"saml": ["employeeNumber"]},
+                "upn": {"saml": ["upn"]},
             }
         },
         "FRONTEND_MODULES": [frontend],
@@ -365,6 +381,7 @@ def run_proxy(
             upstream_metadata=upstream.metadata(),
             sp_metadata=sp_metadata(sp),
             micro_services=[
+                attributes_plugin(idp.config_path),
                 *extra_micro_services,
                 {**mfa_plugin(idp.config_path), **(mfa or {})},
             ],

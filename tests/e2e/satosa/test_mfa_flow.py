@@ -34,6 +34,8 @@ def test_upstream_password_then_passkey_gives_the_sp_refeds_mfa(
     assert class_ref(answer) == REFEDS_MFA
     page = alice.deliver(answer)  # python3-saml (strict) accepts it
     assert "alice@example.com" in page.text
+    # DirectoryAttributes added the directory's values by subject.
+    assert proxy.idp.employee("alice").id in page.text
     issued = proxy.runtime.audit.list(kind=AuditKind.SSO_ISSUED, limit=1).items[0]
     assert issued.details["protocol"] == "stepup"
     assert issued.relying_party == proxy.sp["sp"]["entityId"]
