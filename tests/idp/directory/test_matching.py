@@ -54,7 +54,7 @@ def test_each_key_finds_the_one_employee(
 
 
 def test_a_scoped_name_from_another_scope_matches_nobody(employees: EmployeeRepository) -> None:
-    with pytest.raises(NoEmployeeMatched, match="'alice@evil.example'"):
+    with pytest.raises(NoEmployeeMatched, match=r"'alice@evil\.example'"):
         match_employee(
             employees=employees,
             by=MatchBy.SCOPED_USERNAME,
@@ -66,7 +66,7 @@ def test_a_scoped_name_from_another_scope_matches_nobody(employees: EmployeeRepo
 def test_no_value_and_no_match_say_what_was_looked_up(employees: EmployeeRepository) -> None:
     with pytest.raises(NoEmployeeMatched, match="sent no value"):
         match_employee(employees=employees, by=MatchBy.EMAIL, values=["", "  "])
-    with pytest.raises(NoEmployeeMatched, match="'carol@example.com'"):
+    with pytest.raises(NoEmployeeMatched, match=r"'carol@example\.com'"):
         match_employee(employees=employees, by=MatchBy.EMAIL, values=["carol@example.com"])
     with pytest.raises(NoEmployeeMatched, match="longer than"):
         match_employee(employees=employees, by=MatchBy.EMAIL, values=["a" * 300])
