@@ -167,3 +167,38 @@ def parse_attributes(config: Any, *, plugin: str) -> AttributeSettings:
         attributes=attributes,
         pass_unknown=unknown.as_bool() if unknown else False,
     )
+
+
+SUBJECT_FIELDS = ("username", "email", "first_name", "last_name", "phone", "groups")
+
+
+@dataclass(frozen=True)
+class FrontendSettings:
+    """A frontend of ours: the IdP config (its protocol section lists the relying parties)
+    and which internal attributes the answer's subject is built from."""
+
+    idp_config: Path
+    #: subject field (``username``, ``email`` …, ``external_id:NAME``) → internal attribute
+    subject: Mapping[str, str]
+
+
+def _subject_mapping(node: Node) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for target, attribute in node.items():
+        kind, sep, arg = target.partition(":")
+        if target not in SUBJECT_FIELDS and not (sep and kind == "external_id" and arg):
+            raise attribute.error(
+                f"unknown subject field; expected one of: {', '.join(SUBJECT_FIELDS)} "
+                "or external_id:NAME"
+            )
+        mapping[target] = attribute.as_str(max_len=128)
+    if "username" not in mapping:
+        raise node.child("username").error("is required (the subject's name)")
+    return mapping
+
+
+def parse_frontend(config: Any, *, plugin: str) -> FrontendSettings:
+    node = plugin_node(config, plugin=plugin)
+    node.only_keys("idp_config", "subject")
+    idp_config = _idp_config(node)
+    return FrontendSettings(idp_config=idp_config, subject=_subject_mapping(node.child("subject")))

@@ -12,7 +12,6 @@ encrypted but not authenticated, so nothing in it is trusted beyond naming the k
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import logging
@@ -32,7 +31,7 @@ from idp.flows.parking import new_handle
 from idp.flows.stepup import StepUp, StepUpRequest
 from idp.runtime import shared_runtime
 from satosa_plugins.config import WithoutFactor, check_policies, parse_mfa
-from satosa_plugins.shell import Visit, shell_for
+from satosa_plugins.shell import Visit, shell_for, upstream_instant
 
 log = logging.getLogger("hideez_idp.satosa")
 
@@ -87,7 +86,7 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
             relying_party=data.requester or "",
             display_name=rule.display_name or _display_name(data),
             policy=rule.policy or self.rt.config.policies.default,
-            upstream_authn_at=_instant(data.auth_info.timestamp, self.rt.now()),
+            upstream_authn_at=upstream_instant(data.auth_info.timestamp, self.rt.now()),
             flow_id=context.state.session_id,
             payload=json.dumps(data.to_dict()),
         )
@@ -153,17 +152,6 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
             done.decision.authn_context_class_ref,
         )
         return self.next(context, data)
-
-
-def _instant(value: Any, now: dt.datetime) -> dt.datetime:
-    """The upstream authentication instant (SATOSA keeps an ISO string); ``now`` if absent."""
-    if not isinstance(value, str) or not value:
-        return now
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return now
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _display_name(data: InternalData) -> str | None:

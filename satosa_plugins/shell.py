@@ -13,6 +13,7 @@ root of its host. A new step kind adds its endpoints to :func:`step_endpoints` o
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -123,6 +124,13 @@ class Shell:
                 json.dumps(dict(body.body)), body.status, headers, "application/json"
             )
         self._cookies(response, answer, visit)
+        return response
+
+    def with_flow_cookie(self, response: Response, visit: Visit) -> Response:
+        """A response SATOSA built (a backend's redirect) that must carry a new flow cookie."""
+        if visit.new_flow:
+            secure = self.rt.config.secure_cookies
+            response.headers.append(_set_cookie(FLOW_COOKIE, visit.flow, secure=secure))
         return response
 
     def page(self, name: str, visit: Visit, **values: Any) -> Response:
@@ -281,3 +289,15 @@ def _response(
     phrase = http.HTTPStatus(status).phrase
     message = body if isinstance(body, str) else body.decode()
     return Response(message, status=f"{status} {phrase}", headers=headers, content=content_type)
+
+
+def upstream_instant(value: Any, now: dt.datetime) -> dt.datetime:
+    """An upstream authentication instant as SATOSA keeps it (an ISO string); ``now`` if
+    absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return now
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return now
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

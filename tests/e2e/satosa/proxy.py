@@ -149,15 +149,48 @@ def attributes_plugin(idp_config: Path) -> dict[str, Any]:
         "config": {
             "idp_config": str(idp_config),
             "match": {"attribute": "mail", "by": "email"},
-            "attributes": {"employeenumber": "employee_id", "upn": "upn"},
+            "attributes": {
+                "employeenumber": "employee_id",
+                "upn": "upn",
+                "objectsid": "ad_object_sid",
+            },
             # unknown subjects go on to the MFA step, which refuses them with its own reason
             "pass_unknown": True,
         },
     }
 
 
+def wsfed_plugin(idp_config: Path) -> dict[str, Any]:
+    return {
+        "module": "satosa_plugins.wsfed.WsFedFrontend",
+        "name": "WsFed",
+        "config": {
+            "idp_config": str(idp_config),
+            "subject": {
+                "username": "mail",
+                "email": "mail",
+                "external_id:upn": "upn",
+                "external_id:ad_object_sid": "objectsid",
+            },
+        },
+    }
+
+
+OWA = "https://mail.example.com/owa/"
+WSFED_YAML = f"""
+wsfed:
+  relying_parties:
+    - name: owa
+      display_name: Outlook on the web
+      profile: exchange
+      realm: {OWA}
+      reply_urls: [{OWA}]
+"""
+
+
 def satosa_config(
     *,
+    idp_config: Path,
     base: str,
     directory: Path,
     upstream_metadata: str,
@@ -249,9 +282,10 @@ def satosa_config(
                 "displayname": {"saml": ["displayName"]},
                 "employeenumber": {"saml": ["employeeNumber"]},
                 "upn": {"saml": ["upn"]},
+                "objectsid": {"saml": ["objectSid"]},
             }
         },
-        "FRONTEND_MODULES": [frontend],
+        "FRONTEND_MODULES": [frontend, wsfed_plugin(idp_config)],
         "BACKEND_MODULES": [backend],
         "MICRO_SERVICES": micro_services,
         "LOGGING": {
@@ -364,7 +398,13 @@ def run_proxy(
 
     port, up_port, sp_port = free_port(), free_port(), free_port()
     base, sp_url = f"http://localhost:{port}", f"http://localhost:{sp_port}"
-    with run_idp(directory / "idp", storage=storage, with_sp=False, uv_required=uv_required) as idp:
+    with run_idp(
+        directory / "idp",
+        storage=storage,
+        with_sp=False,
+        uv_required=uv_required,
+        extra_config=WSFED_YAML,
+    ) as idp:
         # The passkeys enrolled at the Flask IdP sign in on SATOSA's pages too (one RP ID).
         text = idp.config_path.read_text()
         origins = WEB_ORIGINS.format(idp=idp.base_url, satosa=base)
@@ -376,6 +416,7 @@ def run_proxy(
         (satosa_dir / "sp").mkdir(exist_ok=True)
         (satosa_dir / "sp/settings.json").write_text(json.dumps(sp))
         config = satosa_config(
+            idp_config=idp.config_path,
             base=base,
             directory=satosa_dir,
             upstream_metadata=upstream.metadata(),
