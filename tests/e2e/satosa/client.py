@@ -105,12 +105,12 @@ class SatosaClient:
         return self.http.get(self.proxy.sp_url + "/", timeout=10)
 
 
-def assertion_of(answer: requests.Response) -> etree._Element:
-    _, fields = form_of(answer.text)
+def assertion_of(answer: requests.Response | str) -> etree._Element:
+    _, fields = form_of(answer if isinstance(answer, str) else answer.text)
     return etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
 
 
-def class_ref(answer: requests.Response) -> str:
+def class_ref(answer: requests.Response | str) -> str:
     refs = assertion_of(answer).xpath("//saml:AuthnContextClassRef/text()", namespaces=SAML)
     assert len(refs) == 1, refs
     return str(refs[0])
