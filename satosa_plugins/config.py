@@ -76,8 +76,11 @@ class AttributeSettings:
     pass_unknown: bool = False
 
 
-def plugin_node(config: Any, *, plugin: str) -> Node:
-    return Node(config if config is not None else {}, f"SATOSA plugin {plugin!r}", "config")
+def plugin_node(config: Any, *, plugin: str, source: str | None = None) -> Node:
+    """The plugin's ``config`` mapping; errors name ``source`` (the plugin's YAML file, when
+    known) or the plugin."""
+    where = source or f"SATOSA plugin {plugin!r}"
+    return Node(config if config is not None else {}, where, "config")
 
 
 def _idp_config(node: Node) -> Path:
@@ -110,8 +113,8 @@ def _rule(node: Node) -> RequesterRule:
     )
 
 
-def parse_mfa(config: Any, *, plugin: str) -> MfaSettings:
-    node = plugin_node(config, plugin=plugin)
+def parse_mfa(config: Any, *, plugin: str, source: str | None = None) -> MfaSettings:
+    node = plugin_node(config, plugin=plugin, source=source)
     node.only_keys(
         "idp_config", "match", "requesters", "skip_when_upstream_asserted", "without_factor"
     )
@@ -149,15 +152,15 @@ def check_policies(settings: MfaSettings, idp: IdpConfig, *, plugin: str) -> Non
             )
 
 
-def parse_attributes(config: Any, *, plugin: str) -> AttributeSettings:
-    node = plugin_node(config, plugin=plugin)
+def parse_attributes(config: Any, *, plugin: str, source: str | None = None) -> AttributeSettings:
+    node = plugin_node(config, plugin=plugin, source=source)
     node.only_keys("idp_config", "match", "attributes", "pass_unknown")
     attributes: dict[str, str] = {}
-    for name, source in node.child("attributes").items():
-        attributes[name] = source.as_str(max_len=200)
-        source.convert(check_source)
+    for name, value in node.child("attributes").items():
+        attributes[name] = value.as_str(max_len=200)
+        value.convert(check_source)
         if attributes[name] == "amr":
-            raise source.error("'amr' describes a sign-in, not the directory; use the MFA plugin")
+            raise value.error("'amr' describes a sign-in, not the directory; use the MFA plugin")
     if not attributes:
         raise node.child("attributes").error("must name at least one attribute")
     unknown = node.get("pass_unknown")
@@ -197,8 +200,8 @@ def _subject_mapping(node: Node) -> dict[str, str]:
     return mapping
 
 
-def parse_frontend(config: Any, *, plugin: str) -> FrontendSettings:
-    node = plugin_node(config, plugin=plugin)
+def parse_frontend(config: Any, *, plugin: str, source: str | None = None) -> FrontendSettings:
+    node = plugin_node(config, plugin=plugin, source=source)
     node.only_keys("idp_config", "subject")
     idp_config = _idp_config(node)
     return FrontendSettings(idp_config=idp_config, subject=_subject_mapping(node.child("subject")))

@@ -305,10 +305,15 @@ def backend_metadata(config: dict[str, Any]) -> str:
     return text.decode() if isinstance(text, bytes) else text
 
 
-def make_satosa(config: dict[str, Any]) -> Any:
-    from satosa.proxy_server import make_app
+def make_satosa(config: dict[str, Any], *, stock: bool = False) -> Any:
+    """SATOSA's app: the pack's entry point (``satosa_plugins.wsgi``, a cheaper state cookie)
+    or, ``stock``, ``satosa.proxy_server.make_app`` itself."""
     from satosa.satosa_config import SATOSAConfig
 
+    if stock:
+        from satosa.proxy_server import make_app
+    else:
+        from satosa_plugins.wsgi import make_app
     return make_app(SATOSAConfig(copy.deepcopy(config)))
 
 
