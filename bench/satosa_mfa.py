@@ -8,9 +8,10 @@ SP. Each login is then a fresh AuthnRequest from the SP (python3-saml) answered 
 three requests — SSO (→ upstream), the upstream's signed Response at the ACS (verified; MFA
 step passed by the session → resume), resume (the signed Response + Assertion for the SP).
 
-Two SATOSA apps on the same configuration, in the same run:
-  1. the plugin pack's SAML frontend/backend (satosa_plugins.saml: in-process python-xmlsec,
-     keys loaded once);
+Three SATOSA apps on the same configuration, in the same run:
+  1. the plugin pack: its SAML frontend/backend (satosa_plugins.saml: in-process
+     python-xmlsec, keys loaded once) on its entry point (satosa_plugins.wsgi: SATOSA's app
+     with the state cookie compressed at a cheap preset); also its modules on the stock app;
   2. SATOSA's default pysaml2 set-up (satosa.frontends.saml2 / satosa.backends.saml2: the
      xmlsec1 program for every signature and every verification).
 The figure is logins per second of time spent inside SATOSA (the SP and the upstream IdP are
@@ -170,3 +171,7 @@ def main(seconds: float) -> None:
         f"stock SATOSA {1000 * stock_request:.1f} ms"
         " (routing + state cookie; 3 per login)"
     )
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)
