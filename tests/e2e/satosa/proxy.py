@@ -19,21 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from werkzeug.serving import make_server
 
-from demo_satosa.upstream import PPT as PPT  # re-exported for the tests
-from demo_satosa.upstream import REFEDS_MFA, Upstream
-from demo_satosa.upstream import keys as _keys
+from demo_satosa.peers import BACKEND as BACKEND  # re-exported for the tests
+from demo_satosa.peers import FRONTEND, REFEDS_MFA, Upstream, sp_metadata, sp_settings
+from demo_satosa.peers import PPT as PPT
+from demo_satosa.peers import keys as _keys
 from idp.runtime import Runtime
 from tests.e2e.server import RunningServer, _Thread, free_port, run_idp
 
-FRONTEND = "Saml2IDP"
-BACKEND = "Saml2"
 STATE_COOKIE = "SATOSA_STATE"
 
 
@@ -225,54 +223,6 @@ def make_satosa(config: dict[str, Any], *, stock: bool = False) -> Any:
     else:
         from satosa_plugins.wsgi import make_app
     return make_app(SATOSAConfig(copy.deepcopy(config)))
-
-
-# -- the demo SP (python3-saml) pointed at SATOSA -------------------------------------------
-
-
-def sp_settings(*, sp_url: str, base: str, directory: Path) -> dict[str, Any]:
-    key, cert = _keys(directory, "sp")
-    front_cert = Path(_keys(directory, "frontend")[1]).read_text()
-    sp_cert = Path(cert).read_text()
-
-    def body(pem: str) -> str:
-        return "".join(line for line in pem.splitlines() if "-----" not in line)
-
-    return {
-        "strict": True,
-        "debug": False,
-        "sp": {
-            "entityId": f"{sp_url}/metadata",
-            "assertionConsumerService": {"url": f"{sp_url}/acs", "binding": BINDING_HTTP_POST},
-            "singleLogoutService": {"url": f"{sp_url}/sls", "binding": BINDING_HTTP_REDIRECT},
-            "NameIDFormat": NAMEID_FORMAT_PERSISTENT,
-            "x509cert": body(sp_cert),
-            "privateKey": body(Path(key).read_text()),
-        },
-        "idp": {
-            "entityId": f"{base}/{FRONTEND}/proxy.xml",
-            "singleSignOnService": {
-                "url": f"{base}/{BACKEND}/sso/redirect",
-                "binding": BINDING_HTTP_REDIRECT,
-            },
-            "x509cert": body(front_cert),
-        },
-        "security": {
-            "authnRequestsSigned": False,
-            "wantAssertionsSigned": True,
-            "wantMessagesSigned": True,
-            "wantNameId": True,
-            "requestedAuthnContext": False,
-            "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
-            "rejectDeprecatedAlgorithm": True,
-        },
-    }
-
-
-def sp_metadata(settings: dict[str, Any]) -> str:
-    text = OneLogin_Saml2_Settings(settings, sp_validation_only=True).get_sp_metadata()
-    return text.decode() if isinstance(text, bytes) else text
 
 
 # -- everything together --------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""A pysaml2 identity provider on loopback: the upstream IdP of the SATOSA demo and tests.
+"""The peers of the SATOSA demo and tests: a pysaml2 upstream IdP and the demo SP's settings.
+
+The upstream IdP:
 
 It is pysaml2's own ``Server`` answering each AuthnRequest (HTTP-Redirect) with a signed
 Response (HTTP-POST) for ``user``, as if that user had just typed their password: the demo
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -24,6 +27,8 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from idp.keys import generate_self_signed, load_signing_key
 from idp.saml.pysaml2_backend import install
 
+FRONTEND = "Saml2IDP"
+BACKEND = "Saml2"
 PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 REFEDS_MFA = "https://refeds.org/profile/mfa"
 
@@ -109,3 +114,49 @@ class Upstream:
         )
         start_response("200 OK", [("Content-Type", "text/html")])
         return [form["data"].encode()]
+
+
+def sp_settings(*, sp_url: str, base: str, directory: Path) -> dict[str, Any]:
+    """python3-saml settings of the demo SP, signing in through SATOSA's SAML frontend."""
+    key, cert = keys(directory, "sp")
+    front_cert = Path(keys(directory, "frontend")[1]).read_text()
+    sp_cert = Path(cert).read_text()
+
+    def body(pem: str) -> str:
+        return "".join(line for line in pem.splitlines() if "-----" not in line)
+
+    return {
+        "strict": True,
+        "debug": False,
+        "sp": {
+            "entityId": f"{sp_url}/metadata",
+            "assertionConsumerService": {"url": f"{sp_url}/acs", "binding": BINDING_HTTP_POST},
+            "singleLogoutService": {"url": f"{sp_url}/sls", "binding": BINDING_HTTP_REDIRECT},
+            "NameIDFormat": NAMEID_FORMAT_PERSISTENT,
+            "x509cert": body(sp_cert),
+            "privateKey": body(Path(key).read_text()),
+        },
+        "idp": {
+            "entityId": f"{base}/{FRONTEND}/proxy.xml",
+            "singleSignOnService": {
+                "url": f"{base}/{BACKEND}/sso/redirect",
+                "binding": BINDING_HTTP_REDIRECT,
+            },
+            "x509cert": body(front_cert),
+        },
+        "security": {
+            "authnRequestsSigned": False,
+            "wantAssertionsSigned": True,
+            "wantMessagesSigned": True,
+            "wantNameId": True,
+            "requestedAuthnContext": False,
+            "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "rejectDeprecatedAlgorithm": True,
+        },
+    }
+
+
+def sp_metadata(settings: dict[str, Any]) -> str:
+    text = OneLogin_Saml2_Settings(settings, sp_validation_only=True).get_sp_metadata()
+    return text.decode() if isinstance(text, bytes) else text
