@@ -116,7 +116,9 @@ class Upstream:
         return [form["data"].encode()]
 
 
-def sp_settings(*, sp_url: str, base: str, directory: Path) -> dict[str, Any]:
+def sp_settings(
+    *, sp_url: str, base: str, directory: Path, backend: str = BACKEND
+) -> dict[str, Any]:
     """python3-saml settings of the demo SP, signing in through SATOSA's SAML frontend."""
     key, cert = keys(directory, "sp")
     front_cert = Path(keys(directory, "frontend")[1]).read_text()
@@ -139,7 +141,7 @@ def sp_settings(*, sp_url: str, base: str, directory: Path) -> dict[str, Any]:
         "idp": {
             "entityId": f"{base}/{FRONTEND}/proxy.xml",
             "singleSignOnService": {
-                "url": f"{base}/{BACKEND}/sso/redirect",
+                "url": f"{base}/{backend}/sso/redirect",
                 "binding": BINDING_HTTP_REDIRECT,
             },
             "x509cert": body(front_cert),

@@ -22,8 +22,10 @@ from satosa_plugins.config import (
     MfaSettings,
     check_policies,
     parse_attributes,
+    parse_backend,
     parse_frontend,
     parse_mfa,
+    parse_pages,
 )
 
 Parser = Callable[..., Any]
@@ -31,6 +33,8 @@ PARSERS: dict[str, Parser] = {
     "satosa_plugins.mfa.MfaMicroService": parse_mfa,
     "satosa_plugins.attributes.DirectoryAttributes": parse_attributes,
     "satosa_plugins.wsfed.WsFedFrontend": parse_frontend,
+    "satosa_plugins.passwordless.PasswordlessBackend": parse_backend,
+    "satosa_plugins.passwordless.HideezPages": parse_pages,
 }
 SECTIONS = ("FRONTEND_MODULES", "BACKEND_MODULES", "MICRO_SERVICES")
 
@@ -52,7 +56,7 @@ def check(proxy_conf: Path, *, load_idp: bool = True) -> list[str]:
             config = plugin.get("config")
             settings = parser(config.value if config else None, plugin=name, source=source)
             if load_idp:
-                path = settings.idp_config
+                path = settings if isinstance(settings, Path) else settings.idp_config
                 if path not in idp_configs:
                     idp_configs[path] = load_config(path)
                 if isinstance(settings, MfaSettings):

@@ -205,3 +205,44 @@ def parse_frontend(config: Any, *, plugin: str, source: str | None = None) -> Fr
     node.only_keys("idp_config", "subject")
     idp_config = _idp_config(node)
     return FrontendSettings(idp_config=idp_config, subject=_subject_mapping(node.child("subject")))
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    idp_config: Path
+    #: the policy of the IdP config that decides factors, UV and the context class claimed
+    policy: str | None
+    #: the vocabulary source SATOSA's subject id comes from
+    subject_id: str
+    #: internal attribute → vocabulary source
+    attributes: Mapping[str, str]
+
+
+def _sources(node: Node) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for name, value in node.items():
+        sources[name] = value.as_str(max_len=200)
+        value.convert(check_source)
+    return sources
+
+
+def parse_backend(config: Any, *, plugin: str, source: str | None = None) -> BackendSettings:
+    node = plugin_node(config, plugin=plugin, source=source)
+    node.only_keys("idp_config", "policy", "subject_id", "attributes")
+    idp_config = _idp_config(node)
+    policy, subject_id = node.get("policy"), node.get("subject_id")
+    if subject_id is not None:
+        subject_id.convert(check_source)
+    return BackendSettings(
+        idp_config=idp_config,
+        policy=policy.as_str(max_len=128) if policy else None,
+        subject_id=subject_id.as_str(max_len=200) if subject_id else "employee_id",
+        attributes=_sources(node.child("attributes")),
+    )
+
+
+def parse_pages(config: Any, *, plugin: str, source: str | None = None) -> Path:
+    """The pages micro-service's only setting: the IdP config."""
+    node = plugin_node(config, plugin=plugin, source=source)
+    node.only_keys("idp_config")
+    return _idp_config(node)

@@ -8,6 +8,10 @@ instant and the proxy's own flow id. :meth:`StepUp.finish` hands the kept result
 all of them agree and the browser's session now holds a fresh factor of that same employee;
 anything else is an error, never a pass (the shell must fail closed).
 
+The same protocol serves a proxy's own sign-in without an upstream (SATOSA's passwordless
+backend): no employee is named in advance (``employee_id=None``, anyone who signs in counts) and
+no upstream instant bounds the factor's age beyond the policy's own.
+
 The factor itself runs on the ordinary sign-in page and steps (:mod:`idp.flows.steps`): any
 factor kind the policy names plugs in there, not here.
 """
@@ -33,16 +37,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepUpRequest:
-    """An upstream authentication waiting for its second factor."""
+    """An upstream authentication waiting for its second factor (or a proxy's own sign-in)."""
 
-    employee_id: str
-    username: str
+    #: the employee the upstream subject was matched to; None: whoever signs in
+    employee_id: str | None
+    username: str | None
     #: the relying party the proxy answers (a SAML SP entity id, an OIDC client id …)
     relying_party: str
     display_name: str | None
     policy: str
-    #: when the upstream identity provider authenticated the user
-    upstream_authn_at: dt.datetime
+    #: when the upstream identity provider authenticated the user (the factor must be newer);
+    #: None: no upstream, the policy's age limit only
+    upstream_authn_at: dt.datetime | None
     #: the proxy's id for this authentication (SATOSA's state session id)
     flow_id: str
     #: the proxy's own data for the rest of its chain, kept here instead of in its cookie
@@ -97,11 +103,13 @@ class StepUp:
             self._refused(request, browser, "cancelled")
             raise StepUpRefused("the second factor was cancelled; you are not signed in")
         ctx = browser.session
-        if ctx is None or ctx.employee_id != request.employee_id:
+        if ctx is None or request.employee_id not in (None, ctx.employee_id):
             self._refused(request, browser, "no second factor of the authenticated user")
             raise StepUpRefused(
                 f"the second factor must be {request.username}'s own, the account the identity "
                 "provider signed in; you are not signed in"
+                if ctx is not None
+                else "the sign-in was not completed; you are not signed in"
             )
         decision = evaluate(requirement=self.requirement(request), context=ctx, now=self._rt.now())
         if not isinstance(decision, Satisfied):
@@ -117,7 +125,7 @@ class StepUp:
         # Only a session of the matched employee can count; another one's is ignored here
         # (and replaced by the sign-in that follows).
         ctx = browser.session
-        if ctx is not None and ctx.employee_id != request.employee_id:
+        if ctx is not None and request.employee_id not in (None, ctx.employee_id):
             return dataclasses.replace(browser, session=None)
         return browser
 
@@ -130,7 +138,8 @@ class StepUp:
     def requirement(self, request: StepUpRequest) -> Requirement:
         # The factor must be no older than the upstream sign-in it completes (a clock ahead
         # of ours must not make it unreachable).
-        fresh_after = min(request.upstream_authn_at, self._rt.now())
+        upstream = request.upstream_authn_at
+        fresh_after = None if upstream is None else min(upstream, self._rt.now())
         return Requirement(
             relying_party=request.relying_party,
             display_name=request.display_name,
@@ -144,12 +153,14 @@ class StepUp:
 
     def dump(self, request: StepUpRequest) -> bytes:
         data = dataclasses.asdict(request)
-        data["upstream_authn_at"] = request.upstream_authn_at.isoformat()
+        if request.upstream_authn_at is not None:
+            data["upstream_authn_at"] = request.upstream_authn_at.isoformat()
         return json.dumps(data).encode()
 
     def load(self, raw: bytes) -> StepUpRequest:
         data = json.loads(raw)
-        data["upstream_authn_at"] = dt.datetime.fromisoformat(data["upstream_authn_at"])
+        if data["upstream_authn_at"] is not None:
+            data["upstream_authn_at"] = dt.datetime.fromisoformat(data["upstream_authn_at"])
         return StepUpRequest(**data)
 
     def answer(

@@ -85,3 +85,17 @@ def test_a_missing_plugin_file_and_bad_usage(
     assert main(["config/satosa/proxy_conf.yaml"]) == 1
     assert "hideez_directory.yaml: cannot read file" in capsys.readouterr().err
     assert main([]) == 2
+
+
+def test_the_shipped_plugins_outside_the_demo_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passwordless set-up's files, checked as a proxy_conf listing them would be."""
+    monkeypatch.chdir(ROOT)
+    conf = tmp_path / "proxy_conf.yaml"
+    conf.write_text(
+        "BACKEND_MODULES: [config/satosa/plugins/backends/passwordless_backend.yaml]\n"
+        "MICRO_SERVICES: [config/satosa/plugins/microservices/hideez_pages.yaml]\n"
+    )
+    lines = check(conf, load_idp=False)
+    assert [line.rsplit(" (", 1)[0].split(": ")[-1] for line in lines] == ["Hideez", "HideezPages"]

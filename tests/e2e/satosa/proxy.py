@@ -68,6 +68,29 @@ def attributes_plugin(idp_config: Path) -> dict[str, Any]:
     }
 
 
+PASSWORDLESS = "Hideez"
+
+
+def passwordless_plugin(idp_config: Path) -> dict[str, Any]:
+    return {
+        "module": "satosa_plugins.passwordless.PasswordlessBackend",
+        "name": PASSWORDLESS,
+        "config": {
+            "idp_config": str(idp_config),
+            "subject_id": "employee_id",
+            "attributes": {"mail": "email", "displayname": "full_name", "upn": "upn"},
+        },
+    }
+
+
+def pages_plugin(idp_config: Path) -> dict[str, Any]:
+    return {
+        "module": "satosa_plugins.passwordless.HideezPages",
+        "name": "HideezPages",
+        "config": {"idp_config": str(idp_config)},
+    }
+
+
 def wsfed_plugin(idp_config: Path) -> dict[str, Any]:
     return {
         "module": "satosa_plugins.wsfed.WsFedFrontend",
@@ -256,8 +279,12 @@ def run_proxy(
     mfa: dict[str, Any] | None = None,
     extra_micro_services: tuple[dict[str, Any], ...] = (),
     uv_required: bool = True,
+    passwordless: bool = False,
 ) -> Iterator[Proxy]:
-    """The Flask IdP, the upstream IdP, SATOSA (our MFA plugin) and the demo SP, on loopback."""
+    """The Flask IdP, the upstream IdP, SATOSA (our MFA plugin) and the demo SP, on loopback.
+
+    ``passwordless``: no upstream; SATOSA's backend is our PasswordlessBackend (named
+    ``Hideez``) with the HideezPages micro-service."""
     from demo_sp.app import create_app as create_sp
     from idp.runtime import _SHARED
 
@@ -277,7 +304,8 @@ def run_proxy(
         satosa_dir = directory / "satosa"
         satosa_dir.mkdir(parents=True, exist_ok=True)
         upstream = Upstream(url=f"http://localhost:{up_port}", key=_keys(satosa_dir, "upstream"))
-        sp = sp_settings(sp_url=sp_url, base=base, directory=satosa_dir)
+        backend = PASSWORDLESS if passwordless else BACKEND
+        sp = sp_settings(sp_url=sp_url, base=base, directory=satosa_dir, backend=backend)
         (satosa_dir / "sp").mkdir(exist_ok=True)
         (satosa_dir / "sp/settings.json").write_text(json.dumps(sp))
         config = satosa_config(
@@ -292,13 +320,18 @@ def run_proxy(
                 {**mfa_plugin(idp.config_path), **(mfa or {})},
             ],
         )
-        upstream.start(backend_metadata(config))
+        if passwordless:
+            config["BACKEND_MODULES"] = [passwordless_plugin(idp.config_path)]
+            config["MICRO_SERVICES"] = [pages_plugin(idp.config_path)]
+        else:
+            upstream.start(backend_metadata(config))
         app = make_satosa(config)
         servers = [
             make_server("127.0.0.1", port, app, threaded=True),
-            make_server("127.0.0.1", up_port, upstream, threaded=True),
             make_server("127.0.0.1", sp_port, create_sp(satosa_dir / "sp"), threaded=True),
         ]
+        if not passwordless:
+            servers.append(make_server("127.0.0.1", up_port, upstream, threaded=True))
         threads = [_Thread(s) for s in servers]
         for t in threads:
             t.start()
