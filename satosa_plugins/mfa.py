@@ -25,13 +25,12 @@ from satosa.response import Response
 from idp.audit import AuditKind, Outcome
 from idp.directory.matching import match_employee
 from idp.directory.model import Employee
-from idp.errors import AccessDenied, InvalidRequest
+from idp.errors import AccessDenied
 from idp.flows.answers import Answer, Redirect
-from idp.flows.parking import new_handle
 from idp.flows.stepup import StepUp, StepUpRequest
 from idp.runtime import shared_runtime
 from satosa_plugins.config import WithoutFactor, check_policies, parse_mfa
-from satosa_plugins.shell import Visit, shell_for, upstream_instant
+from satosa_plugins.shell import shell_for, upstream_instant
 
 log = logging.getLogger("hideez_idp.satosa")
 
@@ -76,10 +75,8 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
         )
         if not employee.can_sign_in:
             raise AccessDenied("this account is disabled; ask your administrator")
-        visit = self.shell.visit(context)
         if not self.rt.passkeys.list_for_employee(employee.id):
-            return self.shell.send(self._without_factor(employee, data), visit)
-        key = new_handle()
+            return self.shell.send(self._without_factor(employee, data), self.shell.visit(context))
         request = StepUpRequest(
             employee_id=employee.id,
             username=employee.username,
@@ -90,8 +87,7 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
             flow_id=context.state.session_id,
             payload=json.dumps(data.to_dict()),
         )
-        context.state[STATE_KEY] = {"key": key}
-        return self.shell.send(self.stepup.begin(request, browser=visit.browser, key=key), visit)
+        return self.shell.begin_step(context, self.stepup, request, state_key=STATE_KEY)
 
     def _without_factor(self, employee: Employee, data: InternalData) -> Answer:
         rt = self.rt
@@ -125,24 +121,7 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
 
     # -- back from the sign-in page ----------------------------------------------------------
     def _resume(self, context: Context) -> Response:
-        if context.request_method != "GET":
-            raise InvalidRequest("the second-factor resume takes GET")
-        params = context.qs_params or {}
-        key = params.get("k", "")
-        kept = context.state.get(STATE_KEY) if context.state is not None else None
-        if not isinstance(kept, dict) or kept.get("key") != key:
-            raise InvalidRequest(
-                "no second-factor step is pending in this browser; go back to the application "
-                "and sign in again"
-            )
-        visit: Visit = self.shell.visit(context)
-        done = self.stepup.finish(
-            key,
-            browser=visit.browser,
-            flow_id=context.state.session_id,
-            cancel=params.get("cancel") == "1",
-        )
-        del context.state[STATE_KEY]
+        done = self.shell.finish_step(context, self.stepup, state_key=STATE_KEY)
         data = InternalData.from_dict(json.loads(done.request.payload))
         data.auth_info.auth_class_ref = done.decision.authn_context_class_ref
         log.info(

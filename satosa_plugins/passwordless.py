@@ -24,8 +24,7 @@ from satosa.internal import AuthenticationInformation, InternalData
 from satosa.micro_services.base import RequestMicroService
 from satosa.response import Response
 
-from idp.errors import AccessDenied, ConfigError, InvalidRequest
-from idp.flows.parking import new_handle
+from idp.errors import AccessDenied, ConfigError
 from idp.flows.stepup import StepUp, StepUpRequest
 from idp.runtime import shared_runtime
 from idp.subject import subject_from_employee, values_of
@@ -61,8 +60,6 @@ class PasswordlessBackend(BackendModule):  # type: ignore[misc]
         return self.shell.endpoint(functools.partial(self._start, data=internal_request))(context)
 
     def _start(self, context: Context, *, data: InternalData) -> Response:
-        visit = self.shell.visit(context)
-        key = new_handle()
         forced = str(context.get_decoration(Context.KEY_FORCE_AUTHN) or "").lower() == "true"
         request = StepUpRequest(
             employee_id=None,
@@ -75,25 +72,10 @@ class PasswordlessBackend(BackendModule):  # type: ignore[misc]
             flow_id=context.state.session_id,
             payload="",
         )
-        context.state[STATE_KEY] = {"key": key}
-        return self.shell.send(self.signin.begin(request, browser=visit.browser, key=key), visit)
+        return self.shell.begin_step(context, self.signin, request, state_key=STATE_KEY)
 
     def _resume(self, context: Context) -> Response:
-        params = context.qs_params or {}
-        key = params.get("k", "")
-        kept = context.state.get(STATE_KEY) if context.state is not None else None
-        if context.request_method != "GET" or not isinstance(kept, dict) or kept.get("key") != key:
-            raise InvalidRequest(
-                "no sign-in is pending in this browser; go back to the application and start again"
-            )
-        visit = self.shell.visit(context)
-        done = self.signin.finish(
-            key,
-            browser=visit.browser,
-            flow_id=context.state.session_id,
-            cancel=params.get("cancel") == "1",
-        )
-        del context.state[STATE_KEY]
+        done = self.shell.finish_step(context, self.signin, state_key=STATE_KEY)
         ctx = done.decision.context
         employee = self.rt.employees.get(ctx.employee_id)
         if employee is None or not employee.can_sign_in:

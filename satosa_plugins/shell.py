@@ -34,10 +34,12 @@ from idp.directory.model import SsoMode
 from idp.errors import IdpError, InvalidRequest
 from idp.flows.answers import Answer, FormPost, Json, Page, Redirect
 from idp.flows.browser import Browser, binding_of
+from idp.flows.parking import new_handle
 from idp.flows.passkey_step import PasskeyStep
 from idp.flows.password_step import PasswordStep
 from idp.flows.signin import Routes, SignIn
 from idp.flows.steps import Steps
+from idp.flows.stepup import StepUp, StepUpDone, StepUpRequest
 from idp.runtime import Runtime
 from satosa_plugins.pages import STATIC_NAME, STATIC_PATH, Pages
 
@@ -177,6 +179,36 @@ class Shell:
             [],
             "text/html",
         )
+
+    # -- a sign-in step between SATOSA's requests (the MFA step, the passwordless backend) ---
+    def begin_step(
+        self, context: Context, stepup: StepUp, request: StepUpRequest, *, state_key: str
+    ) -> Response:
+        """Keep ``request`` server-side; SATOSA's state only names it (its handle)."""
+        visit = self.visit(context)
+        key = new_handle()
+        context.state[state_key] = {"key": key}
+        return self.send(stepup.begin(request, browser=visit.browser, key=key), visit)
+
+    def finish_step(self, context: Context, stepup: StepUp, *, state_key: str) -> StepUpDone:
+        """At the resume URL: the step both SATOSA's state and the URL name, finished."""
+        _require_method(context, "GET")
+        params = context.qs_params or {}
+        key = params.get("k", "")
+        kept = context.state.get(state_key) if context.state is not None else None
+        if not isinstance(kept, dict) or kept.get("key") != key:
+            raise InvalidRequest(
+                "no sign-in step is pending in this browser; go back to the application and "
+                "sign in again"
+            )
+        done = stepup.finish(
+            key,
+            browser=self.visit(context).browser,
+            flow_id=context.state.session_id,
+            cancel=params.get("cancel") == "1",
+        )
+        del context.state[state_key]
+        return done
 
     # -- endpoints ---------------------------------------------------------------------------
     def endpoint(self, fn: Callable[[Context], Response], *, as_json: bool = False) -> Handler:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.satosa.client import SatosaClient
 from tests.e2e.satosa.proxy import Proxy, run_proxy
 from tests.e2e.server import POSTGRES_REDIS
 
@@ -19,3 +20,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     directory: Path = tmp_path_factory.mktemp("satosa")
     with run_proxy(directory, storage=POSTGRES_REDIS) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def alice(proxy: Proxy) -> SatosaClient:
+    """A browser whose owner enrolled a passkey at the Flask IdP (then closed it)."""
+    client = SatosaClient(proxy)
+    client.enrol("alice")
+    return client

@@ -5,7 +5,6 @@ upstream IdP, and the shared sign-in page and script (served by SATOSA) do the s
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,27 +13,11 @@ from lxml import etree
 
 from tests.e2e.satosa.client import SAML
 from tests.e2e.satosa.proxy import PPT, REFEDS_MFA, Proxy
-from tests.e2e.test_browser_passkey import ARGS, CHROMIUM, add_authenticator, enrol
+from tests.e2e.test_browser_passkey import add_authenticator, enrol
+from tests.e2e.test_browser_passkey import browser as browser  # the module's Chromium
+from tests.e2e.test_browser_passkey import page as page  # a fresh context per test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_passkey_mfa_after_the_upstream_sign_in_reaches_the_sp_as_refeds_mfa(

@@ -16,14 +16,6 @@ from tests.e2e.satosa.proxy import PPT, REFEDS_MFA, Proxy
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture(scope="module")
-def alice(proxy: Proxy) -> SatosaClient:
-    """A browser whose owner enrolled a passkey at the Flask IdP (then closed it)."""
-    client = SatosaClient(proxy)
-    client.enrol("alice")
-    return client
-
-
 def test_upstream_password_then_passkey_gives_the_sp_refeds_mfa(
     proxy: Proxy, alice: SatosaClient
 ) -> None:
