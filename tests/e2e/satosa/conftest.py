@@ -15,8 +15,9 @@ from tests.e2e.server import POSTGRES_REDIS
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """One set-up for every module here (each sets the upstream's user and context it needs)."""
     directory: Path = tmp_path_factory.mktemp("satosa")
     with run_proxy(directory, storage=POSTGRES_REDIS) as running:
         yield running
