@@ -11,7 +11,13 @@ import pytest
 from idp.directory.matching import MatchBy
 from idp.errors import ConfigError
 from satosa_plugins.attributes import DirectoryAttributes
-from satosa_plugins.config import WithoutFactor, parse_attributes, parse_mfa
+from satosa_plugins.config import (
+    WithoutFactor,
+    parse_attributes,
+    parse_backend,
+    parse_mfa,
+    parse_pages,
+)
 from satosa_plugins.mfa import MfaMicroService
 
 
@@ -132,3 +138,21 @@ def test_directory_attributes_loads_against_a_real_idp_config(idp_config: Path) 
         attributes(idp_config=str(idp_config)), {}, name="dir", base_url="http://localhost"
     )
     assert plugin.settings.match.by is MatchBy.USERNAME
+
+
+def test_backend_and_pages_configs() -> None:
+    settings = parse_backend(
+        {"idp_config": "idp.yaml", "attributes": {"mail": "email"}}, plugin="Hideez"
+    )
+    assert (settings.subject_id, settings.policy) == ("employee_id", None)
+    assert parse_pages({"idp_config": "idp.yaml"}, plugin="pages").is_absolute()
+    for config, path in (
+        ({"idp_config": "i", "attributes": {"mail": "e-mail"}}, "config.attributes.mail"),
+        ({"idp_config": "i", "attributes": {}, "subject_id": "nope"}, "config.subject_id"),
+        ({"idp_config": "i", "attributes": {}, "extra": 1}, "config.extra"),
+        ({"idp_config": "i", "pages": True}, "config.pages"),
+    ):
+        parser = parse_pages if "pages" in config else parse_backend
+        with pytest.raises(ConfigError) as caught:
+            parser(config, plugin="p")
+        assert caught.value.path == path
