@@ -22,6 +22,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hideez-idp demo
 
+# SATOSA with the plugin pack (config/satosa/) beside the Flask IdP, a pysaml2 upstream IdP and
+# the demo SP, on localhost (docs/satosa.md).
+.PHONY: run-satosa
+run-satosa: $(STAMP)
+	$(BIN)/python -m demo_satosa
+
 # System packages the tests need: the xmlsec1 program (independent signature checks),
 # Debian's Chromium (passkey pages through the DevTools virtual authenticator) and oathtool.
 sysdeps:
@@ -64,6 +70,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/session_memory.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/cores.py
+	$(BIN)/python bench/satosa_mfa.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,11 +17,12 @@ from idp.flows.answers import Answer, FormPost, Page
 from idp.flows.browser import Browser
 from idp.flows.signin import Refusal, RefusalKind, SignIn
 from idp.policy import Requirement, Satisfied
-from idp.subject import subject_from_employee
+from idp.sessions import AuthContext
+from idp.subject import Subject, subject_from_employee
 from idp.wsfed.errors import ClaimUnavailable, WsFedError
 from idp.wsfed.requests import SignInRequest, parse_request
 from idp.wsfed.signout import participant_key
-from idp.wsfed.tokens import build_signin_response
+from idp.wsfed.tokens import SignInResponse, build_signin_response
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -85,25 +86,16 @@ class WsFedSignIn:
     def answer(
         self, request: PendingSignIn, decision: Satisfied, *, browser: Browser, key: str
     ) -> Answer:
-        rt, wsfed, parsed = self._rt, self._wsfed, request.request
-        rp, ctx = parsed.relying_party, decision.context
+        parsed = request.request
+        rp = parsed.relying_party
         employee = self._engine.signed_in_employee(decision)
-        try:
-            result = build_signin_response(
-                request=parsed,
-                employee=subject_from_employee(employee),
-                context=ctx,
-                authn_context_class_ref=decision.authn_context_class_ref,
-                issuer=wsfed.settings.issuer,
-                lifetime=wsfed.settings.lifetime_for(rp),
-                signer=wsfed.signer_for(rp),
-                now=rt.now(),
-            )
-        except ClaimUnavailable as exc:
-            self._engine.record_refusal(
-                browser=browser, protocol="wsfed", relying_party=rp.name, reason=exc.description
-            )
-            raise
+        result = self.token(
+            parsed,
+            subject=subject_from_employee(employee),
+            context=decision.context,
+            authn_context_class_ref=decision.authn_context_class_ref,
+            browser=browser,
+        )
         self._engine.record_answer(
             decision,
             protocol="wsfed",
@@ -112,6 +104,34 @@ class WsFedSignIn:
             details={"realm": parsed.realm, "token": rp.token_type.value},
         )
         return Answer(FormPost(result.action, result.fields, rp.name))
+
+    def token(
+        self,
+        parsed: SignInRequest,
+        *,
+        subject: Subject,
+        context: AuthContext,
+        authn_context_class_ref: str,
+        browser: Browser,
+    ) -> SignInResponse:
+        """The signed ``wresult`` for ``subject`` (from the directory, or a proxy's upstream)."""
+        wsfed, rp = self._wsfed, parsed.relying_party
+        try:
+            return build_signin_response(
+                request=parsed,
+                employee=subject,
+                context=context,
+                authn_context_class_ref=authn_context_class_ref,
+                issuer=wsfed.settings.issuer,
+                lifetime=wsfed.settings.lifetime_for(rp),
+                signer=wsfed.signer_for(rp),
+                now=self._rt.now(),
+            )
+        except ClaimUnavailable as exc:
+            self._engine.record_refusal(
+                browser=browser, protocol="wsfed", relying_party=rp.name, reason=exc.description
+            )
+            raise
 
     def refuse(self, request: PendingSignIn, refusal: Refusal, *, browser: Browser) -> Answer:
         rp = request.request.relying_party
