@@ -9,7 +9,7 @@ Prints sign-in responses/s for
      row in SQLite);
   3. the baseline from the same run: pysaml2's default path (``Server`` with
      ``CryptoBackendXmlSec1``, which runs the xmlsec1 program), one signed SAML 2.0 assertion
-     per response, as bench/saml_sso.py measures it;
+     per response, as bench/paths.py measures it;
 and the ratios of 1 and 2 to 3. Every path signs once, RSA-2048 with SHA-256.
 
 Run: .venv/bin/python bench/wsfed.py [seconds-per-path]
