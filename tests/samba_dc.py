@@ -302,6 +302,8 @@ def _wait_ready(dc: SambaDC, timeout: float = 30.0) -> None:
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 NORMAL_ACCOUNT = 0x200
 ACCOUNTDISABLE = 0x2
+#: enabled without a password (PASSWD_NOTREQD): cheap users for sync tests (a password costs ~60 ms)
+NO_PASSWORD_ACCOUNT = NORMAL_ACCOUNT | 0x20
 
 
 def encode_password(password: str) -> bytes:
@@ -329,7 +331,7 @@ def add_user(
     }
     if password is not None:
         values["unicodePwd"] = encode_password(password)
-        values["userAccountControl"] = NORMAL_ACCOUNT
+    values.setdefault("userAccountControl", NORMAL_ACCOUNT if password else NO_PASSWORD_ACCOUNT)
     conn.add(dn, USER_CLASSES, values)
     return dn
 

@@ -35,7 +35,7 @@ from idp.directory.sync.store import (
     memberships,
     set_groups,
 )
-from idp.store.sql.models import EmployeeRow
+from idp.store.sql.models import Base, EmployeeRow
 
 _PLAIN = ("username", "email", "first_name", "last_name", "phone")
 _IDS = ("ad_object_guid", "ad_object_sid", "entra_object_id", "entra_tenant_id")
@@ -61,6 +61,9 @@ class _Page:
     by_email: dict[str, EmployeeRow]
     linked_ids: set[str]
     claimed: set[str] = field(default_factory=set)
+    #: inserted in dependency order at the end: org units, then employees, then links
+    new_employees: list[EmployeeRow] = field(default_factory=list)
+    pending: list[Base] = field(default_factory=list)
 
 
 def apply_page(
@@ -102,13 +105,17 @@ def apply_page(
         _linked_among(s, [r.id for r in (*page.by_username.values(), *page.by_email.values())])
     )
     groups = memberships(s, list(linked_rows))
-    for user in fresh:
-        link = links.get(user.key)
-        if link is not None and link.employee_id in linked_rows:
-            row = linked_rows[link.employee_id]
-            _update(page, user, row, link, groups.get(row.id, set()), Action.UPDATE)
-        else:
-            _link_or_create(page, user, stale_link=link)
+    with s.no_autoflush:  # rows refer to org units and employees made in this page
+        for user in fresh:
+            link = links.get(user.key)
+            if link is not None and link.employee_id in linked_rows:
+                row = linked_rows[link.employee_id]
+                _update(page, user, row, link, groups.get(row.id, set()), Action.UPDATE)
+            else:
+                _link_or_create(page, user, stale_link=link)
+    for batch in (page.new_employees, page.pending):
+        s.add_all(batch)
+        s.flush()
     return result
 
 
@@ -171,7 +178,7 @@ def _link_or_create(
             owned_fields=[],
             owned_groups=[],
         )
-        page.s.add(link)
+        page.pending.append(link)
         page.linked_ids.add(match.id)
         current = memberships(page.s, [match.id])[match.id]
         _update(page, user, match, link, current, Action.LINK)
@@ -209,7 +216,7 @@ def _create(page: _Page, user: DirectoryUser) -> None:
         email=user.email,
     )
     _fill(page, row, user)
-    page.s.add(row)
+    page.new_employees.append(row)
     link = DirectoryLinkRow(
         employee_id=employee_id,
         source=page.source.name,
@@ -220,7 +227,7 @@ def _create(page: _Page, user: DirectoryUser) -> None:
         owned_fields=sorted(page.source.owned_fields),
         owned_groups=[],
     )
-    page.s.add(link)
+    page.pending.append(link)
     _claim(page, user, row)
     link.owned_groups = _groups(page, employee_id, user, (), set())
     page.result.changes.append(Change(Action.CREATE, user.username, employee_id))
@@ -267,7 +274,7 @@ def _groups(
 ) -> list[str]:
     wanted = sorted({page.org.group(page.s, name) for name in user.groups})
     if sorted(previous) != wanted:
-        set_groups(page.s, employee_id, previous, wanted, current)
+        set_groups(page.s, page.pending, employee_id, previous, wanted, current)
     return wanted
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ssl
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import ldap3
@@ -185,14 +185,14 @@ class LdapDirectory:
         if not root:
             raise DirectoryRefused("the rootDSE is not readable")
         attrs = root[0]["raw_attributes"]
-        assert isinstance(attrs, dict)
+        assert isinstance(attrs, Mapping)
         service = _text(attrs, "dsServiceName")
         usn = _text(attrs, "highestCommittedUSN")
         ntds = self._search(service or "", "(objectClass=*)", ["invocationId"], scope=ldap3.BASE)
         if not service or not usn or not ntds:
             raise DirectoryRefused("the DC did not say its invocationId and highestCommittedUSN")
         raw = ntds[0]["raw_attributes"]
-        assert isinstance(raw, dict)
+        assert isinstance(raw, Mapping)
         invocation = raw.get("invocationId") or [b""]
         return Watermark(guid_text(invocation[0]), int(usn))
 
@@ -265,7 +265,7 @@ class LdapDirectory:
     def to_user(self, entry: dict[str, object]) -> DirectoryUser | None:
         """Map one raw entry; ``None`` for an entry without the required attributes."""
         raw = entry["raw_attributes"]
-        assert isinstance(raw, dict)
+        assert isinstance(raw, Mapping)
         m = self.settings.mapping
         if self.settings.flavour == "ad":
             guid_raw = _first(raw, "objectGUID")
@@ -307,16 +307,16 @@ class LdapDirectory:
 
 def _raws(entry: dict[str, object], name: str) -> list[bytes]:
     raw = entry["raw_attributes"]
-    assert isinstance(raw, dict)
+    assert isinstance(raw, Mapping)
     return list(raw.get(name) or ())
 
 
-def _first(raw: dict[str, list[bytes]], name: str) -> bytes | None:
+def _first(raw: Mapping[str, list[bytes]], name: str) -> bytes | None:
     values = raw.get(name)
     return values[0] if values else None
 
 
-def _text(raw: dict[str, list[bytes]], name: str | None) -> str | None:
+def _text(raw: Mapping[str, list[bytes]], name: str | None) -> str | None:
     if name is None:
         return None
     value = _first(raw, name)

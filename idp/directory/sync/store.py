@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    insert,
     select,
     update,
 )
@@ -265,7 +266,7 @@ class OrgCache:
             return None
         if (found := self.companies.get(name.lower())) is None:
             found = self.companies[name.lower()] = secrets.token_hex(8)
-            s.add(CompanyRow(id=found, name=name[:255]))
+            s.execute(insert(CompanyRow).values(id=found, name=name[:255]))
         return found
 
     def department(self, s: Session, company_id: str | None, name: str | None) -> str | None:
@@ -273,7 +274,9 @@ class OrgCache:
             return None
         if (found := self.departments.get((company_id, name.lower()))) is None:
             found = self.departments[(company_id, name.lower())] = secrets.token_hex(8)
-            s.add(DepartmentRow(id=found, name=name[:255], company_id=company_id))
+            s.execute(
+                insert(DepartmentRow).values(id=found, name=name[:255], company_id=company_id)
+            )
         return found
 
     def position(self, s: Session, name: str | None) -> str | None:
@@ -281,18 +284,27 @@ class OrgCache:
             return None
         if (found := self.positions.get(name.lower())) is None:
             found = self.positions[name.lower()] = secrets.token_hex(8)
-            s.add(PositionRow(id=found, name=name[:255]))
+            s.execute(insert(PositionRow).values(id=found, name=name[:255]))
         return found
 
     def group(self, s: Session, name: str) -> str:
         if (found := self.groups.get(name.lower())) is None:
             found = self.groups[name.lower()] = secrets.token_hex(8)
-            s.add(GroupRow(id=found, name=name[:255], description="from the directory", email=None))
+            s.execute(
+                insert(GroupRow).values(
+                    id=found, name=name[:255], description="from the directory", email=None
+                )
+            )
         return found
 
 
 def set_groups(
-    s: Session, employee_id: str, previous: Sequence[str], wanted: Sequence[str], current: set[str]
+    s: Session,
+    pending: list[Base],
+    employee_id: str,
+    previous: Sequence[str],
+    wanted: Sequence[str],
+    current: set[str],
 ) -> None:
     """Replace the directory's memberships (``previous``) by ``wanted``; keep the admin's."""
     gone = set(previous) - set(wanted)
@@ -302,7 +314,7 @@ def set_groups(
                 EmployeeGroupRow.employee_id == employee_id, EmployeeGroupRow.group_id.in_(gone)
             )
         )
-    s.add_all(
+    pending.extend(
         EmployeeGroupRow(employee_id=employee_id, group_id=g) for g in sorted(set(wanted) - current)
     )
 
