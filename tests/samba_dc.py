@@ -229,6 +229,8 @@ class SambaDC:
         )
 
     def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -271,6 +273,8 @@ def running_dc(workdir: Path, *, golden: Path | None = None) -> Iterator[SambaDC
         log = (root / "log" / "stdout.log").open("wb")
         process = subprocess.Popen(
             ["samba", "-s", str(root / "etc" / "smb.conf"), "-i", "-M", "single"],
+            # ``-i`` ends the server at EOF on stdin (CI has none): a pipe kept open until stop.
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -10,7 +10,7 @@ from idp.directory.sync.records import Action, DirectoryRefused, Withdrawal
 from idp.directory.sync.store import SyncStore
 from idp.store.sql.repositories import OrganisationRepository
 from tests import samba_dc as ad
-from tests.idp.directory.sync.conftest import Scenario
+from tests.idp.directory.conftest import Scenario
 
 pytestmark = pytest.mark.samba
 
@@ -158,7 +158,7 @@ def test_a_missing_scoping_group_is_an_error_not_an_empty_scope(scenario: Scenar
     scenario.user("ivan")
     scenario.sync()
     wrong = scenario.with_source(scope_group=f"{scenario.prefix}No Such Group")
-    with pytest.raises(DirectoryRefused, match="No Such Group.*does not exist"):
+    with pytest.raises(DirectoryRefused, match=r"No Such Group.*does not exist"):
         wrong.sync(full=True)
     assert scenario.employee("ivan").enabled
 
@@ -189,8 +189,9 @@ def test_a_username_owned_by_an_unlinked_employee_is_a_conflict_and_changes_noth
 
     rt = scenario.runtime
     name = scenario.name("kim")
-    rt.employees.add(Employee(id=f"other-{name}", username=name, email=f"someone-{name}@else.example",
-                              first_name="K", last_name="Other"), now=rt.now())  # fmt: skip
+    other = Employee(id=f"other-{name}", username=name, email=f"someone-{name}@else.example",
+                     first_name="K", last_name="Other")  # fmt: skip
+    rt.employees.add(other, now=rt.now())
     scenario.user("kim")
     summary = scenario.sync()
     assert [(c.action, c.username) for c in summary.changes] == [(Action.CONFLICT, name)]
