@@ -46,16 +46,20 @@ directory:
 """
 
 
+def build_test_runtime(directory: Path, extra: str = "") -> Runtime:
+    """An IdP runtime on SQLite + the in-process store, with OIDC on (refresh tokens exist)."""
+    path = prepare(directory, port=18090, sp_port=18091)
+    oidc = oidc_section(directory / "oidc", jwks_url="http://127.0.0.1:9/jwks")
+    oidc = oidc.replace("saml:\n  enabled: false\n", "")
+    path.write_text(path.read_text() + oidc + extra)
+    return build_runtime(load_config(path))
+
+
 @pytest.fixture(scope="module")
 def runtime(samba: ad.SambaDC, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    directory = tmp_path_factory.mktemp("sync")
-    path = prepare(directory, port=18090, sp_port=18091)
-    extra = oidc_section(directory / "oidc", jwks_url="http://127.0.0.1:9/jwks")
-    extra = extra.replace("saml:\n  enabled: false\n", "")
-    path.write_text(path.read_text() + extra + directory_yaml(samba))
     mp = pytest.MonkeyPatch()
     mp.setenv(BIND_ENV, ad.ADMIN_PASSWORD)
-    rt = build_runtime(load_config(path))
+    rt = build_test_runtime(tmp_path_factory.mktemp("sync"), directory_yaml(samba))
     yield rt
     mp.undo()
     rt.close()
