@@ -175,6 +175,7 @@ def _link_or_create(
             dn=user.dn,
             fingerprint="",
             seen_run=page.run_id,
+            directory_enabled=match.enabled,
             owned_fields=[],
             owned_groups=[],
         )
@@ -224,6 +225,7 @@ def _create(page: _Page, user: DirectoryUser) -> None:
         dn=user.dn,
         fingerprint=user.fingerprint(),
         seen_run=page.run_id,
+        directory_enabled=user.enabled,
         owned_fields=sorted(page.source.owned_fields),
         owned_groups=[],
     )
@@ -290,7 +292,7 @@ def _update(
         link.seen_run = page.run_id  # still in scope: not a departure, only not applied
         _conflict(page, user, reason, row.id)
         return
-    was_enabled = row.enabled
+    said_before = link.directory_enabled
     fields = _fill(page, row, user)
     groups = _groups(page, row.id, user, link.owned_groups, current_groups)
     if groups != sorted(link.owned_groups):
@@ -299,7 +301,9 @@ def _update(
     link.owned_fields = sorted(page.source.owned_fields)
     link.fingerprint, link.seen_run = user.fingerprint(), page.run_id
     _claim(page, user, row)
-    if was_enabled != user.enabled:
+    link.directory_enabled = user.enabled
+    # Only the directory's own changes move ``enabled``: an admin's local disable stands.
+    if said_before != user.enabled and row.enabled != user.enabled:
         row.enabled = user.enabled
         state = Action.ENABLE if user.enabled else Action.DISABLE
         page.result.changes.append(Change(state, user.username, row.id, ("enabled",)))

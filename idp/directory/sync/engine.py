@@ -124,6 +124,7 @@ class PassRunner:
                     save_state(s, state_after)
         except _RolledBack as rolled:
             result = rolled.result
+            self.org.forget()  # a dry run's page made nothing that lasts
         except Exception:
             self.org.forget()  # what the page made was rolled back
             raise
@@ -174,7 +175,7 @@ class PassRunner:
         s.execute(
             update(DirectoryLinkRow)
             .where(DirectoryLinkRow.employee_id == row.id)
-            .values(fingerprint="")
+            .values(fingerprint="", directory_enabled=False)
         )
         if not row.enabled:
             return Change(

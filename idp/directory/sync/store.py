@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     LargeBinary,
     String,
@@ -61,6 +62,8 @@ class DirectoryLinkRow(Base):
     dn: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
     seen_run: Mapped[str] = mapped_column(String(32))
+    #: what the directory last said (a local disable by an admin stands until it changes)
+    directory_enabled: Mapped[bool] = mapped_column(Boolean)
     #: the fields the directory owns for this employee (read-only for admins)
     owned_fields: Mapped[list[str]] = mapped_column(JSON)
     #: the groups the directory put the employee in (other memberships are the admin's)

@@ -173,7 +173,7 @@ def test_a_page_without_delta_link_concludes_nothing(cloud: Cloud) -> None:
     before = SyncStore(cloud.runtime.db).state(cloud.source.name)
     cloud.tenant.lose_delta_link = True
     try:
-        with pytest.raises(DirectoryRefused, match="neither @odata.nextLink nor @odata.deltaLink"):
+        with pytest.raises(DirectoryRefused, match=r"neither @odata.nextLink nor @odata.deltaLink"):
             cloud.sync(full=True)
     finally:
         cloud.tenant.lose_delta_link = False

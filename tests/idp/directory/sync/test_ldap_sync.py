@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from idp.directory.sync.records import Action, DirectoryRefused, Withdrawal
+from idp.directory.sync.records import Action, DirectoryRefused, DirectoryUnavailable, Withdrawal
 from idp.directory.sync.store import SyncStore
 from idp.store.sql.repositories import OrganisationRepository
 from tests import samba_dc as ad
@@ -236,3 +236,34 @@ def test_hostile_group_name_is_escaped_into_the_filter(scenario: Scenario) -> No
     with pytest.raises(DirectoryRefused, match="does not exist"):
         hostile.sync()
     assert scenario.runtime.employees.get_by_username(scenario.name("mona")) is None
+
+
+def test_a_connection_dropped_mid_sync_resumes_without_half_applied_employees(
+    scenario: Scenario,
+) -> None:
+    from tests.cutting_proxy import CuttingProxy
+
+    for i in range(9):
+        scenario.user(f"c{i}")
+    proxy = CuttingProxy(("127.0.0.1", 636))
+    try:
+        cut = scenario.with_source(url=f"ldaps://localhost:{proxy.port}", page_size=3)
+        cut.sync(dry_run=True)  # how many bytes a whole pass takes
+        proxy.cut_after = proxy.sent * 2 // 3
+        with pytest.raises(DirectoryUnavailable):
+            cut.sync()
+    finally:
+        proxy.close()
+    store = SyncStore(scenario.runtime.db)
+    applied = store.links(scenario.source.name)
+    assert len(applied) % 3 == 0 and len(applied) < 9  # whole pages or nothing
+    for link in applied:  # every applied employee is complete
+        employee = scenario.runtime.employees.get(link.employee_id)
+        assert employee is not None and employee.ad_object_guid and employee.department_id
+    assert store.state(scenario.source.name).run_id is not None
+
+    summary = scenario.with_source(page_size=3).sync()
+    assert "resuming the interrupted full pass" in summary.notes
+    assert summary.count(Action.CREATE) == 9 - len(applied)
+    assert summary.unchanged == len(applied)
+    assert store.state(scenario.source.name).run_id is None

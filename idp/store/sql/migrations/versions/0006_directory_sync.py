@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("dn", sa.Text(), nullable=True),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("seen_run", sa.String(length=32), nullable=False),
+        sa.Column("directory_enabled", sa.Boolean(), nullable=False),
         sa.Column("owned_fields", sa.JSON(), nullable=False),
         sa.Column("owned_groups", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
