@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, TypeAlias
 
 from idp.config.directory import DirectorySettings, EntraSource, LdapSource, Source
 from idp.config.schema import IdpConfig
@@ -35,7 +35,7 @@ from idp.directory.sync.store import SyncStore
 from idp.errors import InvalidRequest
 from idp.runtime import Runtime, build_runtime
 
-_Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+_Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 BAR_WIDTH = 30
 
 
@@ -99,13 +99,8 @@ def add_password_parsers(
 # -- sync ---------------------------------------------------------------------------------------
 
 
-def run_sync_command(
-    config: IdpConfig,
-    args: argparse.Namespace,
-    *,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
-) -> int:
+def run_sync_command(config: IdpConfig, args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
     if args.action == "secret":
         source = _source(config, args.source)
         text = sys.stdin.readline().rstrip("\r\n")
@@ -222,9 +217,8 @@ def _status(runtime: Runtime, out: TextIO) -> int:
 # -- passwords ----------------------------------------------------------------------------------
 
 
-def run_password_command(
-    config: IdpConfig, args: argparse.Namespace, *, out: TextIO = sys.stdout
-) -> int:
+def run_password_command(config: IdpConfig, args: argparse.Namespace) -> int:
+    out = sys.stdout
     runtime = build_runtime(config)
     if args.action == "policy":
         with _directory(runtime, _source(config, args.source)) as directory:

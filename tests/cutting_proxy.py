@@ -35,7 +35,9 @@ class CuttingProxy:
             threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, budget), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, budget: list[int | None] | None) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, budget: list[int | None] | None
+    ) -> None:
         try:
             while data := src.recv(65536):
                 if budget is not None and budget[0] is not None:
