@@ -23,12 +23,15 @@ run: $(STAMP)
 	$(BIN)/hideez-idp demo
 
 # System packages the tests need: the xmlsec1 program (independent signature checks),
-# Debian's Chromium (passkey pages through the DevTools virtual authenticator) and oathtool.
+# Debian's Chromium (passkey pages through the DevTools virtual authenticator), oathtool, and
+# Samba as an AD DC for directory sync (samba-ad-provision is only recommended, yet needed).
 sysdeps:
 	@missing=""; \
 	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v oathtool >/dev/null || missing="$$missing oathtool"; \
+	command -v samba >/dev/null || missing="$$missing samba samba-ad-dc"; \
+	dpkg -s samba-ad-provision >/dev/null 2>&1 || missing="$$missing samba-ad-provision"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -62,6 +65,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/oidc_tokens.py
 	$(BIN)/python bench/wsfed.py
 	$(BIN)/python bench/session_memory.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ server's certificate) and simulates a network that drops in the middle of an ans
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -51,9 +52,7 @@ class CuttingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()

@@ -75,7 +75,7 @@ def test_dry_run_then_run_then_status(world, capsys: pytest.CaptureFixture[str])
     assert _runtime(path).employees.get_by_username(f"{prefix}ann") is None
 
     assert main(["sync", "run"]) == 0
-    assert f"synced corp (full): 1 read" in capsys.readouterr().out
+    assert "synced corp (full): 1 read" in capsys.readouterr().out
     assert _runtime(path).employees.get_by_username(f"{prefix}ann") is not None
     assert main(["sync", "status"]) == 0
     status = capsys.readouterr().out
@@ -135,7 +135,7 @@ def test_stored_bind_secret_is_encrypted_and_used(world, capsys, monkeypatch) ->
 
 
 def test_schedule_runs_on_its_interval(world, capsys) -> None:  # type: ignore[no-untyped-def]
-    path, conn, group, prefix, _ = world
+    _, conn, group, prefix, _ = world
     _user(conn, group, f"{prefix}cal")
     assert main(["sync", "schedule", "--runs", "2", "--interval", "1"]) == 0
     out = capsys.readouterr().out
