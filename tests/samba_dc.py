@@ -200,6 +200,12 @@ def golden_copy(name: str = "base") -> Path:
         return root
 
 
+def cached(name: str) -> Path | None:
+    """The golden copy ``name`` if it was built and saved before (see ``save_as_golden``)."""
+    root = CACHE / f"{_golden_key(name)}-{name}"
+    return root if (root / "ready").exists() else None
+
+
 def _answers(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
@@ -244,7 +250,7 @@ class SambaDC:
         self.stop()
         root = CACHE / f"{_golden_key(name)}-{name}"
         shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(self.root, root, symlinks=True)
+        shutil.copytree(self.root, root, symlinks=True, ignore=shutil.ignore_patterns("ldapi"))
         for gone in ("pid", "ncalrpc", "winbindd", "ntp_signd"):
             shutil.rmtree(root / gone, ignore_errors=True)
         (root / "ready").write_text(str(self.root))

@@ -15,6 +15,8 @@ PAIRS = [
     ("idp/config/oidc.py", "docs/oidc.md docs/entra-eam.md"),
     ("idp/config/wsfed.py", "docs/wsfed.md"),
     ("idp/config/passwords.py", "docs/configuration.md docs/passwords.md"),
+    ("idp/config/directory.py", "docs/configuration.md"),
+    ("idp/config/directory.py", "docs/directory.md"),
 ]
 
 

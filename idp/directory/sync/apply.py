@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from idp.config.directory import CommonSource
@@ -35,7 +35,7 @@ from idp.directory.sync.store import (
     memberships,
     set_groups,
 )
-from idp.store.sql.models import Base, EmployeeRow
+from idp.store.sql.models import Base, EmployeeGroupRow, EmployeeRow
 
 _PLAIN = ("username", "email", "first_name", "last_name", "phone")
 _IDS = ("ad_object_guid", "ad_object_sid", "entra_object_id", "entra_tenant_id")
@@ -61,9 +61,11 @@ class _Page:
     by_email: dict[str, EmployeeRow]
     linked_ids: set[str]
     claimed: set[str] = field(default_factory=set)
-    #: inserted in dependency order at the end: org units, then employees, then links
-    new_employees: list[EmployeeRow] = field(default_factory=list)
+    #: inserted at the end in dependency order (employees, then ORM rows, then the rest)
+    new_employees: list[dict[str, object]] = field(default_factory=list)
     pending: list[Base] = field(default_factory=list)
+    new_links: list[dict[str, object]] = field(default_factory=list)
+    new_members: list[dict[str, object]] = field(default_factory=list)
 
 
 def apply_page(
@@ -79,12 +81,12 @@ def apply_page(
     unique = list({u.key: u for u in users}.values())
     org.load(s)
     links = links_by_key(s, source.name, [u.key for u in unique])
+    prints = {u.key: u.fingerprint() for u in unique}
     fresh = [
-        u
-        for u in unique
-        if (link := links.get(u.key)) is None or link.fingerprint != u.fingerprint()
+        u for u in unique if (ln := links.get(u.key)) is None or ln.fingerprint != prints[u.key]
     ]
-    same = [links[u.key].employee_id for u in unique if u not in fresh]
+    fresh_keys = {u.key for u in fresh}
+    same = [links[u.key].employee_id for u in unique if u.key not in fresh_keys]
     mark_seen(s, same, run_id)
     result.unchanged = len(same)
     if not fresh:
@@ -113,10 +115,20 @@ def apply_page(
                 _update(page, user, row, link, groups.get(row.id, set()), Action.UPDATE)
             else:
                 _link_or_create(page, user, stale_link=link)
-    for batch in (page.new_employees, page.pending):
-        s.add_all(batch)
-        s.flush()
+    # Core executemany for what is new (thousands of rows in a full import), ORM for the rest.
+    if page.new_employees:
+        s.execute(insert(_table(EmployeeRow)), page.new_employees)
+    s.add_all(page.pending)
+    s.flush()
+    if page.new_links:
+        s.execute(insert(_table(DirectoryLinkRow)), page.new_links)
+    if page.new_members:
+        s.execute(insert(_table(EmployeeGroupRow)), page.new_members)
     return result
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
 
 
 def _candidate_emails(users: Sequence[DirectoryUser], domains: tuple[str, ...]) -> set[str]:
@@ -200,12 +212,19 @@ def _taken(page: _Page, user: DirectoryUser, employee_id: str | None) -> str | N
     return None
 
 
+class _NewRow:
+    """An employee being made: attributes like a row, inserted as one dict with the page."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
 def _create(page: _Page, user: DirectoryUser) -> None:
     if (reason := _taken(page, user, None)) is not None:
         _conflict(page, user, reason)
         return
     employee_id = secrets.token_hex(8)
-    row = EmployeeRow(
+    row = _NewRow(
         id=employee_id,
         created_at=page.now,
         sso_mode=str(SsoMode.PASSWORDLESS),
@@ -214,24 +233,36 @@ def _create(page: _Page, user: DirectoryUser) -> None:
         first_name="",
         last_name="",
         username=user.username,
+        username_lower="",
         email=user.email,
+        email_lower="",
+        phone=None,
+        company_id=None,
+        department_id=None,
+        position_id=None,
+        ad_object_guid=None,
+        ad_object_sid=None,
+        entra_object_id=None,
+        entra_tenant_id=None,
     )
-    _fill(page, row, user)
-    page.new_employees.append(row)
-    link = DirectoryLinkRow(
-        employee_id=employee_id,
-        source=page.source.name,
-        external_key=user.key,
-        dn=user.dn,
-        fingerprint=user.fingerprint(),
-        seen_run=page.run_id,
-        directory_enabled=user.enabled,
-        owned_fields=sorted(page.source.owned_fields),
-        owned_groups=[],
+    _fill(page, row, user)  # type: ignore[arg-type]
+    page.new_employees.append(vars(row))
+    groups = sorted({page.org.group(page.s, name) for name in user.groups})
+    page.new_members.extend({"employee_id": employee_id, "group_id": g} for g in groups)
+    page.new_links.append(
+        {
+            "employee_id": employee_id,
+            "source": page.source.name,
+            "external_key": user.key,
+            "dn": user.dn,
+            "fingerprint": user.fingerprint(),
+            "seen_run": page.run_id,
+            "directory_enabled": user.enabled,
+            "owned_fields": sorted(page.source.owned_fields),
+            "owned_groups": groups,
+        }
     )
-    page.pending.append(link)
-    _claim(page, user, row)
-    link.owned_groups = _groups(page, employee_id, user, (), set())
+    _claim(page, user, row)  # type: ignore[arg-type]
     page.result.changes.append(Change(Action.CREATE, user.username, employee_id))
 
 

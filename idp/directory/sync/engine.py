@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -46,6 +49,7 @@ from idp.store.sql.models import EmployeeRow
 from idp.store.sql.repositories.audit import AuditRepository
 
 log = logging.getLogger("hideez_idp.directory.sync")
+T = TypeVar("T")
 
 
 class _RolledBack(Exception):
@@ -280,3 +284,45 @@ def format_summary(summary: SyncSummary) -> str:
         lines.append(f"  {change.action.value:<17} {change.username}{what}{why}")
     lines.extend(f"  note: {n}" for n in summary.notes)
     return "\n".join(lines)
+
+
+def prefetched(items: Iterator[T], *, stop_wait: float = 15.0) -> Iterator[T]:
+    """Read the next page while this one is applied: the directory answers from its own
+    process (and Graph from far away), so reading and writing overlap. Errors of the reader
+    arrive in order, where the page would have."""
+    slot: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, done))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+
+    reader = threading.Thread(target=read, name="directory-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            ok, item = slot.get()
+            if not ok:
+                assert isinstance(item, BaseException)
+                raise item
+            if item is done:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join(timeout=stop_wait)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from idp.directory.sync.engine import PassRunner, SyncContext
+from idp.directory.sync.engine import PassRunner, SyncContext, prefetched
 from idp.directory.sync.entra_source import GraphDirectory, MemberChanges
 from idp.directory.sync.records import DirectoryRefused, SyncSummary, Withdrawal
 from idp.directory.sync.store import Link, SyncState
@@ -46,7 +46,7 @@ def sync_entra(
     assert start is not None
     removed: set[str] = set()
     users_link: str | None = None
-    for page in graph.user_pages(start):
+    for page in prefetched(graph.user_pages(start)):
         users = [u for u in page.users if scope is None or u.key in scope]
         after = replace(state, run_id=run_id, run_mode=mode, resume_link=page.next_link)
         runner.apply(users, run_id, after)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from idp.config.directory import LdapSource
-from idp.directory.sync.engine import PassRunner, SyncContext
+from idp.directory.sync.engine import PassRunner, SyncContext, prefetched
 from idp.directory.sync.ldap_source import LdapDirectory, Watermark
 from idp.directory.sync.records import DirectoryRefused, DirectoryUser, SyncSummary, Withdrawal
 from idp.directory.sync.store import SyncState
@@ -33,7 +33,7 @@ def sync_ldap(
     since = state.highest_usn if mode == "incremental" else None
     if since is not None:
         query = f"(&{query}(uSNChanged>={since + 1}))"
-    for page in _users(directory, query):
+    for page in prefetched(_users(directory, query)):
         runner.apply(page, run_id)
     if mode == "full":
         runner.leave(ctx.store.not_seen(source.name, run_id), Withdrawal.LEFT_SCOPE)

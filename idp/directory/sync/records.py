@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from idp.errors import IdpError
 
@@ -76,8 +75,12 @@ class DirectoryUser:
 
     def fingerprint(self) -> str:
         """Changes whenever anything the engine applies changes (idempotence: equal → skip)."""
-        data = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(data.encode()).hexdigest()
+        cached: str | None = self.__dict__.get("_fingerprint")
+        if cached is None:
+            values = tuple(getattr(self, f.name) for f in fields(self))
+            cached = hashlib.sha256(repr(values).encode()).hexdigest()
+            object.__setattr__(self, "_fingerprint", cached)
+        return cached
 
 
 @dataclass(frozen=True)
