@@ -200,10 +200,19 @@ def golden_copy(name: str = "base") -> Path:
         return root
 
 
+def golden_path(name: str) -> Path:
+    return CACHE / f"{_golden_key(name)}-{name}"
+
+
 def cached(name: str) -> Path | None:
-    """The golden copy ``name`` if it was built and saved before (see ``save_as_golden``)."""
-    root = CACHE / f"{_golden_key(name)}-{name}"
+    """The golden copy ``name`` if it was built and saved before."""
+    root = golden_path(name)
     return root if (root / "ready").exists() else None
+
+
+def copy_to(golden: Path, workdir: Path) -> Path:
+    """A copy of ``golden`` under ``workdir`` with its paths rewritten (the DC not started)."""
+    return _copy(golden, workdir)
 
 
 def _answers(port: int) -> bool:

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from idp.audit import AuditKind
 from idp.directory.sync.records import Action, DirectoryRefused, DirectoryUnavailable, Withdrawal
 from idp.directory.sync.store import SyncStore
 from idp.store.sql.repositories import OrganisationRepository
@@ -113,8 +114,11 @@ def test_leaving_the_scoping_group_follows_the_admins_choice(
 
     assert summary.mode == "full"  # a group changed: memberOf is a back link
     assert "group memberships changed: full pass" in summary.notes
-    action = {"deactivate": Action.LEAVE_DEACTIVATE, "delete": Action.LEAVE_DELETE,
-              "keep": Action.LEAVE_KEEP}[choice]  # fmt: skip
+    action = {
+        "deactivate": Action.LEAVE_DEACTIVATE,
+        "delete": Action.LEAVE_DELETE,
+        "keep": Action.LEAVE_KEEP,
+    }[choice]
     assert [(c.action, c.username) for c in summary.changes] == [(action, erin.username)]
     found = s.runtime.employees.get(erin.id)
     links = SyncStore(s.runtime.db)
@@ -169,8 +173,15 @@ def test_existing_employee_is_matched_by_email_across_domains(scenario: Scenario
     rt = scenario.runtime
     name = scenario.name("judy")
     manual = rt.employees.add(
-        Employee(id=f"manual-{name}", username=f"{name}-old", email=f"{name}@example.com",
-                 first_name="J", last_name="Old"), now=rt.now())  # fmt: skip
+        Employee(
+            id=f"manual-{name}",
+            username=f"{name}-old",
+            email=f"{name}@example.com",
+            first_name="J",
+            last_name="Old",
+        ),
+        now=rt.now(),
+    )
     scenario.user("judy")
     s = scenario.with_source(email_domains=("corp.example", "example.com"))
 
@@ -189,8 +200,13 @@ def test_a_username_owned_by_an_unlinked_employee_is_a_conflict_and_changes_noth
 
     rt = scenario.runtime
     name = scenario.name("kim")
-    other = Employee(id=f"other-{name}", username=name, email=f"someone-{name}@else.example",
-                     first_name="K", last_name="Other")  # fmt: skip
+    other = Employee(
+        id=f"other-{name}",
+        username=name,
+        email=f"someone-{name}@else.example",
+        first_name="K",
+        last_name="Other",
+    )
     rt.employees.add(other, now=rt.now())
     scenario.user("kim")
     summary = scenario.sync()
@@ -267,3 +283,42 @@ def test_a_connection_dropped_mid_sync_resumes_without_half_applied_employees(
     assert summary.count(Action.CREATE) == 9 - len(applied)
     assert summary.unchanged == len(applied)
     assert store.state(scenario.source.name).run_id is None
+
+
+def test_disable_revokes_refresh_tokens_through_the_logout_plan(scenario: Scenario) -> None:
+    from idp.oidc.errors import OidcError
+    from idp.oidc.grants import Grant
+
+    dn = scenario.user("olga")
+    scenario.sync()
+    rt = scenario.runtime
+    olga = scenario.employee("olga")
+    session = scenario.session_for("olga")
+    oidc = rt.protocols.oidc
+    assert oidc is not None
+    grants = oidc.provider.grants
+    grant = Grant(
+        grant_id=f"g-{olga.id}",
+        client_id="webapp",
+        employee_id=olga.id,
+        session_id=session,
+        scopes=("openid", "offline_access"),
+        auth_time=rt.now().timestamp(),
+        acr="urn:hideez:acr:passkey",
+        amr=("hwk",),
+        redirect_uri="http://localhost:18082/cb",
+    )
+    token = grants.issue_refresh_token(grant, now=rt.now())
+
+    ad.set_attributes(
+        scenario.conn, dn, userAccountControl=ad.NO_PASSWORD_ACCOUNT | ad.ACCOUNTDISABLE
+    )
+    scenario.sync()
+
+    assert grants.families.revoked(grant.grant_id)
+    with pytest.raises(OidcError):
+        grants.rotate_refresh_token(token=token, client_id="webapp", now=rt.now())
+    rt.audit.flush()
+    ended = rt.audit.list(kind=AuditKind.SESSION_ENDED, limit=1).items[0]
+    assert ended.employee_id == olga.id
+    assert (ended.details["sessions"], ended.details["refresh_families"]) == ("1", "1")
