@@ -186,3 +186,23 @@ def test_imported_employee_is_read_only_where_the_directory_owns_it(world, capsy
     assert (
         main(["employee", "update", name, "--sso-mode", "two_factor"]) == 0
     )  # not the directory's
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only() -> None:
+    from flask_idp.cli_sync import _progress_bar
+    from idp.directory.sync.engine import Progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with _progress_bar(stream) as show:
+            show(Progress("corp", "read", 500))
+            show(Progress("corp", "read", 1000, 4000))
+    assert terminal.getvalue() == (
+        "\rcorp read: 500 users\rcorp [#######-----------------------] 1000/4000 read\n"
+    )
+    assert pipe.getvalue() == ""

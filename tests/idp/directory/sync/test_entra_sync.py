@@ -268,3 +268,27 @@ def test_a_wrong_client_secret_is_a_clear_error(cloud: Cloud) -> None:
     wrong = dataclasses.replace(cloud.source, client_secret="not-the-secret")
     with pytest.raises(DirectoryRefused, match="Invalid client secret"):
         run_sync(cloud.runtime, wrong)
+
+
+def test_group_names_are_quoted_into_odata_filters(cloud: Cloud) -> None:
+    quoted = cloud.tenant.add_group(f"{cloud.prefix}O'Brien's team")
+    user = cloud.user("quinn", member=False)
+    cloud.tenant.add_member(quoted, user)
+    found = dataclasses.replace(
+        cloud, source=dataclasses.replace(cloud.source, scope_group=quoted.displayName)
+    )
+    assert found.sync().count(Action.CREATE) == 1
+
+    hostile = f"x' or displayName eq '{quoted.displayName}"
+    injected = dataclasses.replace(cloud.source, scope_group=hostile)
+    with pytest.raises(DirectoryRefused, match="does not exist in Entra ID"):
+        run_sync(cloud.runtime, injected)
+
+
+def test_links_outside_the_configured_graph_are_not_followed(cloud: Cloud) -> None:
+    graph = GraphDirectory(cloud.source, secret=CLIENT_SECRET)
+    try:
+        with pytest.raises(DirectoryRefused, match="link outside"):
+            next(graph.user_pages("https://attacker.example/v1.0/users/delta"))
+    finally:
+        graph.close()
