@@ -38,8 +38,11 @@ def sync_ldap(
     if mode == "full":
         runner.leave(ctx.store.not_seen(source.name, run_id), Withdrawal.LEFT_SCOPE)
     elif since is not None:
-        left = directory.changed_keys(since) - runner.seen_keys
-        runner.leave(_links(ctx, source.name, left), Withdrawal.LEFT_SCOPE)
+        if source.filter is not None:
+            # Only the admin's filter can drop a changed user from the query: a membership
+            # change is a group change, and that made this a full pass.
+            left = directory.changed_keys(since) - runner.seen_keys
+            runner.leave(_links(ctx, source.name, left), Withdrawal.LEFT_SCOPE)
         runner.leave(
             _links(ctx, source.name, set(directory.deleted_since(since))), Withdrawal.DELETED
         )

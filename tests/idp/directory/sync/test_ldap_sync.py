@@ -322,3 +322,28 @@ def test_disable_revokes_refresh_tokens_through_the_logout_plan(scenario: Scenar
     ended = rt.audit.list(kind=AuditKind.SESSION_ENDED, limit=1).items[0]
     assert ended.employee_id == olga.id
     assert (ended.details["sessions"], ended.details["refresh_families"]) == ("1", "1")
+
+
+def test_no_longer_matching_the_filter_is_leaving_the_scope(scenario: Scenario) -> None:
+    s = scenario.with_source(filter="(department=Security)")
+    dn = s.user("pete")
+    s.user("quin")
+    s.sync()
+    ad.set_attributes(s.conn, dn, department="Sales")
+    summary = s.sync()
+    assert summary.mode == "incremental"
+    assert [(c.action, c.username) for c in summary.changes] == [
+        (Action.LEAVE_DEACTIVATE, s.name("pete"))
+    ]
+    assert not s.employee("pete").enabled and s.employee("quin").enabled
+
+
+def test_deleted_in_the_directory_is_a_departure(scenario: Scenario) -> None:
+    s = scenario.with_source(filter="(department=Security)", on_leave_scope="delete")
+    dn = s.user("rita")
+    s.sync()
+    rita = s.employee("rita")
+    s.conn.delete(dn)
+    summary = s.sync()
+    assert (Action.LEAVE_DELETE, rita.username) in [(c.action, c.username) for c in summary.changes]
+    assert s.runtime.employees.get(rita.id) is None
