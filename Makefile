@@ -29,12 +29,15 @@ run-satosa: $(STAMP)
 	$(BIN)/python -m demo_satosa
 
 # System packages the tests need: the xmlsec1 program (independent signature checks),
-# Debian's Chromium (passkey pages through the DevTools virtual authenticator) and oathtool.
+# Debian's Chromium (passkey pages through the DevTools virtual authenticator), oathtool, and
+# Samba as an AD DC for directory sync (samba-ad-provision is only recommended, yet needed).
 sysdeps:
 	@missing=""; \
 	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v oathtool >/dev/null || missing="$$missing oathtool"; \
+	command -v samba >/dev/null || missing="$$missing samba samba-ad-dc"; \
+	dpkg -s samba-ad-provision >/dev/null 2>&1 || missing="$$missing samba-ad-provision"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
@@ -71,6 +74,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/cores.py
 	$(BIN)/python bench/satosa_mfa.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

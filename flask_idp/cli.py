@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     from flask_idp.cli_oidc import add_client_parsers
 
     add_client_parsers(_group(sub, "client", "manage OpenID Connect clients"), _command)
+    from flask_idp.cli_sync import add_password_parsers, add_sync_parsers
+
+    add_sync_parsers(_group(sub, "sync", "import employees from AD / Entra ID"), _command)
+    add_password_parsers(
+        _group(sub, "password", "domain passwords: reset, change, rotate"), _command
+    )
     return parser
 
 
@@ -166,6 +172,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.audit(config, args.action, limit=getattr(args, "limit", 20))
     if command == "purge":
         return commands.purge(config)
+    if command in ("sync", "password"):
+        from flask_idp import cli_sync
+
+        if command == "sync":
+            return cli_sync.run_sync_command(config, args)
+        return cli_sync.run_password_command(config, args)
     raise AssertionError(command)  # pragma: no cover - argparse guards this
 
 

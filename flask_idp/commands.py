@@ -19,6 +19,7 @@ from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
 from idp.directory.model import Employee
+from idp.directory.sync.store import SyncStore
 from idp.errors import IdpError, InvalidRequest
 from idp.runtime import Runtime, build_runtime
 
@@ -192,7 +193,8 @@ def employee(config: IdpConfig, args: argparse.Namespace) -> int:
         assert changes is not None
         done = update_employee(employees=runtime.employees, audit=runtime.audit,
                                username=args.username, changes=changes, actor="cli",
-                               now=runtime.now(), passwords=runtime.passwords)  # fmt: skip
+                               now=runtime.now(), passwords=runtime.passwords,
+                               directory_owned=SyncStore(runtime.db).owned)  # fmt: skip
         what = ", ".join(done.fields) if done.fields else "nothing changed"
         print(f"updated {done.employee.username}: {what}")
     elif args.action == "show":

@@ -47,6 +47,8 @@ class AuthContext:
 SESSION_ID_BYTES = 32
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _KEY_PREFIX = "session:"
+#: employee id → the ids of their sessions (so a disable can end them all)
+_BY_EMPLOYEE = "employee-sessions:"
 _PARTICIPANT = "p:"
 MAX_PARTICIPANT_LENGTH = 2048
 SCHEMA_VERSION = b"1"
@@ -189,7 +191,19 @@ class SessionStore:
             },
             ttl=self._idle,
         )
+        # The index lives as long as the longest session it may name; stale ids are harmless.
+        lifetime = int(self._absolute.total_seconds())
+        self._store.hash_put(_BY_EMPLOYEE + employee_id, {session_id: b""}, ttl=lifetime)
         return context
+
+    def sessions_of(self, employee_id: str) -> tuple[str, ...]:
+        """Ids of the employee's sessions that may still be alive (some may have expired)."""
+        fields = self._store.hash_get(_BY_EMPLOYEE + employee_id)
+        return tuple(sorted(sid for sid in fields or () if self.is_well_formed(sid)))
+
+    def forget_employee(self, employee_id: str) -> None:
+        """Drop the index after every session in it was ended."""
+        self._store.delete(_BY_EMPLOYEE + employee_id)
 
     def _load(self, session_id: str, now: dt.datetime) -> _Stored | None:
         """One round trip (two when the session has outlived its absolute lifetime)."""

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from idp.keys import SigningKey, generate_self_signed
 from idp.store.ephemeral import EphemeralStore, MemoryStore, RedisStore
 from idp.store.sql import Database, migrate, open_database
+from tests.samba_dc import SambaDC, SambaUnavailable, golden_copy, running_dc
 
 PG_ADMIN_DSN = os.environ.get(
     "TEST_PG_ADMIN_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -209,3 +210,17 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def test_keys(key_dir: Path) -> KeyMaker:
     return KeyMaker(key_dir)
+
+
+# -- Samba AD DC ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaDC]:
+    """One real Samba AD DC for the session, on a copy of the cached golden domain."""
+    try:
+        golden = golden_copy()
+        with running_dc(tmp_path_factory.mktemp("samba"), golden=golden) as dc:
+            yield dc
+    except SambaUnavailable as exc:
+        unavailable("the Samba AD DC", exc)

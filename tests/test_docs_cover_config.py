@@ -16,6 +16,8 @@ PAIRS = [
     ("idp/config/wsfed.py", "docs/wsfed.md"),
     ("idp/config/passwords.py", "docs/configuration.md docs/passwords.md"),
     ("satosa_plugins/config.py", "docs/satosa.md"),
+    ("idp/config/directory.py", "docs/configuration.md"),
+    ("idp/config/directory.py", "docs/directory.md"),
 ]
 
 

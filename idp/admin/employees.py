@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -49,6 +49,18 @@ class InvalidEmployeeInput(InvalidRequest):
     """An administrative input about an employee is malformed; nothing was stored."""
 
     error = "invalid_employee_input"
+
+
+class DirectoryOwnedField(InvalidRequest):
+    """The employee was imported from a directory, which owns the field; nothing was stored."""
+
+    error = "directory_owned_field"
+
+
+#: fields the directory always owns for an imported employee (its identifiers)
+_DIRECTORY_IDS = frozenset(
+    {"ad_object_guid", "ad_object_sid", "entra_object_id", "entra_tenant_id", "external_ids.upn"}
+)
 
 
 class EmployeeNotFound(NotFound):
@@ -165,18 +177,30 @@ def update_employee(
     actor: str,
     now: dt.datetime,
     passwords: PasswordRepository | None = None,
+    directory_owned: Callable[[str], tuple[str, frozenset[str]] | None] | None = None,
 ) -> EmployeeChange:
     """Apply ``changes`` to the employee ``username``; audit what changed (nothing: no event).
 
     A switch of ``enabled`` is audited as ``employee_enabled``/``employee_disabled``, every
     other field as one ``employee_updated`` event. Leaving the two-factor SSO mode removes
     the employee's password (from ``passwords``): it would never be asked for again, and a
-    later return to two-factor mode starts from a new enrolment link.
+    later return to two-factor mode starts from a new enrolment link. For an employee imported
+    from a directory (``directory_owned`` gives its source and owned fields), changing a field
+    the directory owns is refused.
     """
     current = find_employee(employees, username)
     employee, fields = _apply(current, changes)
     if not fields:
         return EmployeeChange(current, ())
+    owner = directory_owned(current.id) if directory_owned is not None else None
+    if owner is not None:
+        source, owned = owner
+        refused = sorted(f for f in fields if f in owned or f in _DIRECTORY_IDS)
+        if refused:
+            raise DirectoryOwnedField(
+                f"{username} is imported from directory source {source!r}, which owns "
+                f"{', '.join(refused)}: change it there"
+            )
     stored = employees.update(employee)
     entries = []
     others = tuple(f for f in fields if f != "enabled")

@@ -103,6 +103,8 @@ class RefreshFamilies(Protocol):
 
     def revoke(self, grant_id: str, *, now: dt.datetime, reason: str) -> bool: ...
 
+    def revoke_for_employee(self, employee_id: str, *, now: dt.datetime, reason: str) -> int: ...
+
 
 @dataclass(frozen=True)
 class GrantStore:
