@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from idp.config.authenticator import AuthenticatorSettings
 from idp.config.passwords import PasswordSettings
 from idp.policy import PolicySet
 
@@ -71,6 +72,7 @@ class IdpConfig:
     relying_parties_dir: Path
     directory_cache_seconds: int = 5
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    authenticator: AuthenticatorSettings = field(default_factory=AuthenticatorSettings)
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 
