@@ -1,0 +1,84 @@
+"""Servers and clients for the authenticator-app tests: a policy that lists the app and TOTP,
+a master key for the secrets envelope, and the reference authenticator enrolled over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from authenticator import Authenticator
+from tests.e2e.server import RunningServer, run_idp
+
+APP_FACTORS = {"    factors: [passkey]\n": "    factors: [passkey, authenticator_app, totp]\n"}
+#: TOTP proves possession only: a policy that lists it alone cannot demand user verification
+NO_UV = {
+    "    user_verification: true\n"
+    "    authn_context_class_ref: https://refeds.org/profile/mfa\n"
+    "    acr: https://refeds.org/profile/mfa\n": "    user_verification: false\n",
+}
+MASTER_KEY = "master_key: {file: secrets/master_key}\n"
+_CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+
+
+def write_master_key(directory: Path) -> None:
+    (directory / "secrets").mkdir(parents=True, exist_ok=True)
+    path = directory / "secrets/master_key"
+    if not path.exists():
+        path.write_text(base64.b64encode(os.urandom(32)).decode())
+
+
+@contextmanager
+def authenticator_idp(
+    directory: Path, *, storage: str, uv: bool = True, extra_config: str = "", **kwargs: Any
+) -> Iterator[RunningServer]:
+    write_master_key(directory)
+    replace = {**APP_FACTORS, **({} if uv else NO_UV)}
+    with run_idp(
+        directory, storage=storage, replace=replace, extra_config=MASTER_KEY + extra_config,
+        **kwargs,
+    ) as server:  # fmt: skip
+        yield server
+
+
+class Browserless:
+    """A browser stand-in over requests: the IdP's pages and JSON endpoints."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = "Browserless/1.0 (tests)"
+
+    def csrf(self, path: str) -> str:
+        page = self.http.get(self.server.url(path), timeout=10)
+        match = _CSRF.search(page.text)
+        assert match, f"no CSRF token on {path}: {page.status_code}"
+        return match.group(1)
+
+    def post(self, path: str, body: dict[str, Any], *, page: str = "/login") -> requests.Response:
+        return self.http.post(
+            self.server.url(path), json=body, timeout=10, headers={"X-CSRF-Token": self.csrf(page)}
+        )
+
+    def enrolment_code(self, username: str) -> str:
+        """What the QR code on the enrolment link page holds (``hideez-idp://enrol?…``)."""
+        token = self.server.enrolment_link(username).rsplit("/", 1)[1]
+        started = self.post("/authenticator/enrol/start", {"token": token}, page=f"/enrol/{token}")
+        assert started.status_code == 200, started.text
+        uri: str = started.json()["uri"]
+        return uri
+
+
+def enrolled_app(
+    server: RunningServer, username: str, state: Path, *, clock: Any = time.time
+) -> Authenticator:
+    app = Authenticator(state, clock=clock)
+    app.enrol(Browserless(server).enrolment_code(username), display_name=f"{username}'s phone")
+    return app
