@@ -82,3 +82,30 @@ def enrolled_app(
     app = Authenticator(state, clock=clock)
     app.enrol(Browserless(server).enrolment_code(username), display_name=f"{username}'s phone")
     return app
+
+
+def push_sign_in(
+    client: Browserless, app: Authenticator, ticket: str, username: str
+) -> requests.Response:
+    """Start the push for ``ticket``, approve it on the app with the number shown, poll once:
+    the answer that finishes the sign-in (``{ok, redirect}``)."""
+    page = f"/login?ticket={ticket}"
+    started = client.post("/push/login/start", {"ticket": ticket, "username": username}, page=page)
+    assert started.status_code == 200, started.text
+    shown = started.json()
+    assert app.approve(shown["number"]) == "approved"
+    body = {"ticket": ticket, "transaction_id": shown["transaction_id"]}
+    return client.post("/push/login/poll", body, page=page)
+
+
+def follow_push_login(
+    client: Browserless, app: Authenticator, response: requests.Response, username: str
+) -> requests.Response:
+    """Given a redirect to /login?ticket=…, approve on the phone and follow the resume URL."""
+    location = response.headers.get("Location", "")
+    assert "/login?ticket=" in location, (response.status_code, location, response.text[:300])
+    done = push_sign_in(client, app, location.split("ticket=", 1)[1], username)
+    assert done.status_code == 200, done.text
+    return client.http.get(
+        client.server.url(done.json()["redirect"]), allow_redirects=False, timeout=10
+    )
