@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from requests_oauthlib import OAuth2Session
 
-from tests.e2e.authenticator_helpers import Browserless, authenticator_idp, enrolled_app
-from tests.e2e.authenticator_helpers import follow_push_login
+from tests.e2e.authenticator_helpers import (
+    Browserless,
+    authenticator_idp,
+    enrolled_app,
+    follow_push_login,
+)
 from tests.e2e.entra_sim import (
     CLIENT_SECRET,
     ENTRA_REDIRECT,

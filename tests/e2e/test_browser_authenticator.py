@@ -15,9 +15,27 @@ import pytest
 from authenticator import Authenticator
 from tests.e2e.authenticator_helpers import authenticator_idp, enrolled_app
 from tests.e2e.server import RunningServer
-from tests.e2e.test_browser_passkey import browser, page  # noqa: F401 - fixtures
+from tests.e2e.test_browser_passkey import ARGS, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
 
 
 @pytest.fixture(scope="module")
