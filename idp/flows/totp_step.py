@@ -1,8 +1,8 @@
 """The TOTP factor step: a code from any authenticator app (RFC 6238).
 
-Failures are counted per employee in the short-lived store (``totp-fail:<employee>``, a
-fixed window of ``lockout_minutes``): the ``lockout_attempts``-th failure inside it locks
-TOTP for the rest of the window, on every instance. A code is spent by one conditional
+Failures are counted per employee in the short-lived store (``totp-fail:<employee>:<window>``,
+fixed windows of ``lockout_minutes`` on the runtime's clock): the ``lockout_attempts``-th
+failure inside a window locks TOTP for the rest of it, on every instance. A code is spent by one conditional
 update of the last used step (see :mod:`idp.factors.authenticator.store`).
 """
 
@@ -70,7 +70,8 @@ class TotpStep:
 
     def _verify(self, employee: Employee | None, who: str, code: str) -> StepDone:
         rt, limits = self._rt, self._rt.config.authenticator.totp
-        key = f"totp-fail:{who}"
+        window = limits.lockout_minutes * 60
+        key = f"totp-fail:{who}:{int(rt.now().timestamp()) // window}"
         failures = rt.ephemeral.get(key)
         if failures is not None and int(failures) >= limits.lockout_attempts:
             raise TotpLocked(
@@ -95,7 +96,7 @@ class TotpStep:
         except TotpReused:
             raise
         except TotpError:
-            if rt.ephemeral.incr(key, ttl=limits.lockout_minutes * 60) >= limits.lockout_attempts:
+            if rt.ephemeral.incr(key, ttl=2 * window) >= limits.lockout_attempts:
                 raise TotpLocked(
                     f"too many wrong codes; one-time codes are locked for up to "
                     f"{limits.lockout_minutes} minutes"
