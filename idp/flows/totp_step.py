@@ -2,8 +2,8 @@
 
 Failures are counted per employee in the short-lived store (``totp-fail:<who>:<window>``,
 fixed windows of ``lockout_minutes`` on the runtime's clock): the ``lockout_attempts``-th
-failure inside a window locks TOTP for the rest of it, on every instance. A code is spent by one conditional
-update of the last used step (see :mod:`idp.factors.authenticator.store`).
+failure inside a window locks TOTP for the rest of it, on every instance. A code is spent by
+one conditional update of the last used step (see :mod:`idp.factors.authenticator.store`).
 """
 
 from __future__ import annotations
