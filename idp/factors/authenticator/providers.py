@@ -22,11 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -66,6 +68,11 @@ class PushProvider(Protocol):
     def close(self) -> None: ...
 
 
+def _verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    # A private CA (a test's stand-in, a proxy's) replaces the system trust store.
+    return ssl.create_default_context(cafile=ca_file) if ca_file is not None else True
+
+
 def _retry_after(response: httpx.Response) -> int:
     value = response.headers.get("Retry-After", "")
     return int(value) if value.isdigit() and 0 < int(value) <= 3600 else DEFAULT_BACKOFF
@@ -88,9 +95,7 @@ class FcmProvider:
     def __init__(self, settings: FcmSettings) -> None:
         self._s = settings
         self._key = RSAKey.import_key(settings.private_key_pem)
-        self._http = httpx.Client(
-            timeout=TIMEOUT, verify=str(settings.ca_file) if settings.ca_file else True
-        )
+        self._http = httpx.Client(timeout=TIMEOUT, verify=_verify(settings.ca_file))
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
 
@@ -175,7 +180,7 @@ class ApnsProvider:
         self._http = httpx.Client(
             http2=True,
             timeout=TIMEOUT,
-            verify=str(settings.ca_file) if settings.ca_file else True,
+            verify=_verify(settings.ca_file),
         )
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
