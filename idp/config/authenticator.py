@@ -113,7 +113,7 @@ def _totp(node: Node) -> TotpSettings:
     d = TotpSettings()
     return TotpSettings(
         algorithm=optional(node.get("algorithm"), lambda n: n.as_choice(TOTP_ALGORITHMS), "SHA1"),
-        digits=int(optional(node.get("digits"), lambda n: n.as_choice(["6", "8"]), "6")),
+        digits=optional(node.get("digits"), _digits, d.digits),
         period=optional(
             node.get("period"), lambda n: n.as_int(min_value=15, max_value=120), d.period
         ),
@@ -131,6 +131,13 @@ def _totp(node: Node) -> TotpSettings:
             d.lockout_minutes,
         ),
     )
+
+
+def _digits(node: Node) -> int:
+    digits = node.as_int(min_value=6, max_value=8)
+    if digits not in (6, 8):
+        raise node.error(f"expected 6 or 8 digits, got {digits}")
+    return digits
 
 
 def _endpoint(node: Node | None, default: str) -> str:
