@@ -31,6 +31,9 @@ from idp.flows.push_step import audit_answer
 if TYPE_CHECKING:
     from idp.runtime import Runtime
 
+#: how stale ``last_seen_at`` may get (seconds) before a poll updates it
+TOUCH_EVERY = 300
+
 
 def _json_object(body: bytes) -> dict[str, Any]:
     if len(body) > wire.MAX_BODY:
@@ -135,7 +138,10 @@ class DeviceApi:
         """The device's waiting challenge (at most one), with what the person judges it by."""
         rt = self._rt
         device = self._device(request)
-        rt.authenticator.devices.touch(device.device_id, at=rt.now())
+        seen = device.last_seen_at
+        if seen is None or (rt.now() - seen).total_seconds() > TOUCH_EVERY:
+            # Coarse on purpose: a phone polls every few seconds; a write per poll buys nothing.
+            rt.authenticator.devices.touch(device.device_id, at=rt.now())
         waiting = push.outstanding(rt.ephemeral, employee_id=device.employee_id, now=rt.now())
         found = [waiting.for_app()] if waiting and waiting.device_id == device.device_id else []
         return Answer(Json({"challenges": found}))

@@ -132,7 +132,7 @@ class PushStep:
         answer = push.answer_of(rt.ephemeral, challenge)
         if answer is None and not challenge.expired(rt.now()):
             return Answer(Json({"state": "pending"}))
-        employee = rt.employees.get(challenge.employee_id)
+        employee = rt.directory.get(challenge.employee_id)
         try:
             return self._finish(challenge, answer, employee, handle=handle, ticket=ticket,
                                 browser=browser)  # fmt: skip
