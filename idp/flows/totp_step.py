@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from idp.directory.model import Employee
+from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
 from idp.factors.authenticator.errors import TotpError, TotpLocked, TotpReused
 from idp.factors.authenticator.model import TotpCredential
@@ -20,7 +20,7 @@ from idp.factors.kinds import FactorKind, FactorUse
 from idp.flows.answers import Answer
 from idp.flows.browser import Browser
 from idp.flows.fields import str_field
-from idp.flows.steps import StepDone, Steps
+from idp.flows.steps import PasswordFirst, StepDone, Steps
 from idp.secrets import secret_aad
 
 if TYPE_CHECKING:
@@ -59,6 +59,16 @@ class TotpStep:
             employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
             who = employee.id if employee else "unknown:" + username.lower()
         try:
+            if (
+                employee is not None
+                and employee.sso_mode is SsoMode.TWO_FACTOR
+                and (ticket is None or ticket.employee_id != employee.id)
+            ):
+                # Before the code is checked (and its step spent): the password comes first.
+                raise PasswordFirst(
+                    "your account signs in with your password first, then this factor; "
+                    "enter your user name and password"
+                )
             done = self._verify(employee, who, code)
             return self._steps.complete(done, handle=handle, ticket=ticket, browser=browser)
         except IdpError as exc:
