@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from authenticator import Authenticator
-from tests.e2e.authenticator_helpers import authenticator_idp, enrolled_app
+from tests.e2e.authenticator.helpers import enrolled_app, new_person
 from tests.e2e.server import RunningServer
 from tests.e2e.test_browser_passkey import ARGS, CHROMIUM
 
@@ -38,10 +38,9 @@ def page(chromium: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
-    with authenticator_idp(tmp_path_factory.mktemp("push-browser"), storage=storage) as srv:
-        yield srv
+@pytest.fixture
+def server(app_server: RunningServer) -> RunningServer:
+    return app_server
 
 
 def shown_number(page: Any, server: RunningServer, username: str) -> int:
@@ -66,21 +65,23 @@ def waiting(app: Authenticator) -> Any:
 def test_the_authenticator_picks_the_number_the_page_shows(
     page: Any, server: RunningServer, tmp_path: Path
 ) -> None:
-    app = enrolled_app(server, "alice", tmp_path)
-    number = shown_number(page, server, "alice")
+    alice = new_person(server)
+    app = enrolled_app(server, alice, tmp_path)
+    number = shown_number(page, server, alice)
     request = waiting(app)
     assert number in request.choices and request.relying_party == "Demo SP"
     assert "Chrome" in request.user_agent
     assert app.approve(number) == "approved"
     page.wait_for_url(server.sp_url + "/")
-    assert "alice@example.com" in page.locator("#who").inner_text()
+    assert f"{alice}@example.com" in page.locator("#who").inner_text()
 
 
 def test_deny_and_wrong_number_keep_the_browser_out(
     page: Any, server: RunningServer, tmp_path: Path
 ) -> None:
-    app = enrolled_app(server, "bob", tmp_path)
-    shown_number(page, server, "bob")
+    bob = new_person(server)
+    app = enrolled_app(server, bob, tmp_path)
+    shown_number(page, server, bob)
     waiting(app)
     app.deny()
     page.locator("#status.error").wait_for()
@@ -98,8 +99,9 @@ def test_deny_and_wrong_number_keep_the_browser_out(
 def test_a_request_left_unanswered_expires_on_the_page(
     page: Any, server: RunningServer, tmp_path: Path
 ) -> None:
-    app = enrolled_app(server, "alice", tmp_path)
-    shown_number(page, server, "alice")
+    alice = new_person(server)
+    app = enrolled_app(server, alice, tmp_path)
+    shown_number(page, server, alice)
     waiting(app)
     rt, real = server.runtime, server.runtime.clock
     rt.clock = lambda: real() + dt.timedelta(seconds=121)

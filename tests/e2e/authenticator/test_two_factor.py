@@ -3,33 +3,24 @@ a session), then the push (sent as soon as the password is accepted) or a TOTP c
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from idp.directory.model import SsoMode
-from tests.e2e.authenticator_helpers import Browserless, authenticator_idp, enrolled_app
+from tests.e2e.authenticator.helpers import Browserless, enrolled_app, new_person
 from tests.e2e.saml_peer import status_of
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery staple 42"
-EXTRA = "passwords:\n  argon2: {memory_kib: 19456, time_cost: 2, parallelism: 1}\n"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
-    with authenticator_idp(tmp_path_factory.mktemp("push-2fa"), storage=storage, uv=False,
-                           extra_config=EXTRA) as srv:  # fmt: skip
-        for name in ("alice", "bob"):
-            employee = srv.employee(name)
-            srv.runtime.employees.update(dataclasses.replace(employee, sso_mode=SsoMode.TWO_FACTOR))
-        srv.runtime.directory.invalidate()
-        yield srv
+@pytest.fixture
+def server(code_server: RunningServer) -> RunningServer:
+    return code_server
 
 
 def set_password(server: RunningServer, username: str) -> str:
@@ -48,17 +39,18 @@ def saml_ticket(client: Browserless, server: RunningServer) -> str:
 
 
 def test_password_then_push(server: RunningServer, tmp_path: Path) -> None:
-    set_password(server, "alice")
-    app = enrolled_app(server, "alice", tmp_path)
+    alice = new_person(server, sso_mode=SsoMode.TWO_FACTOR)
+    set_password(server, alice)
+    app = enrolled_app(server, alice, tmp_path)
     client = Browserless(server)
     ticket = saml_ticket(client, server)
     page = f"/login?ticket={ticket}"
     # Before the password, a push for a two-factor account is refused.
-    early = client.post("/push/login/start", {"ticket": ticket, "username": "alice"}, page=page)
+    early = client.post("/push/login/start", {"ticket": ticket, "username": alice}, page=page)
     assert early.status_code == 403 and early.json()["error"] == "password_required"
     first = client.post(
         "/password/login/verify",
-        {"ticket": ticket, "username": "alice", "password": PASSWORD},
+        {"ticket": ticket, "username": alice, "password": PASSWORD},
         page=page,
     )
     assert first.status_code == 200 and first.json()["next"] == "second_factor"
@@ -80,7 +72,8 @@ def test_password_then_push(server: RunningServer, tmp_path: Path) -> None:
 
 
 def test_password_then_totp(server: RunningServer) -> None:
-    token = set_password(server, "bob")
+    bob = new_person(server, sso_mode=SsoMode.TWO_FACTOR)
+    token = set_password(server, bob)
     client = Browserless(server)
     shown = client.post("/totp/enrol/start", {"token": token}, page=f"/enrol/{token}").json()
     now = server.runtime.now()
@@ -96,12 +89,12 @@ def test_password_then_totp(server: RunningServer) -> None:
     ticket = saml_ticket(client, server)
     page = f"/login?ticket={ticket}"
     alone = client.post("/totp/login/verify",
-                        {"ticket": ticket, "username": "bob",
+                        {"ticket": ticket, "username": bob,
                          "code": code(now + dt.timedelta(seconds=30))}, page=page)  # fmt: skip
     assert alone.status_code == 403 and alone.json()["error"] == "password_required"
     client.post(
         "/password/login/verify",
-        {"ticket": ticket, "username": "bob", "password": PASSWORD},
+        {"ticket": ticket, "username": bob, "password": PASSWORD},
         page=page,
     )
     done = client.post("/totp/login/verify",

@@ -6,22 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from flask_idp.cli import main
-from tests.e2e.authenticator_helpers import Browserless, authenticator_idp
+from tests.e2e.authenticator.helpers import Browserless, new_person
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
-    with authenticator_idp(tmp_path_factory.mktemp("push-cli"), storage=storage) as srv:
-        yield srv
+@pytest.fixture
+def server(app_server: RunningServer) -> RunningServer:
+    return app_server
 
 
 def run(state: Path, *args: str) -> int:
@@ -31,14 +29,15 @@ def run(state: Path, *args: str) -> int:
 def test_enrol_list_approve(
     server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = Browserless(server).enrolment_code("alice")
+    alice = new_person(server)
+    code = Browserless(server).enrolment_code(alice)
     assert run(tmp_path, "enrol", code, "--name", "CLI phone") == 0
     assert "enrolled device" in capsys.readouterr().out
     assert (tmp_path / "device-key.pem").stat().st_mode & 0o777 == 0o600
     assert run(tmp_path, "list") == 0
     assert capsys.readouterr().out.strip() == "no sign-in request is waiting"
     client = Browserless(server)
-    shown = client.post("/push/login/start", {"username": "alice"}).json()
+    shown = client.post("/push/login/start", {"username": alice}).json()
     assert run(tmp_path, "list") == 0
     listed = capsys.readouterr().out
     assert "sign-in to idp from 127.0.0.1" in listed and str(shown["number"]) in listed
@@ -55,13 +54,14 @@ def test_deny_and_clear_errors(
     assert "not enrolled yet" in capsys.readouterr().err
     assert run(tmp_path, "enrol", "https://not-a-code") == 2
     assert "expected a hideez-idp://enrol" in capsys.readouterr().err
-    code = Browserless(server).enrolment_code("bob")
+    bob = new_person(server)
+    code = Browserless(server).enrolment_code(bob)
     assert run(tmp_path, "enrol", code) == 0
     assert run(tmp_path, "enrol", code) == 2
     assert "already used or has expired" in capsys.readouterr().err
     assert run(tmp_path, "approve", "--number", "42") == 2
     assert "no sign-in request is waiting" in capsys.readouterr().err
-    Browserless(server).post("/push/login/start", {"username": "bob"})
+    Browserless(server).post("/push/login/start", {"username": bob})
     assert run(tmp_path, "deny", "--reason", "declined") == 0
     assert "answer sent: denied" in capsys.readouterr().out
 
@@ -69,12 +69,13 @@ def test_deny_and_clear_errors(
 def test_totp_codes_match_oathtool(
     server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    token = server.enrolment_link("alice").rsplit("/", 1)[1]
+    alice = new_person(server)
+    token = server.enrolment_link(alice).rsplit("/", 1)[1]
     shown = Browserless(server).post("/totp/enrol/start", {"token": token},
                                      page=f"/enrol/{token}").json()  # fmt: skip
     assert run(tmp_path, "totp", "--add", shown["uri"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "added Hideez IdP:alice@example.com" and re.fullmatch(r"\d{6}", out[1])
+    assert out[0] == f"added Hideez IdP:{alice}@example.com" and re.fullmatch(r"\d{6}", out[1])
     expected = subprocess.run(["oathtool", "--totp", "-b", shown["secret"]], check=True,
                               capture_output=True, text=True).stdout.strip()  # fmt: skip
     now = dt.datetime.now(dt.UTC)

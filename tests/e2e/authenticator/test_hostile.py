@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from authenticator import AuthenticatorError
 from idp.factors.authenticator import wire
-from tests.e2e.authenticator_helpers import Browserless, authenticator_idp, enrolled_app
+from tests.e2e.authenticator.helpers import Browserless, enrolled_app, new_person
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, storage: str) -> Iterator[RunningServer]:
-    extra = "authenticator:\n  push_per_address_per_minute: 1000\n"
-    with authenticator_idp(tmp_path_factory.mktemp("hostile"), storage=storage,
-                           extra_config=extra) as srv:  # fmt: skip
-        yield srv
+@pytest.fixture
+def server(app_server: RunningServer) -> RunningServer:
+    return app_server
 
 
 def signed(
@@ -71,7 +67,7 @@ def post_register(server: RunningServer, body: dict[str, Any],
 def test_registration_signed_by_another_key_is_refused_and_keeps_the_code(
     server: RunningServer,
 ) -> None:
-    token = enrol_token(server, "alice")
+    token = enrol_token(server, new_person(server))
     key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     body = registration(token, key)
     forged = post_register(server, body, other)
@@ -98,7 +94,7 @@ def test_registration_signed_by_another_key_is_refused_and_keeps_the_code(
 def test_malformed_registrations_store_nothing(
     server: RunningServer, over: dict[str, Any], expected: str
 ) -> None:
-    token = enrol_token(server, "bob")
+    token = enrol_token(server, new_person(server))
     key = ec.generate_private_key(ec.SECP256R1())
     body = registration(token, key, **over)
     refused = post_register(server, body, key)
@@ -117,7 +113,7 @@ def test_oversized_and_non_json_bodies(server: RunningServer) -> None:
 
 
 def test_expired_enrolment_code(server: RunningServer) -> None:
-    token = enrol_token(server, "alice")
+    token = enrol_token(server, new_person(server))
     server.runtime.ephemeral.delete(
         "app-enrol:" + __import__("hashlib").sha256(token.encode()).hexdigest()
     )  # what the store's 10-minute TTL does
@@ -129,7 +125,7 @@ def test_expired_enrolment_code(server: RunningServer) -> None:
 
 
 def test_qr_codes_are_served_for_a_live_code_only(server: RunningServer) -> None:
-    token = enrol_token(server, "bob")
+    token = enrol_token(server, new_person(server))
     png = httpx.get(server.url("/authenticator/enrol/qr.png"), params={"token": token})
     svg = httpx.get(server.url("/authenticator/enrol/qr.svg"), params={"token": token})
     assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
@@ -147,8 +143,9 @@ def start_push(server: RunningServer, username: str) -> tuple[Browserless, dict[
 
 
 def test_replayed_and_forged_answers(server: RunningServer, tmp_path: Path) -> None:
-    app = enrolled_app(server, "alice", tmp_path)
-    _, shown = start_push(server, "alice")
+    person = new_person(server)
+    app = enrolled_app(server, person, tmp_path)
+    _, shown = start_push(server, person)
     (pending,) = app.pending()
     state = json.loads((tmp_path / "authenticator.json").read_text())
     device_id = state["enrolment"]["device_id"]
@@ -177,9 +174,10 @@ def test_replayed_and_forged_answers(server: RunningServer, tmp_path: Path) -> N
 def test_a_device_cannot_answer_another_persons_request(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    alice_app = enrolled_app(server, "alice", tmp_path / "alice")
-    bob_app = enrolled_app(server, "bob", tmp_path / "bob")
-    _, shown = start_push(server, "bob")
+    alice_app = enrolled_app(server, new_person(server), tmp_path / "alice")
+    bob = new_person(server)
+    bob_app = enrolled_app(server, bob, tmp_path / "bob")
+    _, shown = start_push(server, bob)
     (pending,) = bob_app.pending()
     assert alice_app.pending() == []
     with pytest.raises(AuthenticatorError) as refused:
@@ -205,10 +203,11 @@ def test_an_unknown_user_gets_a_decoy_no_app_can_answer(server: RunningServer) -
 
 def test_no_api_returns_a_totp_secret(server: RunningServer) -> None:
     client = Browserless(server)
-    token = server.enrolment_link("bob").rsplit("/", 1)[1]
+    person = new_person(server)
+    token = server.enrolment_link(person).rsplit("/", 1)[1]
     shown = client.post("/totp/enrol/start", {"token": token}, page=f"/enrol/{token}").json()
     secret = shown["secret"]
-    stored = server.runtime.ephemeral.get("totp-pending:" + server.employee("bob").id)
+    stored = server.runtime.ephemeral.get("totp-pending:" + server.employee(person).id)
     assert stored is not None and secret.encode() not in stored  # encrypted even while pending
     for path in ("/", f"/enrol/{token}", "/login"):
         assert secret not in client.http.get(server.url(path), timeout=10).text

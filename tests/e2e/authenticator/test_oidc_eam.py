@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from requests_oauthlib import OAuth2Session
 
-from tests.e2e.authenticator_helpers import (
+from tests.e2e.authenticator.helpers import (
     Browserless,
     authenticator_idp,
     enrolled_app,

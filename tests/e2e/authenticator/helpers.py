@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 import requests
 
 from authenticator import Authenticator
+from idp.directory.model import Employee, SsoMode
 from tests.e2e.server import RunningServer, run_idp
 
 APP_FACTORS = {"    factors: [passkey]\n": "    factors: [passkey, authenticator_app, totp]\n"}
@@ -55,12 +57,16 @@ class Browserless:
         self.server = server
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "Browserless/1.0 (tests)"
+        self._csrf: str | None = None
 
     def csrf(self, path: str) -> str:
-        page = self.http.get(self.server.url(path), timeout=10)
-        match = _CSRF.search(page.text)
-        assert match, f"no CSRF token on {path}: {page.status_code}"
-        return match.group(1)
+        # The token is bound to the browser's flow cookie, not to the page: fetched once.
+        if self._csrf is None:
+            page = self.http.get(self.server.url(path), timeout=10)
+            match = _CSRF.search(page.text)
+            assert match, f"no CSRF token on {path}: {page.status_code}"
+            self._csrf = match.group(1)
+        return self._csrf
 
     def post(self, path: str, body: dict[str, Any], *, page: str = "/login") -> requests.Response:
         return self.http.post(
@@ -74,6 +80,17 @@ class Browserless:
         assert started.status_code == 200, started.text
         uri: str = started.json()["uri"]
         return uri
+
+
+def new_person(server: RunningServer, *, sso_mode: SsoMode = SsoMode.PASSWORDLESS) -> str:
+    """A new employee (tests on a shared server never share people, limits or requests)."""
+    username = f"p{secrets.token_hex(4)}"
+    server.runtime.employees.add(
+        Employee(id=secrets.token_hex(8), username=username, email=f"{username}@example.com",
+                 first_name="Pat", last_name=username, sso_mode=sso_mode),
+        now=server.runtime.now(),
+    )  # fmt: skip
+    return username
 
 
 def enrolled_app(
