@@ -38,6 +38,12 @@ class InvalidDeviceInput(InvalidRequest):
     error = "invalid_device_input"
 
 
+class DeviceIdTaken(Conflict):
+    """Another employee's app already uses this device id: the app must make a new one."""
+
+    error = "device_id_taken"
+
+
 class EnrolmentTokenInvalid(InvalidRequest):
     """The app enrolment token is unknown, used already, or past its 10 minutes."""
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.factors.authenticator.errors import DeviceIdTaken
 from idp.factors.authenticator.model import Device, DeviceStatus, TotpCredential
 from idp.store.sql.models import ID, NAME, Base, EmployeeRow, UtcDateTime
 from idp.store.sql.repositories.common import require_aware
@@ -108,6 +109,10 @@ class DeviceRepository:
         with self._db.transaction(write=True) as s:
             if s.get(EmployeeRow, device.employee_id) is None:
                 raise EmployeeNotFound(f"no employee {device.employee_id!r}")
+            taken = s.get(col, device.device_id)
+            if taken is not None and taken.employee_id != device.employee_id:
+                # Never let one enrolment push another person's app out.
+                raise DeviceIdTaken("this device id is in use by another app; make a new one")
             old = s.scalars(select(col).where(col.employee_id == device.employee_id)).first()
             replaced = None if old is None else _device(old)
             s.execute(

@@ -79,6 +79,20 @@ def test_registration_signed_by_another_key_is_refused_and_keeps_the_code(
     assert again.status_code == 410 and again.json()["error"] == "enrolment_token_invalid"
 
 
+def test_an_enrolment_cannot_take_another_persons_device_id(server: RunningServer) -> None:
+    victim = new_person(server)
+    key = ec.generate_private_key(ec.SECP256R1())
+    body = registration(enrol_token(server, victim), key)
+    assert post_register(server, body, key).status_code == 200
+    attacker_key = ec.generate_private_key(ec.SECP256R1())
+    stolen = registration(enrol_token(server, new_person(server)), attacker_key,
+                          device_id=body["device_id"])  # fmt: skip
+    refused = post_register(server, stolen, attacker_key)
+    assert refused.status_code == 409 and refused.json()["error"] == "device_id_taken"
+    kept = server.runtime.authenticator.devices.get(body["device_id"])
+    assert kept is not None and kept.employee_id == server.employee(victim).id
+
+
 @pytest.mark.parametrize(
     ("over", "expected"),
     [
