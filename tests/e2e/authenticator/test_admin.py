@@ -5,6 +5,7 @@ re-enrolment replacing the device, and removal from the account page."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,21 @@ def test_the_employee_removes_the_app_on_the_account_page(
                             allow_redirects=False, timeout=10)  # fmt: skip
     assert done.status_code == 303 and done.headers["Location"] == "/?done=removed-app"
     assert server.runtime.authenticator.devices.for_employee(server.employee(alice).id) is None
+    # One-time codes set up from the account page (no enrolment link), then removed there.
+    shown = client.post("/totp/enrol/start", {}, page="/").json()
+    code = subprocess.run(["oathtool", "--totp", "-b", shown["secret"]], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    assert client.post("/totp/enrol/confirm", {"code": code}, page="/").status_code == 200
+    assert 'id="totp-device"' in client.http.get(server.url("/"), timeout=10).text
+    gone = client.http.post(server.url("/authenticator/remove"),
+                            data={"csrf": csrf, "factor": "totp", "confirm": "yes"},
+                            allow_redirects=False, timeout=10)  # fmt: skip
+    assert gone.status_code == 303 and gone.headers["Location"] == "/?done=removed-totp"
+    assert server.runtime.authenticator.totp.get(server.employee(alice).id) is None
+    again = client.http.post(server.url("/authenticator/remove"),
+                             data={"csrf": csrf, "factor": "totp", "confirm": "yes"},
+                             headers={"Accept": "application/json"}, timeout=10)  # fmt: skip
+    assert again.status_code == 404 and "no one-time code" in again.json()["error_description"]
     bad = client.http.post(server.url("/authenticator/remove"),
                            data={"csrf": csrf, "factor": "passwords"}, timeout=10)  # fmt: skip
     assert bad.status_code == 400
