@@ -16,7 +16,6 @@ Run: .venv/bin/python bench/push.py [seconds]
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import http.client
 import json
@@ -60,7 +59,6 @@ from idp.store.ephemeral import MemoryStore  # noqa: E402
 
 WORKERS = 3
 CONFIG = """
-master_key: {file: secrets/master_key}
 limits: {login_attempts_per_minute: 100000000}
 authenticator:
   push_per_user_per_minute: 60
@@ -71,7 +69,6 @@ authenticator:
 
 def setup(work: Path, port: int) -> tuple[Path, Runtime]:
     config = prepare(work, port=port, sp_port=free_port())
-    (work / "secrets/master_key").write_text(base64.b64encode(os.urandom(32)).decode())
     text = (
         config.read_text()
         .replace("    factors: [passkey]\n", "    factors: [passkey, authenticator_app, totp]\n")

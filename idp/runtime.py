@@ -97,8 +97,16 @@ def build_runtime(
     ephemeral = open_ephemeral(config.ephemeral_url)
     ephemeral.ping()  # refuse to start against a store that is not there
     employees = EmployeeRepository(db)
-    box = unlock_secrets(
-        master_key=config.master_key, environ=os.environ, keys=SecretKeyRepository(db), now=clock()
+    # Commands that leave the schema alone (check-config, audit …) need no secrets either.
+    box = (
+        unlock_secrets(
+            master_key=config.master_key,
+            environ=os.environ,
+            keys=SecretKeyRepository(db),
+            now=clock(),
+        )
+        if run_migrations
+        else SecretBox()
     )
     runtime = Runtime(
         config=config,

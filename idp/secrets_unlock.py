@@ -5,6 +5,7 @@
 with a key a random data key is made and stored wrapped (``secret_keys``); later starts unwrap
 every stored key, the active one last (it encrypts). Without any master key the box stays
 locked and whatever needs a secret at rest (TOTP) refuses with :class:`SecretsLocked`.
+:func:`idp.runtime.build_runtime` calls this only when it migrates (serving processes).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The authenticator endpoints under Flask's test client, on an app whose secrets are locked
-(no master key) and whose policy lists passkeys only: refused input is a clear JSON error and
+(for one test) and whose policy lists passkeys only: refused input is a clear JSON error and
 leaves nothing stored."""
 
 from __future__ import annotations
 
 import pytest
 
+from idp.secrets import SecretBox
 from tests.flask_idp.conftest import AUDIT, Browser, Shell, assert_unchanged, json_error, stored
 
 BROWSER_POSTS = (
@@ -27,10 +28,14 @@ def test_get_missing_csrf_and_bad_json(browser: Browser, path: str) -> None:
 def test_totp_set_up_is_refused_while_secrets_are_locked(shell: Shell, browser: Browser) -> None:
     token = shell.enrolment_token(shell.new_employee())
     csrf = browser.csrf(f"/enrol/{token}")
-    before = stored(shell.runtime)
-    locked = browser.post_json("/totp/enrol/start", {"token": token}, csrf)
-    json_error(locked, 503, "secrets_locked", "master_key")
-    assert_unchanged(before, stored(shell.runtime))
+    unlocked, shell.runtime.secrets = shell.runtime.secrets, SecretBox()  # no master key
+    try:
+        before = stored(shell.runtime)
+        locked = browser.post_json("/totp/enrol/start", {"token": token}, csrf)
+        json_error(locked, 503, "secrets_locked", "master_key")
+        assert_unchanged(before, stored(shell.runtime))
+    finally:
+        shell.runtime.secrets = unlocked
 
 
 def test_push_and_codes_are_refused_where_the_policy_lists_neither(

@@ -3,8 +3,6 @@ a master key for the secrets envelope, and the reference authenticator enrolled 
 
 from __future__ import annotations
 
-import base64
-import os
 import re
 import secrets
 import time
@@ -26,25 +24,17 @@ NO_UV = {
     "    authn_context_class_ref: https://refeds.org/profile/mfa\n"
     "    acr: https://refeds.org/profile/mfa\n": "    user_verification: false\n",
 }
-MASTER_KEY = "master_key: {file: secrets/master_key}\n"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
-
-
-def write_master_key(directory: Path) -> None:
-    (directory / "secrets").mkdir(parents=True, exist_ok=True)
-    path = directory / "secrets/master_key"
-    if not path.exists():
-        path.write_text(base64.b64encode(os.urandom(32)).decode())
 
 
 @contextmanager
 def authenticator_idp(
     directory: Path, *, storage: str, uv: bool = True, extra_config: str = "", **kwargs: Any
 ) -> Iterator[RunningServer]:
-    write_master_key(directory)
+    # The demo set-up has a master key (secrets/master_key): TOTP secrets can be stored.
     replace = {**APP_FACTORS, **({} if uv else NO_UV)}
     with run_idp(
-        directory, storage=storage, replace=replace, extra_config=MASTER_KEY + extra_config,
+        directory, storage=storage, replace=replace, extra_config=extra_config,
         **kwargs,
     ) as server:  # fmt: skip
         yield server
