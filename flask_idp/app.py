@@ -79,7 +79,9 @@ def create_app(runtime: Runtime) -> Flask:
 
 
 def _wants_json() -> bool:
-    if request.path.startswith(("/passkey/", "/password/", "/api/")):
+    if request.path.startswith(
+        ("/passkey/", "/password/", "/api/", "/push/", "/totp/", "/authenticator/enrol/")
+    ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     add_password_parsers(
         _group(sub, "password", "domain passwords: reset, change, rotate"), _command
     )
+    from flask_idp.cli_authenticator import add_authenticator_parsers, add_device_parsers
+
+    add_authenticator_parsers(_group(sub, "authenticator", "the reference authenticator"), _command)
+    add_device_parsers(_group(sub, "device", "employees' authenticator apps and TOTP"), _command)
     return parser
 
 
@@ -152,7 +156,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(args.dir, port=args.port, sp_port=None if args.no_sp else args.sp_port)
     if command == "keygen":
         return commands.keygen(args)
+    if command == "authenticator":
+        from flask_idp.cli_authenticator import run_authenticator_command
+
+        return run_authenticator_command(args)
     path = config_path(args)
+    if command == "device":
+        from flask_idp.cli_authenticator import run_device_command
+
+        return run_device_command(args, path)
     if command == "check-config":
         return commands.check_config(path)
     if command == "client":

@@ -7,6 +7,7 @@ so registered passkeys) and prints a fresh enrolment link.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -43,6 +44,7 @@ ephemeral_url: memory://
 keys:
   signing: {{key: keys/idp-signing.key, cert: keys/idp-signing.crt}}
 pairwise_salt: {{file: secrets/pairwise_salt}}
+master_key: {{file: secrets/master_key}}
 webauthn:
   rp_name: Hideez IdP (demo)
 policies:
@@ -83,6 +85,10 @@ def prepare(directory: Path, *, port: int, sp_port: int) -> Path:
     if not salt.exists():
         salt.write_text(secrets.token_urlsafe(32))
         salt.chmod(0o600)
+    master = directory / "secrets/master_key"  # the secrets envelope (TOTP secrets)
+    if not master.exists():
+        master.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        master.chmod(0o600)
     config_path = directory / "idp.yaml"
     config_path.write_text(IDP_YAML.format(port=port, dir=directory))
     _prepare_sp(directory, idp_cert=cert, port=port, sp_port=sp_port)

@@ -16,16 +16,20 @@ from flask_idp.web import (
     set_session_cookie,
 )
 from idp.flows.answers import Answer, FormPost, Json, Page, Redirect
+from idp.flows.app_enrolment import AppEnrolment
 from idp.flows.browser import Browser, binding_of
+from idp.flows.device_api import DeviceApi
 from idp.flows.eam import EamSignIn
 from idp.flows.logout import Logout
 from idp.flows.oidc import OidcSignIn
 from idp.flows.passkey_step import PasskeyStep
 from idp.flows.password_step import PasswordStep
+from idp.flows.push_step import PushStep
 from idp.flows.registration import Registration
 from idp.flows.saml import SamlSignIn
 from idp.flows.signin import SignIn
 from idp.flows.steps import Steps
+from idp.flows.totp_step import TotpStep
 from idp.flows.wsfed import WsFedSignIn
 from idp.runtime import Runtime
 
@@ -44,22 +48,31 @@ class Flows:
     oidc: OidcSignIn | None
     eam: EamSignIn | None
     wsfed: WsFedSignIn | None
+    push: PushStep
+    totp: TotpStep
+    app_enrolment: AppEnrolment
+    device_api: DeviceApi
 
 
 def build_flows(rt: Runtime) -> Flows:
     engine, steps = SignIn(rt), Steps(rt)
     p = rt.protocols
+    registration = Registration(rt, steps)
     return Flows(
         engine=engine,
         steps=steps,
         passkey=PasskeyStep(rt, steps),
         password=PasswordStep(rt, steps),
-        registration=Registration(rt, steps),
+        registration=registration,
         logout=Logout(rt),
         saml=SamlSignIn(rt, p.saml, engine) if p.saml else None,
         oidc=OidcSignIn(rt, p.oidc, engine) if p.oidc else None,
         eam=EamSignIn(rt, p.oidc, engine) if p.oidc and p.oidc.settings.eam else None,
         wsfed=WsFedSignIn(rt, p.wsfed, engine) if p.wsfed else None,
+        push=PushStep(rt, steps),
+        totp=TotpStep(rt, steps),
+        app_enrolment=AppEnrolment(rt, registration),
+        device_api=DeviceApi(rt),
     )
 
 

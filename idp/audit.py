@@ -46,6 +46,8 @@ class AuditKind(StrEnum):
     PASSWORD_LOCKED = "password_locked"
     FACTOR_ADDED = "factor_added"
     FACTOR_REMOVED = "factor_removed"
+    #: "this wasn't me": the employee reported a push sign-in request they did not make
+    PUSH_REPORTED = "push_reported"
     VAULT_STATUS_CHANGED = "vault_status_changed"
     WORKSTATION_EVENT = "workstation_event"
     ALARM_RAISED = "alarm_raised"

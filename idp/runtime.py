@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from pathlib import Path
 
 from idp.config.schema import IdpConfig
 from idp.directory.cache import EmployeeCache
+from idp.factors.authenticator.service import AuthenticatorServices, build_authenticator
 from idp.factors.password import Argon2Params, prepare_hashing
 from idp.flows.parking import Tickets
 from idp.keys import KeySet, load_signing_key
 from idp.protocols import Protocols
+from idp.secrets import SecretBox
+from idp.secrets_unlock import unlock_secrets
 from idp.sessions import SessionStore
 from idp.store.ephemeral import EphemeralStore, open_ephemeral
 from idp.store.sql import (
@@ -30,6 +34,7 @@ from idp.store.sql import (
     EnrolmentRepository,
     PasskeyRepository,
     PasswordRepository,
+    SecretKeyRepository,
     migrate,
     open_database,
 )
@@ -58,6 +63,9 @@ class Runtime:
     #: read-through employee cache for sign-in paths (see idp.directory.cache)
     directory: EmployeeCache
     tickets: Tickets
+    #: the secrets envelope (locked without a master key) and the authenticator-app factor
+    secrets: SecretBox
+    authenticator: AuthenticatorServices
     clock: Callable[[], dt.datetime] = utcnow
     #: per-protocol runtime objects, built by their modules (None when switched off)
     protocols: Protocols = field(default_factory=Protocols)
@@ -68,6 +76,7 @@ class Runtime:
     def close(self) -> None:
         """Stop cleanly: queued audit rows are written, refreshers stop, pools are released."""
         self.audit.flush()
+        self.authenticator.close()
         if self.protocols.saml is not None:
             self.protocols.saml.stop()
         self.ephemeral.close()
@@ -88,6 +97,17 @@ def build_runtime(
     ephemeral = open_ephemeral(config.ephemeral_url)
     ephemeral.ping()  # refuse to start against a store that is not there
     employees = EmployeeRepository(db)
+    # Commands that leave the schema alone (check-config, audit …) need no secrets either.
+    box = (
+        unlock_secrets(
+            master_key=config.master_key,
+            environ=os.environ,
+            keys=SecretKeyRepository(db),
+            now=clock(),
+        )
+        if run_migrations
+        else SecretBox()
+    )
     runtime = Runtime(
         config=config,
         keys=keys,
@@ -109,6 +129,8 @@ def build_runtime(
         ),
         directory=EmployeeCache(employees, ttl=config.directory_cache_seconds),
         tickets=Tickets(ephemeral),
+        secrets=box,
+        authenticator=build_authenticator(config.authenticator, db=db, secrets=box),
         clock=clock,
     )
     # Audit events queued for the background writer are stored before the process exits.

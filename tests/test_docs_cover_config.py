@@ -18,6 +18,7 @@ PAIRS = [
     ("satosa_plugins/config.py", "docs/satosa.md"),
     ("idp/config/directory.py", "docs/configuration.md"),
     ("idp/config/directory.py", "docs/directory.md"),
+    ("idp/config/authenticator.py", "docs/authenticator.md"),
 ]
 
 

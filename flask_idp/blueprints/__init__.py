@@ -14,11 +14,12 @@ from idp.runtime import Runtime
 
 
 def register_blueprints(app: Flask, runtime: Runtime) -> None:
-    from flask_idp.blueprints import pages, passkey, password
+    from flask_idp.blueprints import authenticator, pages, passkey, password
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkey.bp)
     app.register_blueprint(password.bp)
+    app.register_blueprint(authenticator.bp)
     for name in runtime.protocols:
         module = importlib.import_module(f"flask_idp.blueprints.{name}")
         app.register_blueprint(module.bp)

@@ -6,6 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
+from flask_idp.blueprints.authenticator_pages import (
+    authenticator_account_values,
+    authenticator_login_values,
+)
 from flask_idp.flows import browser, flows, send
 from flask_idp.web import check_csrf, clear_session_cookie, csrf_token, runtime
 from idp.audit import AuditKind, Outcome
@@ -52,6 +56,7 @@ def login() -> Response:
             cancel_url=ticket.cancel_url if ticket else None,
             password_first=bool(ticket and ticket.login_hint and _uses_password(ticket.login_hint)),
             csrf=csrf_token(),
+            **authenticator_login_values(ticket),
         )
     )
 
@@ -117,11 +122,16 @@ def account() -> Response:
             recent_sign_in=recent,
             notice=_NOTICES.get(request.args.get("done", "")),
             csrf=csrf_token(),
+            **authenticator_account_values(employee.id),
         )
     )
 
 
-_NOTICES = {"removed": "The passkey was removed."}
+_NOTICES = {
+    "removed": "The passkey was removed.",
+    "removed-app": "The authenticator app was removed.",
+    "removed-totp": "One-time codes were removed.",
+}
 
 
 @bp.post("/passkeys/remove")

@@ -311,6 +311,7 @@
         show(statusEl, "Password accepted. Now confirm with your passkey or security key.", false);
         var button = passkeyForm && passkeyForm.querySelector("button");
         if (button) { button.textContent = "Continue with your passkey"; button.focus(); }
+        document.dispatchEvent(new CustomEvent("hideez:password-accepted"));
         return answer;
       }).catch(function (e) { show(statusEl, e.message, true); });
     });

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar, cast, get_args
 from urllib.parse import urlsplit
 
+from idp.config.authenticator import AuthenticatorSettings, parse_authenticator
 from idp.config.directory import parse_directory
 from idp.config.passwords import PasswordSettings, parse_passwords
 from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
@@ -43,6 +44,7 @@ TOP_KEYS = (
     "relying_parties_dir",
     "directory_cache_seconds",
     "passwords",
+    "authenticator",
     "saml",
     "oidc",
     "wsfed",
@@ -104,6 +106,11 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         ),
         passwords=part("passwords", parse_passwords, PasswordSettings()),
         directory=part("directory", lambda n: parse_directory(n, environ, base), None),
+        authenticator=part(
+            "authenticator",
+            lambda n: parse_authenticator(n, environ, base),
+            AuthenticatorSettings(),
+        ),
     )
     if base_url is not None and policies is not None:
         # The protocol sections derive endpoints from base_url and name policies: without

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from idp.config.authenticator import AuthenticatorSettings
 from idp.config.directory import DirectorySettings
 from idp.config.passwords import PasswordSettings
 from idp.policy import PolicySet
@@ -74,6 +75,7 @@ class IdpConfig:
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     #: directory sync sources (``idp.config.directory``); None: nothing is synchronised
     directory: DirectorySettings | None = None
+    authenticator: AuthenticatorSettings = field(default_factory=AuthenticatorSettings)
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,95 @@
+"""What the authenticator factor needs at run time, built once: repositories, the secrets
+envelope, the push providers, and push delivery with back-off in the shared store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from idp.config.authenticator import AuthenticatorSettings
+from idp.factors.authenticator.model import Device
+from idp.factors.authenticator.providers import (
+    ApnsProvider,
+    FcmProvider,
+    PushOutcome,
+    PushProvider,
+    PushResult,
+)
+from idp.factors.authenticator.push import PushChallenge
+from idp.factors.authenticator.store import DeviceRepository, TotpRepository
+from idp.secrets import SecretBox
+from idp.store.ephemeral.base import EphemeralStore
+from idp.store.sql.database import Database
+
+log = logging.getLogger("hideez_idp.push")
+_BACKOFF = "push:backoff:"
+
+
+@dataclass
+class AuthenticatorServices:
+    settings: AuthenticatorSettings
+    devices: DeviceRepository
+    totp: TotpRepository
+    secrets: SecretBox
+    providers: dict[str, PushProvider] = field(default_factory=dict)
+
+    def notify(
+        self,
+        store: EphemeralStore,
+        device: Device,
+        challenge: PushChallenge,
+        *,
+        server: str,
+        now: dt.datetime,
+    ) -> PushResult | None:
+        """Wake the app through its push service; None for a polling-only app.
+
+        A service that asked us to back off is not called until its time is up; a token the
+        service calls unregistered is marked on the device (the app polls until it enrols a
+        new one).
+        """
+        provider = self.providers.get(device.push_provider or "")
+        if provider is None or device.push_token is None or device.push_unregistered_at:
+            return None
+        if store.get(_BACKOFF + provider.name) is not None:
+            return PushResult(PushOutcome.BACKOFF, f"{provider.name} asked us to wait")
+        data = {
+            "type": "sign_in",
+            "transaction_id": challenge.transaction_id,
+            "server": server,
+        }
+        result = provider.send(
+            token=device.push_token,
+            data=data,
+            ttl=challenge.expires_at - challenge.created_at,
+            now=now,
+        )
+        if result.outcome is PushOutcome.UNREGISTERED:
+            self.devices.mark_unregistered(device.device_id, at=now)
+        elif result.outcome is PushOutcome.BACKOFF:
+            store.put(_BACKOFF + provider.name, b"1", ttl=result.retry_after or 30)
+        if result.outcome is not PushOutcome.DELIVERED:
+            log.warning("push to device %s: %s %s", device.device_id, result.outcome, result.detail)
+        return result
+
+    def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
+
+
+def build_authenticator(
+    settings: AuthenticatorSettings, *, db: Database, secrets: SecretBox
+) -> AuthenticatorServices:
+    providers: dict[str, PushProvider] = {}
+    if settings.fcm is not None:
+        providers["fcm"] = FcmProvider(settings.fcm)
+    if settings.apns is not None:
+        providers["apns"] = ApnsProvider(settings.apns)
+    return AuthenticatorServices(
+        settings=settings,
+        devices=DeviceRepository(db),
+        totp=TotpRepository(db),
+        secrets=secrets,
+        providers=providers,
+    )

@@ -1,0 +1,216 @@
+"""The authenticator-app factor step: a push challenge with number matching.
+
+``begin`` sends the challenge as soon as the employee is known (the login hint, the username
+typed, or the two-factor ticket's employee) and gives the page the number to show; the page
+then asks ``poll`` every second or so. Each poll is a short request (two store reads), so a
+waiting browser holds no worker (docs/authenticator.md measures how many one process holds).
+The approved answer finishes the sign-in once, through :meth:`Steps.complete`.
+
+An unknown user, one without an app, or a disabled one gets a decoy challenge shaped like a
+real one that no app can answer, so the page does not tell which accounts exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from idp.audit import AuditKind, Outcome
+from idp.directory.model import Employee, SsoMode
+from idp.errors import AccessDenied, IdpError
+from idp.factors.authenticator import push
+from idp.factors.authenticator.errors import ChallengeGone, PushDenied
+from idp.factors.authenticator.model import Device
+from idp.factors.kinds import AMR_SOFTWARE_KEY, FactorKind, FactorUse
+from idp.flows.answers import Answer, Json
+from idp.flows.browser import Browser
+from idp.flows.fields import str_field
+from idp.flows.parking import LoginTicket
+from idp.flows.steps import PasswordFirst, StepDone, Steps, TooManyAttempts
+
+if TYPE_CHECKING:
+    from idp.runtime import Runtime
+
+log = logging.getLogger("hideez_idp.push")
+
+POLL_INTERVAL_MS = 1000
+
+
+@dataclass(frozen=True)
+class Requester:
+    """What the page's request tells the person on the phone about who is signing in."""
+
+    user_agent: str
+    location: str | None = None
+
+
+class PushStep:
+    kind = FactorKind.AUTHENTICATOR_APP
+
+    def __init__(self, runtime: Runtime, steps: Steps) -> None:
+        self._rt = runtime
+        self._steps = steps
+
+    def begin(self, data: Mapping[str, Any], *, browser: Browser, requester: Requester) -> Answer:
+        rt, settings = self._rt, self._rt.config.authenticator
+        handle = str_field(data, "ticket", max_len=64, required=False)
+        ticket = self._steps.ticket(handle, browser=browser)
+        if ticket is not None and self.kind.value not in ticket.factors:
+            raise AccessDenied("this application does not accept the authenticator app")
+        username = str_field(data, "username", max_len=256, required=False)
+        employee, device = self._target(ticket, username)
+        self._limit(f"push-ip:{browser.ip}", settings.push_per_address_per_minute)
+        who = employee.id if employee else "decoy:" + _decoy_id(username or "")
+        self._limit(f"push-user:{who}", settings.push_per_user_per_minute)
+        challenge, created = push.create_challenge(
+            rt.ephemeral,
+            employee_id=who,
+            device_id=device.device_id if device else "",
+            relying_party=(ticket.display_name or ticket.relying_party) if ticket else "idp",
+            ip=browser.ip,
+            user_agent=requester.user_agent,
+            location=requester.location,
+            browser=browser.binding,
+            now=rt.now(),
+            ttl=settings.push_ttl,
+        )
+        if created and device is not None:
+            rt.authenticator.notify(
+                rt.ephemeral, device, challenge, server=rt.config.base_url, now=rt.now()
+            )
+        return Answer(
+            Json(
+                {
+                    "transaction_id": challenge.transaction_id,
+                    "number": challenge.number,
+                    "expires_in": challenge.expires_at - int(rt.now().timestamp()),
+                    "poll_interval_ms": POLL_INTERVAL_MS,
+                }
+            )
+        )
+
+    def _limit(self, scope: str, per_minute: int) -> None:
+        rt = self._rt
+        key = f"rate:{scope}:{int(rt.now().timestamp()) // 60}"
+        if rt.ephemeral.incr(key, ttl=120) > per_minute:
+            raise TooManyAttempts("too many sign-in requests to the phone; wait a minute")
+
+    def _target(
+        self, ticket: LoginTicket | None, username: str | None
+    ) -> tuple[Employee | None, Device | None]:
+        rt = self._rt
+        if ticket is not None and ticket.employee_id is not None:
+            employee = rt.employees.get(ticket.employee_id)
+        elif username:
+            employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
+            if employee is not None and employee.sso_mode is SsoMode.TWO_FACTOR:
+                raise PasswordFirst(
+                    "your account signs in with your password first, then this factor; "
+                    "enter your user name and password"
+                )
+        else:
+            raise AccessDenied("enter your user name first, then the request goes to your phone")
+        if employee is None or not employee.can_sign_in:
+            return None, None
+        device = rt.authenticator.devices.for_employee(employee.id)
+        if device is None or not device.usable:
+            return None, None
+        return employee, device
+
+    def poll(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        """The sign-in page asks how its challenge stands; an approval finishes the sign-in."""
+        rt = self._rt
+        handle = str_field(data, "ticket", max_len=64, required=False)
+        ticket = self._steps.ticket(handle, browser=browser)
+        challenge = push.load_challenge(
+            rt.ephemeral, str_field(data, "transaction_id", max_len=64) or ""
+        )
+        push.check_browser(challenge, browser.binding)
+        answer = push.answer_of(rt.ephemeral, challenge)
+        if answer is None and not challenge.expired(rt.now()):
+            return Answer(Json({"state": "pending"}))
+        employee = rt.directory.get(challenge.employee_id)
+        try:
+            return self._finish(challenge, answer, employee, handle=handle, ticket=ticket,
+                                browser=browser)  # fmt: skip
+        except IdpError as exc:
+            if employee is not None:
+                self._steps.audit_failure(
+                    employee_id=employee.id, factor=self.kind, ticket=ticket, browser=browser,
+                    exc=exc,
+                )  # fmt: skip
+            raise
+
+    def _finish(
+        self,
+        challenge: push.PushChallenge,
+        answer: push.PushAnswer | None,
+        employee: Employee | None,
+        *,
+        handle: str | None,
+        ticket: LoginTicket | None,
+        browser: Browser,
+    ) -> Answer:
+        rt = self._rt
+        if answer is None:
+            push.cancel(rt.ephemeral, challenge)
+            raise ChallengeGone("the request to your phone expired; send a new one")
+        if answer.decision is not push.Decision.APPROVED:
+            push.cancel(rt.ephemeral, challenge)
+            if answer.decision is push.Decision.WRONG_NUMBER:
+                raise PushDenied(
+                    "the number chosen on the phone did not match this page, so the sign-in "
+                    "was refused; try again and pick the number shown here"
+                )
+            raise PushDenied("the sign-in was denied on your phone")
+        if not push.consume(rt.ephemeral, challenge):
+            raise ChallengeGone("this sign-in request was already used")
+        if employee is None or not employee.can_sign_in:
+            raise AccessDenied("this account is disabled; ask your administrator")
+        if ticket is not None and ticket.employee_id not in (None, employee.id):
+            raise AccessDenied("this phone belongs to another account than the password")
+        amr = (AMR_SOFTWARE_KEY, "user") if answer.user_verified else (AMR_SOFTWARE_KEY,)
+        use = FactorUse(
+            kind=self.kind,
+            credential_id=challenge.device_id,
+            at=rt.now(),
+            user_verified=answer.user_verified,
+            amr=amr,
+        )
+        return self._steps.complete(
+            StepDone(employee, use), handle=handle, ticket=ticket, browser=browser
+        )
+
+
+def _decoy_id(username: str) -> str:
+    return hashlib.sha256(b"push-decoy|" + username.lower().encode()).hexdigest()[:32]
+
+
+def audit_answer(runtime: Runtime, challenge: push.PushChallenge, answer: push.PushAnswer) -> None:
+    """What the app answered, for the audit trail (a wrong number and "not me" stand out)."""
+    rt = runtime
+    if answer.decision is push.Decision.APPROVED:
+        return
+    reason = (
+        "wrong number chosen on the phone"
+        if answer.decision is push.Decision.WRONG_NUMBER
+        else f"denied on the phone ({answer.reason or 'declined'})"
+    )
+    rt.audit.append_event(
+        kind=AuditKind.LOGIN_FAILURE,
+        at=rt.now(),
+        actor=challenge.employee_id,
+        employee_id=challenge.employee_id,
+        relying_party=challenge.relying_party,
+        factor=FactorKind.AUTHENTICATOR_APP.value,
+        outcome=Outcome.FAILURE,
+        reason=reason,
+        details={
+            "ip": challenge.ip,
+            "device_id": challenge.device_id,
+            "decision": answer.decision.value,
+        },
+    )

@@ -1,0 +1,124 @@
+"""The TOTP factor step: a code from any authenticator app (RFC 6238).
+
+Failures are counted per employee in the short-lived store (``totp-fail:<who>:<window>``,
+fixed windows of ``lockout_minutes`` on the runtime's clock): the ``lockout_attempts``-th
+failure inside a window locks TOTP for the rest of it, on every instance. A code is spent by
+one conditional update of the last used step (see :mod:`idp.factors.authenticator.store`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from idp.directory.model import Employee, SsoMode
+from idp.errors import AccessDenied, IdpError
+from idp.factors.authenticator.errors import TotpError, TotpLocked, TotpReused
+from idp.factors.authenticator.model import TotpCredential
+from idp.factors.authenticator.totp import MAX_CODE_FIELD, verify_code
+from idp.factors.kinds import FactorKind, FactorUse
+from idp.flows.answers import Answer
+from idp.flows.browser import Browser
+from idp.flows.fields import str_field
+from idp.flows.steps import PasswordFirst, StepDone, Steps
+from idp.secrets import secret_aad
+
+if TYPE_CHECKING:
+    from idp.runtime import Runtime
+
+AMR_OTP = "otp"
+SECRET_PURPOSE = "totp_secret"
+WRONG_CODE = "the code is not correct; check the time on your phone and try again"
+
+
+def decrypt_secret(runtime: Runtime, credential: TotpCredential) -> str:
+    aad = secret_aad(SECRET_PURPOSE, credential.employee_id)
+    return runtime.secrets.decrypt(credential.secret_encrypted, aad=aad).decode("ascii")
+
+
+class TotpStep:
+    kind = FactorKind.TOTP
+
+    def __init__(self, runtime: Runtime, steps: Steps) -> None:
+        self._rt = runtime
+        self._steps = steps
+
+    def finish(self, data: Mapping[str, Any], *, browser: Browser) -> Answer:
+        rt = self._rt
+        self._steps.check_rate(browser)
+        handle = str_field(data, "ticket", max_len=64, required=False)
+        ticket = self._steps.ticket(handle, browser=browser)
+        if ticket is not None and self.kind.value not in ticket.factors:
+            raise AccessDenied("this application does not accept one-time codes")
+        code = str_field(data, "code", max_len=MAX_CODE_FIELD) or ""
+        if ticket is not None and ticket.employee_id is not None:
+            employee = rt.employees.get(ticket.employee_id)
+            who = ticket.employee_id
+        else:
+            username = str_field(data, "username", max_len=256) or ""
+            employee = rt.employees.get_by_username(username) or rt.employees.get_by_email(username)
+            who = employee.id if employee else "unknown:" + username.lower()
+        try:
+            if (
+                employee is not None
+                and employee.sso_mode is SsoMode.TWO_FACTOR
+                and (ticket is None or ticket.employee_id != employee.id)
+            ):
+                # Before the code is checked (and its step spent): the password comes first.
+                raise PasswordFirst(
+                    "your account signs in with your password first, then this factor; "
+                    "enter your user name and password"
+                )
+            done = self._verify(employee, who, code)
+            return self._steps.complete(done, handle=handle, ticket=ticket, browser=browser)
+        except IdpError as exc:
+            self._steps.audit_failure(
+                employee_id=employee.id if employee else None, factor=self.kind, ticket=ticket,
+                browser=browser, exc=exc,
+            )  # fmt: skip
+            raise
+
+    def _verify(self, employee: Employee | None, who: str, code: str) -> StepDone:
+        rt, limits = self._rt, self._rt.config.authenticator.totp
+        window = limits.lockout_minutes * 60
+        key = f"totp-fail:{who}:{int(rt.now().timestamp()) // window}"
+        failures = rt.ephemeral.get(key)
+        if failures is not None and int(failures) >= limits.lockout_attempts:
+            raise TotpLocked(
+                f"too many wrong codes; one-time codes are locked for up to "
+                f"{limits.lockout_minutes} minutes"
+            )
+        credential = rt.authenticator.totp.get(employee.id) if employee else None
+        try:
+            if employee is None or credential is None or not employee.can_sign_in:
+                raise TotpError(
+                    "the code is not correct; check the time on your phone and try again"
+                )
+            match = verify_code(
+                secret=decrypt_secret(rt, credential),
+                code=code,
+                now=rt.now(),
+                algorithm=credential.algorithm,
+                digits=credential.digits,
+                period=credential.period,
+                last_used_step=credential.last_used_step,
+            )
+        except TotpReused:
+            raise
+        except TotpError:
+            if rt.ephemeral.incr(key, ttl=2 * window) >= limits.lockout_attempts:
+                raise TotpLocked(
+                    f"too many wrong codes; one-time codes are locked for up to "
+                    f"{limits.lockout_minutes} minutes"
+                ) from None
+            raise
+        if not rt.authenticator.totp.spend_step(employee.id, match.step):
+            raise TotpReused("this code was already used; wait for the next one")
+        use = FactorUse(
+            kind=self.kind,
+            credential_id=f"totp:{employee.id}",
+            at=rt.now(),
+            user_verified=False,
+            amr=(AMR_OTP,),
+        )
+        return StepDone(employee, use)
