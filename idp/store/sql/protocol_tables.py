@@ -6,3 +6,4 @@ package itself never imports them, so the dependency stays one way at run time.
 """
 
 import idp.oidc.store  # noqa: F401
+import idp.workstations.tables  # noqa: F401
