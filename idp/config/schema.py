@@ -8,6 +8,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from idp.config.passwords import PasswordSettings
+from idp.config.workstations import WorkstationSettings
 from idp.policy import PolicySet
 
 UserVerification = Literal["required", "preferred", "discouraged"]
@@ -71,6 +72,8 @@ class IdpConfig:
     relying_parties_dir: Path
     directory_cache_seconds: int = 5
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    #: the device gateways' link, the logon CA, the alarm (parsed by idp.config.workstations)
+    workstations: WorkstationSettings = field(default_factory=WorkstationSettings)
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 
