@@ -1,0 +1,92 @@
+"""Real ``device_gateway`` agents against a real link server (websockets on loopback), on
+SQLite + the in-process store and on PostgreSQL + Redis: register → refused until approved →
+approved → settings → lock command → events → sessions and summaries."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from idp.admin import workstations as admin
+from idp.audit import AuditKind
+from idp.directory.model import Company, Department
+from idp.store.ephemeral.base import EphemeralStore
+from idp.store.sql import Database, EmployeeRepository, OrganisationRepository
+from idp.workstations.events import EventType, UnlockedBy
+from idp.workstations.model import ProximitySettings, WorkstationStatus
+from idp.workstations.summaries import SummaryKind, to_csv
+from tests.e2e.workstations.harness import ADMIN, Site, until
+from tests.store.sql.helpers import NOW, employee
+
+
+def _people(db: Database) -> None:
+    organisation = OrganisationRepository(db)
+    organisation.add_company(Company(id="c1", name="Corp"))
+    organisation.add_department(Department(id="d1", name="Finance", company_id="c1"))
+    EmployeeRepository(db).add(
+        employee(1, username="alice", email="alice@corp.example", department_id="d1"), now=NOW
+    )
+
+
+def test_register_approve_settings_lock_events_sessions_summaries(
+    db: Database, ephemeral: EphemeralStore, tmp_path: Path
+) -> None:
+    _people(db)
+    site = Site(db, ephemeral, tmp_path)
+
+    async def scenario() -> None:
+        server = await site.instance()
+        agent = site.agent("pc-1", server.url)
+        gateway = agent.gateway
+        ws_id = gateway.identity.workstation_id
+        await until(lambda: site.registry.get(ws_id) is not None, what="registration")
+        # Pending: refused everything but registration, and it keeps trying.
+        await until(lambda: gateway.state.last_error is not None, what="refusal")
+        assert gateway.state.last_error["error"] == "workstation_not_approved"
+        assert site.registry.require(ws_id).status is WorkstationStatus.PENDING
+        assert not gateway.connected.is_set()
+
+        admin.set_status(registry=site.registry, audit=site.audit, store=site.store,
+                         actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED,
+                         now=site.clock())  # fmt: skip
+        await until(gateway.connected.is_set, what="welcome after approval")
+        assert gateway.state.settings == ProximitySettings().to_wire()
+
+        admin.update_settings(registry=site.registry, audit=site.audit, store=site.store,
+                              actor=ADMIN, workstation_id=ws_id, now=site.clock(),
+                              settings=ProximitySettings(25, 75, 8))  # fmt: skip
+        await until(lambda: gateway.state.settings.get("lock_timeout") == 8, what="settings")
+
+        gateway.unlocked(account="CORP\\alice", employee="alice", unlocked_by=UnlockedBy.PROXIMITY)
+        await until(lambda: site.journal.sessions(workstation_id=ws_id).total == 1)
+        admin.lock_workstation(registry=site.registry, audit=site.audit, store=site.store,
+                               actor=ADMIN, workstation_id=ws_id, now=site.clock())  # fmt: skip
+        await until(lambda: agent.actuator.locked, what="the lock command")
+        await until(lambda: len(gateway.spool) == 0, what="every event acknowledged")
+        await agent.shutdown()
+        await server.stop()
+
+    asyncio.run(scenario())
+    ws_id = site.registry.list().items[0].id
+    types = [e.event.type for e in reversed(site.journal.events(workstation_id=ws_id).items)]
+    assert types[-3:] == [EventType.UNLOCK, EventType.LOCK, EventType.SERVER_DISCONNECTED] or (
+        types[-2:] == [EventType.UNLOCK, EventType.LOCK]
+    )
+    assert EventType.SERVICE_STARTED in types and EventType.SERVER_CONNECTED in types
+    (session,) = site.journal.sessions(workstation_id=ws_id).items
+    assert session.employee_id == "emp-1" and session.unlocked_by is UnlockedBy.PROXIMITY
+    assert session.end_reason == "lock" and session.ended_at is not None
+    assert session.account == "CORP\\alice"
+
+    by_employee = site.summaries.query(SummaryKind.EMPLOYEE).items
+    assert [(r.employee, r.department, r.sessions, r.workstations) for r in by_employee] == [
+        ("alice", "Finance", 1, 1)
+    ]
+    (by_ws,) = site.summaries.query(SummaryKind.WORKSTATION).items
+    assert (by_ws.workstation, by_ws.employees, by_ws.sessions) == ("pc-1", 1, 1)
+    (by_day,) = site.summaries.query(SummaryKind.DAY_AND_EMPLOYEE).items
+    assert by_day.day == session.started_at.date().isoformat()
+    csv_text = to_csv(SummaryKind.DEPARTMENT, site.summaries.all(SummaryKind.DEPARTMENT))
+    assert csv_text.splitlines()[1].startswith("Finance,1,1,1,")
+    actions = [e.details.get("action") for e in site.audit.list(kind=AuditKind.ADMIN_CHANGE).items]
+    assert {"workstation_approved", "workstation_settings", "workstation_lock"} <= set(actions)
