@@ -90,3 +90,59 @@ def test_register_approve_settings_lock_events_sessions_summaries(
     assert csv_text.splitlines()[1].startswith("Finance,1,1,1,")
     actions = [e.details.get("action") for e in site.audit.list(kind=AuditKind.ADMIN_CHANGE).items]
     assert {"workstation_approved", "workstation_settings", "workstation_lock"} <= set(actions)
+
+
+def test_credentials_over_the_link_unlock_through_the_actuator(
+    db: Database, ephemeral: EphemeralStore, tmp_path: Path
+) -> None:
+    from idp.workstations import commands, pclogin
+    from idp.workstations.ca import LocalCa
+
+    site = Site(db, ephemeral, tmp_path)
+    ca = LocalCa.create("logon CA", now=site.clock())
+
+    async def scenario() -> None:
+        server = await site.instance()
+        agent = site.agent("pc-login", server.url)
+        ws_id = agent.gateway.identity.workstation_id
+        await until(lambda: site.registry.get(ws_id) is not None)
+        admin.set_status(registry=site.registry, audit=site.audit, store=site.store,
+                         actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED,
+                         now=site.clock())  # fmt: skip
+        await until(agent.gateway.connected.is_set)
+        # The lock screen asks for a QR; the nonce it shows is single-use.
+        await agent.gateway.request_qr()
+        await until(lambda: agent.gateway.state.qr_payload is not None, what="QR")
+        payload = agent.gateway.state.qr_payload or ""
+        assert pclogin.redeem_qr(store=site.store, payload=payload) == ws_id
+        workstation = site.registry.require(ws_id)
+        commands.publish(site.store, ws_id, pclogin.password_command(
+            workstation=workstation, account="CORP\\alice", password="Corr3ct horse"))  # fmt: skip
+        await until(lambda: len(agent.actuator.calls) == 1, what="password unlock")
+        action, credential = agent.actuator.calls[0]
+        assert action == "unlock" and credential is not None
+        assert (credential.account, credential.method, credential.secret) == (
+            "CORP\\alice", "password", "Corr3ct horse")  # fmt: skip
+        commands.publish(site.store, ws_id, pclogin.certificate_command(
+            ca=ca, workstation=workstation, account="CORP\\alice", upn="alice@corp.example",
+            now=site.clock()))  # fmt: skip
+        await until(lambda: len(agent.actuator.calls) == 2, what="certificate unlock")
+        certificate = agent.actuator.calls[1][1]
+        assert certificate is not None and certificate.method == "certificate"
+        assert "BEGIN CERTIFICATE" in certificate.secret
+        # During the alarm a delivered credential is not used.
+        admin.raise_alarm(registry=site.registry, audit=site.audit, store=site.store,
+                          actor=ADMIN, now=site.clock())  # fmt: skip
+        await until(lambda: agent.gateway.state.alarm)
+        commands.publish(site.store, ws_id, pclogin.password_command(
+            workstation=workstation, account="CORP\\alice", password="Corr3ct horse"))  # fmt: skip
+        await until(lambda: any(e.type is EventType.UNLOCK_REFUSED
+                                for e in agent.gateway.spool.pending(100))
+                    or site.journal.events(workstation_id=ws_id).total > 0
+                    and any(s.event.type is EventType.UNLOCK_REFUSED
+                            for s in site.journal.events(workstation_id=ws_id).items))  # fmt: skip
+        assert [c[0] for c in agent.actuator.calls] == ["unlock", "unlock", "lock"]
+        await agent.shutdown()
+        await server.stop()
+
+    asyncio.run(scenario())
