@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     from flask_idp.cli_oidc import add_client_parsers
 
     add_client_parsers(_group(sub, "client", "manage OpenID Connect clients"), _command)
+    from flask_idp import cli_workstations
+
+    cli_workstations.add_parsers(sub, _command)
     return parser
 
 
@@ -153,6 +156,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flask_idp.cli_oidc import run_client_command
 
         return run_client_command(args, path)
+    from flask_idp import cli_workstations
+
+    if command in cli_workstations.COMMANDS:
+        return cli_workstations.run(args, path)
     config = load_config(path)
     if command == "serve":
         return commands.serve(config, threads=args.threads)
