@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import platform
 import socket
 
@@ -14,6 +15,7 @@ from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
+from flask_idp.commands import ListenFailed
 from flask_idp.link_server import LinkServer, run_forever, tls_context
 from idp.errors import InvalidRequest
 from idp.runtime import Runtime
@@ -29,8 +31,18 @@ def serve_link(runtime: Runtime, parts: Workstations, *, host: str | None, port:
     if settings.tls is not None:
         tls = tls_context(str(settings.tls.cert), str(settings.tls.key))
     server = LinkServer(parts.link, runtime.ephemeral)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_forever(server, host or settings.host, port or settings.port, tls))
+    host, port = host or settings.host, port or settings.port
+    try:
+        asyncio.run(run_forever(server, host, port, tls))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenFailed(
+                f"cannot listen on {host}:{port}: the port is in use by another process "
+                "(another link server?); stop it or set workstations.link.port"
+            ) from exc
+        raise ListenFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return 0
 
 
