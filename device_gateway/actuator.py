@@ -45,8 +45,11 @@ class WindowsActuator:
             raise ActuatorError("LockWorkStation failed (no interactive session?)")
 
     def unlock(self, credential: LogonCredential) -> None:
-        message = {"account": credential.account, "method": credential.method,
-                   "secret": credential.secret}  # fmt: skip
+        message = {
+            "account": credential.account,
+            "method": credential.method,
+            "secret": credential.secret,
+        }
         try:
             with open(CREDENTIAL_PIPE, "wb", buffering=0) as pipe:
                 pipe.write(json.dumps(message).encode())

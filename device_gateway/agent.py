@@ -95,8 +95,12 @@ class Gateway:
         """The OS reports an unlock; during the alarm it is undone and reported refused."""
         if self.state.alarm:
             self._lock("alarm")
-            self.record(EventType.UNLOCK_REFUSED, account=account, employee=employee,
-                        unlocked_by=unlocked_by)  # fmt: skip
+            self.record(
+                EventType.UNLOCK_REFUSED,
+                account=account,
+                employee=employee,
+                unlocked_by=unlocked_by,
+            )
             return False
         self.record(EventType.UNLOCK, account=account, employee=employee, unlocked_by=unlocked_by)
         return True
@@ -112,9 +116,13 @@ class Gateway:
     # -- the link ---------------------------------------------------------------------------
 
     def _frame(self, type: str, body: dict[str, Any]) -> str:
-        return sign_frame(key=self.identity.key, type=type, body=body,
-                          workstation_id=self.identity.workstation_id,
-                          ts=int(self.clock().timestamp()))  # fmt: skip
+        return sign_frame(
+            key=self.identity.key,
+            type=type,
+            body=body,
+            workstation_id=self.identity.workstation_id,
+            ts=int(self.clock().timestamp()),
+        )
 
     def _opening(self) -> str:
         body: dict[str, Any] = self.options.info.to_wire()
@@ -141,8 +149,12 @@ class Gateway:
 
     async def _connection(self, stop: asyncio.Event) -> None:
         try:
-            client = connect(self.options.server_url, ssl=self.options.tls,
-                             max_size=MAX_FRAME_BYTES, open_timeout=5)  # fmt: skip
+            client = connect(
+                self.options.server_url,
+                ssl=self.options.tls,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=5,
+            )
         except InvalidURI as exc:
             raise OSError(str(exc)) from exc
         async with client as ws:
@@ -234,13 +246,16 @@ class Gateway:
     def _credentials(self, body: dict[str, Any]) -> None:
         account = str(body.get("account", ""))
         if self.state.alarm:
-            self.record(EventType.UNLOCK_REFUSED, account=account,
-                        details={"reason": "alarm"})  # fmt: skip
+            self.record(EventType.UNLOCK_REFUSED, account=account, details={"reason": "alarm"})
             return
         if body.get("method") == "password":
             box = sealed.Sealed.from_wire(body.get("sealed"))
-            secret = sealed.open_sealed(box, key=self.identity.key, purpose=PASSWORD_PURPOSE,
-                                        workstation_id=self.identity.workstation_id).decode()  # fmt: skip
+            secret = sealed.open_sealed(
+                box,
+                key=self.identity.key,
+                purpose=PASSWORD_PURPOSE,
+                workstation_id=self.identity.workstation_id,
+            ).decode()
         else:
             secret = str(body.get("certificate", ""))
         try:
@@ -248,5 +263,9 @@ class Gateway:
         except ActuatorError as exc:
             log.error("could not unlock: %s", exc)
             return
-        self.record(EventType.UNLOCK, account=account, unlocked_by=UnlockedBy.PHONE,
-                    details={"method": str(body.get("method"))})  # fmt: skip
+        self.record(
+            EventType.UNLOCK,
+            account=account,
+            unlocked_by=UnlockedBy.PHONE,
+            details={"method": str(body.get("method"))},
+        )

@@ -45,8 +45,11 @@ async def _walk(gateway: Gateway, interval: float, stop: asyncio.Event) -> int:
     recorded = 0
     for n in itertools.count():
         if n % 2 == 0:
-            gateway.unlocked(account=f"SIM\\user-{gateway.options.info.name}", employee=None,
-                             unlocked_by=UnlockedBy.PROXIMITY)  # fmt: skip
+            gateway.unlocked(
+                account=f"SIM\\user-{gateway.options.info.name}",
+                employee=None,
+                unlocked_by=UnlockedBy.PROXIMITY,
+            )
         else:
             gateway.record(EventType.LOCK, details={"reason": "proximity"})
         recorded += 1

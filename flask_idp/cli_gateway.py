@@ -84,10 +84,18 @@ def run_simulator(args: argparse.Namespace) -> int:
         raise InvalidRequest(f"--count: 1-10000 gateways, got {args.count}")
     if args.interval <= 0 or args.duration <= 0:
         raise InvalidRequest("--interval and --duration must be positive")
-    report = asyncio.run(simulate(server_url=args.server, directory=args.state_dir,
-                                  count=args.count, interval=args.interval,
-                                  duration=args.duration))  # fmt: skip
-    print(f"gateways {report.gateways}, connected at the end {report.connected}, events "
-          f"recorded {report.events_recorded}, not yet acknowledged "
-          f"{report.events_unacknowledged}")  # fmt: skip
+    report = asyncio.run(
+        simulate(
+            server_url=args.server,
+            directory=args.state_dir,
+            count=args.count,
+            interval=args.interval,
+            duration=args.duration,
+        )
+    )
+    print(
+        f"gateways {report.gateways}, connected at the end {report.connected}, events "
+        f"recorded {report.events_recorded}, not yet acknowledged "
+        f"{report.events_unacknowledged}"
+    )
     return 0

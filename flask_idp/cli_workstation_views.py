@@ -22,36 +22,47 @@ def show(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int
         status = WorkstationStatus(args.status) if args.status else None
         page = parts.registry.list(status=status, text=args.search, limit=args.limit)
         for ws in page.items:
-            print(f"{ws.id}  {ws.status.value:<10} {ws.info.name:<20} {ws.info.domain:<12} "
-                  f"{ws.info.ip:<15} seen {_when(ws.last_seen_at)}")  # fmt: skip
+            print(
+                f"{ws.id}  {ws.status.value:<10} {ws.info.name:<20} {ws.info.domain:<12} "
+                f"{ws.info.ip:<15} seen {_when(ws.last_seen_at)}"
+            )
         print(f"{page.total} workstations")
     elif action == "show":
         ws = parts.registry.require(args.workstation_id)
         for label, value in (
-            ("id", ws.id), ("name", ws.info.name), ("domain", ws.info.domain),
-            ("os", ws.info.os), ("ip", ws.info.ip), ("client", ws.info.client_version),
-            ("status", ws.status.value), ("approved", f"{_when(ws.approved_at)} by "
-                                                      f"{ws.approved_by or '-'}"),
-            ("registered", _when(ws.registered_at)), ("last seen", _when(ws.last_seen_at)),
+            ("id", ws.id),
+            ("name", ws.info.name),
+            ("domain", ws.info.domain),
+            ("os", ws.info.os),
+            ("ip", ws.info.ip),
+            ("client", ws.info.client_version),
+            ("status", ws.status.value),
+            ("approved", f"{_when(ws.approved_at)} by {ws.approved_by or '-'}"),
+            ("registered", _when(ws.registered_at)),
+            ("last seen", _when(ws.last_seen_at)),
             ("proximity", str(ws.settings.to_wire())),
-        ):  # fmt: skip
+        ):
             print(f"{label + ':':<12}{value}")
     elif action == "events":
         parts.registry.require(args.workstation_id)
-        page = parts.journal.events(workstation_id=args.workstation_id, limit=args.limit)
-        for stored in page.items:
+        events = parts.journal.events(workstation_id=args.workstation_id, limit=args.limit)
+        for stored in events.items:
             e = stored.event
             flags = " clock-skew" if stored.clock_skew else ""
             flags += " during-alarm" if stored.during_alarm else ""
-            print(f"{_when(e.at)} {e.type.value:<20} {e.account or '-':<20} "
-                  f"{e.unlocked_by.value if e.unlocked_by else '-':<10}{flags}")  # fmt: skip
-        print(f"{page.total} events")
+            print(
+                f"{_when(e.at)} {e.type.value:<20} {e.account or '-':<20} "
+                f"{e.unlocked_by.value if e.unlocked_by else '-':<10}{flags}"
+            )
+        print(f"{events.total} events")
     elif action == "sessions":
-        page = parts.journal.sessions(workstation_id=args.workstation_id, limit=args.limit)
-        for s in page.items:
-            print(f"{_when(s.started_at)} → {_when(s.ended_at)} {s.workstation_id} "
-                  f"{s.account or '-':<20} {s.unlocked_by.value:<10} {s.end_reason or 'open'}")  # fmt: skip
-        print(f"{page.total} sessions")
+        sessions = parts.journal.sessions(workstation_id=args.workstation_id, limit=args.limit)
+        for s in sessions.items:
+            print(
+                f"{_when(s.started_at)} → {_when(s.ended_at)} {s.workstation_id} "
+                f"{s.account or '-':<20} {s.unlocked_by.value:<10} {s.end_reason or 'open'}"
+            )
+        print(f"{sessions.total} sessions")
     else:
         return _summary(runtime, parts, args)
     return 0
@@ -65,8 +76,12 @@ def _summary(runtime: Runtime, parts: Workstations, args: argparse.Namespace) ->
         if employee is None:
             raise InvalidRequest(f"--employee: no employee {args.employee!r}")
         employee_id = employee.id
-    filters = SummaryFilter(since=args.since, until=args.until, employee_id=employee_id,
-                            workstation_id=args.workstation_id)  # fmt: skip
+    filters = SummaryFilter(
+        since=args.since,
+        until=args.until,
+        employee_id=employee_id,
+        workstation_id=args.workstation_id,
+    )
     if args.csv is not None:
         rows = parts.summaries.all(kind, filters)
         args.csv.write_text(to_csv(kind, rows), encoding="utf-8")
@@ -77,6 +92,8 @@ def _summary(runtime: Runtime, parts: Workstations, args: argparse.Namespace) ->
     print("  ".join(f"{c:<14}" for c in columns))
     for row in page.items:
         print("  ".join(f"{getattr(row, c)!s:<14}" for c in columns))
-    print(f"rows {page.offset + 1 if page.items else 0}-{page.offset + len(page.items)} "
-          f"of {page.total}")  # fmt: skip
+    print(
+        f"rows {page.offset + 1 if page.items else 0}-{page.offset + len(page.items)} "
+        f"of {page.total}"
+    )
     return 0

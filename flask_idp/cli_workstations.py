@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from idp.admin import workstations as admin
 from idp.admin.actors import AdminActor, AdminRole, FreshAuthentication, NotPermitted
-from idp.config.loader import load_config
+from idp.admin.workstations import WorkstationAdmin
 from idp.audit import AuditKind, Outcome
+from idp.config.loader import load_config
 from idp.errors import IdpError, InvalidRequest
 from idp.runtime import Runtime, build_runtime
 from idp.workstations.model import ProximitySettings, WorkstationStatus
@@ -25,8 +24,11 @@ from idp.workstations.summaries import SummaryKind
 COMMANDS = frozenset({"workstation", "alarm", "link", "gateway", "workstation-sim"})
 #: the CLI operator administers the server it runs on
 OPERATOR = AdminActor("cli", AdminRole.ADMIN)
-_STATUS_ACTIONS = {"approve": WorkstationStatus.APPROVED,
-                   "unapprove": WorkstationStatus.UNAPPROVED, "remove": WorkstationStatus.REMOVED}  # fmt: skip
+_STATUS_ACTIONS = {
+    "approve": WorkstationStatus.APPROVED,
+    "unapprove": WorkstationStatus.UNAPPROVED,
+    "remove": WorkstationStatus.REMOVED,
+}
 
 
 def add_parsers(
@@ -34,23 +36,30 @@ def add_parsers(
     command: Callable[..., argparse.ArgumentParser],
 ) -> None:
     def group(name: str, text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-        return command(sub, name, text).add_subparsers(dest="action", required=True,
-                                                       metavar="ACTION")  # fmt: skip
+        return command(sub, name, text).add_subparsers(
+            dest="action", required=True, metavar="ACTION"
+        )
 
     ws = group("workstation", "list, approve and lock workstations; events, sessions, summaries")
     listing = command(ws, "list", "list workstations by name")
     listing.add_argument("--status", choices=[s.value for s in WorkstationStatus])
     listing.add_argument("--search", help="only those whose name, domain or id has this")
     listing.add_argument("--limit", type=int, default=100)
-    for name, text in (("show", "show one workstation"), ("approve", "approve a workstation"),
-                       ("unapprove", "refuse a workstation (it may be approved again)"),
-                       ("remove", "remove a workstation for good"),
-                       ("lock", "lock a connected workstation now")):  # fmt: skip
+    for name, text in (
+        ("show", "show one workstation"),
+        ("approve", "approve a workstation"),
+        ("unapprove", "refuse a workstation (it may be approved again)"),
+        ("remove", "remove a workstation for good"),
+        ("lock", "lock a connected workstation now"),
+    ):
         command(ws, name, text).add_argument("workstation_id")
     settings = command(ws, "settings", "change an approved workstation's proximity settings")
     settings.add_argument("workstation_id")
-    for option, default in (("--lock-proximity", 30), ("--unlock-proximity", 70),
-                            ("--lock-timeout", 5)):  # fmt: skip
+    for option, default in (
+        ("--lock-proximity", 30),
+        ("--unlock-proximity", 70),
+        ("--lock-timeout", 5),
+    ):
         settings.add_argument(option, type=int, default=default, help=f"default {default}")
     events = command(ws, "events", "a workstation's newest events")
     events.add_argument("workstation_id")
@@ -75,9 +84,14 @@ def add_parsers(
     alarm = group("alarm", "the emergency alarm: lock every workstation, refuse unlocks")
     command(alarm, "on", "raise the alarm")
     off = command(alarm, "off", "lift the alarm (an alarm admin re-enters their password)")
-    off.add_argument("--admin", required=True, help="an employee named in workstations.alarm_admins")
-    off.add_argument("--password-file", type=Path,
-                     help="read the password from this file ('-' for stdin); else a prompt")  # fmt: skip
+    off.add_argument(
+        "--admin", required=True, help="an employee named in workstations.alarm_admins"
+    )
+    off.add_argument(
+        "--password-file",
+        type=Path,
+        help="read the password from this file ('-' for stdin); else a prompt",
+    )
     command(alarm, "status", "show the alarm and the workstations")
 
     link = group("link", "the workstations' link server")
@@ -91,7 +105,9 @@ def add_parsers(
     run.add_argument("--state-dir", type=Path, required=True, help="identity key and spool")
     run.add_argument("--name", help="the workstation's name (default: the host name)")
     run.add_argument("--domain", default="")
-    run.add_argument("--actuator", default="auto", choices=["auto", "windows", "linux", "recording"])
+    run.add_argument(
+        "--actuator", default="auto", choices=["auto", "windows", "linux", "recording"]
+    )
 
     sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
     sim.add_argument("--server", required=True, help="the link URL")
@@ -133,18 +149,26 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
 
 def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
     action = args.action
-    common = {"registry": parts.registry, "audit": runtime.audit, "store": runtime.ephemeral,
-              "actor": OPERATOR, "now": runtime.now()}  # fmt: skip
+    actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
+    now = runtime.now()
     if action in _STATUS_ACTIONS:
-        changed = admin.set_status(**common, workstation_id=args.workstation_id,
-                                   status=_STATUS_ACTIONS[action])  # fmt: skip
+        changed = actions.set_status(
+            now=now,
+            actor=OPERATOR,
+            workstation_id=args.workstation_id,
+            status=_STATUS_ACTIONS[action],
+        )
         print(f"{changed.id} ({changed.info.name}) is now {changed.status.value}")
     elif action == "lock":
-        locked = admin.lock_workstation(**common, workstation_id=args.workstation_id)
+        locked = actions.lock_workstation(
+            now=now, actor=OPERATOR, workstation_id=args.workstation_id
+        )
         print(f"lock sent to {locked.id} ({locked.info.name})")
     elif action == "settings":
         settings = ProximitySettings(args.lock_proximity, args.unlock_proximity, args.lock_timeout)
-        admin.update_settings(**common, workstation_id=args.workstation_id, settings=settings)
+        actions.update_settings(
+            now=now, actor=OPERATOR, workstation_id=args.workstation_id, settings=settings
+        )
         print(f"settings of {args.workstation_id}: {settings.to_wire()}")
     elif action == "ca-init":
         from idp.workstations.ca import LocalCa
@@ -161,20 +185,24 @@ def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace
 
 
 def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
-    common = {"registry": parts.registry, "audit": runtime.audit, "store": runtime.ephemeral,
-              "now": runtime.now()}  # fmt: skip
+    actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
+    now = runtime.now()
     if args.action == "on":
-        admin.raise_alarm(**common, actor=OPERATOR)
+        actions.raise_alarm(now=now, actor=OPERATOR)
         print("alarm ON: every connected workstation is locked; unlocks are refused")
     elif args.action == "off":
         try:
             proof = _reauthenticate(runtime, args)
         except IdpError as exc:
-            runtime.audit.append_event(kind=AuditKind.ALARM_LIFTED, at=runtime.now(),
-                                       actor=f"admin:{args.admin}"[:255], outcome=Outcome.FAILURE,
-                                       reason=exc.description)  # fmt: skip
+            runtime.audit.append_event(
+                kind=AuditKind.ALARM_LIFTED,
+                at=runtime.now(),
+                actor=f"admin:{args.admin}"[:255],
+                outcome=Outcome.FAILURE,
+                reason=exc.description,
+            )
             raise
-        admin.lift_alarm(**common, actor=AdminActor(proof.admin, AdminRole.ADMIN), proof=proof)
+        actions.lift_alarm(now=now, actor=AdminActor(proof.admin, AdminRole.ADMIN), proof=proof)
         print(f"alarm lifted by {proof.admin}")
     else:
         state, counts = parts.registry.alarm(), parts.registry.counts()
@@ -183,7 +211,9 @@ def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> i
             print(f"raised: {state.raised_at:%Y-%m-%d %H:%M:%S}Z by {state.raised_by}")
         if state.lifted_at:
             print(f"last lifted: {state.lifted_at:%Y-%m-%d %H:%M:%S}Z by {state.lifted_by}")
-        print("registered: " + ", ".join(f"{s.value} {counts.get(s, 0)}" for s in WorkstationStatus))
+        print(
+            "registered: " + ", ".join(f"{s.value} {counts.get(s, 0)}" for s in WorkstationStatus)
+        )
     return 0
 
 

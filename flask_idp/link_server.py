@@ -55,11 +55,19 @@ class LinkServer:
     async def start(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> Server:
         self._loop = asyncio.get_running_loop()
         self._subscription = self.store.subscribe(commands.CHANNEL)
-        self._reader = threading.Thread(target=self._read_commands, daemon=True,
-                                        name="link-commands")  # fmt: skip
+        self._reader = threading.Thread(
+            target=self._read_commands, daemon=True, name="link-commands"
+        )
         self._reader.start()
-        return await serve(self._handler, host, port, ssl=tls, max_size=MAX_FRAME_BYTES,
-                           ping_interval=20, ping_timeout=20)  # fmt: skip
+        return await serve(
+            self._handler,
+            host,
+            port,
+            ssl=tls,
+            max_size=MAX_FRAME_BYTES,
+            ping_interval=20,
+            ping_timeout=20,
+        )
 
     async def stop(self, server: Server) -> None:
         self._stop.set()
@@ -146,7 +154,7 @@ class LinkServer:
         else:
             ws = self.connections.get(target)
             targets = [] if ws is None else [(target, ws)]
-        frame = server_frame(**command.to_wire())
+        frame = command.to_frame()
         for workstation_id, ws in targets:
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(frame)
@@ -163,8 +171,9 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-async def run_forever(server: LinkServer, host: str, port: int,
-                      tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
+async def run_forever(
+    server: LinkServer, host: str, port: int, tls: ssl.SSLContext | None = None
+) -> None:
     running = await server.start(host, port, tls=tls)
     ports = sorted({s.getsockname()[1] for s in running.sockets})
     log.info("workstation link listening on %s port %s", host, ports)

@@ -11,7 +11,6 @@ from typing import TypeVar, cast, get_args
 from urllib.parse import urlsplit
 
 from idp.config.passwords import PasswordSettings, parse_passwords
-from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
 from idp.config.schema import (
     Attestation,
@@ -24,6 +23,7 @@ from idp.config.schema import (
     UserVerification,
     WebAuthnSettings,
 )
+from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.factors.kinds import FactorKind
 from idp.policy import Policy, PolicySet
 
@@ -103,7 +103,9 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
             "directory_cache_seconds", lambda n: n.as_int(min_value=0, max_value=300), 5
         ),
         passwords=part("passwords", parse_passwords, PasswordSettings()),
-        workstations=part("workstations", lambda n: parse_workstations(n, base), WorkstationSettings()),
+        workstations=part(
+            "workstations", lambda n: parse_workstations(n, base), WorkstationSettings()
+        ),
     )
     if base_url is not None and policies is not None:
         # The protocol sections derive endpoints from base_url and name policies: without

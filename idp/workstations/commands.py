@@ -44,10 +44,14 @@ class Command:
     def to_wire(self) -> dict[str, Any]:
         return {"type": "command", "id": self.id, "kind": self.kind.value, "body": self.body}
 
+    def to_frame(self) -> str:
+        """The server → gateway frame carrying this command."""
+        return json.dumps(self.to_wire(), separators=(",", ":"))
+
     @classmethod
     def from_wire(cls, value: dict[str, Any]) -> Command:
         try:
-            kind = CommandKind(value.get("kind"))
+            kind = CommandKind(str(value.get("kind")))
         except ValueError:
             raise InvalidLinkMessage(f"unknown command kind {value.get('kind')!r}") from None
         body, command_id = value.get("body"), value.get("id")

@@ -6,8 +6,15 @@ the gateway and closes with the code :data:`LINK_CLOSE_CODES` names.
 
 from __future__ import annotations
 
-from idp.errors import AccessDenied, Conflict, InvalidRequest, NotFound, ReplayDetected
-from idp.errors import RequestTooLarge, Unauthorized
+from idp.errors import (
+    AccessDenied,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ReplayDetected,
+    RequestTooLarge,
+    Unauthorized,
+)
 
 
 class InvalidLinkMessage(InvalidRequest):

@@ -155,6 +155,8 @@ def _event(index: int, raw: object) -> WorkstationEvent:
 
 def _enum(kind: type[E], value: object, where: str) -> E:
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)
         return kind(value)
     except ValueError:
         choices = ", ".join(m.value for m in kind)

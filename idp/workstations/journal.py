@@ -93,9 +93,13 @@ def _stored(row: WorkstationEventRow) -> StoredEvent:
         details=MappingProxyType(dict(row.details)),
     )
     return StoredEvent(
-        event, row.workstation_id, row.received_at, row.employee_id, row.clock_skew,
+        event,
+        row.workstation_id,
+        row.received_at,
+        row.employee_id,
+        row.clock_skew,
         row.during_alarm,
-    )  # fmt: skip
+    )
 
 
 class EventJournal:
@@ -108,8 +112,10 @@ class EventJournal:
         events: Sequence[WorkstationEvent],
         *,
         now: dt.datetime,
-        alarm_active: bool,
+        alarm_since: dt.datetime | None,
     ) -> Ingested:
+        """Store the events not stored before and apply them to the sessions. ``alarm_since``
+        is when the alarm was raised (None: it is off); unlocks after it are flagged."""
         require_aware(now, "now")
         ids = [e.id for e in events]
         with self._db.transaction(write=True) as s:
@@ -120,12 +126,18 @@ class EventJournal:
             fresh = sorted((e for e in events if e.id not in known), key=lambda e: e.at)
             employees = self._employee_ids(s, {e.employee for e in fresh if e.employee})
             skewed = [e.id for e in fresh if is_skewed(e.at, now=now)]
-            alarmed = [e.id for e in fresh if alarm_active and e.type in OPENS_SESSION]
+            alarmed = [
+                e.id
+                for e in fresh
+                if alarm_since is not None and e.type in OPENS_SESSION and e.at >= alarm_since
+            ]
             if fresh:
                 s.execute(
                     insert(WorkstationEventRow),
                     [
-                        self._row(workstation_id, e, employees, now, e.id in skewed, e.id in alarmed)
+                        self._row(
+                            workstation_id, e, employees, now, e.id in skewed, e.id in alarmed
+                        )
                         for e in fresh
                     ],
                 )

@@ -97,7 +97,9 @@ class LinkService:
             info = WorkstationInfo.from_wire(frame.body)
             self.registry.seen(workstation.id, info=info, now=now)
         else:
-            raise InvalidLinkMessage(f"a connection starts with register or hello, got {frame.type}")
+            raise InvalidLinkMessage(
+                f"a connection starts with register or hello, got {frame.type}"
+            )
         if not workstation.approved:
             raise WorkstationNotApproved(
                 f"{workstation.id} is {workstation.status.value}: an admin must approve it"
@@ -124,9 +126,13 @@ class LinkService:
                 at=now,
                 actor=f"workstation:{frame.workstation_id}",
                 outcome=Outcome.INFO,
-                details={"action": "registered", "workstation": frame.workstation_id,
-                         "name": info.name, "ip": info.ip},
-            )  # fmt: skip
+                details={
+                    "action": "registered",
+                    "workstation": frame.workstation_id,
+                    "name": info.name,
+                    "ip": info.ip,
+                },
+            )
         return registration.workstation
 
     def welcome(self, workstation: Workstation) -> tuple[str, ...]:
@@ -134,12 +140,13 @@ class LinkService:
         alarm = self.registry.alarm()
         frames = [
             server_frame("welcome", workstation_id=workstation.id, status=workstation.status),
-            server_frame(**_command(commands.Command(
-                commands.CommandKind.SETTINGS, workstation.settings.to_wire()))),
-            server_frame(**_command(commands.alarm(alarm.active))),
-        ]  # fmt: skip
+            commands.Command(
+                commands.CommandKind.SETTINGS, workstation.settings.to_wire()
+            ).to_frame(),
+            commands.alarm(alarm.active).to_frame(),
+        ]
         if alarm.active:
-            frames.append(server_frame(**_command(commands.lock("alarm"))))
+            frames.append(commands.lock("alarm").to_frame())
         return tuple(frames)
 
     def handle(self, workstation_id: str, raw: str | bytes) -> tuple[str, ...]:
@@ -155,25 +162,23 @@ class LinkService:
         if frame.type == "qr_request":
             qr = issue_qr(store=self.store, workstation=workstation, now=now)
             body = {"payload": qr.payload, "expires_at": qr.expires_at.isoformat()}
-            return (server_frame(**_command(commands.Command(commands.CommandKind.QR, body))),)
+            return (commands.Command(commands.CommandKind.QR, body).to_frame(),)
         raise InvalidLinkMessage(f"{frame.type} is only accepted as a connection's first frame")
 
-    def _events(self, workstation: Workstation, frame: SignedFrame, now: dt.datetime
-                ) -> tuple[str, ...]:  # fmt: skip
+    def _events(
+        self, workstation: Workstation, frame: SignedFrame, now: dt.datetime
+    ) -> tuple[str, ...]:
         batch = events.parse_batch(frame.body)
         alarm = self.registry.alarm()
-        ingested = self.journal.ingest(workstation.id, batch, now=now, alarm_active=alarm.active)
+        since = alarm.raised_at if alarm.active else None
+        ingested = self.journal.ingest(workstation.id, batch, now=now, alarm_since=since)
         replies = [
             server_frame("ack", ids=list(ingested.acknowledged), skewed=list(ingested.skewed))
         ]
         if ingested.unlocks_during_alarm:
             # The alarm refuses new unlocks: one that happened anyway is undone at once.
-            replies.append(server_frame(**_command(commands.lock("alarm"))))
+            replies.append(commands.lock("alarm").to_frame())
         return tuple(replies)
 
     def link_lost(self, workstation_id: str) -> None:
         self.journal.link_lost(workstation_id, now=self.clock())
-
-
-def _command(command: commands.Command) -> dict[str, object]:
-    return command.to_wire()

@@ -98,8 +98,12 @@ def password_command(
         workstation_id=workstation.id,
         purpose=PASSWORD_PURPOSE,
     )
-    body = {"method": "password", "account": account, "sealed": box.to_wire(),
-            "unlocked_by": unlocked_by}  # fmt: skip
+    body = {
+        "method": "password",
+        "account": account,
+        "sealed": box.to_wire(),
+        "unlocked_by": unlocked_by,
+    }
     return Command(CommandKind.CREDENTIALS, body)
 
 
@@ -116,6 +120,10 @@ def certificate_command(
     issued = ca.issue_logon_certificate(
         upn=upn, public_key=load_public_key(workstation.public_key), now=now, lifetime=lifetime
     )
-    body = {"method": "certificate", "account": account, "certificate": issued.pem(),
-            "unlocked_by": "phone"}  # fmt: skip
+    body = {
+        "method": "certificate",
+        "account": account,
+        "certificate": issued.pem(),
+        "unlocked_by": "phone",
+    }
     return Command(CommandKind.CREDENTIALS, body)

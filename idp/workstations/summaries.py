@@ -35,20 +35,40 @@ class SummaryKind(StrEnum):
 #: the CSV columns of each summary (the key columns first)
 COLUMNS: dict[SummaryKind, tuple[str, ...]] = {
     SummaryKind.DAY_AND_EMPLOYEE: (
-        "day", "employee", "department", "workstations", "sessions", "total_seconds",
+        "day",
+        "employee",
+        "department",
+        "workstations",
+        "sessions",
+        "total_seconds",
         "average_seconds",
     ),
     SummaryKind.EMPLOYEE: (
-        "employee", "department", "days", "workstations", "sessions", "total_seconds",
+        "employee",
+        "department",
+        "days",
+        "workstations",
+        "sessions",
+        "total_seconds",
         "average_seconds",
     ),
     SummaryKind.DEPARTMENT: (
-        "department", "employees", "workstations", "sessions", "total_seconds", "average_seconds",
+        "department",
+        "employees",
+        "workstations",
+        "sessions",
+        "total_seconds",
+        "average_seconds",
     ),
     SummaryKind.WORKSTATION: (
-        "workstation", "employees", "days", "sessions", "total_seconds", "average_seconds",
+        "workstation",
+        "employees",
+        "days",
+        "sessions",
+        "total_seconds",
+        "average_seconds",
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -126,8 +146,12 @@ def _grouped(kind: SummaryKind, filters: SummaryFilter) -> Select[Any]:
 def _row(kind: SummaryKind, values: Any) -> SummaryRow:
     keys = list(values[: len(_keys(kind))])
     employees, workstations, days, sessions, total = values[len(keys) :]
-    named: dict[str, str | None] = {"day": None, "employee": None, "department": None,
-                                    "workstation": None}  # fmt: skip
+    named: dict[str, str | None] = {
+        "day": None,
+        "employee": None,
+        "department": None,
+        "workstation": None,
+    }
     if kind is SummaryKind.DAY_AND_EMPLOYEE:
         named.update(day=keys[0], employee=keys[1] or UNKNOWN, department=keys[2] or UNKNOWN)
     elif kind is SummaryKind.EMPLOYEE:

@@ -37,13 +37,20 @@ def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, redis_prefix: st
         url = f"{REDIS_URL}?prefix={redis_prefix}{secrets.token_hex(4)}:"
         text = text.replace("ephemeral_url: memory://", f"ephemeral_url: '{url}'")
     path.write_text(text + "workstations:\n  alarm_admins: [boss]\n")
-    assert main(["employee", "add", "boss", "--email", "boss@corp.example",
-                 "--sso-mode", "two_factor"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["employee", "add", "boss", "--email", "boss@corp.example", "--sso-mode", "two_factor"]
+        )
+        == 0
+    )
     runtime = _runtime(path)
     boss = runtime.employees.get_by_username("boss")
     assert boss is not None
-    runtime.passwords.set(boss.id, password_hash=hash_password(
-        password=PASSWORD, params=runtime.password_params), now=runtime.now())  # fmt: skip
+    runtime.passwords.set(
+        boss.id,
+        password_hash=hash_password(password=PASSWORD, params=runtime.password_params),
+        now=runtime.now(),
+    )
     runtime.close()
     return path
 
@@ -61,8 +68,12 @@ def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
 
 @contextmanager
 def _process(*args: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen([sys.executable, "-m", "flask_idp.cli", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask_idp.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield process
     finally:
@@ -87,10 +98,19 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
     port = free_port()
     with (
         _process("link", "serve", "--config", str(config), "--port", str(port)),
-        _process("gateway", "run", "--server", f"ws://127.0.0.1:{port}/",
-                 "--state-dir", str(tmp_path / "gw"), "--name", "pc-shell",
-                 "--actuator", "recording"),
-    ):  # fmt: skip
+        _process(
+            "gateway",
+            "run",
+            "--server",
+            f"ws://127.0.0.1:{port}/",
+            "--state-dir",
+            str(tmp_path / "gw"),
+            "--name",
+            "pc-shell",
+            "--actuator",
+            "recording",
+        ),
+    ):
         _wait(lambda: registry.list().total == 1)
         capsys.readouterr()
         assert main(["workstation", "list"]) == 0
@@ -101,8 +121,10 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
         assert capsys.readouterr().out == f"{ws_id} (pc-shell) is now approved\n"
 
         def seen(kind: EventType, reason: str | None = None) -> bool:
-            return any(s.event.type is kind and (reason is None or s.event.details.get("reason")
-                       == reason) for s in journal.events(workstation_id=ws_id).items)  # fmt: skip
+            return any(
+                s.event.type is kind and (reason is None or s.event.details.get("reason") == reason)
+                for s in journal.events(workstation_id=ws_id).items
+            )
 
         _wait(lambda: seen(EventType.SERVER_CONNECTED))
         assert main(["workstation", "lock", ws_id]) == 0
@@ -140,13 +162,27 @@ def test_refused_inputs_say_what_was_wrong_and_change_nothing(
         (["workstation", "lock", "not-an-id"], "no workstation 'not-an-id'"),
         (["workstation", "settings", unknown, "--lock-proximity", "80"], "must be above"),
         (["workstation", "summary", "employee", "--employee", "nobody"], "no employee 'nobody'"),
-        (["alarm", "off", "--admin", "mallory", "--password-file", "-"],
-         "'mallory' is not in workstations.alarm_admins"),
-        (["gateway", "run", "--server", "http://x", "--state-dir", str(tmp_path / "g")],
-         "expected a ws:// or wss:// URL"),
-        (["workstation-sim", "--server", "ws://127.0.0.1:1", "--state-dir", str(tmp_path),
-          "--count", "0"], "--count: 1-10000"),
-    ]  # fmt: skip
+        (
+            ["alarm", "off", "--admin", "mallory", "--password-file", "-"],
+            "'mallory' is not in workstations.alarm_admins",
+        ),
+        (
+            ["gateway", "run", "--server", "http://x", "--state-dir", str(tmp_path / "g")],
+            "expected a ws:// or wss:// URL",
+        ),
+        (
+            [
+                "workstation-sim",
+                "--server",
+                "ws://127.0.0.1:1",
+                "--state-dir",
+                str(tmp_path),
+                "--count",
+                "0",
+            ],
+            "--count: 1-10000",
+        ),
+    ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err, argv

@@ -5,5 +5,5 @@ Protocol packages define their own tables next to their code (``idp.oidc.store``
 package itself never imports them, so the dependency stays one way at run time.
 """
 
-import idp.oidc.store  # noqa: F401
+import idp.oidc.store
 import idp.workstations.tables  # noqa: F401

@@ -18,6 +18,7 @@ from device_gateway.identity import Identity
 from device_gateway.spool import Spool
 from flask_idp.link_server import LinkServer
 from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.workstations import WorkstationAdmin
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql import AuditRepository, Database
 from idp.workstations.journal import EventJournal
@@ -84,9 +85,22 @@ class Site:
         self.journal = EventJournal(self.db)
         self.summaries = Summaries(self.db)
 
+    @property
+    def admin(self) -> WorkstationAdmin:
+        return WorkstationAdmin(self.registry, self.audit, self.store)
+
+    def admin_via(self, store: EphemeralStore) -> WorkstationAdmin:
+        """Admin actions published through another store client (another instance)."""
+        return WorkstationAdmin(self.registry, self.audit, store)
+
     def service(self) -> LinkService:
-        return LinkService(registry=self.registry, journal=self.journal, store=self.store,
-                           audit=self.audit, clock=self.clock)  # fmt: skip
+        return LinkService(
+            registry=self.registry,
+            journal=self.journal,
+            store=self.store,
+            audit=self.audit,
+            clock=self.clock,
+        )
 
     async def instance(self, port: int | None = None) -> Instance:
         link = LinkServer(self.service(), self.store)

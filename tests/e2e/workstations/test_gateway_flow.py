@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from idp.admin import workstations as admin
 from idp.audit import AuditKind
 from idp.directory.model import Company, Department
 from idp.store.ephemeral.base import EphemeralStore
@@ -46,21 +45,30 @@ def test_register_approve_settings_lock_events_sessions_summaries(
         assert site.registry.require(ws_id).status is WorkstationStatus.PENDING
         assert not gateway.connected.is_set()
 
-        admin.set_status(registry=site.registry, audit=site.audit, store=site.store,
-                         actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED,
-                         now=site.clock())  # fmt: skip
+        site.admin.set_status(
+            actor=ADMIN,
+            workstation_id=ws_id,
+            status=WorkstationStatus.APPROVED,
+            now=site.clock(),
+        )
         await until(gateway.connected.is_set, what="welcome after approval")
         assert gateway.state.settings == ProximitySettings().to_wire()
 
-        admin.update_settings(registry=site.registry, audit=site.audit, store=site.store,
-                              actor=ADMIN, workstation_id=ws_id, now=site.clock(),
-                              settings=ProximitySettings(25, 75, 8))  # fmt: skip
+        site.admin.update_settings(
+            actor=ADMIN,
+            workstation_id=ws_id,
+            now=site.clock(),
+            settings=ProximitySettings(25, 75, 8),
+        )
         await until(lambda: gateway.state.settings.get("lock_timeout") == 8, what="settings")
 
         gateway.unlocked(account="CORP\\alice", employee="alice", unlocked_by=UnlockedBy.PROXIMITY)
         await until(lambda: site.journal.sessions(workstation_id=ws_id).total == 1)
-        admin.lock_workstation(registry=site.registry, audit=site.audit, store=site.store,
-                               actor=ADMIN, workstation_id=ws_id, now=site.clock())  # fmt: skip
+        site.admin.lock_workstation(
+            actor=ADMIN,
+            workstation_id=ws_id,
+            now=site.clock(),
+        )
         await until(lambda: agent.actuator.locked, what="the lock command")
         await until(lambda: len(gateway.spool) == 0, what="every event acknowledged")
         await agent.shutdown()
@@ -106,9 +114,12 @@ def test_credentials_over_the_link_unlock_through_the_actuator(
         agent = site.agent("pc-login", server.url)
         ws_id = agent.gateway.identity.workstation_id
         await until(lambda: site.registry.get(ws_id) is not None)
-        admin.set_status(registry=site.registry, audit=site.audit, store=site.store,
-                         actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED,
-                         now=site.clock())  # fmt: skip
+        site.admin.set_status(
+            actor=ADMIN,
+            workstation_id=ws_id,
+            status=WorkstationStatus.APPROVED,
+            now=site.clock(),
+        )
         await until(agent.gateway.connected.is_set)
         # The lock screen asks for a QR; the nonce it shows is single-use.
         await agent.gateway.request_qr()
@@ -116,31 +127,61 @@ def test_credentials_over_the_link_unlock_through_the_actuator(
         payload = agent.gateway.state.qr_payload or ""
         assert pclogin.redeem_qr(store=site.store, payload=payload) == ws_id
         workstation = site.registry.require(ws_id)
-        commands.publish(site.store, ws_id, pclogin.password_command(
-            workstation=workstation, account="CORP\\alice", password="Corr3ct horse"))  # fmt: skip
+        commands.publish(
+            site.store,
+            ws_id,
+            pclogin.password_command(
+                workstation=workstation, account="CORP\\alice", password="Corr3ct horse"
+            ),
+        )
         await until(lambda: len(agent.actuator.calls) == 1, what="password unlock")
         action, credential = agent.actuator.calls[0]
         assert action == "unlock" and credential is not None
         assert (credential.account, credential.method, credential.secret) == (
-            "CORP\\alice", "password", "Corr3ct horse")  # fmt: skip
-        commands.publish(site.store, ws_id, pclogin.certificate_command(
-            ca=ca, workstation=workstation, account="CORP\\alice", upn="alice@corp.example",
-            now=site.clock()))  # fmt: skip
+            "CORP\\alice",
+            "password",
+            "Corr3ct horse",
+        )
+        commands.publish(
+            site.store,
+            ws_id,
+            pclogin.certificate_command(
+                ca=ca,
+                workstation=workstation,
+                account="CORP\\alice",
+                upn="alice@corp.example",
+                now=site.clock(),
+            ),
+        )
         await until(lambda: len(agent.actuator.calls) == 2, what="certificate unlock")
         certificate = agent.actuator.calls[1][1]
         assert certificate is not None and certificate.method == "certificate"
         assert "BEGIN CERTIFICATE" in certificate.secret
         # During the alarm a delivered credential is not used.
-        admin.raise_alarm(registry=site.registry, audit=site.audit, store=site.store,
-                          actor=ADMIN, now=site.clock())  # fmt: skip
+        site.admin.raise_alarm(
+            actor=ADMIN,
+            now=site.clock(),
+        )
         await until(lambda: agent.gateway.state.alarm)
-        commands.publish(site.store, ws_id, pclogin.password_command(
-            workstation=workstation, account="CORP\\alice", password="Corr3ct horse"))  # fmt: skip
-        await until(lambda: any(e.type is EventType.UNLOCK_REFUSED
-                                for e in agent.gateway.spool.pending(100))
-                    or site.journal.events(workstation_id=ws_id).total > 0
-                    and any(s.event.type is EventType.UNLOCK_REFUSED
-                            for s in site.journal.events(workstation_id=ws_id).items))  # fmt: skip
+        commands.publish(
+            site.store,
+            ws_id,
+            pclogin.password_command(
+                workstation=workstation, account="CORP\\alice", password="Corr3ct horse"
+            ),
+        )
+        await until(
+            lambda: (
+                any(e.type is EventType.UNLOCK_REFUSED for e in agent.gateway.spool.pending(100))
+                or (
+                    site.journal.events(workstation_id=ws_id).total > 0
+                    and any(
+                        s.event.type is EventType.UNLOCK_REFUSED
+                        for s in site.journal.events(workstation_id=ws_id).items
+                    )
+                )
+            )
+        )
         assert [c[0] for c in agent.actuator.calls] == ["unlock", "unlock", "lock"]
         await agent.shutdown()
         await server.stop()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from idp.admin import workstations as admin
 from idp.admin.actors import FreshAuthentication
 from idp.store.ephemeral import RedisStore
 from idp.store.ephemeral.base import EphemeralStore
@@ -22,9 +21,12 @@ from tests.e2e.workstations.harness import ADMIN, Agent, Site, until
 async def _approved(site: Site, agent: Agent) -> str:
     ws_id = agent.gateway.identity.workstation_id
     await until(lambda: site.registry.get(ws_id) is not None, what="registration")
-    admin.set_status(registry=site.registry, audit=site.audit, store=site.store, actor=ADMIN,
-                     workstation_id=ws_id, status=WorkstationStatus.APPROVED,
-                     now=site.clock())  # fmt: skip
+    site.admin.set_status(
+        actor=ADMIN,
+        workstation_id=ws_id,
+        status=WorkstationStatus.APPROVED,
+        now=site.clock(),
+    )
     await until(agent.gateway.connected.is_set, what="welcome")
     return ws_id
 
@@ -49,7 +51,7 @@ def test_link_drop_mid_stream_loses_nothing_and_duplicates_nothing(
         # Drop the server while the batches are in flight, record more while it is away.
         await until(lambda: len(agent.gateway.spool) < 110, what="the first acks")
         await server.stop()
-        for n in range(120, 150):
+        for _ in range(120, 150):
             recorded.add(agent.gateway.record(EventType.KEY_DISCONNECTED).id)
         restarted = await site.instance(server.port)
         await until(lambda: agent.gateway.state.connections >= 2, what="reconnection")
@@ -74,8 +76,10 @@ def test_server_restart_gateways_reconnect_and_the_alarm_is_still_on(
         server = await site.instance()
         first = site.agent("pc-a", server.url)
         await _approved(site, first)
-        admin.raise_alarm(registry=site.registry, audit=site.audit, store=site.store,
-                          actor=ADMIN, now=site.clock())  # fmt: skip
+        site.admin.raise_alarm(
+            actor=ADMIN,
+            now=site.clock(),
+        )
         await until(lambda: first.gateway.state.alarm and first.actuator.locked, what="alarm")
         await server.stop()
         restarted = await site.instance(server.port)  # a new process: state from the database
@@ -86,14 +90,18 @@ def test_server_restart_gateways_reconnect_and_the_alarm_is_still_on(
         await _approved(site, later)
         await until(lambda: later.actuator.locked and later.gateway.state.alarm, what="locked")
         # New unlocks are refused while the alarm is on.
-        assert not later.gateway.unlocked(account="CORP\\bob", employee=None,
-                                          unlocked_by=UnlockedBy.MANUAL)  # fmt: skip
-        admin.lift_alarm(registry=site.registry, audit=site.audit, store=site.store,
-                         actor=ADMIN, now=site.clock(),
-                         proof=FreshAuthentication("root", site.clock(), "pwd"))  # fmt: skip
+        assert not later.gateway.unlocked(
+            account="CORP\\bob", employee=None, unlocked_by=UnlockedBy.MANUAL
+        )
+        site.admin.lift_alarm(
+            actor=ADMIN,
+            now=site.clock(),
+            proof=FreshAuthentication("root", site.clock(), "pwd"),
+        )
         await until(lambda: not later.gateway.state.alarm, what="alarm lifted")
-        assert later.gateway.unlocked(account="CORP\\bob", employee=None,
-                                      unlocked_by=UnlockedBy.MANUAL)  # fmt: skip
+        assert later.gateway.unlocked(
+            account="CORP\\bob", employee=None, unlocked_by=UnlockedBy.MANUAL
+        )
         await until(lambda: len(later.gateway.spool) == 0)
         for agent in (first, later):
             await agent.shutdown()
@@ -122,8 +130,11 @@ def test_command_issued_on_one_instance_reaches_a_workstation_on_the_other(
         ws_b = await _approved(site_a, on_b)
         assert ws_b in instance_b.link.connections and ws_b not in instance_a.link.connections
         # Issued through instance A's store client; only B holds the connection.
-        admin.lock_workstation(registry=site_a.registry, audit=site_a.audit, store=redis_store,
-                               actor=ADMIN, workstation_id=ws_b, now=site_a.clock())  # fmt: skip
+        site_a.admin_via(redis_store).lock_workstation(
+            actor=ADMIN,
+            workstation_id=ws_b,
+            now=site_a.clock(),
+        )
         await until(lambda: on_b.actuator.locked, what="the lock routed to instance B")
         await asyncio.sleep(0.2)
         assert not on_a.actuator.locked, "a targeted lock reached another workstation"

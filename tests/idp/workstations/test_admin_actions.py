@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from idp.admin import workstations as admin
 from idp.admin.actors import (
     AdminActor,
     AdminRole,
@@ -15,6 +14,7 @@ from idp.admin.actors import (
     NotPermitted,
     ReauthenticationRequired,
 )
+from idp.admin.workstations import WorkstationAdmin
 from idp.audit import AuditKind, Outcome
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql import AuditRepository, Database
@@ -35,59 +35,87 @@ WS = "ws-" + "a" * 32
 
 
 @pytest.fixture
-def parts(db: Database, ephemeral: EphemeralStore) -> dict[str, object]:
+def parts(db: Database, ephemeral: EphemeralStore) -> WorkstationAdmin:
     registry = WorkstationRepository(db)
-    registry.register(workstation_id=WS, public_key="k",
-                      info=WorkstationInfo("pc-1", "CORP", "Win", "10.0.0.1", "1"), now=NOW)  # fmt: skip
-    return {"registry": registry, "audit": AuditRepository(db), "store": ephemeral}
+    registry.register(
+        workstation_id=WS,
+        public_key="k",
+        info=WorkstationInfo("pc-1", "CORP", "Win", "10.0.0.1", "1"),
+        now=NOW,
+    )
+    return WorkstationAdmin(registry, AuditRepository(db), ephemeral)
 
 
-def test_approval_by_a_non_admin_is_refused_and_changes_nothing(parts: dict[str, object]) -> None:
-    registry = parts["registry"]
-    assert isinstance(registry, WorkstationRepository)
+def test_approval_by_a_non_admin_is_refused_and_changes_nothing(parts: WorkstationAdmin) -> None:
+    registry = parts.registry
     with pytest.raises(NotPermitted, match="needs the admin or helpdesk role; aud is auditor"):
-        admin.set_status(**parts, actor=AUDITOR, workstation_id=WS,  # type: ignore[arg-type]
-                         status=WorkstationStatus.APPROVED, now=NOW)  # fmt: skip
+        parts.set_status(
+            actor=AUDITOR,
+            workstation_id=WS,
+            status=WorkstationStatus.APPROVED,
+            now=NOW,
+        )
     assert registry.require(WS).status is WorkstationStatus.PENDING
-    audit = parts["audit"]
-    assert isinstance(audit, AuditRepository)
+    audit = parts.audit
     assert audit.list().total == 0
 
 
 def test_approve_unapprove_remove_are_audited_and_announced(
-    parts: dict[str, object], ephemeral: EphemeralStore
+    parts: WorkstationAdmin, ephemeral: EphemeralStore
 ) -> None:
     subscription = ephemeral.subscribe(commands.CHANNEL)
     try:
-        for status in (WorkstationStatus.APPROVED, WorkstationStatus.UNAPPROVED,
-                       WorkstationStatus.APPROVED, WorkstationStatus.REMOVED):  # fmt: skip
-            admin.set_status(**parts, actor=HELPDESK, workstation_id=WS,  # type: ignore[arg-type]
-                             status=status, now=NOW)  # fmt: skip
+        for status in (
+            WorkstationStatus.APPROVED,
+            WorkstationStatus.UNAPPROVED,
+            WorkstationStatus.APPROVED,
+            WorkstationStatus.REMOVED,
+        ):
+            parts.set_status(
+                actor=HELPDESK,
+                workstation_id=WS,
+                status=status,
+                now=NOW,
+            )
             message = subscription.get(2)
             assert message is not None
             target, command = commands.routed(message)
             assert (target, command.body) == (WS, {"status": status.value})
     finally:
         subscription.close()
-    audit = parts["audit"]
-    assert isinstance(audit, AuditRepository)
+    audit = parts.audit
     actions = [e.details["action"] for e in audit.list(newest_first=False).items]
-    assert actions == ["workstation_approved", "workstation_unapproved", "workstation_approved",
-                       "workstation_removed"]  # fmt: skip
+    assert actions == [
+        "workstation_approved",
+        "workstation_unapproved",
+        "workstation_approved",
+        "workstation_removed",
+    ]
     with pytest.raises(InvalidWorkstationInput, match="is removed; it cannot become approved"):
-        admin.set_status(**parts, actor=ROOT, workstation_id=WS,  # type: ignore[arg-type]
-                         status=WorkstationStatus.APPROVED, now=NOW)  # fmt: skip
+        parts.set_status(
+            actor=ROOT,
+            workstation_id=WS,
+            status=WorkstationStatus.APPROVED,
+            now=NOW,
+        )
 
 
-def test_unknown_workstation_and_unapproved_lock_are_refused(parts: dict[str, object]) -> None:
+def test_unknown_workstation_and_unapproved_lock_are_refused(parts: WorkstationAdmin) -> None:
     with pytest.raises(WorkstationNotFound):
-        admin.lock_workstation(**parts, actor=ROOT, workstation_id="ws-" + "b" * 32,  # type: ignore[arg-type]
-                               now=NOW)  # fmt: skip
+        parts.lock_workstation(
+            actor=ROOT,
+            workstation_id="ws-" + "b" * 32,
+            now=NOW,
+        )
     with pytest.raises(WorkstationNotApproved):
-        admin.lock_workstation(**parts, actor=ROOT, workstation_id=WS, now=NOW)  # type: ignore[arg-type]
+        parts.lock_workstation(actor=ROOT, workstation_id=WS, now=NOW)
     with pytest.raises(WorkstationNotApproved, match="only approved"):
-        admin.update_settings(**parts, actor=ROOT, workstation_id=WS, now=NOW,  # type: ignore[arg-type]
-                              settings=ProximitySettings())  # fmt: skip
+        parts.update_settings(
+            actor=ROOT,
+            workstation_id=WS,
+            now=NOW,
+            settings=ProximitySettings(),
+        )
 
 
 @pytest.mark.parametrize(
@@ -99,30 +127,31 @@ def test_proximity_settings_are_checked(lock: int, unlock: int, timeout: int, me
         ProximitySettings(lock, unlock, timeout)
 
 
-def test_alarm_lift_needs_an_admin_with_a_fresh_authentication(parts: dict[str, object]) -> None:
-    registry, audit = parts["registry"], parts["audit"]
-    assert isinstance(registry, WorkstationRepository) and isinstance(audit, AuditRepository)
+def test_alarm_lift_needs_an_admin_with_a_fresh_authentication(parts: WorkstationAdmin) -> None:
+    registry, audit = parts.registry, parts.audit
     with pytest.raises(NotPermitted):
-        admin.raise_alarm(**parts, actor=AUDITOR, now=NOW)  # type: ignore[arg-type]
+        parts.raise_alarm(actor=AUDITOR, now=NOW)
     assert not registry.alarm().active
-    admin.raise_alarm(**parts, actor=HELPDESK, now=NOW)  # type: ignore[arg-type]
-    admin.raise_alarm(**parts, actor=ROOT, now=NOW)  # type: ignore[arg-type]  # idempotent
+    parts.raise_alarm(actor=HELPDESK, now=NOW)
+    parts.raise_alarm(actor=ROOT, now=NOW)  # idempotent
     assert registry.alarm().active and registry.alarm().raised_by == "hd"
     fresh = FreshAuthentication("root", NOW - dt.timedelta(minutes=1), "pwd")
     with pytest.raises(NotPermitted, match="lifting the emergency alarm needs the admin role"):
-        admin.lift_alarm(**parts, actor=HELPDESK, proof=fresh, now=NOW)  # type: ignore[arg-type]
+        parts.lift_alarm(actor=HELPDESK, proof=fresh, now=NOW)
     stale = FreshAuthentication("root", NOW - dt.timedelta(minutes=30), "pwd")
     with pytest.raises(ReauthenticationRequired, match="last 5 minutes"):
-        admin.lift_alarm(**parts, actor=ROOT, proof=stale, now=NOW)  # type: ignore[arg-type]
+        parts.lift_alarm(actor=ROOT, proof=stale, now=NOW)
     someone_else = FreshAuthentication("mallory", NOW, "pwd")
     with pytest.raises(ReauthenticationRequired, match="not 'root'"):
-        admin.lift_alarm(**parts, actor=ROOT, proof=someone_else, now=NOW)  # type: ignore[arg-type]
+        parts.lift_alarm(actor=ROOT, proof=someone_else, now=NOW)
     assert registry.alarm().active
-    admin.lift_alarm(**parts, actor=ROOT, proof=fresh, now=NOW)  # type: ignore[arg-type]
+    parts.lift_alarm(actor=ROOT, proof=fresh, now=NOW)
     state = registry.alarm()
     assert not state.active and state.lifted_by == "root" and state.lifted_at == NOW
     kinds = [(e.kind, e.outcome) for e in audit.list(newest_first=False).items]
-    assert kinds == [(AuditKind.ALARM_RAISED, Outcome.SUCCESS),
-                     (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
-                     (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
-                     (AuditKind.ALARM_LIFTED, Outcome.SUCCESS)]  # fmt: skip
+    assert kinds == [
+        (AuditKind.ALARM_RAISED, Outcome.SUCCESS),
+        (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
+        (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
+        (AuditKind.ALARM_LIFTED, Outcome.SUCCESS),
+    ]

@@ -30,8 +30,13 @@ from idp.workstations.registry import WorkstationRepository
 from idp.workstations.wire import sign_frame
 
 NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
-INFO = {"name": "pc-1", "domain": "CORP", "os": "Windows 11", "ip": "10.0.0.7",
-        "client_version": "1.0.0"}  # fmt: skip
+INFO = {
+    "name": "pc-1",
+    "domain": "CORP",
+    "os": "Windows 11",
+    "ip": "10.0.0.7",
+    "client_version": "1.0.0",
+}
 
 
 class Station:
@@ -39,10 +44,23 @@ class Station:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.id = workstation_id_for(self.key.public_key())
 
-    def frame(self, type: str, body: dict[str, object], *, ts: dt.datetime = NOW,
-              nonce: str | None = None, ws_id: str | None = None) -> str:  # fmt: skip
-        return sign_frame(key=self.key, type=type, body=body, ts=int(ts.timestamp()),
-                          workstation_id=ws_id or self.id, nonce=nonce)  # fmt: skip
+    def frame(
+        self,
+        type: str,
+        body: dict[str, object],
+        *,
+        ts: dt.datetime = NOW,
+        nonce: str | None = None,
+        ws_id: str | None = None,
+    ) -> str:
+        return sign_frame(
+            key=self.key,
+            type=type,
+            body=body,
+            ts=int(ts.timestamp()),
+            workstation_id=ws_id or self.id,
+            nonce=nonce,
+        )
 
     def register(self) -> str:
         return self.frame("register", {**INFO, "public_key": public_key_b64(self.key.public_key())})
@@ -54,8 +72,13 @@ class Station:
 
 @pytest.fixture
 def link(db: Database, ephemeral: EphemeralStore) -> LinkService:
-    return LinkService(registry=WorkstationRepository(db), journal=EventJournal(db),
-                       store=ephemeral, audit=AuditRepository(db), clock=lambda: NOW)  # fmt: skip
+    return LinkService(
+        registry=WorkstationRepository(db),
+        journal=EventJournal(db),
+        store=ephemeral,
+        audit=AuditRepository(db),
+        clock=lambda: NOW,
+    )
 
 
 def _approved(link: LinkService) -> Station:
@@ -112,8 +135,9 @@ def test_forged_workstation_id_is_refused(link: LinkService) -> None:
     with pytest.raises(BadSignature):
         link.handle(victim.id, forger.frame("events", {"events": []}, ws_id=victim.id))
     # Registering under the victim's id with another key: the id is the key's fingerprint.
-    forged = forger.frame("register", {**INFO, "public_key": public_key_b64(
-        forger.key.public_key())}, ws_id=victim.id)  # fmt: skip
+    forged = forger.frame(
+        "register", {**INFO, "public_key": public_key_b64(forger.key.public_key())}, ws_id=victim.id
+    )
     with pytest.raises(BadSignature, match="fingerprint"):
         link.open(forged)
     # A frame of one workstation on another's connection.
@@ -152,8 +176,9 @@ def test_event_times_far_off_are_accepted_and_flagged(link: LinkService) -> None
     future = new_event(EventType.LOCK, at=NOW + dt.timedelta(days=2)).to_wire()
     ancient = new_event(EventType.LOCK, at=NOW - dt.timedelta(days=400)).to_wire()
     normal = new_event(EventType.LOCK, at=NOW - dt.timedelta(minutes=1)).to_wire()
-    replies = link.handle(station.id, station.frame("events",
-                                                    {"events": [future, ancient, normal]}))  # fmt: skip
+    replies = link.handle(
+        station.id, station.frame("events", {"events": [future, ancient, normal]})
+    )
     ack = json.loads(replies[0])
     assert set(ack["ids"]) == {future["id"], ancient["id"], normal["id"]}
     assert set(ack["skewed"]) == {future["id"], ancient["id"]}
@@ -166,16 +191,39 @@ def test_event_times_far_off_are_accepted_and_flagged(link: LinkService) -> None
     [
         ({"events": "nope"}, "non-empty list"),
         ({"events": [{"id": "1", "type": "lock", "at": NOW.isoformat()}]}, "UUID"),
-        ({"events": [{"id": str(uuid.uuid4()), "type": "explode", "at": NOW.isoformat()}]},
-         "expected one of"),
-        ({"events": [{"id": str(uuid.uuid4()), "type": "lock", "at": "2026-12-02T09:00"}]},
-         "zone"),
-        ({"events": [{"id": str(uuid.uuid4()), "type": "lock", "at": NOW.isoformat(),
-                      "details": {"Bad Name": "x"}}]}, "names are"),
-        ({"events": [{"id": str(uuid.uuid4()), "type": "lock", "at": NOW.isoformat(),
-                      "account": "a" * 300}]}, "at most 255"),
+        (
+            {"events": [{"id": str(uuid.uuid4()), "type": "explode", "at": NOW.isoformat()}]},
+            "expected one of",
+        ),
+        ({"events": [{"id": str(uuid.uuid4()), "type": "lock", "at": "2026-12-02T09:00"}]}, "zone"),
+        (
+            {
+                "events": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "type": "lock",
+                        "at": NOW.isoformat(),
+                        "details": {"Bad Name": "x"},
+                    }
+                ]
+            },
+            "names are",
+        ),
+        (
+            {
+                "events": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "type": "lock",
+                        "at": NOW.isoformat(),
+                        "account": "a" * 300,
+                    }
+                ]
+            },
+            "at most 255",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_events_are_refused_with_what_was_wrong(
     link: LinkService, body: dict[str, object], message: str
 ) -> None:
@@ -187,9 +235,25 @@ def test_malformed_events_are_refused_with_what_was_wrong(
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "[]", "{}", '{"v":1}', "\x00\x01", json.dumps({"v": 2, "type": "hello",
-     "workstation_id": "ws-" + "a" * 32, "ts": 1, "nonce": "n" * 22, "body": {}, "sig": "s" * 70})],
-)  # fmt: skip
+    [
+        "",
+        "[]",
+        "{}",
+        '{"v":1}',
+        "\x00\x01",
+        json.dumps(
+            {
+                "v": 2,
+                "type": "hello",
+                "workstation_id": "ws-" + "a" * 32,
+                "ts": 1,
+                "nonce": "n" * 22,
+                "body": {},
+                "sig": "s" * 70,
+            }
+        ),
+    ],
+)
 def test_garbage_first_frames_are_refused(link: LinkService, raw: str) -> None:
     with pytest.raises(InvalidLinkMessage):
         link.open(raw)

@@ -35,8 +35,10 @@ NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
 CALM = AlarmState(False, None, None, None, None)
 
 
-def _workstation(status: WorkstationStatus = WorkstationStatus.APPROVED,
-                 key: ec.EllipticCurvePrivateKey | None = None) -> tuple[Workstation, ec.EllipticCurvePrivateKey]:  # fmt: skip
+def _workstation(
+    status: WorkstationStatus = WorkstationStatus.APPROVED,
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> tuple[Workstation, ec.EllipticCurvePrivateKey]:
     key = key or ec.generate_private_key(ec.SECP256R1())
     ws = Workstation(
         id=workstation_id_for(key.public_key()),
@@ -55,20 +57,22 @@ def test_password_sealed_to_the_workstation_opens_only_there() -> None:
     command = pclogin.password_command(workstation=ws, account="CORP\\alice", password="S3cret!pw")
     box = sealed.Sealed.from_wire(command.body["sealed"])
     assert b"S3cret" not in str(command.to_wire()).encode()
-    opened = sealed.open_sealed(box, key=key, workstation_id=ws.id,
-                                purpose=pclogin.PASSWORD_PURPOSE)  # fmt: skip
+    opened = sealed.open_sealed(
+        box, key=key, workstation_id=ws.id, purpose=pclogin.PASSWORD_PURPOSE
+    )
     assert opened == b"S3cret!pw"
     other, other_key = _workstation()
     with pytest.raises(SealedCredentialInvalid):
-        sealed.open_sealed(box, key=other_key, workstation_id=ws.id,
-                           purpose=pclogin.PASSWORD_PURPOSE)  # fmt: skip
+        sealed.open_sealed(
+            box, key=other_key, workstation_id=ws.id, purpose=pclogin.PASSWORD_PURPOSE
+        )
     with pytest.raises(SealedCredentialInvalid):  # replayed to another workstation id
-        sealed.open_sealed(box, key=key, workstation_id=other.id,
-                           purpose=pclogin.PASSWORD_PURPOSE)  # fmt: skip
+        sealed.open_sealed(box, key=key, workstation_id=other.id, purpose=pclogin.PASSWORD_PURPOSE)
     tampered = sealed.Sealed(box.epk, box.nonce, box.ciphertext[:-2] + "AA")
     with pytest.raises(SealedCredentialInvalid):
-        sealed.open_sealed(tampered, key=key, workstation_id=ws.id,
-                           purpose=pclogin.PASSWORD_PURPOSE)  # fmt: skip
+        sealed.open_sealed(
+            tampered, key=key, workstation_id=ws.id, purpose=pclogin.PASSWORD_PURPOSE
+        )
 
 
 @pytest.mark.parametrize("value", [None, {}, {"suite": "other"}, {"suite": sealed.SUITE, "epk": 1}])
@@ -80,15 +84,17 @@ def test_malformed_sealed_values_are_refused(value: object) -> None:
 def test_logon_certificate_verifies_with_the_smart_card_eku_and_upn() -> None:
     ca = LocalCa.create("Hideez IdP logon CA", now=NOW)
     ws, key = _workstation()
-    command = pclogin.certificate_command(ca=ca, workstation=ws, account="CORP\\alice",
-                                          upn="alice@corp.example", now=NOW)  # fmt: skip
+    command = pclogin.certificate_command(
+        ca=ca, workstation=ws, account="CORP\\alice", upn="alice@corp.example", now=NOW
+    )
     leaf, issuer = x509.load_pem_x509_certificates(command.body["certificate"].encode())
     assert issuer == ca.certificate
     leaf.verify_directly_issued_by(ca.certificate)
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [SMART_CARD_LOGON, ExtendedKeyUsageOID.CLIENT_AUTH]
     (other_name,) = leaf.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value.get_values_for_type(x509.OtherName)  # fmt: skip
+        x509.SubjectAlternativeName
+    ).value.get_values_for_type(x509.OtherName)
     assert other_name.type_id == MS_UPN
     assert other_name.value == b"\x0c\x12alice@corp.example"  # DER UTF8String
     assert leaf.public_key() == key.public_key()  # issued to the workstation's own key
@@ -99,17 +105,21 @@ def test_logon_certificate_verifies_with_the_smart_card_eku_and_upn() -> None:
 
 @pytest.mark.parametrize(
     ("upn", "lifetime"),
-    [("not a upn", dt.timedelta(minutes=5)), ("a@corp.example", dt.timedelta(hours=2)),
-     ("a@corp.example", dt.timedelta(seconds=10))],
-)  # fmt: skip
+    [
+        ("not a upn", dt.timedelta(minutes=5)),
+        ("a@corp.example", dt.timedelta(hours=2)),
+        ("a@corp.example", dt.timedelta(seconds=10)),
+    ],
+)
 def test_logon_certificate_requests_out_of_bounds_are_refused(
     upn: str, lifetime: dt.timedelta
 ) -> None:
     ca = LocalCa.create("CA", now=NOW)
     ws, _ = _workstation()
     with pytest.raises(InvalidCertificateRequest):
-        pclogin.certificate_command(ca=ca, workstation=ws, account="a", upn=upn, now=NOW,
-                                    lifetime=lifetime)  # fmt: skip
+        pclogin.certificate_command(
+            ca=ca, workstation=ws, account="a", upn=upn, now=NOW, lifetime=lifetime
+        )
 
 
 def test_lock_screen_qr_nonce_is_single_use_and_bound_to_its_workstation(
@@ -137,16 +147,20 @@ def test_qr_is_only_issued_to_approved_workstations(ephemeral: EphemeralStore) -
 
 
 def test_logon_check_refuses_unapproved_workstation_disabled_employee_and_alarm() -> None:
-    alice = Employee(id="e1", username="alice", email="a@corp.example", first_name="A",
-                     last_name="B")  # fmt: skip
+    alice = Employee(
+        id="e1", username="alice", email="a@corp.example", first_name="A", last_name="B"
+    )
     ws, _ = _workstation()
     pclogin.check_logon(workstation=ws, employee=alice, alarm=CALM)
     with pytest.raises(WorkstationNotApproved):
-        pclogin.check_logon(workstation=_workstation(WorkstationStatus.UNAPPROVED)[0],
-                            employee=alice, alarm=CALM)  # fmt: skip
+        pclogin.check_logon(
+            workstation=_workstation(WorkstationStatus.UNAPPROVED)[0], employee=alice, alarm=CALM
+        )
     with pytest.raises(LogonRefused, match="deactivated"):
-        pclogin.check_logon(workstation=ws, employee=Employee(**{**alice.__dict__,
-                            "enabled": False}), alarm=CALM)  # fmt: skip
+        pclogin.check_logon(
+            workstation=ws, employee=Employee(**{**alice.__dict__, "enabled": False}), alarm=CALM
+        )
     with pytest.raises(AlarmActive):
-        pclogin.check_logon(workstation=ws, employee=alice,
-                            alarm=AlarmState(True, NOW, "root", None, None))  # fmt: skip
+        pclogin.check_logon(
+            workstation=ws, employee=alice, alarm=AlarmState(True, NOW, "root", None, None)
+        )
