@@ -147,8 +147,20 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         runtime.close()
 
 
+def _single_process_note(runtime: Runtime) -> None:
+    if runtime.config.ephemeral_url.startswith("memory"):
+        print(
+            "note: ephemeral_url is memory://, so a link server in another process does not "
+            "hear this command now; workstations get the stored state when they next connect "
+            "(set ephemeral_url: redis://… to reach them at once)",
+            file=sys.stderr,
+        )
+
+
 def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
     action = args.action
+    if action in {*_STATUS_ACTIONS, "lock", "settings"}:
+        _single_process_note(runtime)
     actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
     now = runtime.now()
     if action in _STATUS_ACTIONS:
@@ -187,6 +199,8 @@ def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace
 def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
     actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
     now = runtime.now()
+    if args.action in ("on", "off"):
+        _single_process_note(runtime)
     if args.action == "on":
         actions.raise_alarm(now=now, actor=OPERATOR)
         print("alarm ON: every connected workstation is locked; unlocks are refused")

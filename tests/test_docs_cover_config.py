@@ -15,6 +15,7 @@ PAIRS = [
     ("idp/config/oidc.py", "docs/oidc.md docs/entra-eam.md"),
     ("idp/config/wsfed.py", "docs/wsfed.md"),
     ("idp/config/passwords.py", "docs/configuration.md docs/passwords.md"),
+    ("idp/config/workstations.py", "docs/workstations.md"),
 ]
 
 

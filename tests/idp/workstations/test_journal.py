@@ -74,7 +74,10 @@ def test_sessions_open_close_supersede_and_end_on_link_loss(journal: EventJourna
     journal.link_lost(WS1, now=DAY1 + dt.timedelta(hours=3))
     sessions = sorted(journal.sessions(workstation_id=WS1).items, key=lambda s: s.started_at)
     assert [(s.employee_id, s.end_reason, s.duration_seconds) for s in sessions] == [
-        ("emp-1", "lock", 600), ("emp-1", "superseded", 3600), ("emp-2", "link_lost", 3600)]  # fmt: skip
+        ("emp-1", "lock", 600),
+        ("emp-1", "superseded", 3600),
+        ("emp-2", "link_lost", 3600),
+    ]
     assert sessions[2].unlocked_by is UnlockedBy.RFID
     assert journal.sessions(open_only=True).total == 0
 
