@@ -46,6 +46,8 @@ class GatewayOptions:
     batch_size: int = 100
     min_backoff: float = 0.5
     max_backoff: float = 30.0
+    #: how often a workstation the server refused (pending approval) asks again
+    refused_retry: float = 5.0
     tls: ssl.SSLContext | None = None
 
 
@@ -135,19 +137,23 @@ class Gateway:
         self.record(EventType.SERVICE_STARTED)
         backoff = self.options.min_backoff
         while not stop.is_set():
+            wait = backoff
             try:
-                await self._connection(stop)
+                welcomed = await self._connection(stop)
+                # Refused (not approved yet): ask again at a steady pace, the server answered.
+                wait = self.options.min_backoff if welcomed else self.options.refused_retry
                 backoff = self.options.min_backoff
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 log.info("link to %s down: %s", self.options.server_url, exc)
+                backoff = min(backoff * 2, self.options.max_backoff)
             if stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, self.options.max_backoff)
+                await asyncio.wait_for(stop.wait(), wait)
         self.record(EventType.SERVICE_STOPPED)
 
-    async def _connection(self, stop: asyncio.Event) -> None:
+    async def _connection(self, stop: asyncio.Event) -> bool:
+        """One connection, until it closes; False if the server refused it at once."""
         try:
             client = connect(
                 self.options.server_url,
@@ -162,7 +168,7 @@ class Gateway:
             first = parse_server_frame(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT))
             if first["type"] != "welcome":
                 self._refused(first)
-                return
+                return False
             self.identity.mark_registered()
             self.state.approved, self.state.last_error = True, None
             self.state.connections += 1
@@ -180,6 +186,7 @@ class Gateway:
                 self.connected.clear()
                 if not stop.is_set():
                     self.record(EventType.SERVER_DISCONNECTED)
+        return True
 
     def _refused(self, frame: dict[str, Any]) -> None:
         self.state.last_error = frame

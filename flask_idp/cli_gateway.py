@@ -54,6 +54,8 @@ def _local_ip() -> str:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
+    if not 0.1 <= args.refused_retry <= 3600:
+        raise InvalidRequest(f"--refused-retry: 0.1-3600 seconds, got {args.refused_retry}")
     if not str(args.server).startswith(("ws://", "wss://")):
         raise InvalidRequest(f"--server: expected a ws:// or wss:// URL, got {args.server!r}")
     info = WorkstationInfo(
@@ -67,7 +69,7 @@ def run_gateway(args: argparse.Namespace) -> int:
         identity=Identity.load_or_create(args.state_dir / "identity"),
         spool=Spool(args.state_dir / "spool"),
         actuator=actuator_for(args.actuator),
-        options=GatewayOptions(server_url=args.server, info=info),
+        options=GatewayOptions(server_url=args.server, info=info, refused_retry=args.refused_retry),
     )
     print(f"workstation {gateway.identity.workstation_id} ({info.name}) → {args.server}")
 

@@ -106,6 +106,13 @@ def add_parsers(
     run.add_argument("--name", help="the workstation's name (default: the host name)")
     run.add_argument("--domain", default="")
     run.add_argument(
+        "--refused-retry",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often to ask again while not approved (default 5)",
+    )
+    run.add_argument(
         "--actuator", default="auto", choices=["auto", "windows", "linux", "recording"]
     )
 

@@ -14,8 +14,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from idp.store.sql.database import Database
@@ -29,7 +30,12 @@ from idp.workstations.events import (
     WorkstationEvent,
     is_skewed,
 )
-from idp.workstations.tables import WorkstationEventRow, WorkstationRow, WorkstationSessionRow
+from idp.workstations.tables import (
+    WorkstationAlarmRow,
+    WorkstationEventRow,
+    WorkstationRow,
+    WorkstationSessionRow,
+)
 
 
 @dataclass(frozen=True)
@@ -112,14 +118,15 @@ class EventJournal:
         events: Sequence[WorkstationEvent],
         *,
         now: dt.datetime,
-        alarm_since: dt.datetime | None,
     ) -> Ingested:
-        """Store the events not stored before and apply them to the sessions. ``alarm_since``
-        is when the alarm was raised (None: it is off); unlocks after it are flagged."""
+        """Store the events not stored before and apply them to the sessions; unlocks after
+        the alarm was raised (while it is on) are flagged ``during_alarm``."""
         require_aware(now, "now")
         ids = [e.id for e in events]
         with self._db.transaction(write=True) as s:
             s.get(WorkstationRow, workstation_id, with_for_update=True)
+            alarm = s.get(WorkstationAlarmRow, 1)
+            alarm_since = alarm.raised_at if alarm is not None and alarm.active else None
             known = set(
                 s.scalars(select(WorkstationEventRow.id).where(WorkstationEventRow.id.in_(ids)))
             )
@@ -132,8 +139,9 @@ class EventJournal:
                 if alarm_since is not None and e.type in OPENS_SESSION and e.at >= alarm_since
             ]
             if fresh:
+                # Core insert of the table: the ORM's bulk path costs more than the rows.
                 s.execute(
-                    insert(WorkstationEventRow),
+                    insert(cast(Table, WorkstationEventRow.__table__)),
                     [
                         self._row(
                             workstation_id, e, employees, now, e.id in skewed, e.id in alarmed

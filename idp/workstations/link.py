@@ -169,9 +169,7 @@ class LinkService:
         self, workstation: Workstation, frame: SignedFrame, now: dt.datetime
     ) -> tuple[str, ...]:
         batch = events.parse_batch(frame.body)
-        alarm = self.registry.alarm()
-        since = alarm.raised_at if alarm.active else None
-        ingested = self.journal.ingest(workstation.id, batch, now=now, alarm_since=since)
+        ingested = self.journal.ingest(workstation.id, batch, now=now)
         replies = [
             server_frame("ack", ids=list(ingested.acknowledged), skewed=list(ingested.skewed))
         ]

@@ -109,6 +109,8 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
             "pc-shell",
             "--actuator",
             "recording",
+            "--refused-retry",
+            "0.2",
         ),
     ):
         _wait(lambda: registry.list().total == 1)

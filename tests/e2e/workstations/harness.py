@@ -119,6 +119,7 @@ class Site:
                 info=WorkstationInfo(name, "CORP", "Windows 11 23H2", "10.0.0.7", "1.0.0"),
                 min_backoff=0.05,
                 max_backoff=0.2,
+                refused_retry=0.1,
             ),
         )
         assert isinstance(gateway.actuator, RecordingActuator)

@@ -50,14 +50,14 @@ def _lock(at: dt.datetime) -> WorkstationEvent:
 
 
 def _ingest(journal: EventJournal, ws: str, *events: WorkstationEvent) -> None:
-    journal.ingest(ws, events, now=DAY2 + dt.timedelta(hours=12), alarm_since=None)
+    journal.ingest(ws, events, now=DAY2 + dt.timedelta(hours=12))
 
 
 def test_ingestion_is_idempotent(journal: EventJournal) -> None:
     batch = [_unlock(DAY1, "alice"), _lock(DAY1 + dt.timedelta(minutes=30))]
-    first = journal.ingest(WS1, batch, now=DAY1, alarm_since=None)
+    first = journal.ingest(WS1, batch, now=DAY1)
     again = journal.ingest(WS1, [*batch, _lock(DAY1 + dt.timedelta(hours=1))], now=DAY1,
-                           alarm_since=None)  # fmt: skip
+                           )  # fmt: skip
     assert set(first.stored) == {e.id for e in batch} and first.duplicates == ()
     assert set(again.duplicates) == {e.id for e in batch} and len(again.stored) == 1
     assert set(again.acknowledged) == {e.id for e in batch} | set(again.stored)
@@ -89,14 +89,21 @@ def test_unknown_employee_is_kept_by_account(journal: EventJournal) -> None:
     assert session.ended_at is None
 
 
-def test_unlocks_after_the_alarm_was_raised_are_flagged(journal: EventJournal) -> None:
-    before, after = _unlock(DAY1, "alice"), _unlock(DAY1 + dt.timedelta(minutes=5), "alice")
-    result = journal.ingest(WS1, [before, after], now=DAY1, alarm_since=DAY1 + dt.timedelta(1))
-    assert result.unlocks_during_alarm == ()
-    late = _unlock(DAY2, "alice")
-    result = journal.ingest(WS1, [late], now=DAY2, alarm_since=DAY1 + dt.timedelta(hours=1))
-    assert result.unlocks_during_alarm == (late.id,)
-    assert {e.event.id: e.during_alarm for e in journal.events().items}[late.id]
+def test_unlocks_after_the_alarm_was_raised_are_flagged(
+    journal: EventJournal, db: Database
+) -> None:
+    registry = WorkstationRepository(db)
+    registry.set_alarm(active=True, by="root", now=DAY1 + dt.timedelta(hours=1))
+    before, after = _unlock(DAY1, "alice"), _unlock(DAY1 + dt.timedelta(hours=2), "alice")
+    result = journal.ingest(WS1, [before, after], now=DAY2)
+    assert result.unlocks_during_alarm == (after.id,)
+    assert {e.event.id: e.during_alarm for e in journal.events().items} == {
+        before.id: False,
+        after.id: True,
+    }
+    registry.set_alarm(active=False, by="root", now=DAY2)
+    late = _unlock(DAY2 + dt.timedelta(hours=1), "alice")
+    assert journal.ingest(WS1, [late], now=DAY2).unlocks_during_alarm == ()
 
 
 def _day(journal: EventJournal) -> None:
