@@ -26,6 +26,7 @@ from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
 from idp.workstations.commands import Command, CommandKind
+from idp.workstations.errors import InvalidLinkMessage, SealedCredentialInvalid
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.model import WorkstationInfo
 from idp.workstations.pclogin import PASSWORD_PURPOSE
@@ -178,7 +179,11 @@ class Gateway:
             stopper = asyncio.create_task(self._close_on(stop, ws))
             try:
                 async for raw in ws:
-                    self._on_frame(parse_server_frame(raw))
+                    try:
+                        self._on_frame(parse_server_frame(raw))
+                    except IdpError as exc:
+                        # A frame or command we cannot use is dropped; the link stays up.
+                        log.error("ignored a server frame: %s", exc.description)
             finally:
                 sender.cancel()
                 stopper.cancel()
@@ -224,10 +229,7 @@ class Gateway:
             self.spool.ack([str(i) for i in frame.get("ids", [])])
             self._acked.set()
         elif kind == "command":
-            try:
-                self._command(Command.from_wire(frame))
-            except IdpError as exc:
-                log.error("command refused: %s", exc.description)
+            self._command(Command.from_wire(frame))
         elif kind == "error":
             self.state.last_error = frame
             self._acked.set()
@@ -255,18 +257,25 @@ class Gateway:
         if self.state.alarm:
             self.record(EventType.UNLOCK_REFUSED, account=account, details={"reason": "alarm"})
             return
-        if body.get("method") == "password":
+        method = body.get("method")
+        if method == "password":
             box = sealed.Sealed.from_wire(body.get("sealed"))
-            secret = sealed.open_sealed(
+            opened = sealed.open_sealed(
                 box,
                 key=self.identity.key,
                 purpose=PASSWORD_PURPOSE,
                 workstation_id=self.identity.workstation_id,
-            ).decode()
-        else:
+            )
+            try:
+                secret = opened.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SealedCredentialInvalid("the sealed password is not UTF-8 text") from None
+        elif method == "certificate":
             secret = str(body.get("certificate", ""))
+        else:
+            raise InvalidLinkMessage(f"credentials: unknown method {method!r}")
         try:
-            self.actuator.unlock(LogonCredential(account, str(body.get("method")), secret))
+            self.actuator.unlock(LogonCredential(account, method, secret))
         except ActuatorError as exc:
             log.error("could not unlock: %s", exc)
             return
@@ -274,5 +283,5 @@ class Gateway:
             EventType.UNLOCK,
             account=account,
             unlocked_by=UnlockedBy.PHONE,
-            details={"method": str(body.get("method"))},
+            details={"method": method},
         )

@@ -76,8 +76,7 @@ class LinkService:
         if not self.store.add_if_absent(key, b"1", ttl=2 * self.window):
             raise ReplayedRequest("this signed frame was received before")
 
-    def _verified(self, raw: str | bytes, now: dt.datetime) -> tuple[SignedFrame, Workstation]:
-        frame = parse_frame(raw)
+    def _verified(self, frame: SignedFrame, now: dt.datetime) -> Workstation:
         if frame.type == "register":
             raise InvalidLinkMessage("register is only accepted as a connection's first frame")
         workstation = self.registry.get(frame.workstation_id)
@@ -85,7 +84,7 @@ class LinkService:
             raise UnknownWorkstation(f"no workstation is registered as {frame.workstation_id}")
         verify_frame(frame, load_public_key(workstation.public_key))
         self._fresh(frame, now)
-        return frame, workstation
+        return workstation
 
     def open(self, raw: str | bytes) -> Opened:
         now = self.clock()
@@ -93,7 +92,7 @@ class LinkService:
         if frame.type == "register":
             workstation = self._register(frame, now)
         elif frame.type == "hello":
-            frame, workstation = self._verified(raw, now)
+            workstation = self._verified(frame, now)
             info = WorkstationInfo.from_wire(frame.body)
             self.registry.seen(workstation.id, info=info, now=now)
         else:
@@ -152,7 +151,8 @@ class LinkService:
     def handle(self, workstation_id: str, raw: str | bytes) -> tuple[str, ...]:
         """One frame of an open connection; the frames to send back."""
         now = self.clock()
-        frame, workstation = self._verified(raw, now)
+        frame = parse_frame(raw)
+        workstation = self._verified(frame, now)
         if frame.workstation_id != workstation_id:
             raise BadSignature("a connection speaks for the workstation that opened it only")
         if not workstation.approved:

@@ -127,6 +127,19 @@ def test_credentials_over_the_link_unlock_through_the_actuator(
         payload = agent.gateway.state.qr_payload or ""
         assert pclogin.redeem_qr(store=site.store, payload=payload) == ws_id
         workstation = site.registry.require(ws_id)
+        # A tampered sealed credential, an unknown method, a server frame that
+        # is not JSON: each is dropped, nothing is unlocked, and the link stays up.
+        other = pclogin.password_command(workstation=workstation, account="x", password="y")
+        other.body["sealed"]["ct"] = other.body["sealed"]["ct"][:-4] + "AAAA"
+        commands.publish(site.store, ws_id, other)
+        commands.publish(
+            site.store,
+            ws_id,
+            commands.Command(commands.CommandKind.CREDENTIALS, {"method": "telepathy"}),
+        )
+        await server.link.connections[ws_id].send("not json")
+        await asyncio.sleep(0.3)
+        assert agent.actuator.calls == [] and agent.gateway.connected.is_set()
         commands.publish(
             site.store,
             ws_id,
