@@ -9,6 +9,7 @@ import contextlib
 import errno
 import platform
 import socket
+import ssl
 
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
@@ -58,6 +59,11 @@ def run_gateway(args: argparse.Namespace) -> int:
         raise InvalidRequest(f"--refused-retry: 0.1-3600 seconds, got {args.refused_retry}")
     if not str(args.server).startswith(("ws://", "wss://")):
         raise InvalidRequest(f"--server: expected a ws:// or wss:// URL, got {args.server!r}")
+    tls = None
+    if args.ca_file is not None:
+        if not args.ca_file.is_file():
+            raise InvalidRequest(f"--ca-file: no such file: {args.ca_file}")
+        tls = ssl.create_default_context(cafile=str(args.ca_file))
     info = WorkstationInfo(
         name=args.name or socket.gethostname(),
         domain=args.domain,

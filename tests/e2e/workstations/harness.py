@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,9 @@ class Site:
         server = await link.start("127.0.0.1", port)
         return Instance(link, server, port)
 
-    def agent(self, name: str, url: str, *, start: bool = True) -> Agent:
+    def agent(
+        self, name: str, url: str, *, tls: ssl.SSLContext | None = None, batch_size: int = 100
+    ) -> Agent:
         directory = self.tmp / name
         gateway = Gateway(
             identity=Identity.load_or_create(directory / "identity"),
@@ -120,6 +123,8 @@ class Site:
                 min_backoff=0.05,
                 max_backoff=0.2,
                 refused_retry=0.1,
+                tls=tls,
+                batch_size=batch_size,
             ),
         )
         assert isinstance(gateway.actuator, RecordingActuator)

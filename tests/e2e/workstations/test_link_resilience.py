@@ -38,10 +38,7 @@ def test_link_drop_mid_stream_loses_nothing_and_duplicates_nothing(
 
     async def scenario() -> tuple[str, set[str]]:
         server = await site.instance()
-        agent = site.agent("pc-drop", server.url)
-        agent.gateway.options = type(agent.gateway.options)(
-            **{**agent.gateway.options.__dict__, "batch_size": 7}
-        )
+        agent = site.agent("pc-drop", server.url, batch_size=7)
         ws_id = await _approved(site, agent)
         await until(lambda: len(agent.gateway.spool) == 0)
         recorded = set()
