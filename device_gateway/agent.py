@@ -29,7 +29,6 @@ from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import InvalidLinkMessage, SealedCredentialInvalid
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.model import WorkstationInfo
-from idp.workstations.pclogin import PASSWORD_PURPOSE
 from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_frame
 
 log = logging.getLogger(__name__)
@@ -263,7 +262,7 @@ class Gateway:
             opened = sealed.open_sealed(
                 box,
                 key=self.identity.key,
-                purpose=PASSWORD_PURPOSE,
+                purpose=sealed.PASSWORD_PURPOSE,
                 workstation_id=self.identity.workstation_id,
             )
             try:

@@ -75,7 +75,9 @@ def run_gateway(args: argparse.Namespace) -> int:
         identity=Identity.load_or_create(args.state_dir / "identity"),
         spool=Spool(args.state_dir / "spool"),
         actuator=actuator_for(args.actuator),
-        options=GatewayOptions(server_url=args.server, info=info, refused_retry=args.refused_retry),
+        options=GatewayOptions(
+            server_url=args.server, info=info, refused_retry=args.refused_retry, tls=tls
+        ),
     )
     print(f"workstation {gateway.identity.workstation_id} ({info.name}) → {args.server}")
 

@@ -105,8 +105,9 @@ def add_parsers(
     run.add_argument("--state-dir", type=Path, required=True, help="identity key and spool")
     run.add_argument("--name", help="the workstation's name (default: the host name)")
     run.add_argument("--domain", default="")
-    run.add_argument("--ca-file", type=Path,
-                     help="trust this CA (PEM) for the server's wss:// certificate")
+    run.add_argument(
+        "--ca-file", type=Path, help="trust this CA (PEM) for the server's wss:// certificate"
+    )
     run.add_argument(
         "--refused-retry",
         type=float,

@@ -14,11 +14,13 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from idp.store.ephemeral.base import EphemeralStore
 from idp.workstations.errors import InvalidLinkMessage
 from idp.workstations.model import WORKSTATION_ID
+
+if TYPE_CHECKING:  # the gateway reads commands without the server's stores
+    from idp.store.ephemeral.base import EphemeralStore
 
 CHANNEL = "workstations:commands"
 ALL = "*"

@@ -27,12 +27,12 @@ from idp.workstations.errors import (
 )
 from idp.workstations.model import WORKSTATION_ID, Workstation, load_public_key
 from idp.workstations.registry import AlarmState
+from idp.workstations.sealed import PASSWORD_PURPOSE
 
 QR_TTL = 120
 QR_SCHEME = "hideez-idp"
 _KEY = "ws-qr:"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
-PASSWORD_PURPOSE = "pc-login-password"
 MAX_PASSWORD = 512
 
 

@@ -24,6 +24,8 @@ from idp.workstations.wire import b64url, unb64url
 SUITE = "ECDH-P256+HKDF-SHA256+A256GCM"
 _INFO = b"hideez-idp sealed v1"
 MAX_PLAINTEXT = 4096
+#: the purpose a PC-login password is sealed for
+PASSWORD_PURPOSE = "pc-login-password"
 
 
 @dataclass(frozen=True)
