@@ -21,6 +21,7 @@ from idp.factors.password import hash_password
 from idp.runtime import Runtime, build_runtime
 from idp.workstations.events import EventType
 from idp.workstations.journal import EventJournal
+from idp.workstations.model import WorkstationStatus
 from idp.workstations.registry import WorkstationRepository
 from tests.conftest import REDIS_URL
 from tests.e2e.workstations.harness import free_port
@@ -147,6 +148,23 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
         assert "alarm: off" in status and "by boss" in status and "approved 1" in status
         assert main(["workstation", "events", ws_id]) == 0
         assert "lock" in capsys.readouterr().out
+        # Simulated gateways against the same link server: they register and wait for approval.
+        sim = [
+            "workstation-sim",
+            "--server",
+            f"ws://127.0.0.1:{port}/",
+            "--state-dir",
+            str(tmp_path / "sim"),
+            "--count",
+            "3",
+            "--interval",
+            "0.2",
+            "--duration",
+            "1.5",
+        ]
+        assert main(sim) == 0
+        assert capsys.readouterr().out.startswith("gateways 3, connected at the end 0, events")
+        assert registry.list(status=WorkstationStatus.PENDING).total == 3
     lifts = runtime.audit.list(kind=AuditKind.ALARM_LIFTED, newest_first=False).items
     assert [e.outcome for e in lifts] == [Outcome.FAILURE, Outcome.SUCCESS]
     assert lifts[1].actor == "admin:boss"
