@@ -28,8 +28,11 @@ from tests.e2e.workstations.harness import Site
 INFO = WorkstationInfo("pc-raw", "CORP", "Linux", "10.0.0.9", "1.0")
 
 
-async def _exchange(url: str, *frames: str | bytes) -> tuple[list[dict[str, object]], int | None]:
-    """Send ``frames``; the frames that came back and the close code."""
+async def _exchange(
+    url: str, *frames: str | bytes, last: str = ""
+) -> tuple[list[dict[str, object]], int | None]:
+    """Send ``frames``; the frames that came back (until one of type ``last``, or the server
+    closes) and the close code (None: still open)."""
     received: list[dict[str, object]] = []
     async with connect(url, max_size=None) as ws:
         try:
@@ -37,6 +40,8 @@ async def _exchange(url: str, *frames: str | bytes) -> tuple[list[dict[str, obje
                 await ws.send(frame)
             while True:
                 received.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                if received[-1]["type"] == last:
+                    return received, None
         except ConnectionClosed:
             pass
         except TimeoutError:
@@ -92,6 +97,7 @@ def test_refusals_through_the_socket(site: Site) -> None:
             _signed(key, "hello", INFO.to_wire()),
             _signed(key, "events", bad),
             _signed(key, "events", good),
+            last="ack",
         )
         kinds = [f["type"] for f in got]
         assert kinds[0] == "welcome" and "error" in kinds and kinds[-1] == "ack" and code is None
