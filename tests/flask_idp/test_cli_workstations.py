@@ -130,6 +130,22 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
             )
 
         _wait(lambda: seen(EventType.SERVER_CONNECTED))
+        settings = [
+            "workstation",
+            "settings",
+            ws_id,
+            "--lock-proximity",
+            "20",
+            "--unlock-proximity",
+            "80",
+            "--lock-timeout",
+            "10",
+        ]
+        assert main(settings) == 0
+        assert main(["workstation", "show", ws_id]) == 0
+        shown = capsys.readouterr().out
+        assert "status:     approved" in shown and "by cli" in shown
+        assert "'lock_proximity': 20, 'unlock_proximity': 80, 'lock_timeout': 10" in shown
         assert main(["workstation", "lock", ws_id]) == 0
         _wait(lambda: seen(EventType.LOCK, "admin"))
         assert main(["alarm", "on"]) == 0
@@ -148,6 +164,10 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
         assert "alarm: off" in status and "by boss" in status and "approved 1" in status
         assert main(["workstation", "events", ws_id]) == 0
         assert "lock" in capsys.readouterr().out
+        assert main(["workstation", "sessions", "--workstation", ws_id]) == 0
+        assert capsys.readouterr().out == "0 sessions\n"  # nobody unlocked this one
+        assert main(["workstation", "summary", "workstation"]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == "rows 0-0 of 0"
         # Simulated gateways against the same link server: they register and wait for approval.
         sim = [
             "workstation-sim",
