@@ -5,12 +5,12 @@ approved → settings → lock command → events → sessions and summaries."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from idp.audit import AuditKind
 from idp.directory.model import Company, Department
-from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql import Database, EmployeeRepository, OrganisationRepository
+from idp.workstations import commands, pclogin
+from idp.workstations.ca import LocalCa
 from idp.workstations.events import EventType, UnlockedBy
 from idp.workstations.model import ProximitySettings, WorkstationStatus
 from idp.workstations.summaries import SummaryKind, to_csv
@@ -27,11 +27,8 @@ def _people(db: Database) -> None:
     )
 
 
-def test_register_approve_settings_lock_events_sessions_summaries(
-    db: Database, ephemeral: EphemeralStore, tmp_path: Path
-) -> None:
-    _people(db)
-    site = Site(db, ephemeral, tmp_path)
+def test_register_approve_settings_lock_events_sessions_summaries(site: Site) -> None:
+    _people(site.db)
 
     async def scenario() -> None:
         server = await site.instance()
@@ -100,13 +97,7 @@ def test_register_approve_settings_lock_events_sessions_summaries(
     assert {"workstation_approved", "workstation_settings", "workstation_lock"} <= set(actions)
 
 
-def test_credentials_over_the_link_unlock_through_the_actuator(
-    db: Database, ephemeral: EphemeralStore, tmp_path: Path
-) -> None:
-    from idp.workstations import commands, pclogin
-    from idp.workstations.ca import LocalCa
-
-    site = Site(db, ephemeral, tmp_path)
+def test_credentials_over_the_link_unlock_through_the_actuator(site: Site) -> None:
     ca = LocalCa.create("logon CA", now=site.clock())
 
     async def scenario() -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from idp.admin.actors import FreshAuthentication
 from idp.store.ephemeral import RedisStore
-from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql import Database
 from idp.workstations.events import EventType, UnlockedBy
 from idp.workstations.model import WorkstationStatus
@@ -31,10 +30,7 @@ async def _approved(site: Site, agent: Agent) -> str:
     return ws_id
 
 
-def test_link_drop_mid_stream_loses_nothing_and_duplicates_nothing(
-    db: Database, ephemeral: EphemeralStore, tmp_path: Path
-) -> None:
-    site = Site(db, ephemeral, tmp_path)
+def test_link_drop_mid_stream_loses_nothing_and_duplicates_nothing(site: Site) -> None:
 
     async def scenario() -> tuple[str, set[str]]:
         server = await site.instance()
@@ -64,10 +60,7 @@ def test_link_drop_mid_stream_loses_nothing_and_duplicates_nothing(
     assert recorded <= set(ids), "an event was lost"
 
 
-def test_server_restart_gateways_reconnect_and_the_alarm_is_still_on(
-    db: Database, ephemeral: EphemeralStore, tmp_path: Path
-) -> None:
-    site = Site(db, ephemeral, tmp_path)
+def test_server_restart_gateways_reconnect_and_the_alarm_is_still_on(site: Site) -> None:
 
     async def scenario() -> None:
         server = await site.instance()
