@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from idp.store.sql.database import Database
 from idp.store.sql.models import EmployeeRow
 from idp.store.sql.repositories.common import Page, check_paging, require_aware
+from idp.workstations.errors import WorkstationNotApproved
 from idp.workstations.events import (
     CLOSES_SESSION,
     OPENS_SESSION,
@@ -30,6 +31,7 @@ from idp.workstations.events import (
     WorkstationEvent,
     is_skewed,
 )
+from idp.workstations.model import WorkstationStatus
 from idp.workstations.tables import (
     WorkstationAlarmRow,
     WorkstationEventRow,
@@ -120,11 +122,15 @@ class EventJournal:
         now: dt.datetime,
     ) -> Ingested:
         """Store the events not stored before and apply them to the sessions; unlocks after
-        the alarm was raised (while it is on) are flagged ``during_alarm``."""
+        the alarm was raised (while it is on) are flagged ``during_alarm``. Only an approved
+        workstation's events are taken (checked under its row lock)."""
         require_aware(now, "now")
         ids = [e.id for e in events]
         with self._db.transaction(write=True) as s:
-            s.get(WorkstationRow, workstation_id, with_for_update=True)
+            row = s.get(WorkstationRow, workstation_id, with_for_update=True)
+            if row is None or row.status != WorkstationStatus.APPROVED:
+                status = "not registered" if row is None else row.status
+                raise WorkstationNotApproved(f"{workstation_id} is {status}: events refused")
             alarm = s.get(WorkstationAlarmRow, 1)
             alarm_since = alarm.raised_at if alarm is not None and alarm.active else None
             known = set(

@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from idp.audit import AuditKind, Outcome
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
@@ -64,6 +66,7 @@ class LinkService:
         self.audit = audit
         self.clock = clock
         self.window = window
+        self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def _fresh(self, frame: SignedFrame, now: dt.datetime) -> None:
         skew = abs(frame.ts - now.timestamp())
@@ -149,27 +152,38 @@ class LinkService:
         return tuple(frames)
 
     def handle(self, workstation_id: str, raw: str | bytes) -> tuple[str, ...]:
-        """One frame of an open connection; the frames to send back."""
+        """One frame of an open connection; the frames to send back.
+
+        The key is the id's (an id is its key's fingerprint), so it is cached; whether the
+        workstation is still approved is checked in the transaction that stores its events.
+        """
         now = self.clock()
         frame = parse_frame(raw)
-        workstation = self._verified(frame, now)
         if frame.workstation_id != workstation_id:
             raise BadSignature("a connection speaks for the workstation that opened it only")
-        if not workstation.approved:
-            raise WorkstationNotApproved(f"{workstation.id} is {workstation.status.value}")
+        if frame.type not in ("events", "qr_request"):
+            raise InvalidLinkMessage(f"{frame.type} is only accepted as a connection's first frame")
+        verify_frame(frame, self._key(workstation_id))
+        self._fresh(frame, now)
         if frame.type == "events":
-            return self._events(workstation, frame, now)
-        if frame.type == "qr_request":
-            qr = issue_qr(store=self.store, workstation=workstation, now=now)
-            body = {"payload": qr.payload, "expires_at": qr.expires_at.isoformat()}
-            return (commands.Command(commands.CommandKind.QR, body).to_frame(),)
-        raise InvalidLinkMessage(f"{frame.type} is only accepted as a connection's first frame")
+            return self._events(workstation_id, frame, now)
+        workstation = self.registry.require(workstation_id)
+        qr = issue_qr(store=self.store, workstation=workstation, now=now)
+        body = {"payload": qr.payload, "expires_at": qr.expires_at.isoformat()}
+        return (commands.Command(commands.CommandKind.QR, body).to_frame(),)
 
-    def _events(
-        self, workstation: Workstation, frame: SignedFrame, now: dt.datetime
-    ) -> tuple[str, ...]:
+    def _key(self, workstation_id: str) -> ec.EllipticCurvePublicKey:
+        key = self._keys.get(workstation_id)
+        if key is None:
+            workstation = self.registry.get(workstation_id)
+            if workstation is None:
+                raise UnknownWorkstation(f"no workstation is registered as {workstation_id}")
+            key = self._keys[workstation_id] = load_public_key(workstation.public_key)
+        return key
+
+    def _events(self, workstation_id: str, frame: SignedFrame, now: dt.datetime) -> tuple[str, ...]:
         batch = events.parse_batch(frame.body)
-        ingested = self.journal.ingest(workstation.id, batch, now=now)
+        ingested = self.journal.ingest(workstation_id, batch, now=now)
         replies = [
             server_frame("ack", ids=list(ingested.acknowledged), skewed=list(ingested.skewed))
         ]

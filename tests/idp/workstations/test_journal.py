@@ -13,7 +13,8 @@ from idp.directory.model import Company, Department
 from idp.store.sql import Database, EmployeeRepository, OrganisationRepository
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.journal import EventJournal
-from idp.workstations.model import WorkstationInfo
+from idp.workstations.errors import WorkstationNotApproved
+from idp.workstations.model import WorkstationInfo, WorkstationStatus
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.summaries import Summaries, SummaryFilter, SummaryKind, to_csv
 from tests.store.sql.helpers import employee
@@ -36,6 +37,7 @@ def journal(db: Database) -> EventJournal:
     for ws, name in ((WS1, "pc-1"), (WS2, "pc-2")):
         registry.register(workstation_id=ws, public_key=ws, now=DAY1,
                           info=WorkstationInfo(name, "CORP", "Win", "10.0.0.1", "1"))  # fmt: skip
+        registry.set_status(ws, WorkstationStatus.APPROVED, by="root", now=DAY1)
     return EventJournal(db)
 
 
@@ -64,6 +66,17 @@ def test_ingestion_is_idempotent(journal: EventJournal) -> None:
     assert journal.events().total == 3
     (session,) = journal.sessions().items
     assert session.duration_seconds == 1800 and session.end_reason == "lock"
+
+
+def test_events_of_a_workstation_that_is_not_approved_are_refused(
+    journal: EventJournal, db: Database
+) -> None:
+    registry = WorkstationRepository(db)
+    registry.set_status(WS1, WorkstationStatus.UNAPPROVED, by="root", now=DAY1)
+    for ws in (WS1, "ws-" + "c" * 32):
+        with pytest.raises(WorkstationNotApproved, match="events refused"):
+            _ingest(journal, ws, _lock(DAY1))
+    assert journal.events().total == 0
 
 
 def test_sessions_open_close_supersede_and_end_on_link_loss(journal: EventJournal) -> None:
