@@ -11,9 +11,9 @@ import pytest
 
 from idp.directory.model import Company, Department
 from idp.store.sql import Database, EmployeeRepository, OrganisationRepository
+from idp.workstations.errors import WorkstationNotApproved
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.journal import EventJournal
-from idp.workstations.errors import WorkstationNotApproved
 from idp.workstations.model import WorkstationInfo, WorkstationStatus
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.summaries import Summaries, SummaryFilter, SummaryKind, to_csv
