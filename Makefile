@@ -76,6 +76,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/satosa_mfa.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/workstations.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

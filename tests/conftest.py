@@ -36,6 +36,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _TABLES = (
     "employee_groups, passkey_credentials, enrolment_links, employee_passwords, employees, "
     "departments, companies, positions, groups, audit_events, secret_keys"
+    ", workstations, workstation_events, workstation_sessions"
 )
 
 
@@ -112,6 +113,7 @@ def pg_db(_pg_database: Database) -> Database:
         conn.execute(
             text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
         )
+        conn.execute(text("UPDATE workstation_alarm SET active = false"))
     return _pg_database
 
 

@@ -19,6 +19,7 @@ PAIRS = [
     ("idp/config/directory.py", "docs/configuration.md"),
     ("idp/config/directory.py", "docs/directory.md"),
     ("idp/config/authenticator.py", "docs/authenticator.md"),
+    ("idp/config/workstations.py", "docs/workstations.md"),
 ]
 
 

@@ -25,6 +25,7 @@ from idp.config.schema import (
     UserVerification,
     WebAuthnSettings,
 )
+from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.factors.kinds import FactorKind
 from idp.policy import Policy, PolicySet
 
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "directory_cache_seconds",
     "passwords",
     "authenticator",
+    "workstations",
     "saml",
     "oidc",
     "wsfed",
@@ -110,6 +112,9 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
             "authenticator",
             lambda n: parse_authenticator(n, environ, base),
             AuthenticatorSettings(),
+        ),
+        workstations=part(
+            "workstations", lambda n: parse_workstations(n, base), WorkstationSettings()
         ),
     )
     if base_url is not None and policies is not None:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from idp.config.authenticator import AuthenticatorSettings
 from idp.config.directory import DirectorySettings
 from idp.config.passwords import PasswordSettings
+from idp.config.workstations import WorkstationSettings
 from idp.policy import PolicySet
 
 UserVerification = Literal["required", "preferred", "discouraged"]
@@ -76,6 +77,8 @@ class IdpConfig:
     #: directory sync sources (``idp.config.directory``); None: nothing is synchronised
     directory: DirectorySettings | None = None
     authenticator: AuthenticatorSettings = field(default_factory=AuthenticatorSettings)
+    #: the device gateways' link, the logon CA, the alarm (parsed by idp.config.workstations)
+    workstations: WorkstationSettings = field(default_factory=WorkstationSettings)
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 

@@ -7,4 +7,5 @@ package itself never imports them, so the dependency stays one way at run time.
 
 import idp.directory.sync.store
 import idp.factors.authenticator.store
-import idp.oidc.store  # noqa: F401
+import idp.oidc.store
+import idp.workstations.tables  # noqa: F401

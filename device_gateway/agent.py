@@ -1,0 +1,286 @@
+"""The gateway agent: one persistent, reconnecting link to the server.
+
+It opens with ``register`` (until the server has welcomed it once) or ``hello``, sends the
+spooled events in batches and removes each only when the server's ``ack`` names it, and
+carries out the server's commands through the OS actuator. When the link drops it waits
+(exponential backoff) and connects again; events that happen meanwhile wait in the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
+from device_gateway.identity import Identity
+from device_gateway.spool import Spool
+from idp.errors import IdpError
+from idp.workstations import sealed
+from idp.workstations.commands import Command, CommandKind
+from idp.workstations.errors import InvalidLinkMessage, SealedCredentialInvalid
+from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
+from idp.workstations.model import WorkstationInfo
+from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_frame
+
+log = logging.getLogger(__name__)
+ACK_TIMEOUT = 10.0
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    server_url: str
+    info: WorkstationInfo
+    batch_size: int = 100
+    min_backoff: float = 0.5
+    max_backoff: float = 30.0
+    #: how often a workstation the server refused (pending approval) asks again
+    refused_retry: float = 5.0
+    tls: ssl.SSLContext | None = None
+
+
+@dataclass
+class GatewayState:
+    """What the server last told this gateway."""
+
+    approved: bool = False
+    alarm: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    qr_payload: str | None = None
+    vault_tasks_ready: int = 0
+    last_error: dict[str, Any] | None = None
+    connections: int = 0
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        spool: Spool,
+        actuator: Actuator,
+        options: GatewayOptions,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.identity = identity
+        self.spool = spool
+        self.actuator = actuator
+        self.options = options
+        self.clock = clock
+        self.state = GatewayState()
+        self.connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._ws: ClientConnection | None = None
+
+    # -- what happens on the workstation ----------------------------------------------------
+
+    def record(self, type: EventType, **fields: Any) -> WorkstationEvent:
+        event = new_event(type, at=self.clock(), **fields)
+        self.spool.add(event)
+        self._wake.set()
+        return event
+
+    def unlocked(self, *, account: str, employee: str | None, unlocked_by: UnlockedBy) -> bool:
+        """The OS reports an unlock; during the alarm it is undone and reported refused."""
+        if self.state.alarm:
+            self._lock("alarm")
+            self.record(
+                EventType.UNLOCK_REFUSED,
+                account=account,
+                employee=employee,
+                unlocked_by=unlocked_by,
+            )
+            return False
+        self.record(EventType.UNLOCK, account=account, employee=employee, unlocked_by=unlocked_by)
+        return True
+
+    def _lock(self, reason: str) -> None:
+        try:
+            self.actuator.lock()
+        except ActuatorError as exc:
+            log.error("could not lock: %s", exc)
+            return
+        self.record(EventType.LOCK, details={"reason": reason})
+
+    # -- the link ---------------------------------------------------------------------------
+
+    def _frame(self, type: str, body: dict[str, Any]) -> str:
+        return sign_frame(
+            key=self.identity.key,
+            type=type,
+            body=body,
+            workstation_id=self.identity.workstation_id,
+            ts=int(self.clock().timestamp()),
+        )
+
+    def _opening(self) -> str:
+        body: dict[str, Any] = self.options.info.to_wire()
+        if self.identity.registered:
+            return self._frame("hello", body)
+        return self._frame("register", {**body, "public_key": self.identity.public_key})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the link up until ``stop`` is set."""
+        self.record(EventType.SERVICE_STARTED)
+        backoff = self.options.min_backoff
+        while not stop.is_set():
+            wait = backoff
+            try:
+                welcomed = await self._connection(stop)
+                # Refused (not approved yet): ask again at a steady pace, the server answered.
+                wait = self.options.min_backoff if welcomed else self.options.refused_retry
+                backoff = self.options.min_backoff
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
+                log.info("link to %s down: %s", self.options.server_url, exc)
+                backoff = min(backoff * 2, self.options.max_backoff)
+            if stop.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+        self.record(EventType.SERVICE_STOPPED)
+
+    async def _connection(self, stop: asyncio.Event) -> bool:
+        """One connection, until it closes; False if the server refused it at once."""
+        try:
+            client = connect(
+                self.options.server_url,
+                ssl=self.options.tls,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=5,
+            )
+        except InvalidURI as exc:
+            raise OSError(str(exc)) from exc
+        async with client as ws:
+            await ws.send(self._opening())
+            first = parse_server_frame(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT))
+            if first["type"] != "welcome":
+                self._refused(first)
+                return False
+            self.identity.mark_registered()
+            self.state.approved, self.state.last_error = True, None
+            self.state.connections += 1
+            self._ws = ws
+            self.record(EventType.SERVER_CONNECTED)
+            sender = asyncio.create_task(self._send_loop(ws))
+            stopper = asyncio.create_task(self._close_on(stop, ws))
+            try:
+                async for raw in ws:
+                    try:
+                        self._on_frame(parse_server_frame(raw))
+                    except IdpError as exc:
+                        # A frame or command we cannot use is dropped; the link stays up.
+                        log.error("ignored a server frame: %s", exc.description)
+            finally:
+                sender.cancel()
+                stopper.cancel()
+                self._ws = None
+                self.connected.clear()
+                if not stop.is_set():
+                    self.record(EventType.SERVER_DISCONNECTED)
+        return True
+
+    def _refused(self, frame: dict[str, Any]) -> None:
+        self.state.last_error = frame
+        self.state.approved = False
+        if frame.get("error") == "unknown_workstation":
+            # The server forgot us (a new database): register again on the next attempt.
+            self.identity.registered = False
+        log.info("server refused the link: %s", frame.get("error_description"))
+
+    @staticmethod
+    async def _close_on(stop: asyncio.Event, ws: ClientConnection) -> None:
+        await stop.wait()
+        await ws.close()
+
+    async def _send_loop(self, ws: ClientConnection) -> None:
+        self.connected.set()
+        while True:
+            batch = self.spool.pending(self.options.batch_size)
+            if not batch:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self._acked.clear()
+            await ws.send(self._frame("events", {"events": [e.to_wire() for e in batch]}))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
+
+    async def request_qr(self) -> None:
+        if self._ws is not None:
+            await self._ws.send(self._frame("qr_request", {}))
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ack":
+            self.spool.ack([str(i) for i in frame.get("ids", [])])
+            self._acked.set()
+        elif kind == "command":
+            self._command(Command.from_wire(frame))
+        elif kind == "error":
+            self.state.last_error = frame
+            self._acked.set()
+            log.error("server: %s", frame.get("error_description"))
+
+    def _command(self, command: Command) -> None:
+        body = command.body
+        if command.kind is CommandKind.SETTINGS:
+            self.state.settings = dict(body)
+        elif command.kind is CommandKind.LOCK:
+            self._lock(str(body.get("reason", "server")))
+        elif command.kind is CommandKind.ALARM:
+            self.state.alarm = bool(body.get("active"))
+        elif command.kind is CommandKind.CREDENTIALS:
+            self._credentials(body)
+        elif command.kind is CommandKind.QR:
+            self.state.qr_payload = str(body.get("payload"))
+        elif command.kind is CommandKind.STATUS:
+            self.state.approved = body.get("status") == "approved"
+        elif command.kind is CommandKind.VAULT_TASKS:
+            self.state.vault_tasks_ready += 1
+
+    def _credentials(self, body: dict[str, Any]) -> None:
+        account = str(body.get("account", ""))
+        if self.state.alarm:
+            self.record(EventType.UNLOCK_REFUSED, account=account, details={"reason": "alarm"})
+            return
+        method = body.get("method")
+        if method == "password":
+            box = sealed.Sealed.from_wire(body.get("sealed"))
+            opened = sealed.open_sealed(
+                box,
+                key=self.identity.key,
+                purpose=sealed.PASSWORD_PURPOSE,
+                workstation_id=self.identity.workstation_id,
+            )
+            try:
+                secret = opened.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SealedCredentialInvalid("the sealed password is not UTF-8 text") from None
+        elif method == "certificate":
+            secret = str(body.get("certificate", ""))
+        else:
+            raise InvalidLinkMessage(f"credentials: unknown method {method!r}")
+        try:
+            self.actuator.unlock(LogonCredential(account, method, secret))
+        except ActuatorError as exc:
+            log.error("could not unlock: %s", exc)
+            return
+        self.record(
+            EventType.UNLOCK,
+            account=account,
+            unlocked_by=UnlockedBy.PHONE,
+            details={"method": method},
+        )

@@ -1,0 +1,111 @@
+"""The long-running commands: ``link serve`` (the server side), ``gateway run`` and
+``workstation-sim`` (the workstation side; these need no server configuration)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import platform
+import socket
+import ssl
+
+from device_gateway.actuator import actuator_for
+from device_gateway.agent import Gateway, GatewayOptions
+from device_gateway.identity import Identity
+from device_gateway.simulator import simulate
+from device_gateway.spool import Spool
+from flask_idp.commands import ListenFailed
+from flask_idp.link_server import LinkServer, run_forever, tls_context
+from idp.errors import InvalidRequest
+from idp.runtime import Runtime
+from idp.workstations.model import WorkstationInfo
+from idp.workstations.services import Workstations
+
+VERSION = "1.0.0"
+
+
+def serve_link(runtime: Runtime, parts: Workstations, *, host: str | None, port: int | None) -> int:
+    settings = runtime.config.workstations.link
+    tls = None
+    if settings.tls is not None:
+        tls = tls_context(str(settings.tls.cert), str(settings.tls.key))
+    server = LinkServer(parts.link, runtime.ephemeral)
+    host, port = host or settings.host, port or settings.port
+    try:
+        asyncio.run(run_forever(server, host, port, tls))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenFailed(
+                f"cannot listen on {host}:{port}: the port is in use by another process "
+                "(another link server?); stop it or set workstations.link.port"
+            ) from exc
+        raise ListenFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return 0
+
+
+def _local_ip() -> str:
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent for a UDP connect
+        return str(s.getsockname()[0])
+    return "127.0.0.1"
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    if not 0.1 <= args.refused_retry <= 3600:
+        raise InvalidRequest(f"--refused-retry: 0.1-3600 seconds, got {args.refused_retry}")
+    if not str(args.server).startswith(("ws://", "wss://")):
+        raise InvalidRequest(f"--server: expected a ws:// or wss:// URL, got {args.server!r}")
+    tls = None
+    if args.ca_file is not None:
+        if not args.ca_file.is_file():
+            raise InvalidRequest(f"--ca-file: no such file: {args.ca_file}")
+        tls = ssl.create_default_context(cafile=str(args.ca_file))
+    info = WorkstationInfo(
+        name=args.name or socket.gethostname(),
+        domain=args.domain,
+        os=f"{platform.system()} {platform.release()}"[:128],
+        ip=_local_ip(),
+        client_version=VERSION,
+    )
+    gateway = Gateway(
+        identity=Identity.load_or_create(args.state_dir / "identity"),
+        spool=Spool(args.state_dir / "spool"),
+        actuator=actuator_for(args.actuator),
+        options=GatewayOptions(
+            server_url=args.server, info=info, refused_retry=args.refused_retry, tls=tls
+        ),
+    )
+    print(f"workstation {gateway.identity.workstation_id} ({info.name}) → {args.server}")
+
+    async def main() -> None:
+        await gateway.run(asyncio.Event())
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
+
+
+def run_simulator(args: argparse.Namespace) -> int:
+    if not 1 <= args.count <= 10_000:
+        raise InvalidRequest(f"--count: 1-10000 gateways, got {args.count}")
+    if args.interval <= 0 or args.duration <= 0:
+        raise InvalidRequest("--interval and --duration must be positive")
+    report = asyncio.run(
+        simulate(
+            server_url=args.server,
+            directory=args.state_dir,
+            count=args.count,
+            interval=args.interval,
+            duration=args.duration,
+        )
+    )
+    print(
+        f"gateways {report.gateways}, connected at the end {report.connected}, events "
+        f"recorded {report.events_recorded}, not yet acknowledged "
+        f"{report.events_unacknowledged}"
+    )
+    return 0

@@ -1,0 +1,268 @@
+"""``hideez-idp workstation …``, ``alarm …``, ``link serve``, ``gateway run`` and
+``workstation-sim``: parsers and handlers, registered by :mod:`flask_idp.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from idp.admin.actors import AdminActor, AdminRole, FreshAuthentication, NotPermitted
+from idp.admin.workstations import WorkstationAdmin
+from idp.audit import AuditKind, Outcome
+from idp.config.loader import load_config
+from idp.errors import IdpError, InvalidRequest
+from idp.runtime import Runtime, build_runtime
+from idp.workstations.model import ProximitySettings, WorkstationStatus
+from idp.workstations.services import Workstations, build_workstations
+from idp.workstations.summaries import SummaryKind
+
+#: the top-level commands this module handles
+COMMANDS = frozenset({"workstation", "alarm", "link", "gateway", "workstation-sim"})
+#: the CLI operator administers the server it runs on
+OPERATOR = AdminActor("cli", AdminRole.ADMIN)
+_STATUS_ACTIONS = {
+    "approve": WorkstationStatus.APPROVED,
+    "unapprove": WorkstationStatus.UNAPPROVED,
+    "remove": WorkstationStatus.REMOVED,
+}
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[..., argparse.ArgumentParser],
+) -> None:
+    def group(name: str, text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return command(sub, name, text).add_subparsers(
+            dest="action", required=True, metavar="ACTION"
+        )
+
+    ws = group("workstation", "list, approve and lock workstations; events, sessions, summaries")
+    listing = command(ws, "list", "list workstations by name")
+    listing.add_argument("--status", choices=[s.value for s in WorkstationStatus])
+    listing.add_argument("--search", help="only those whose name, domain or id has this")
+    listing.add_argument("--limit", type=int, default=100)
+    for name, text in (
+        ("show", "show one workstation"),
+        ("approve", "approve a workstation"),
+        ("unapprove", "refuse a workstation (it may be approved again)"),
+        ("remove", "remove a workstation for good"),
+        ("lock", "lock a connected workstation now"),
+    ):
+        command(ws, name, text).add_argument("workstation_id")
+    settings = command(ws, "settings", "change an approved workstation's proximity settings")
+    settings.add_argument("workstation_id")
+    for option, default in (
+        ("--lock-proximity", 30),
+        ("--unlock-proximity", 70),
+        ("--lock-timeout", 5),
+    ):
+        settings.add_argument(option, type=int, default=default, help=f"default {default}")
+    events = command(ws, "events", "a workstation's newest events")
+    events.add_argument("workstation_id")
+    events.add_argument("--limit", type=int, default=50)
+    sessions = command(ws, "sessions", "newest sessions (who unlocked which PC, when, how)")
+    sessions.add_argument("--workstation", dest="workstation_id")
+    sessions.add_argument("--limit", type=int, default=50)
+    summary = command(ws, "summary", "a summary of sessions, as a table or CSV")
+    summary.add_argument("kind", choices=[k.value for k in SummaryKind])
+    summary.add_argument("--since", type=_day, help="first day (YYYY-MM-DD, UTC)")
+    summary.add_argument("--until", type=_day, help="day after the last (YYYY-MM-DD)")
+    summary.add_argument("--employee", help="username")
+    summary.add_argument("--workstation", dest="workstation_id")
+    summary.add_argument("--csv", type=Path, help="write every row as CSV to this file")
+    summary.add_argument("--offset", type=int, default=0)
+    summary.add_argument("--limit", type=int, default=100)
+    ca = command(ws, "ca-init", "create the local CA for passwordless PC login")
+    ca.add_argument("--key", type=Path, required=True)
+    ca.add_argument("--cert", type=Path, required=True)
+    ca.add_argument("--common-name", default="hideez-idp logon CA")
+
+    alarm = group("alarm", "the emergency alarm: lock every workstation, refuse unlocks")
+    command(alarm, "on", "raise the alarm")
+    off = command(alarm, "off", "lift the alarm (an alarm admin re-enters their password)")
+    off.add_argument(
+        "--admin", required=True, help="an employee named in workstations.alarm_admins"
+    )
+    off.add_argument(
+        "--password-file",
+        type=Path,
+        help="read the password from this file ('-' for stdin); else a prompt",
+    )
+    command(alarm, "status", "show the alarm and the workstations")
+
+    link = group("link", "the workstations' link server")
+    serve = command(link, "serve", "serve the workstation link (WebSocket)")
+    serve.add_argument("--host", help="default: workstations.link.host")
+    serve.add_argument("--port", type=int, help="default: workstations.link.port")
+
+    gateway = group("gateway", "the device gateway that runs on a workstation")
+    run = command(gateway, "run", "run the gateway agent")
+    run.add_argument("--server", required=True, help="the link URL, wss://idp.example.com:8765/")
+    run.add_argument("--state-dir", type=Path, required=True, help="identity key and spool")
+    run.add_argument("--name", help="the workstation's name (default: the host name)")
+    run.add_argument("--domain", default="")
+    run.add_argument(
+        "--ca-file", type=Path, help="trust this CA (PEM) for the server's wss:// certificate"
+    )
+    run.add_argument(
+        "--refused-retry",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often to ask again while not approved (default 5)",
+    )
+    run.add_argument(
+        "--actuator", default="auto", choices=["auto", "windows", "linux", "recording"]
+    )
+
+    sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
+    sim.add_argument("--server", required=True, help="the link URL")
+    sim.add_argument("--state-dir", type=Path, required=True)
+    sim.add_argument("--count", type=int, default=1, help="how many gateways (default 1)")
+    sim.add_argument("--interval", type=float, default=1.0, help="seconds between events")
+    sim.add_argument("--duration", type=float, default=10.0, help="seconds to run")
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def run(args: argparse.Namespace, config_path: Path) -> int:
+    if args.command == "gateway":
+        from flask_idp.cli_gateway import run_gateway
+
+        return run_gateway(args)
+    if args.command == "workstation-sim":
+        from flask_idp.cli_gateway import run_simulator
+
+        return run_simulator(args)
+    runtime = build_runtime(load_config(config_path))
+    try:
+        parts = build_workstations(runtime)
+        if args.command == "link":
+            from flask_idp.cli_gateway import serve_link
+
+            return serve_link(runtime, parts, host=args.host, port=args.port)
+        if args.command == "alarm":
+            return _alarm(runtime, parts, args)
+        return _workstation(runtime, parts, args)
+    finally:
+        runtime.close()
+
+
+def _single_process_note(runtime: Runtime) -> None:
+    if runtime.config.ephemeral_url.startswith("memory"):
+        print(
+            "note: ephemeral_url is memory://, so a link server in another process does not "
+            "hear this command now; workstations get the stored state when they next connect "
+            "(set ephemeral_url: redis://… to reach them at once)",
+            file=sys.stderr,
+        )
+
+
+def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
+    action = args.action
+    if action in {*_STATUS_ACTIONS, "lock", "settings"}:
+        _single_process_note(runtime)
+    actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
+    now = runtime.now()
+    if action in _STATUS_ACTIONS:
+        changed = actions.set_status(
+            now=now,
+            actor=OPERATOR,
+            workstation_id=args.workstation_id,
+            status=_STATUS_ACTIONS[action],
+        )
+        print(f"{changed.id} ({changed.info.name}) is now {changed.status.value}")
+    elif action == "lock":
+        locked = actions.lock_workstation(
+            now=now, actor=OPERATOR, workstation_id=args.workstation_id
+        )
+        print(f"lock sent to {locked.id} ({locked.info.name})")
+    elif action == "settings":
+        settings = ProximitySettings(args.lock_proximity, args.unlock_proximity, args.lock_timeout)
+        actions.update_settings(
+            now=now, actor=OPERATOR, workstation_id=args.workstation_id, settings=settings
+        )
+        print(f"settings of {args.workstation_id}: {settings.to_wire()}")
+    elif action == "ca-init":
+        from idp.workstations.ca import LocalCa
+
+        if args.key.exists() or args.cert.exists():
+            raise InvalidRequest(f"refusing to overwrite {args.key} or {args.cert}")
+        LocalCa.create(args.common_name, now=runtime.now()).save(args.key, args.cert)
+        print(f"local logon CA written: {args.cert} (key {args.key}, mode 0600)")
+    else:
+        from flask_idp.cli_workstation_views import show
+
+        return show(runtime, parts, args)
+    return 0
+
+
+def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
+    actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
+    now = runtime.now()
+    if args.action in ("on", "off"):
+        _single_process_note(runtime)
+    if args.action == "on":
+        actions.raise_alarm(now=now, actor=OPERATOR)
+        print("alarm ON: every connected workstation is locked; unlocks are refused")
+    elif args.action == "off":
+        try:
+            proof = _reauthenticate(runtime, args)
+        except IdpError as exc:
+            runtime.audit.append_event(
+                kind=AuditKind.ALARM_LIFTED,
+                at=runtime.now(),
+                actor=f"admin:{args.admin}"[:255],
+                outcome=Outcome.FAILURE,
+                reason=exc.description,
+            )
+            raise
+        actions.lift_alarm(now=now, actor=AdminActor(proof.admin, AdminRole.ADMIN), proof=proof)
+        print(f"alarm lifted by {proof.admin}")
+    else:
+        state, counts = parts.registry.alarm(), parts.registry.counts()
+        print(f"alarm: {'ON' if state.active else 'off'}")
+        if state.raised_at:
+            print(f"raised: {state.raised_at:%Y-%m-%d %H:%M:%S}Z by {state.raised_by}")
+        if state.lifted_at:
+            print(f"last lifted: {state.lifted_at:%Y-%m-%d %H:%M:%S}Z by {state.lifted_by}")
+        print(
+            "registered: " + ", ".join(f"{s.value} {counts.get(s, 0)}" for s in WorkstationStatus)
+        )
+    return 0
+
+
+def _reauthenticate(runtime: Runtime, args: argparse.Namespace) -> FreshAuthentication:
+    """The lifting admin proves who they are now, with their password (two-factor mode)."""
+    from idp.factors.password_signin import check_password_attempt
+
+    username = args.admin
+    if username not in runtime.config.workstations.alarm_admins:
+        raise NotPermitted(f"{username!r} is not in workstations.alarm_admins")
+    if args.password_file is None:
+        password = getpass.getpass(f"password of {username}: ")
+    elif str(args.password_file) == "-":
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = args.password_file.read_text(encoding="utf-8").rstrip("\n")
+    use = check_password_attempt(
+        repository=runtime.passwords,
+        ephemeral=runtime.ephemeral,
+        employee=runtime.employees.get_by_username(username),
+        username=username,
+        password=password,
+        client_ip="cli",
+        now=runtime.now(),
+        params=runtime.password_params,
+        limits=runtime.config.passwords.limits,
+    )
+    return FreshAuthentication(username, use.at, "pwd")
