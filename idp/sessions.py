@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -48,6 +49,8 @@ SESSION_ID_BYTES = 32
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _KEY_PREFIX = "session:"
 _PARTICIPANT = "p:"
+#: per employee, a hash of their session ids (field) → creation time: what admins list and end
+_EMPLOYEE_PREFIX = "employee_sessions:"
 MAX_PARTICIPANT_LENGTH = 2048
 SCHEMA_VERSION = b"1"
 
@@ -124,6 +127,23 @@ class _Stored:
     participants: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """A live session as an admin sees it: ``handle`` names it without being the bearer id."""
+
+    handle: str
+    employee_id: str
+    created_at: dt.datetime
+    auth_time: dt.datetime
+    factors: tuple[FactorUse, ...]
+    participants: tuple[str, ...]
+
+
+def session_handle(session_id: str) -> str:
+    """A stable public name for a session: the session id itself is a bearer credential."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:24]
+
+
 def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
     try:
         if fields.get("v") != SCHEMA_VERSION:
@@ -189,7 +209,62 @@ class SessionStore:
             },
             ttl=self._idle,
         )
+        # The index lives as long as the longest session in it; stale ids are skipped on read.
+        self._store.hash_put(
+            _EMPLOYEE_PREFIX + employee_id,
+            {session_id: _iso(now).encode()},
+            ttl=int(self._absolute.total_seconds()),
+        )
         return context
+
+    def for_employee(self, employee_id: str, *, now: dt.datetime) -> tuple[SessionSummary, ...]:
+        """The employee's live sessions, oldest first (reading does not extend their idle
+        time: an admin looking is not the employee using it)."""
+        index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
+        found = []
+        for session_id in index:
+            fields = self._store.hash_get(_KEY_PREFIX + session_id) if self.is_well_formed(
+                session_id
+            ) else None
+            if fields is None:
+                continue
+            try:
+                stored = _decode(session_id, fields)
+            except CorruptSession:
+                continue
+            if stored.context.employee_id != employee_id or now >= (
+                stored.created_at + self._absolute
+            ):
+                continue
+            found.append(
+                SessionSummary(
+                    handle=session_handle(session_id),
+                    employee_id=employee_id,
+                    created_at=stored.created_at,
+                    auth_time=stored.context.auth_time,
+                    factors=stored.context.factors,
+                    participants=stored.participants,
+                )
+            )
+        return tuple(sorted(found, key=lambda x: (x.created_at, x.handle)))
+
+    def end_for_employee(self, employee_id: str, *, handle: str | None = None) -> int:
+        """End the employee's sessions (only the one named by ``handle`` if given); how many
+        were live. Relying parties are not told: this is an admin's lock-out, not a logout."""
+        index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
+        ended = 0
+        for session_id in index:
+            if handle is not None and session_handle(session_id) != handle:
+                continue
+            if not self.is_well_formed(session_id):
+                continue
+            fields = self._store.hash_get(_KEY_PREFIX + session_id)
+            if fields is not None and fields.get("employee_id") == employee_id.encode():
+                self._store.delete(_KEY_PREFIX + session_id)
+                ended += 1
+        if handle is None:
+            self._store.delete(_EMPLOYEE_PREFIX + employee_id)
+        return ended
 
     def _load(self, session_id: str, now: dt.datetime) -> _Stored | None:
         """One round trip (two when the session has outlived its absolute lifetime)."""

@@ -19,6 +19,9 @@ def register_blueprints(app: Flask, runtime: Runtime) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkey.bp)
     app.register_blueprint(password.bp)
+    from flask_idp.api import bp as admin_api
+
+    app.register_blueprint(admin_api)
     for name in runtime.protocols:
         module = importlib.import_module(f"flask_idp.blueprints.{name}")
         app.register_blueprint(module.bp)

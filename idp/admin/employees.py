@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from idp.audit import AuditEntry, AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
-from idp.errors import InvalidRequest, NotFound
+from idp.errors import Conflict, InvalidRequest, NotFound
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
 from idp.store.sql.repositories.passwords import PasswordRepository
@@ -306,3 +306,25 @@ def _choice(value: str, choices: list[str], option: str, listed: str) -> str:
     if value not in choices:
         raise InvalidEmployeeInput(f"{option}: expected one of {listed}, got {value!r}")
     return value
+
+
+class EmployeeIsAdmin(Conflict):
+    """The employee has an admin account; it must be removed before the employee is."""
+
+    error = "employee_is_admin"
+
+
+def delete_employee(
+    *,
+    employees: EmployeeRepository,
+    audit: AuditRepository,
+    employee: Employee,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    """Delete the employee with every factor and link (the store cascades) and audit it.
+
+    The caller ends their sessions and checks that no admin account is theirs first.
+    """
+    employees.delete(employee.id)
+    audit.append(_entry(AuditKind.EMPLOYEE_DELETED, employee, ("username",), actor=actor, now=now))
