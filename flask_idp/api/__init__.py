@@ -105,8 +105,11 @@ def _respond(op: Operation, result: BaseModel | None) -> Answer:
 
 
 def _send(op: Operation, answer: Answer, result: BaseModel | None, replayed: bool) -> Response:
-    response = Response(answer.body or None, status=answer.status,
-                        mimetype="application/json" if answer.body else None)  # fmt: skip
+    response = Response(
+        answer.body or None,
+        status=answer.status,
+        mimetype="application/json" if answer.body else None,
+    )
     if op.etag and result is not None:
         response.headers["ETag"] = etag_of(result)
     if replayed:
@@ -134,11 +137,21 @@ def operation(
     permission is what the document lists (the method checks it again when called)."""
 
     def register(handler: Callable[..., BaseModel | None]) -> Callable[..., BaseModel | None]:
-        op = Operation(method=method, path=path, operation_id=handler.__name__,
-                       summary=summary, tag=tag,
-                       permission=getattr(needs, "__permission__", None), response=response,
-                       status=status, query=query, body=body, if_match=if_match,
-                       idempotent=idempotent, etag=etag)  # fmt: skip
+        op = Operation(
+            method=method,
+            path=path,
+            operation_id=handler.__name__,
+            summary=summary,
+            tag=tag,
+            permission=getattr(needs, "__permission__", None),
+            response=response,
+            status=status,
+            query=query,
+            body=body,
+            if_match=if_match,
+            idempotent=idempotent,
+            etag=etag,
+        )
         OPERATIONS.append(op)
 
         def view(**params: str) -> Response:

@@ -23,8 +23,11 @@ from flask_idp.api.problems import MEDIA_TYPE, Problem
 _REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{(\w+)\}")
 #: problems any authenticated operation may answer with
-_COMMON = {400: "malformed request", 401: "no or invalid API key",
-           403: "the role or the key's scopes do not allow it"}  # fmt: skip
+_COMMON = {
+    400: "malformed request",
+    401: "no or invalid API key",
+    403: "the role or the key's scopes do not allow it",
+}
 
 
 def _models() -> list[type[BaseModel]]:
@@ -60,33 +63,64 @@ def _problems(op: Operation) -> dict[int, str]:
     if op.if_match:
         codes.update({412: "If-Match is not the current ETag", 428: "If-Match missing"})
     if op.idempotent:
-        codes.update({409: "a request with this key is in progress",
-                      422: "invalid input, or the key was used for another request"})  # fmt: skip
+        codes.update(
+            {
+                409: "a request with this key is in progress",
+                422: "invalid input, or the key was used for another request",
+            }
+        )
     return codes
 
 
 def _parameters(op: Operation, defs: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 1400}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 1400},
+        }
         for name in _PARAM.findall(op.path)
-    ]  # fmt: skip
+    ]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=_REF)
         defs.update(schema.pop("$defs", {}))
         for name, prop in schema.get("properties", {}).items():
             prop = _without_null(prop)
-            params.append({"name": name, "in": "query", "required": False, "schema": prop,
-                           "description": prop.get("description", "")})  # fmt: skip
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": prop,
+                    "description": prop.get("description", ""),
+                }
+            )
     if op.if_match:
-        params.append({"name": "If-Match", "in": "header", "required": op.method == "PATCH",
-                       "schema": {"type": "string", "maxLength": 200},
-                       "description": "the ETag of the version being changed"})  # fmt: skip
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": op.method == "PATCH",
+                "schema": {"type": "string", "maxLength": 200},
+                "description": "the ETag of the version being changed",
+            }
+        )
     if op.idempotent:
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                                  "pattern": "^[\\x20-\\x7e]+$"},
-                       "description": "a retry with the same key returns the first answer"})  # fmt: skip
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[\\x20-\\x7e]+$",
+                },
+                "description": "a retry with the same key returns the first answer",
+            }
+        )
     return params
 
 
@@ -104,23 +138,34 @@ def _operation(op: Operation, refs: dict[type[BaseModel], Any], defs: dict[str, 
     if op.response is None:
         responses[str(op.status)] = {"description": "done"}
     else:
-        ok: dict[str, Any] = {"description": "OK",
-                              "content": {"application/json": {"schema": refs[op.response]}}}  # fmt: skip
+        ok: dict[str, Any] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": refs[op.response]}},
+        }
         if op.etag:
             ok["headers"] = {"ETag": {"schema": {"type": "string"}}}
         responses[str(op.status)] = ok
     for code, text in sorted(_problems(op).items()):
-        responses[str(code)] = {"description": text,
-                                "content": {MEDIA_TYPE: {"schema": refs[Problem]}}}  # fmt: skip
+        responses[str(code)] = {
+            "description": text,
+            "content": {MEDIA_TYPE: {"schema": refs[Problem]}},
+        }
     needs = f" Needs `{op.permission.value}`." if op.permission else ""
-    spec: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
-                            "description": op.summary + "." + needs, "tags": [op.tag],
-                            "parameters": _parameters(op, defs), "responses": responses}  # fmt: skip
+    spec: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": op.summary + "." + needs,
+        "tags": [op.tag],
+        "parameters": _parameters(op, defs),
+        "responses": responses,
+    }
     if op.permission is not None:
         spec["x-permission"] = op.permission.value
     if op.body is not None:
-        spec["requestBody"] = {"required": True,
-                               "content": {"application/json": {"schema": refs[op.body]}}}  # fmt: skip
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[op.body]}},
+        }
     return spec
 
 
@@ -137,7 +182,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Employees, passkeys, sessions, admin accounts, API keys, "
             "audit and relying parties. See docs/api.md.",
-        },  # fmt: skip
+        },
         "servers": [{"url": PREFIX}],
         "security": [{"apiKey": []}],
         "paths": paths,
@@ -145,7 +190,7 @@ def document() -> dict[str, Any]:
             "schemas": defs,
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "hik_<id>_<secret>"}
-            },  # fmt: skip
+            },
         },
     }
 

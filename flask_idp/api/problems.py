@@ -34,14 +34,22 @@ class Problem(Output):
     errors: list[FieldError] = Field(default_factory=list)
 
 
-def problem_response(status: int, error: str, detail: str, error_id: str,
-                     errors: list[FieldError] | None = None) -> Response:  # fmt: skip
+def problem_response(
+    status: int, error: str, detail: str, error_id: str, errors: list[FieldError] | None = None
+) -> Response:
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    body = Problem(type=f"urn:hideez-idp:error:{error}", title=title, status=status,
-                   detail=detail, error=error, error_id=error_id, errors=errors or [])  # fmt: skip
+    body = Problem(
+        type=f"urn:hideez-idp:error:{error}",
+        title=title,
+        status=status,
+        detail=detail,
+        error=error,
+        error_id=error_id,
+        errors=errors or [],
+    )
     response = Response(body.model_dump_json(), status=status, mimetype=MEDIA_TYPE)
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
@@ -63,8 +71,7 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
 
 @bp.errorhandler(IdpError)
 def _idp_error(exc: IdpError) -> Response:
-    log.info("api refused: %s %s (%s) id=%s", exc.status, exc.error, exc.description,
-             exc.error_id)  # fmt: skip
+    log.info("api refused: %s %s (%s) id=%s", exc.status, exc.error, exc.description, exc.error_id)
     errors = exc.errors if isinstance(exc, InvalidInput) else None
     return problem_response(exc.status, exc.error, exc.description, exc.error_id, errors)
 

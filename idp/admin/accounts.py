@@ -76,17 +76,25 @@ class ApiKeyOut(Output):
 
     @classmethod
     def of(cls, k: ApiKey) -> ApiKeyOut:
-        return cls(id=k.id, admin_id=k.admin_id, name=k.name, scopes=sorted(k.scopes),
-                   created_at=k.created_at, expires_at=k.expires_at, revoked_at=k.revoked_at,
-                   last_used_at=k.last_used_at)  # fmt: skip
+        return cls(
+            id=k.id,
+            admin_id=k.admin_id,
+            name=k.name,
+            scopes=sorted(k.scopes),
+            created_at=k.created_at,
+            expires_at=k.expires_at,
+            revoked_at=k.revoked_at,
+            last_used_at=k.last_used_at,
+        )
 
 
 class ApiKeyCreate(Input):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Permission] = Field(min_length=1, max_length=len(Permission))
     expires_in_days: int = Field(default=90, ge=1, le=MAX_KEY_DAYS)
-    admin_id: str | None = Field(default=None, max_length=64,
-                                 description="whose key (default: the caller's own)")  # fmt: skip
+    admin_id: str | None = Field(
+        default=None, max_length=64, description="whose key (default: the caller's own)"
+    )
 
 
 class ApiKeyCreated(Output):
@@ -112,9 +120,14 @@ class AccountAdmin:
 
     def _out(self, admin: AdminUser) -> AdminOut:
         employee = self._rt.employees.get(admin.employee_id)
-        return AdminOut(id=admin.id, employee_id=admin.employee_id,
-                        username=employee.username if employee else "?", role=admin.role,
-                        created_at=admin.created_at, created_by=admin.created_by)  # fmt: skip
+        return AdminOut(
+            id=admin.id,
+            employee_id=admin.employee_id,
+            username=employee.username if employee else "?",
+            role=admin.role,
+            created_at=admin.created_at,
+            created_by=admin.created_by,
+        )
 
     def _admin(self, admin_id: str) -> AdminUser:
         admin = self._admins.get(admin_id)
@@ -128,8 +141,13 @@ class AccountAdmin:
         employee = self._rt.employees.get(employee_id)
         if admin is None or employee is None or not employee.enabled:
             return None
-        return Actor(name=f"admin:{employee.username}", role=admin.role, admin_id=admin.id,
-                     employee_id=employee_id, auth_time=auth_time)  # fmt: skip
+        return Actor(
+            name=f"admin:{employee.username}",
+            role=admin.role,
+            admin_id=admin.id,
+            employee_id=employee_id,
+            auth_time=auth_time,
+        )
 
     def authenticate_key(self, presented: str) -> Actor:
         """The actor an API key acts as; one clear refusal whatever is wrong with it."""
@@ -151,8 +169,13 @@ class AccountAdmin:
             raise InvalidApiKey(f"the API key {key.id} belongs to no active admin")
         if key.last_used_at is None or now - key.last_used_at > _USE_RECORD_INTERVAL:
             self._keys.record_use(key.id, now=now)
-        return Actor(name=f"admin:{employee.username}", role=admin.role, admin_id=admin.id,
-                     employee_id=employee.id, scopes=key.scopes)  # fmt: skip
+        return Actor(
+            name=f"admin:{employee.username}",
+            role=admin.role,
+            admin_id=admin.id,
+            employee_id=employee.id,
+            scopes=key.scopes,
+        )
 
     @requires(Permission.ADMINS_READ)
     def list_admins(self, actor: Actor) -> list[AdminOut]:
@@ -167,11 +190,20 @@ class AccountAdmin:
         employee = self._rt.employees.get_by_username(body.username)
         if employee is None:
             raise field_error("username", f"no employee with username {body.username!r}")
-        admin = self._admins.add(AdminUser(id=secrets.token_hex(8), employee_id=employee.id,
-                                           role=body.role, created_at=self._rt.now(),
-                                           created_by=actor.name))  # fmt: skip
-        self._audit(actor, employee.id, {"action": "admin_created", "role": body.role.value,
-                                         "username": employee.username})  # fmt: skip
+        admin = self._admins.add(
+            AdminUser(
+                id=secrets.token_hex(8),
+                employee_id=employee.id,
+                role=body.role,
+                created_at=self._rt.now(),
+                created_by=actor.name,
+            )
+        )
+        self._audit(
+            actor,
+            employee.id,
+            {"action": "admin_created", "role": body.role.value, "username": employee.username},
+        )
         return self._out(admin)
 
     @requires(Permission.ADMINS_WRITE)
@@ -215,12 +247,26 @@ class AccountAdmin:
             raise field_error("scopes", f"beyond what the key's owner and you may do: {names}")
         now = self._rt.now()
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        key = self._keys.add(ApiKey(id=key_id, admin_id=owner.id, name=body.name.strip(),
-                                    secret_hash=_digest(secret), scopes=frozenset(body.scopes),
-                                    created_at=now,
-                                    expires_at=now + dt.timedelta(days=body.expires_in_days)))  # fmt: skip
-        self._audit(actor, owner.employee_id, {"action": "api_key_created", "key_id": key_id,
-                                               "scopes": ",".join(sorted(body.scopes))})  # fmt: skip
+        key = self._keys.add(
+            ApiKey(
+                id=key_id,
+                admin_id=owner.id,
+                name=body.name.strip(),
+                secret_hash=_digest(secret),
+                scopes=frozenset(body.scopes),
+                created_at=now,
+                expires_at=now + dt.timedelta(days=body.expires_in_days),
+            )
+        )
+        self._audit(
+            actor,
+            owner.employee_id,
+            {
+                "action": "api_key_created",
+                "key_id": key_id,
+                "scopes": ",".join(sorted(body.scopes)),
+            },
+        )
         return ApiKeyCreated(key=ApiKeyOut.of(key), secret=f"{KEY_PREFIX}{key_id}_{secret}")
 
     @requires(Permission.API_KEYS_WRITE)
@@ -232,11 +278,19 @@ class AccountAdmin:
             raise AdminAccountNotFound(f"no API key {key_id!r} of yours")
         revoked = self._keys.revoke(key_id, now=self._rt.now())
         owner = self._admins.get(key.admin_id)
-        self._audit(actor, owner.employee_id if owner else None,
-                    {"action": "api_key_revoked", "key_id": key_id})  # fmt: skip
+        self._audit(
+            actor,
+            owner.employee_id if owner else None,
+            {"action": "api_key_revoked", "key_id": key_id},
+        )
         return ApiKeyOut.of(revoked)
 
     def _audit(self, actor: Actor, employee_id: str | None, details: dict[str, str]) -> None:
-        self._rt.audit.append_event(kind=AuditKind.ADMIN_CHANGE, at=self._rt.now(),
-                                    actor=actor.name, employee_id=employee_id,
-                                    outcome=Outcome.SUCCESS, details=details)  # fmt: skip
+        self._rt.audit.append_event(
+            kind=AuditKind.ADMIN_CHANGE,
+            at=self._rt.now(),
+            actor=actor.name,
+            employee_id=employee_id,
+            outcome=Outcome.SUCCESS,
+            details=details,
+        )

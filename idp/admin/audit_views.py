@@ -87,10 +87,13 @@ class AuditAdmin:
                 raise field_error("cursor", "not a cursor of this listing")
             before = int(state["seq"])  # type: ignore[call-overload]
         page = self._rt.audit.list(
-            kind=query.kind, employee_id=query.employee_id,
-            since=_aware(query.since, "since"), until=_aware(query.until, "until"),
-            limit=query.limit + 1, before_seq=before,
-        )  # fmt: skip
+            kind=query.kind,
+            employee_id=query.employee_id,
+            since=_aware(query.since, "since"),
+            until=_aware(query.until, "until"),
+            limit=query.limit + 1,
+            before_seq=before,
+        )
         events = page.items[: query.limit]
         names = self._usernames(events)
         items = [_out(e, names) for e in events]
@@ -101,8 +104,12 @@ class AuditAdmin:
     @requires(Permission.AUDIT_READ)
     def verify(self, actor: Actor) -> ChainCheck:
         report = self._rt.audit.verify()
-        return ChainCheck(ok=report.ok, checked=report.checked,
-                          first_broken_seq=report.first_broken_seq, reason=report.reason)  # fmt: skip
+        return ChainCheck(
+            ok=report.ok,
+            checked=report.checked,
+            first_broken_seq=report.first_broken_seq,
+            reason=report.reason,
+        )
 
     @requires(Permission.EMPLOYEES_READ)
     def dashboard(self, actor: Actor, *, admins: int) -> Dashboard:
@@ -122,18 +129,27 @@ class AuditAdmin:
             admins=admins,
             events_last_24h=self._rt.audit.list(since=since, limit=1).total,
             sign_ins_per_hour=[HourCount(hour=h, count=counts[h]) for h in hours],
-            failed_sign_ins_last_24h=len(self._rt.audit.times(AuditKind.LOGIN_FAILURE,
-                                                              since=since)),
-        )  # fmt: skip
+            failed_sign_ins_last_24h=len(
+                self._rt.audit.times(AuditKind.LOGIN_FAILURE, since=since)
+            ),
+        )
 
 
 def _out(e: AuditEvent, names: dict[str, str]) -> AuditEventOut:
-    actor_name = names.get(e.actor) or (e.actor.removeprefix("admin:")
-                                         if e.actor.startswith("admin:") else None)  # fmt: skip
+    actor_name = names.get(e.actor) or (
+        e.actor.removeprefix("admin:") if e.actor.startswith("admin:") else None
+    )
     return AuditEventOut(
-        seq=e.seq, at=e.at, kind=e.kind, outcome=e.outcome, actor=e.actor,
-        actor_username=actor_name, employee_id=e.employee_id,
+        seq=e.seq,
+        at=e.at,
+        kind=e.kind,
+        outcome=e.outcome,
+        actor=e.actor,
+        actor_username=actor_name,
+        employee_id=e.employee_id,
         employee_username=names.get(e.employee_id or "") or e.details.get("username"),
-        relying_party=e.relying_party, factor=e.factor, reason=e.reason,
+        relying_party=e.relying_party,
+        factor=e.factor,
+        reason=e.reason,
         details=dict(e.details),
-    )  # fmt: skip
+    )

@@ -13,9 +13,15 @@ from idp.factors.registry import PasskeyCredential
 from idp.sessions import SessionSummary
 
 SortKey = Literal[
-    "username", "-username", "email", "-email", "last_name", "-last_name",
-    "created_at", "-created_at",
-]  # fmt: skip
+    "username",
+    "-username",
+    "email",
+    "-email",
+    "last_name",
+    "-last_name",
+    "created_at",
+    "-created_at",
+]
 _NAME = Field(default=None, max_length=100)
 _GUID = Field(default=None, max_length=64, description="a GUID; empty removes it")
 
@@ -40,12 +46,22 @@ class EmployeeOut(Output):
     @classmethod
     def of(cls, e: Employee) -> EmployeeOut:
         return cls(
-            id=e.id, username=e.username, email=e.email, first_name=e.first_name,
-            last_name=e.last_name, phone=e.phone, enabled=e.enabled, sso_mode=e.sso_mode,
-            entra_object_id=e.entra_object_id, entra_tenant_id=e.entra_tenant_id,
-            ad_object_guid=e.ad_object_guid, ad_object_sid=e.ad_object_sid,
-            external_ids=dict(e.external_ids), groups=list(e.groups), created_at=e.created_at,
-        )  # fmt: skip
+            id=e.id,
+            username=e.username,
+            email=e.email,
+            first_name=e.first_name,
+            last_name=e.last_name,
+            phone=e.phone,
+            enabled=e.enabled,
+            sso_mode=e.sso_mode,
+            entra_object_id=e.entra_object_id,
+            entra_tenant_id=e.entra_tenant_id,
+            ad_object_guid=e.ad_object_guid,
+            ad_object_sid=e.ad_object_sid,
+            external_ids=dict(e.external_ids),
+            groups=list(e.groups),
+            created_at=e.created_at,
+        )
 
 
 class EmployeeFields(Input):
@@ -76,8 +92,9 @@ class EmployeeUpdate(EmployeeFields):
 
 
 class EmployeeQuery(Input):
-    search: str | None = Field(default=None, max_length=100,
-                               description="part of the username, e-mail or name, any case")  # fmt: skip
+    search: str | None = Field(
+        default=None, max_length=100, description="part of the username, e-mail or name, any case"
+    )
     enabled: bool | None = None
     sso_mode: SsoMode | None = None
     sort: SortKey = Field(default="username", description="a field, '-' first for descending")
@@ -107,7 +124,7 @@ class SessionOut(Output):
             factors=[
                 FactorUseOut(kind=f.kind.value, at=f.at, user_verified=f.user_verified)
                 for f in s.factors
-            ],  # fmt: skip
+            ],
             relying_parties=sorted({p.split(":", 1)[-1].split("|", 1)[0] for p in s.participants}),
         )
 
@@ -131,11 +148,17 @@ class PasskeyOut(Output):
     @classmethod
     def of(cls, p: PasskeyCredential) -> PasskeyOut:
         return cls(
-            credential_id=p.credential_id, name=p.name, aaguid=p.aaguid, kind=p.kind.value,
-            transports=list(p.transports), backup_eligible=p.backup_eligible,
-            backed_up=p.backed_up, user_verified=p.user_verified, created_at=p.created_at,
+            credential_id=p.credential_id,
+            name=p.name,
+            aaguid=p.aaguid,
+            kind=p.kind.value,
+            transports=list(p.transports),
+            backup_eligible=p.backup_eligible,
+            backed_up=p.backed_up,
+            user_verified=p.user_verified,
+            created_at=p.created_at,
             last_used_at=p.last_used_at,
-        )  # fmt: skip
+        )
 
 
 class EnrolmentLinkOut(Output):

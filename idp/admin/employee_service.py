@@ -50,18 +50,24 @@ class SessionHandleNotFound(NotFound):
     error = "session_not_found"
 
 
-def _checked(fields: EmployeeFields, *, email: str | None, enabled: bool | None = None
-             ) -> EmployeeChanges:  # fmt: skip
+def _checked(
+    fields: EmployeeFields, *, email: str | None, enabled: bool | None = None
+) -> EmployeeChanges:
     """The model's values through the one set of checks, each error under its field name."""
     try:
         return check_changes(
-            email=email, first_name=fields.first_name, last_name=fields.last_name,
-            phone=fields.phone, entra_object_id=fields.entra_object_id,
-            entra_tenant_id=fields.entra_tenant_id, ad_object_guid=fields.ad_object_guid,
+            email=email,
+            first_name=fields.first_name,
+            last_name=fields.last_name,
+            phone=fields.phone,
+            entra_object_id=fields.entra_object_id,
+            entra_tenant_id=fields.entra_tenant_id,
+            ad_object_guid=fields.ad_object_guid,
             ad_object_sid=fields.ad_object_sid,
             external_ids=[f"{k}={v}" for k, v in fields.external_ids.items()],
-            sso_mode=fields.sso_mode.value if fields.sso_mode else None, enabled=enabled,
-        )  # fmt: skip
+            sso_mode=fields.sso_mode.value if fields.sso_mode else None,
+            enabled=enabled,
+        )
     except InvalidEmployeeInput as exc:
         raise _as_field_error(exc) from None
 
@@ -102,14 +108,23 @@ class EmployeeAdmin:
                 value = dt.datetime.fromisoformat(value)
             after = (value, str(state["id"]))
         items, more = self._rt.employees.seek(
-            text=query.search, enabled=query.enabled, sso_mode=query.sso_mode, sort=sort,
-            descending=descending, after=after, limit=query.limit,
-        )  # fmt: skip
+            text=query.search,
+            enabled=query.enabled,
+            sso_mode=query.sso_mode,
+            sort=sort,
+            descending=descending,
+            after=after,
+            limit=query.limit,
+        )
         cursor = None
         if more and items:
             last = items[-1]
-            value = {"username": last.username.lower(), "email": last.email.lower(),
-                     "last_name": last.last_name, "created_at": last.created_at}[sort]  # fmt: skip
+            value = {
+                "username": last.username.lower(),
+                "email": last.email.lower(),
+                "last_name": last.last_name,
+                "created_at": last.created_at,
+            }[sort]
             cursor = encode_cursor("employees", {"s": query.sort, "v": value, "id": last.id})
         return Page[EmployeeOut](items=[EmployeeOut.of(e) for e in items], next_cursor=cursor)
 
@@ -128,16 +143,22 @@ class EmployeeAdmin:
     def create(self, actor: Actor, body: EmployeeCreate) -> EmployeeOut:
         changes = _checked(body, email=body.email)
         try:
-            done = create_employee(employees=self._rt.employees, audit=self._rt.audit,
-                                   username=body.username, changes=changes, actor=actor.name,
-                                   now=self._now())  # fmt: skip
+            done = create_employee(
+                employees=self._rt.employees,
+                audit=self._rt.audit,
+                username=body.username,
+                changes=changes,
+                actor=actor.name,
+                now=self._now(),
+            )
         except InvalidEmployeeInput as exc:
             raise _as_field_error(exc) from None
         return EmployeeOut.of(done.employee)
 
     @requires(Permission.EMPLOYEES_WRITE)
-    def update(self, actor: Actor, employee_id: str, body: EmployeeUpdate,
-               *, if_match: str | None) -> EmployeeOut:  # fmt: skip
+    def update(
+        self, actor: Actor, employee_id: str, body: EmployeeUpdate, *, if_match: str | None
+    ) -> EmployeeOut:
         return self._change(actor, employee_id, _checked(body, email=body.email), if_match)
 
     @requires(Permission.EMPLOYEES_WRITE)
@@ -149,14 +170,21 @@ class EmployeeAdmin:
             self._rt.directory.invalidate(employee_id)
         return out
 
-    def _change(self, actor: Actor, employee_id: str, changes: EmployeeChanges,
-                if_match: str | None) -> EmployeeOut:  # fmt: skip
+    def _change(
+        self, actor: Actor, employee_id: str, changes: EmployeeChanges, if_match: str | None
+    ) -> EmployeeOut:
         current = self._employee(employee_id)
         if if_match is not None or changes.enabled is None:
             check_if_match(if_match, EmployeeOut.of(current))
-        done = update_employee(employees=self._rt.employees, audit=self._rt.audit,
-                               username=current.username, changes=changes, actor=actor.name,
-                               now=self._now(), passwords=self._rt.passwords)  # fmt: skip
+        done = update_employee(
+            employees=self._rt.employees,
+            audit=self._rt.audit,
+            username=current.username,
+            changes=changes,
+            actor=actor.name,
+            now=self._now(),
+            passwords=self._rt.passwords,
+        )
         return EmployeeOut.of(done.employee)
 
     @requires(Permission.EMPLOYEES_DELETE)
@@ -169,8 +197,13 @@ class EmployeeAdmin:
                 f"{employee.username} has an admin account; remove it first (admin-user remove)"
             )
         self._rt.sessions.end_for_employee(employee_id)
-        delete_employee(employees=self._rt.employees, audit=self._rt.audit, employee=employee,
-                        actor=actor.name, now=self._now())  # fmt: skip
+        delete_employee(
+            employees=self._rt.employees,
+            audit=self._rt.audit,
+            employee=employee,
+            actor=actor.name,
+            now=self._now(),
+        )
         self._rt.directory.invalidate(employee_id)
 
     @requires(Permission.SESSIONS_READ)
@@ -181,8 +214,9 @@ class EmployeeAdmin:
         ]
 
     @requires(Permission.SESSIONS_WRITE)
-    def end_sessions(self, actor: Actor, employee_id: str, *, handle: str | None = None
-                     ) -> SessionsEnded:  # fmt: skip
+    def end_sessions(
+        self, actor: Actor, employee_id: str, *, handle: str | None = None
+    ) -> SessionsEnded:
         employee = self._employee(employee_id)
         ended = self._rt.sessions.end_for_employee(employee_id, handle=handle)
         if handle is not None and ended == 0:
@@ -210,14 +244,22 @@ class EmployeeAdmin:
     def enrolment_link(self, actor: Actor, employee_id: str) -> EnrolmentLinkOut:
         """A one-time link (24 h) to register a passkey; earlier unused links stop working."""
         employee = self._employee(employee_id)
-        token, link = self._rt.enrolment.create(employee_id=employee_id, created_by=actor.name,
-                                                now=self._now())  # fmt: skip
+        token, link = self._rt.enrolment.create(
+            employee_id=employee_id, created_by=actor.name, now=self._now()
+        )
         self._audit(AuditKind.ENROLMENT_LINK_CREATED, actor, employee, {})
-        return EnrolmentLinkOut(url=self._rt.config.url(f"/enrol/{token}"),
-                                expires_at=link.expires_at)  # fmt: skip
+        return EnrolmentLinkOut(
+            url=self._rt.config.url(f"/enrol/{token}"), expires_at=link.expires_at
+        )
 
-    def _audit(self, kind: AuditKind, actor: Actor, employee: Employee,
-               details: dict[str, str]) -> None:  # fmt: skip
-        self._rt.audit.append_event(kind=kind, at=self._now(), actor=actor.name,
-                                    employee_id=employee.id, outcome=Outcome.SUCCESS,
-                                    details={"username": employee.username, **details})  # fmt: skip
+    def _audit(
+        self, kind: AuditKind, actor: Actor, employee: Employee, details: dict[str, str]
+    ) -> None:
+        self._rt.audit.append_event(
+            kind=kind,
+            at=self._now(),
+            actor=actor.name,
+            employee_id=employee.id,
+            outcome=Outcome.SUCCESS,
+            details={"username": employee.username, **details},
+        )

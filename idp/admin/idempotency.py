@@ -78,8 +78,12 @@ class Idempotency:
             self._store.delete(slot)
             raise
         kept = answer.body if answer.replay_body is None else answer.replay_body
-        done = {"request": request, "state": "done", "status": answer.status,
-                "body": base64.b64encode(kept).decode()}  # fmt: skip
+        done = {
+            "request": request,
+            "state": "done",
+            "status": answer.status,
+            "body": base64.b64encode(kept).decode(),
+        }
         self._store.put(slot, json.dumps(done).encode(), ttl=self._ttl)
         return answer, False
 

@@ -59,22 +59,43 @@ def _collect(runtime: Runtime) -> list[RelyingPartyOut]:
     saml = protocols.get("saml")
     if isinstance(saml, SamlConfig):
         for sp in saml.service_providers.values():
-            found.append(RelyingPartyOut(id=f"saml:{sp.entity_id}", protocol=Protocol.SAML,
-                                         name=sp.title, identifier=sp.entity_id,
-                                         endpoints=[e.url for e in sp.acs], policy=sp.policy,
-                                         has_secret=False))  # fmt: skip
+            found.append(
+                RelyingPartyOut(
+                    id=f"saml:{sp.entity_id}",
+                    protocol=Protocol.SAML,
+                    name=sp.title,
+                    identifier=sp.entity_id,
+                    endpoints=[e.url for e in sp.acs],
+                    policy=sp.policy,
+                    has_secret=False,
+                )
+            )
     oidc = protocols.get("oidc")
     if isinstance(oidc, OidcSettings):
         for c in oidc.clients.clients.values():
-            found.append(RelyingPartyOut(id=f"oidc:{c.client_id}", protocol=Protocol.OIDC,
-                                         name=c.name, identifier=c.client_id,
-                                         endpoints=list(c.redirect_uris), policy=c.policy,
-                                         has_secret=c.secret is not None))  # fmt: skip
+            found.append(
+                RelyingPartyOut(
+                    id=f"oidc:{c.client_id}",
+                    protocol=Protocol.OIDC,
+                    name=c.name,
+                    identifier=c.client_id,
+                    endpoints=list(c.redirect_uris),
+                    policy=c.policy,
+                    has_secret=c.secret is not None,
+                )
+            )
     wsfed = protocols.get("wsfed")
     if isinstance(wsfed, WsFedSettings):
         for rp in wsfed.relying_parties:
-            found.append(RelyingPartyOut(id=f"wsfed:{rp.realm}", protocol=Protocol.WSFED,
-                                         name=rp.name, identifier=rp.realm,
-                                         endpoints=list(rp.reply_urls), policy=rp.policy,
-                                         has_secret=False))  # fmt: skip
+            found.append(
+                RelyingPartyOut(
+                    id=f"wsfed:{rp.realm}",
+                    protocol=Protocol.WSFED,
+                    name=rp.name,
+                    identifier=rp.realm,
+                    endpoints=list(rp.reply_urls),
+                    policy=rp.policy,
+                    has_secret=False,
+                )
+            )
     return found

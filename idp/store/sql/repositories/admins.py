@@ -23,8 +23,13 @@ class AdminNotFound(RecordNotFound):
 
 
 def _admin(row: AdminUserRow) -> AdminUser:
-    return AdminUser(id=row.id, employee_id=row.employee_id, role=Role(row.role),
-                     created_at=row.created_at, created_by=row.created_by)  # fmt: skip
+    return AdminUser(
+        id=row.id,
+        employee_id=row.employee_id,
+        role=Role(row.role),
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
 
 
 def _key(row: ApiKeyRow) -> ApiKey:
@@ -57,8 +62,15 @@ class AdminRepository:
             )
             if taken is not None:
                 raise DuplicateAdmin("this employee already has an admin account")
-            s.add(AdminUserRow(id=admin.id, employee_id=admin.employee_id, role=admin.role.value,
-                               created_at=admin.created_at, created_by=admin.created_by))  # fmt: skip
+            s.add(
+                AdminUserRow(
+                    id=admin.id,
+                    employee_id=admin.employee_id,
+                    role=admin.role.value,
+                    created_at=admin.created_at,
+                    created_by=admin.created_by,
+                )
+            )
         return admin
 
     def get(self, admin_id: str) -> AdminUser | None:
@@ -108,9 +120,17 @@ class ApiKeyRepository:
         with self._db.transaction(write=True) as s:
             if s.get(AdminUserRow, key.admin_id) is None:
                 raise AdminNotFound(f"no admin account {key.admin_id!r}")
-            s.add(ApiKeyRow(id=key.id, admin_id=key.admin_id, name=key.name,
-                            secret_hash=key.secret_hash, scopes=sorted(key.scopes),
-                            created_at=key.created_at, expires_at=key.expires_at))  # fmt: skip
+            s.add(
+                ApiKeyRow(
+                    id=key.id,
+                    admin_id=key.admin_id,
+                    name=key.name,
+                    secret_hash=key.secret_hash,
+                    scopes=sorted(key.scopes),
+                    created_at=key.created_at,
+                    expires_at=key.expires_at,
+                )
+            )
         return key
 
     def get(self, key_id: str) -> ApiKey | None:
