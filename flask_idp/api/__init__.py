@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from flask_idp.web import runtime
-from idp.admin.access import Actor, Permission
+from idp.admin.access import Actor, Permission, check
 from idp.admin.idempotency import Answer, fingerprint
 from idp.admin.models import etag_of
 from idp.admin.services import AdminServices, build_admin_services
@@ -156,6 +156,8 @@ def operation(
 
         def view(**params: str) -> Response:
             actor = authenticate()
+            if op.permission is not None:  # before the input is read: a refusal tells nothing
+                check(actor, op.permission)
             kwargs: dict[str, Any] = dict(params)
             try:
                 if query is not None:

@@ -240,7 +240,11 @@ class AccountAdmin:
             raise field_error("admin_id", "the CLI has no admin account: name the key's owner")
         if owner_id != actor.admin_id and not actor.may(Permission.ADMINS_WRITE):
             raise field_error("admin_id", "only an admin may create keys for someone else")
-        owner = self._admin(owner_id)
+        owner = self._admins.get(owner_id)
+        if owner is None:
+            raise field_error("admin_id", f"no admin account {owner_id[:64]!r}")
+        if not body.name.strip() or not body.name.isprintable():
+            raise field_error("name", "expected printable characters, not only spaces")
         beyond = set(body.scopes) - (actor.permissions() & ROLE_PERMISSIONS[owner.role])
         if beyond:
             names = ", ".join(sorted(beyond))

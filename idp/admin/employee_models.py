@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from idp.admin.employees import EMAIL, GUID, USERNAME
 from idp.admin.models import Input, Output
 from idp.directory.model import Employee, SsoMode
 from idp.factors.registry import PasskeyCredential
@@ -23,7 +24,9 @@ SortKey = Literal[
     "-created_at",
 ]
 _NAME = Field(default=None, max_length=100)
-_GUID = Field(default=None, max_length=64, description="a GUID; empty removes it")
+_GUID = Field(
+    default=None, pattern=f"^({GUID.pattern})?$", description="a GUID; empty removes it"
+)
 
 
 class EmployeeOut(Output):
@@ -83,12 +86,12 @@ class EmployeeFields(Input):
 
 
 class EmployeeCreate(EmployeeFields):
-    username: str = Field(max_length=128)
-    email: str = Field(max_length=320)
+    username: str = Field(max_length=128, pattern=f"^{USERNAME.pattern}$")
+    email: str = Field(max_length=320, pattern=f"^{EMAIL.pattern}$")
 
 
 class EmployeeUpdate(EmployeeFields):
-    email: str | None = Field(default=None, max_length=320)
+    email: str | None = Field(default=None, max_length=320, pattern=f"^{EMAIL.pattern}$")
 
 
 class EmployeeQuery(Input):

@@ -24,10 +24,10 @@ from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
 from idp.store.sql.repositories.passwords import PasswordRepository
 
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+USERNAME = _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+EMAIL = _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,30}")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+GUID = _GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _SID = re.compile(r"S-1-[0-9]{1,14}(-[0-9]{1,10}){1,15}")
 _UPN = re.compile(r"[^@\s]{1,113}@[^@\s.]+(\.[^@\s.]+)+")
 _EXTERNAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
