@@ -19,19 +19,33 @@ A, H, U = Role.ADMIN, Role.HELPDESK, Role.AUDITOR
 #: operation → the roles allowed to call it (written out, not derived from the code)
 ALLOWED: dict[str, set[Role]] = {
     "me": {A, H, U},
-    "list_employees": {A, H, U}, "get_employee": {A, H, U},
-    "create_employee": {A, H}, "update_employee": {A, H},
-    "disable_employee": {A, H}, "enable_employee": {A, H},
+    "list_employees": {A, H, U},
+    "get_employee": {A, H, U},
+    "create_employee": {A, H},
+    "update_employee": {A, H},
+    "disable_employee": {A, H},
+    "enable_employee": {A, H},
     "delete_employee": {A},
-    "list_sessions": {A, H, U}, "end_sessions": {A, H}, "end_session": {A, H},
-    "list_passkeys": {A, H, U}, "revoke_passkey": {A, H},
+    "list_sessions": {A, H, U},
+    "end_sessions": {A, H},
+    "end_session": {A, H},
+    "list_passkeys": {A, H, U},
+    "revoke_passkey": {A, H},
     "create_enrolment_link": {A, H},
-    "list_admins": {A, H, U}, "get_admin": {A, H, U},
-    "create_admin": {A}, "update_admin": {A}, "delete_admin": {A},
-    "list_api_keys": {A, H, U}, "create_api_key": {A, H}, "revoke_api_key": {A, H},
-    "list_audit": {A, H, U}, "verify_audit": {A, H, U}, "dashboard": {A, H, U},
-    "list_relying_parties": {A, H, U}, "get_relying_party": {A, H, U},
-}  # fmt: skip
+    "list_admins": {A, H, U},
+    "get_admin": {A, H, U},
+    "create_admin": {A},
+    "update_admin": {A},
+    "delete_admin": {A},
+    "list_api_keys": {A, H, U},
+    "create_api_key": {A, H},
+    "revoke_api_key": {A, H},
+    "list_audit": {A, H, U},
+    "verify_audit": {A, H, U},
+    "dashboard": {A, H, U},
+    "list_relying_parties": {A, H, U},
+    "get_relying_party": {A, H, U},
+}
 
 
 def test_the_table_covers_every_operation() -> None:
@@ -43,8 +57,14 @@ def test_the_table_covers_every_operation() -> None:
 def test_role_against_endpoint(api: Api, role: Role, op: Any) -> None:
     # the target does not exist: an allowed call gets past the permission check to a 404 or
     # a 422/428, a refused one stops at 403 before anything is looked up
-    path = op.path.format(employee_id="0" * 16, handle="h", credential_id="c",
-                          admin_id="0" * 16, key_id="0" * 16, rp_id="saml:none")  # fmt: skip
+    path = op.path.format(
+        employee_id="0" * 16,
+        handle="h",
+        credential_id="c",
+        admin_id="0" * 16,
+        key_id="0" * 16,
+        rp_id="saml:none",
+    )
     body = {} if op.body is not None else None
     response = api.call(op.method, path, role=role, json=body)
     if role in ALLOWED[op.operation_id]:
@@ -58,8 +78,13 @@ def test_role_against_endpoint(api: Api, role: Role, op: Any) -> None:
 def test_a_refused_write_changes_nothing(api: Api) -> None:
     e = api.new_employee()
     etag = api.call("GET", f"/employees/{e['id']}").headers["ETag"]
-    r = api.call("PATCH", f"/employees/{e['id']}", role=U, json={"first_name": "Eve"},
-                 headers={"If-Match": etag})  # fmt: skip
+    r = api.call(
+        "PATCH",
+        f"/employees/{e['id']}",
+        role=U,
+        json={"first_name": "Eve"},
+        headers={"If-Match": etag},
+    )
     assert r.status_code == 403
     assert api.call("GET", f"/employees/{e['id']}").json == e
 
@@ -89,8 +114,10 @@ def test_expired_and_revoked_keys_stop_working(api: Api) -> None:
     api.keys.clear()  # the cached helpdesk key is dead
 
 
-@pytest.mark.parametrize("header", [None, "Basic YTpi", "Bearer ", "Bearer hik_nope",
-                                    "Bearer hik_0123456789abcdef_" + "A" * 43])  # fmt: skip
+@pytest.mark.parametrize(
+    "header",
+    [None, "Basic YTpi", "Bearer ", "Bearer hik_nope", "Bearer hik_0123456789abcdef_" + "A" * 43],
+)
 def test_missing_or_forged_keys(api: Api, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     r = api.client.get("/api/v1/employees", headers=headers)
@@ -106,8 +133,12 @@ def test_a_correct_id_with_a_wrong_secret_is_refused(api: Api) -> None:
 
 def test_helpdesk_reaching_for_secrets_and_admin_powers(api: Api) -> None:
     helpdesk = api.key(H)
-    r = api.call("POST", "/api-keys", token=helpdesk,
-                 json={"name": "mine", "scopes": ["employees:read", "secrets"]})  # fmt: skip
+    r = api.call(
+        "POST",
+        "/api-keys",
+        token=helpdesk,
+        json={"name": "mine", "scopes": ["employees:read", "secrets"]},
+    )
     assert r.status_code == 422 and r.json["errors"][0]["field"] == "scopes"
     assert "secrets" in r.json["errors"][0]["message"]
     _, username = api.admin(U)
@@ -115,8 +146,12 @@ def test_helpdesk_reaching_for_secrets_and_admin_powers(api: Api) -> None:
     assert r.status_code == 403
     # helpdesk cannot mint a key for another admin, nor revoke one
     other_admin, _ = api.admin(A)
-    r = api.call("POST", "/api-keys", token=helpdesk,
-                 json={"name": "x", "scopes": ["employees:read"], "admin_id": other_admin})  # fmt: skip
+    r = api.call(
+        "POST",
+        "/api-keys",
+        token=helpdesk,
+        json={"name": "x", "scopes": ["employees:read"], "admin_id": other_admin},
+    )
     assert r.status_code == 422 and r.json["errors"][0]["field"] == "admin_id"
     admin_key_id = api.key(A).split("_")[1]
     assert api.call("POST", f"/api-keys/{admin_key_id}/revoke", token=helpdesk).status_code == 404
@@ -135,8 +170,11 @@ def test_api_key_secret_is_shown_once_even_on_replay(api: Api) -> None:
     assert api.call("GET", "/me", token=first.json["secret"]).status_code == 200
     # what the idempotency cache keeps (the in-process store's keys, read back as stored)
     store = api.runtime.ephemeral
-    kept = [json.loads(store.get(k) or b"{}") for k in list(store._data)  # type: ignore[attr-defined]
-            if k.startswith("admin_idem:")]  # fmt: skip
+    kept = [
+        json.loads(store.get(k) or b"{}")
+        for k in list(store._data)  # type: ignore[attr-defined]
+        if k.startswith("admin_idem:")
+    ]
     bodies = [base64.b64decode(k["body"]) for k in kept if k.get("state") == "done"]
     assert any(b'"key":' in b for b in bodies)
     assert all(first.json["secret"].encode() not in b for b in bodies)
@@ -150,8 +188,10 @@ def test_admin_accounts_roles_and_audit_usernames(api: Api) -> None:
     etag = api.call("GET", path).headers["ETag"]
     changed = api.call("PATCH", path, json={"role": "auditor"}, headers={"If-Match": etag})
     assert changed.json["role"] == "auditor"
-    assert api.call("PATCH", path, json={"role": "admin"},
-                    headers={"If-Match": etag}).status_code == 412  # fmt: skip
+    assert (
+        api.call("PATCH", path, json={"role": "admin"}, headers={"If-Match": etag}).status_code
+        == 412
+    )
     assert api.call("DELETE", path).status_code == 204
     events = api.call("GET", "/audit", query_string={"kind": "admin_change", "limit": 3}).json
     latest = events["items"][0]
@@ -168,8 +208,9 @@ def test_audit_paging_and_verify(api: Api) -> None:
     assert api.call("GET", "/audit/verify").json["ok"] is True
     r = api.call("GET", "/audit", query_string={"since": "2026-01-01T00:00:00"})
     assert r.status_code == 422 and r.json["errors"][0]["field"] == "since"
-    assert AuditKind.EMPLOYEE_CREATED.value in {i["kind"] for i in
-        api.call("GET", "/audit", query_string={"limit": 50}).json["items"]}  # fmt: skip
+    assert AuditKind.EMPLOYEE_CREATED.value in {
+        i["kind"] for i in api.call("GET", "/audit", query_string={"limit": 50}).json["items"]
+    }
 
 
 def test_relying_parties_are_read_only_and_never_show_secrets(api: Api) -> None:

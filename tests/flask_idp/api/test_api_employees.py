@@ -41,11 +41,13 @@ def test_invalid_fields_are_named_and_nothing_is_stored(api: Api) -> None:
         ({"username": "Bad Name!", "email": "bad@example.com"}, "username"),
         ({"username": "okname", "email": "notanemail"}, "email"),
         ({"username": "okname", "email": "a@example.com", "phone": "call me"}, "phone"),
-        ({"username": "okname", "email": "a@example.com", "external_ids": {"Bad!": "x"}},
-         "external_ids"),
+        (
+            {"username": "okname", "email": "a@example.com", "external_ids": {"Bad!": "x"}},
+            "external_ids",
+        ),
         ({"username": "okname", "email": "a@example.com", "first_name": "a\x00b"}, "first_name"),
         ({"username": "okname"}, "email"),
-    ):  # fmt: skip
+    ):
         body_out = _problem(api.call("POST", "/employees", json=body), 422, "invalid_input")
         assert field in _fields(body_out), body_out
     assert api.runtime.employees.count() == before
@@ -54,10 +56,16 @@ def test_invalid_fields_are_named_and_nothing_is_stored(api: Api) -> None:
 def test_read_only_fields_are_refused_not_dropped(api: Api) -> None:
     e = api.new_employee()
     etag = api.call("GET", f"/employees/{e['id']}").headers["ETag"]
-    for field, value in (("id", "x"), ("created_at", "2020-01-01T00:00:00Z"),
-                         ("enabled", False), ("groups", ["admins"]), ("username", "other")):  # fmt: skip
-        r = api.call("PATCH", f"/employees/{e['id']}", json={field: value},
-                     headers={"If-Match": etag})  # fmt: skip
+    for field, value in (
+        ("id", "x"),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("enabled", False),
+        ("groups", ["admins"]),
+        ("username", "other"),
+    ):
+        r = api.call(
+            "PATCH", f"/employees/{e['id']}", json={field: value}, headers={"If-Match": etag}
+        )
         body = _problem(r, 422, "invalid_input")
         assert body["errors"] == [
             {"field": field, "message": "not a field you can set here (read-only or unknown)"}
@@ -70,15 +78,21 @@ def test_if_match_guards_every_update(api: Api) -> None:
     path = f"/employees/{e['id']}"
     etag = api.call("GET", path).headers["ETag"]
     _problem(api.call("PATCH", path, json={"first_name": "X"}), 428, "precondition_required")
-    _problem(api.call("PATCH", path, json={"first_name": "X"}, headers={"If-Match": '"nope"'}),
-             412, "precondition_failed")  # fmt: skip
+    _problem(
+        api.call("PATCH", path, json={"first_name": "X"}, headers={"If-Match": '"nope"'}),
+        412,
+        "precondition_failed",
+    )
     assert api.call("GET", path).json["first_name"] == ""
     ok = api.call("PATCH", path, json={"first_name": "Xena"}, headers={"If-Match": etag})
     assert ok.status_code == 200 and ok.json["first_name"] == "Xena"
     assert ok.headers["ETag"] != etag
     # the version read before the change is stale now
-    _problem(api.call("PATCH", path, json={"last_name": "Y"}, headers={"If-Match": etag}),
-             412, "precondition_failed")  # fmt: skip
+    _problem(
+        api.call("PATCH", path, json={"last_name": "Y"}, headers={"If-Match": etag}),
+        412,
+        "precondition_failed",
+    )
     assert api.call("GET", path).json["last_name"] == ""
 
 
@@ -116,8 +130,9 @@ def test_bad_cursors_and_paging_past_the_end(api: Api) -> None:
     for bad in ("garbage!", cursor[:-4] + "AAAA", "x" * 600):
         r = api.call("GET", "/employees", query_string={"search": tag, "cursor": bad})
         assert "cursor" in _fields(_problem(r, 422, "invalid_input"))
-    other_sort = api.call("GET", "/employees",
-                          query_string={"search": tag, "cursor": cursor, "sort": "email"})  # fmt: skip
+    other_sort = api.call(
+        "GET", "/employees", query_string={"search": tag, "cursor": cursor, "sort": "email"}
+    )
     assert "cursor" in _fields(_problem(other_sort, 422, "invalid_input"))
     for query in ({"limit": 0}, {"limit": 501}, {"sort": "password"}, {"enabled": "maybe"}):
         _problem(api.call("GET", "/employees", query_string=query), 422, "invalid_input")
@@ -157,18 +172,26 @@ def test_idempotency_key_makes_a_retry_return_the_first_answer(api: Api) -> None
     assert first.status_code == again.status_code == 201
     assert first.json == again.json and again.headers["Idempotent-Replayed"] == "true"
     other = dict(body, email="someone-else@example.com")
-    _problem(api.call("POST", "/employees", json=other, headers={"Idempotency-Key": key}),
-             422, "idempotency_key_reused")  # fmt: skip
+    _problem(
+        api.call("POST", "/employees", json=other, headers={"Idempotency-Key": key}),
+        422,
+        "idempotency_key_reused",
+    )
     # without the key, the retry is a second creation: refused as a duplicate
     _problem(api.call("POST", "/employees", json=body), 409, "conflict")
     # a refused first request keeps nothing: fixing it and retrying with its key works
     fixed = {"username": f"idem2-{key[:6]}", "email": "notanemail"}
     k2 = secrets.token_hex(8)
-    _problem(api.call("POST", "/employees", json=fixed, headers={"Idempotency-Key": k2}),
-             422, "invalid_input")  # fmt: skip
+    _problem(
+        api.call("POST", "/employees", json=fixed, headers={"Idempotency-Key": k2}),
+        422,
+        "invalid_input",
+    )
     fixed["email"] = f"idem2-{key[:6]}@example.com"
-    assert api.call("POST", "/employees", json=fixed,
-                    headers={"Idempotency-Key": k2}).status_code == 201  # fmt: skip
+    assert (
+        api.call("POST", "/employees", json=fixed, headers={"Idempotency-Key": k2}).status_code
+        == 201
+    )
 
 
 def test_disable_ends_sessions_and_enable_restores(api: Api) -> None:
@@ -187,14 +210,17 @@ def test_disable_ends_sessions_and_enable_restores(api: Api) -> None:
 def test_end_one_session_then_all(api: Api) -> None:
     e = api.new_employee()
     rt = api.runtime
-    a, b, c = (rt.sessions.create(employee_id=e["id"], now=rt.now(), factors=_factor(rt.now()))
-               for _ in range(3))  # fmt: skip
+    a, b, c = (
+        rt.sessions.create(employee_id=e["id"], now=rt.now(), factors=_factor(rt.now()))
+        for _ in range(3)
+    )
     handles = [s["handle"] for s in api.call("GET", f"/employees/{e['id']}/sessions").json["items"]]
     assert len(handles) == 3
     one = api.call("DELETE", f"/employees/{e['id']}/sessions/{handles[0]}")
     assert one.json == {"ended": 1}
-    _problem(api.call("DELETE", f"/employees/{e['id']}/sessions/{handles[0]}"), 404,
-             "session_not_found")  # fmt: skip
+    _problem(
+        api.call("DELETE", f"/employees/{e['id']}/sessions/{handles[0]}"), 404, "session_not_found"
+    )
     assert api.call("DELETE", f"/employees/{e['id']}/sessions").json == {"ended": 2}
     assert all(rt.sessions.get(s.session_id, now=rt.now()) is None for s in (a, b, c))
 
@@ -210,13 +236,15 @@ def test_revoke_a_passkey(api: Api) -> None:
     assert api.runtime.passkeys.get(credential) is None
     event = api.runtime.audit.list(kind=AuditKind.PASSKEY_REMOVED, limit=1).items[0]
     assert event.details["credential_id"] == credential and event.actor.startswith("admin:")
-    _problem(api.call("DELETE", f"/employees/{e['id']}/passkeys/{credential}"), 404,
-             "passkey_not_found")  # fmt: skip
+    _problem(
+        api.call("DELETE", f"/employees/{e['id']}/passkeys/{credential}"), 404, "passkey_not_found"
+    )
     # another employee's passkey cannot be revoked through this one
     other = api.new_employee()
     theirs = _passkey(api, other["id"])
-    _problem(api.call("DELETE", f"/employees/{e['id']}/passkeys/{theirs}"), 404,
-             "passkey_not_found")  # fmt: skip
+    _problem(
+        api.call("DELETE", f"/employees/{e['id']}/passkeys/{theirs}"), 404, "passkey_not_found"
+    )
     assert api.runtime.passkeys.get(theirs) is not None
 
 
@@ -235,7 +263,7 @@ def test_enrolment_link_and_delete(api: Api) -> None:
 
 
 def test_an_admins_employee_record_cannot_be_deleted(api: Api) -> None:
-    admin_id, username = api.admin(Role.AUDITOR)
+    _, username = api.admin(Role.AUDITOR)
     employee = api.runtime.employees.get_by_username(username)
     assert employee is not None
     _problem(api.call("DELETE", f"/employees/{employee.id}"), 409, "employee_is_admin")
@@ -250,16 +278,29 @@ def test_unknown_routes_and_methods_answer_problem_json(api: Api) -> None:
 def _factor(now: dt.datetime) -> tuple[Any, ...]:
     from idp.factors.kinds import FactorKind, FactorUse
 
-    return (FactorUse(kind=FactorKind.PASSKEY, credential_id="c", at=now, user_verified=True,
-                      amr=("hwk",)),)  # fmt: skip
+    return (
+        FactorUse(
+            kind=FactorKind.PASSKEY, credential_id="c", at=now, user_verified=True, amr=("hwk",)
+        ),
+    )
 
 
 def _passkey(api: Api, employee_id: str) -> str:
     credential_id = secrets.token_urlsafe(16)
     api.runtime.passkeys.add(
-        PasskeyCredential(credential_id=credential_id, employee_id=employee_id,
-                          public_key=b"k", sign_count=0, aaguid="0" * 36, transports=("usb",),
-                          backup_eligible=False, backed_up=False, user_verified=True,
-                          attestation_format="none", name="Key", created_at=api.runtime.now())
-    )  # fmt: skip
+        PasskeyCredential(
+            credential_id=credential_id,
+            employee_id=employee_id,
+            public_key=b"k",
+            sign_count=0,
+            aaguid="0" * 36,
+            transports=("usb",),
+            backup_eligible=False,
+            backed_up=False,
+            user_verified=True,
+            attestation_format="none",
+            name="Key",
+            created_at=api.runtime.now(),
+        )
+    )
     return credential_id

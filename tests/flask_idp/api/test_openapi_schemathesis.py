@@ -11,7 +11,6 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis import checks
-from hypothesis import strategies as st
 from schemathesis.openapi import from_wsgi
 
 from flask_idp.api import OPERATIONS
