@@ -223,9 +223,11 @@ class SessionStore:
         index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
         found = []
         for session_id in index:
-            fields = self._store.hash_get(_KEY_PREFIX + session_id) if self.is_well_formed(
-                session_id
-            ) else None
+            fields = (
+                self._store.hash_get(_KEY_PREFIX + session_id)
+                if self.is_well_formed(session_id)
+                else None
+            )
             if fields is None:
                 continue
             try:

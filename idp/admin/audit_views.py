@@ -12,6 +12,7 @@ from idp.audit import AuditEvent, AuditKind, Outcome
 from idp.runtime import Runtime
 
 HOURS = 24
+MAX_PAGE = 200
 
 
 class AuditEventOut(Output):
@@ -35,7 +36,7 @@ class AuditQuery(Input):
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     cursor: str | None = Field(default=None, max_length=512)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
 
 
 class ChainCheck(Output):

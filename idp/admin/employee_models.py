@@ -24,9 +24,7 @@ SortKey = Literal[
     "-created_at",
 ]
 _NAME = Field(default=None, max_length=100)
-_GUID = Field(
-    default=None, pattern=f"^({GUID.pattern})?$", description="a GUID; empty removes it"
-)
+_GUID = Field(default=None, pattern=f"^({GUID.pattern})?$", description="a GUID; empty removes it")
 
 
 class EmployeeOut(Output):

@@ -13,7 +13,7 @@ import pytest
 from flask_idp.api import OPERATIONS
 from idp.admin.access import Permission, Role
 from idp.audit import AuditKind
-from tests.flask_idp.api.conftest import Api
+from tests.flask_idp.admin_support import Api
 
 A, H, U = Role.ADMIN, Role.HELPDESK, Role.AUDITOR
 #: operation → the roles allowed to call it (written out, not derived from the code)

@@ -10,7 +10,7 @@ from typing import Any
 from idp.admin.access import Role
 from idp.audit import AuditKind
 from idp.factors.registry import PasskeyCredential
-from tests.flask_idp.api.conftest import Api
+from tests.flask_idp.admin_support import Api
 
 
 def _problem(response: Any, status: int, error: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from schemathesis.openapi import from_wsgi
 
 from flask_idp.api import OPERATIONS
 from idp.admin.access import Role
-from tests.flask_idp.api.conftest import Api
+from tests.flask_idp.admin_support import Api
 
 EXAMPLES = 12
 #: "schema-valid data is accepted": the schema states shapes, lengths and patterns, not every
