@@ -21,7 +21,7 @@ CSV_ROWS = 5000
 
 
 def _query(limit: int, cursor: str | None = None) -> AuditQuery:
-    args = {k: v for k, v in request.args.items() if k in ("kind", "cursor") and v}
+    args = {k: v for k, v in request.args.items() if k in ("kind", "employee_id", "cursor") and v}
     if cursor:
         args["cursor"] = cursor
     try:
