@@ -18,15 +18,17 @@ from idp.admin.accounts import AdminCreate
 from idp.admin.employee_models import EmployeeCreate
 from idp.admin.services import build_admin_services
 from tests.e2e.server import SQLITE_MEMORY, RunningServer
-from tests.e2e.test_browser_passkey import add_authenticator, browser, enrol  # noqa: F401
+from tests.e2e import test_browser_passkey as passkey_pages
+from tests.e2e.test_browser_passkey import add_authenticator, enrol
 
 pytestmark = pytest.mark.browser
+browser = passkey_pages.browser  # the module-scoped headless Chromium fixture
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "console"
 XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def admin_page(browser: Any, idp_server: RunningServer) -> Iterator[tuple[Any, str]]:  # noqa: F811
+def admin_page(browser: Any, idp_server: RunningServer) -> Iterator[tuple[Any, str]]:
     """A browser whose virtual authenticator holds the passkey of a new admin (enrolled
     through the employee enrolment link, as a real first admin would be)."""
     username = f"sec-admin-{secrets.token_hex(3)}"
