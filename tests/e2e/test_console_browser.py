@@ -17,8 +17,8 @@ from idp.admin.access import CLI, Role
 from idp.admin.accounts import AdminCreate
 from idp.admin.employee_models import EmployeeCreate
 from idp.admin.services import build_admin_services
-from tests.e2e.server import SQLITE_MEMORY, RunningServer
 from tests.e2e import test_browser_passkey as passkey_pages
+from tests.e2e.server import SQLITE_MEMORY, RunningServer
 from tests.e2e.test_browser_passkey import add_authenticator, enrol
 
 pytestmark = pytest.mark.browser
