@@ -62,6 +62,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/oidc_tokens.py
 	$(BIN)/python bench/wsfed.py
 	$(BIN)/python bench/session_memory.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
