@@ -155,42 +155,54 @@ def operation(
         OPERATIONS.append(op)
 
         def view(**params: str) -> Response:
-            actor = authenticate()
-            if op.permission is not None:  # before the input is read: a refusal tells nothing
-                check(actor, op.permission)
-            kwargs: dict[str, Any] = dict(params)
-            try:
-                if query is not None:
-                    kwargs["query"] = _read_query(query)
-                if body is not None:
-                    kwargs["body"] = _read_body(body)
-            except ValidationError as exc:
-                from flask_idp.api.problems import invalid_input
-
-                raise invalid_input(exc) from None
-            if if_match:
-                kwargs["if_match"] = request.headers.get("If-Match")
-            results: list[BaseModel | None] = []
-
-            def produce() -> Answer:
-                results.append(handler(actor, **kwargs))
-                answer = _respond(op, results[0])
-                return Answer(answer.status, answer.body, _replay_body(results[0]))
-
-            key = request.headers.get("Idempotency-Key") if idempotent else None
-            if key is None:
-                return _send(op, produce(), results[0], False)
-            request_id = fingerprint(method, request.path, request.get_data(cache=True))
-            answer, replayed = services().idempotency.run(
-                actor=actor.name, key=key, request=request_id, produce=produce
-            )
-            return _send(op, answer, results[0] if results else None, replayed)
+            return _dispatch(op, handler, params)
 
         flask_path = path.replace("{", "<").replace("}", ">").replace("<rp_id>", "<path:rp_id>")
         bp.add_url_rule(flask_path, endpoint=handler.__name__, view_func=view, methods=[method])
         return handler
 
     return register
+
+
+def _inputs(op: Operation, params: dict[str, str]) -> dict[str, Any]:
+    """The handler's keyword arguments: path parameters and the validated query and body."""
+    kwargs: dict[str, Any] = dict(params)
+    try:
+        if op.query is not None:
+            kwargs["query"] = _read_query(op.query)
+        if op.body is not None:
+            kwargs["body"] = _read_body(op.body)
+    except ValidationError as exc:
+        from flask_idp.api.problems import invalid_input
+
+        raise invalid_input(exc) from None
+    if op.if_match:
+        kwargs["if_match"] = request.headers.get("If-Match")
+    return kwargs
+
+
+def _dispatch(
+    op: Operation, handler: Callable[..., BaseModel | None], params: dict[str, str]
+) -> Response:
+    actor = authenticate()
+    if op.permission is not None:  # before the input is read: a refusal tells nothing
+        check(actor, op.permission)
+    kwargs = _inputs(op, params)
+    results: list[BaseModel | None] = []
+
+    def produce() -> Answer:
+        results.append(handler(actor, **kwargs))
+        answer = _respond(op, results[0])
+        return Answer(answer.status, answer.body, _replay_body(results[0]))
+
+    key = request.headers.get("Idempotency-Key") if op.idempotent else None
+    if key is None:
+        return _send(op, produce(), results[0], False)
+    request_id = fingerprint(op.method, request.path, request.get_data(cache=True))
+    answer, replayed = services().idempotency.run(
+        actor=actor.name, key=key, request=request_id, produce=produce
+    )
+    return _send(op, answer, results[0] if results else None, replayed)
 
 
 def _replay_body(result: BaseModel | None) -> bytes | None:

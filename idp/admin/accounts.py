@@ -152,28 +152,27 @@ class AccountAdmin:
     def authenticate_key(self, presented: str) -> Actor:
         """The actor an API key acts as; one clear refusal whatever is wrong with it."""
         match = _KEY.fullmatch(presented)
-        key = self._keys.get(match.group(1)) if match else None
+        found = self._keys.holder(match.group(1)) if match else None
         now = self._rt.now()
         if (
             match is None
-            or key is None
-            or not hmac.compare_digest(key.secret_hash, _digest(match.group(2)))
+            or found is None
+            or not hmac.compare_digest(found.key.secret_hash, _digest(match.group(2)))
         ):
             raise InvalidApiKey("the API key is not valid")
+        key = found.key
         if not key.usable_at(now):
             state = "revoked" if key.revoked_at else "expired"
             raise InvalidApiKey(f"the API key {key.id} is {state}")
-        admin = self._admins.get(key.admin_id)
-        employee = self._rt.employees.get(admin.employee_id) if admin else None
-        if admin is None or employee is None or not employee.enabled:
-            raise InvalidApiKey(f"the API key {key.id} belongs to no active admin")
+        if not found.employee_enabled:
+            raise InvalidApiKey(f"the API key {key.id} belongs to a disabled employee")
         if key.last_used_at is None or now - key.last_used_at > _USE_RECORD_INTERVAL:
             self._keys.record_use(key.id, now=now)
         return Actor(
-            name=f"admin:{employee.username}",
-            role=admin.role,
-            admin_id=admin.id,
-            employee_id=employee.id,
+            name=f"admin:{found.username}",
+            role=found.admin.role,
+            admin_id=found.admin.id,
+            employee_id=found.admin.employee_id,
             scopes=key.scopes,
         )
 

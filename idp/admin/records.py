@@ -35,3 +35,13 @@ class ApiKey:
 
     def usable_at(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """An API key with the admin account and employee it acts for (read in one query)."""
+
+    key: ApiKey
+    admin: AdminUser
+    username: str
+    employee_enabled: bool

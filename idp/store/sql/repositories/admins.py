@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from idp.admin.access import Permission, Role
-from idp.admin.records import AdminUser, ApiKey
+from idp.admin.records import AdminUser, ApiKey, KeyHolder
 from idp.store.errors import DuplicateRecord, RecordNotFound
 from idp.store.sql.database import Database
 from idp.store.sql.models import AdminUserRow, ApiKeyRow, EmployeeRow
@@ -137,6 +137,22 @@ class ApiKeyRepository:
         with self._db.transaction() as s:
             row = s.get(ApiKeyRow, key_id)
             return None if row is None else _key(row)
+
+    def holder(self, key_id: str) -> KeyHolder | None:
+        """The key, its admin account and their employee's username and state: what every
+        API request needs to know about its caller, in one round trip."""
+        query = (
+            select(ApiKeyRow, AdminUserRow, EmployeeRow.username, EmployeeRow.enabled)
+            .join(AdminUserRow, AdminUserRow.id == ApiKeyRow.admin_id)
+            .join(EmployeeRow, EmployeeRow.id == AdminUserRow.employee_id)
+            .where(ApiKeyRow.id == key_id)
+        )
+        with self._db.transaction() as s:
+            found = s.execute(query).first()
+            if found is None:
+                return None
+            key, admin, username, enabled = found
+            return KeyHolder(_key(key), _admin(admin), username, enabled)
 
     def list(self, *, admin_id: str | None = None) -> tuple[ApiKey, ...]:
         query = select(ApiKeyRow).order_by(ApiKeyRow.created_at)
