@@ -215,7 +215,13 @@ def _replay_body(result: BaseModel | None) -> bytes | None:
 
 
 def _load_routes() -> None:
-    from flask_idp.api import openapi, problems, routes_accounts, routes_employees  # noqa: F401
+    from flask_idp.api import (  # noqa: F401
+        openapi,
+        problems,
+        routes_accounts,
+        routes_employees,
+        routes_organisation,
+    )
 
 
 _load_routes()

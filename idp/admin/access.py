@@ -32,6 +32,8 @@ class Permission(StrEnum):
     EMPLOYEES_WRITE = "employees:write"
     #: deleting an employee (with every factor) cannot be undone
     EMPLOYEES_DELETE = "employees:delete"
+    #: companies, departments and positions (read with employees:read)
+    ORGANISATION_WRITE = "organisation:write"
     FACTORS_READ = "factors:read"
     FACTORS_WRITE = "factors:write"
     SESSIONS_READ = "sessions:read"

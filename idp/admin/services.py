@@ -8,6 +8,7 @@ from idp.admin.accounts import AccountAdmin
 from idp.admin.audit_views import AuditAdmin
 from idp.admin.employee_service import EmployeeAdmin
 from idp.admin.idempotency import Idempotency
+from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
@@ -19,6 +20,7 @@ class AdminServices:
     accounts: AccountAdmin
     audit: AuditAdmin
     relying_parties: RelyingPartyCatalogue
+    organisation: OrganisationAdmin
     idempotency: Idempotency
 
 
@@ -29,5 +31,6 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         accounts=AccountAdmin(runtime, admins, ApiKeyRepository(runtime.db)),
         audit=AuditAdmin(runtime),
         relying_parties=RelyingPartyCatalogue(runtime),
+        organisation=OrganisationAdmin(runtime),
         idempotency=Idempotency(runtime.ephemeral),
     )

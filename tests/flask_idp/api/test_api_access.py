@@ -45,6 +45,12 @@ ALLOWED: dict[str, set[Role]] = {
     "dashboard": {A, H, U},
     "list_relying_parties": {A, H, U},
     "get_relying_party": {A, H, U},
+    "list_companies": {A, H, U},
+    "create_company": {A},
+    "list_departments": {A, H, U},
+    "create_department": {A},
+    "list_positions": {A, H, U},
+    "create_position": {A},
 }
 
 

@@ -304,3 +304,25 @@ def _passkey(api: Api, employee_id: str) -> str:
         )
     )
     return credential_id
+
+
+def test_organisation_structure(api: Api) -> None:
+    name = f"Acme {secrets.token_hex(2)}"
+    company = api.call("POST", "/companies", json={"name": name})
+    assert company.status_code == 201
+    dept = api.call(
+        "POST", "/departments", json={"name": "Security", "company_id": company.json["id"]}
+    )
+    assert dept.status_code == 201
+    listed = api.call("GET", "/departments", query_string={"company_id": company.json["id"]})
+    assert [d["name"] for d in listed.json["items"]] == ["Security"]
+    _problem(api.call("POST", "/companies", json={"name": name}), 409, "conflict")
+    body = _problem(
+        api.call("POST", "/departments", json={"name": "X", "company_id": "nope"}),
+        422,
+        "invalid_input",
+    )
+    assert _fields(body) == {"company_id"}
+    _problem(api.call("POST", "/positions", json={"name": "  \t"}), 422, "invalid_input")
+    assert api.call("POST", "/positions", json={"name": "Engineer", "id": "x"}).status_code == 422
+    assert name in {c["name"] for c in api.call("GET", "/companies").json["items"]}
