@@ -15,7 +15,6 @@ from idp.admin.employees import (
     find_employee,
     update_employee,
 )
-from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
 from idp.errors import IdpError, InvalidRequest
@@ -153,19 +152,12 @@ def enrol(config: IdpConfig, username: str) -> int:
 
 
 def enrolment_link(runtime: Runtime, username: str) -> str:
-    employee = find_employee(runtime.employees, username)
-    token, _ = runtime.enrolment.create(
-        employee_id=employee.id, created_by="cli", now=runtime.now()
-    )
-    runtime.audit.append_event(
-        kind=AuditKind.ENROLMENT_LINK_CREATED,
-        at=runtime.now(),
-        actor="cli",
-        employee_id=employee.id,
-        outcome=Outcome.SUCCESS,
-        details={"username": employee.username},
-    )
-    return runtime.config.url(f"/enrol/{token}")
+    """A one-time enrolment link, made by the admin service as the CLI (and audited)."""
+    from idp.admin.access import CLI
+    from idp.admin.services import build_admin_services
+
+    employees = build_admin_services(runtime).employees
+    return employees.enrolment_link(CLI, find_employee(runtime.employees, username).id).url
 
 
 def employee(config: IdpConfig, args: argparse.Namespace) -> int:
