@@ -30,7 +30,7 @@ _Command: TypeAlias = Callable[[_Sub, str, str], argparse.ArgumentParser]
 _Group: TypeAlias = Callable[[_Sub, str, str], _Sub]
 #: the ``employee`` actions this module runs (``add``/``update`` stay in commands.py)
 EMPLOYEE_ACTIONS = frozenset(
-    {"list", "show", "edit", "disable", "enable", "delete", "sessions", "end-sessions"}
+    {"list", "show", "edit", "disable", "enable", "delete", "sessions", "end-sessions", "unlock"}
 )
 COMMANDS = frozenset({"passkey", "admin-user", "api-key"})
 
@@ -68,6 +68,7 @@ def add_admin_parsers(sub: _Sub, employees: _Sub, command: _Command, group: _Gro
         ("sessions", "list an employee's live sessions"),
         ("end-sessions", "end an employee's sessions (all, or one with --session)"),
         ("delete", "delete an employee with every factor (asks for --yes)"),
+        ("unlock", "lift the lock that wrong passwords set (two-factor mode)"),
     ):
         parser = command(employees, name, text)
         parser.add_argument("username")
@@ -269,6 +270,14 @@ def _end_sessions(svc: AdminServices, args: argparse.Namespace) -> None:
     print(f"ended {ended} session{'' if ended == 1 else 's'} of {args.username}")
 
 
+def _unlock(svc: AdminServices, args: argparse.Namespace) -> None:
+    state = svc.employees.unlock_password(CLI, _employee_id(svc, args.username))
+    if not state.set:
+        print(f"{args.username} has no password (not in the two-factor mode)")
+    else:
+        print(f"{args.username}: " + ("unlocked" if state.unlocked else "was not locked"))
+
+
 def _passkeys(svc: AdminServices, args: argparse.Namespace) -> None:
     passkeys = svc.employees.passkeys(CLI, _employee_id(svc, args.username))
     if args.json:
@@ -382,6 +391,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[AdminServices, argparse.Namespace], N
     ("employee", "delete"): _delete,
     ("employee", "sessions"): _sessions,
     ("employee", "end-sessions"): _end_sessions,
+    ("employee", "unlock"): _unlock,
     ("passkey", "list"): _passkeys,
     ("passkey", "revoke"): _revoke_passkey,
     ("admin-user", "add"): _admin_add,

@@ -11,6 +11,7 @@ from idp.admin.employee_models import (
     EmployeeUpdate,
     EnrolmentLinkOut,
     PasskeyOut,
+    PasswordState,
     SessionOut,
     SessionsEnded,
 )
@@ -184,3 +185,27 @@ def revoke_passkey(actor: Actor, *, employee_id: str, credential_id: str) -> Non
 )
 def create_enrolment_link(actor: Actor, *, employee_id: str) -> EnrolmentLinkOut:
     return services().employees.enrolment_link(actor, employee_id)
+
+
+@operation(
+    "GET",
+    ONE + "/password",
+    summary="Whether a password is set and locked",
+    tag=TAG,
+    needs=E.password,
+    response=PasswordState,
+)
+def get_password_state(actor: Actor, *, employee_id: str) -> PasswordState:
+    return services().employees.password(actor, employee_id)
+
+
+@operation(
+    "POST",
+    ONE + "/password/unlock",
+    summary="Lift a lock set by wrong passwords",
+    tag=TAG,
+    needs=E.unlock_password,
+    response=PasswordState,
+)
+def unlock_password(actor: Actor, *, employee_id: str) -> PasswordState:
+    return services().employees.unlock_password(actor, employee_id)

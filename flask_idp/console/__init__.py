@@ -34,6 +34,7 @@ NOTICES = {
     "deleted": "The employee was deleted.",
     "revoked": "The passkey was revoked.",
     "ended": "The session(s) ended.",
+    "unlocked": "The password lock was lifted.",
 }
 
 

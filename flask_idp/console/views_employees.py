@@ -88,6 +88,7 @@ def employee(employee_id: str, errors: dict[str, str] | None = None, status: int
         etag=etag_of(shown),
         passkeys=svc.employees.passkeys(who, employee_id),
         sessions=svc.employees.sessions(who, employee_id),
+        password=svc.employees.password(who, employee_id),
         errors=errors or {},
         modes=list(SsoMode),
     )
@@ -159,3 +160,10 @@ def end_sessions(employee_id: str) -> Response:
     handle = request.form.get("handle") or None
     services().employees.end_sessions(actor(), employee_id, handle=handle)
     return _done(f"/console/employees/{employee_id}", "ended")
+
+
+@bp.post("/employees/<employee_id>/password/unlock")
+def unlock_password(employee_id: str) -> Response:
+    posted()
+    services().employees.unlock_password(actor(), employee_id)
+    return _done(f"/console/employees/{employee_id}", "unlocked")

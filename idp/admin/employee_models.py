@@ -134,6 +134,17 @@ class SessionsEnded(Output):
     ended: int
 
 
+class PasswordState(Output):
+    """The two-factor mode's password: whether one is set and whether wrong ones locked it."""
+
+    set: bool
+    set_at: dt.datetime | None
+    failed_attempts: int
+    locked_until: dt.datetime | None
+    #: whether this request lifted a lock (the unlock action only)
+    unlocked: bool = False
+
+
 class PasskeyOut(Output):
     credential_id: str
     name: str

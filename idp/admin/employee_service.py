@@ -18,6 +18,7 @@ from idp.admin.employee_models import (
     EmployeeUpdate,
     EnrolmentLinkOut,
     PasskeyOut,
+    PasswordState,
     SessionOut,
     SessionsEnded,
 )
@@ -239,6 +240,37 @@ class EmployeeAdmin:
             raise PasskeyNotFound(f"{employee.username} has no passkey {credential_id[:80]!r}")
         self._rt.passkeys.delete(credential_id, expected_employee_id=employee_id)
         self._audit(AuditKind.PASSKEY_REMOVED, actor, employee, {"credential_id": credential_id})
+
+    @requires(Permission.FACTORS_READ)
+    def password(self, actor: Actor, employee_id: str) -> PasswordState:
+        """Never the hash: only whether a password is set and whether it is locked."""
+        self._employee(employee_id)
+        return self._password_state(employee_id)
+
+    def _password_state(self, employee_id: str, *, unlocked: bool = False) -> PasswordState:
+        stored = self._rt.passwords.get(employee_id)
+        now = self._now()
+        if stored is None:
+            return PasswordState(
+                set=False, set_at=None, failed_attempts=0, locked_until=None, unlocked=unlocked
+            )
+        locked = stored.locked_until if stored.locked_at(now) else None
+        return PasswordState(
+            set=True,
+            set_at=stored.set_at,
+            failed_attempts=stored.failed_count,
+            locked_until=locked,
+            unlocked=unlocked,
+        )
+
+    @requires(Permission.FACTORS_WRITE)
+    def unlock_password(self, actor: Actor, employee_id: str) -> PasswordState:
+        """Lift the lock that wrong passwords set (before its 15 minutes run out)."""
+        employee = self._employee(employee_id)
+        unlocked = self._rt.passwords.unlock(employee_id)
+        if unlocked:
+            self._audit(AuditKind.PASSWORD_UNLOCKED, actor, employee, {})
+        return self._password_state(employee_id, unlocked=unlocked)
 
     @requires(Permission.FACTORS_WRITE)
     def enrolment_link(self, actor: Actor, employee_id: str) -> EnrolmentLinkOut:

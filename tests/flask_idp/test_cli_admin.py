@@ -255,3 +255,35 @@ def _passkey(runtime: Runtime, employee_id: str) -> str:
         )
     )
     return credential_id
+
+
+def test_unlock_a_password_lock(
+    config: Path, runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from idp.factors.password import hash_password
+
+    assert main(["employee", "edit", "bob", "--sso-mode", "two_factor"]) == 0
+    bob = runtime.employees.get_by_username("bob")
+    assert bob is not None
+    runtime.passwords.set(
+        bob.id,
+        password_hash=hash_password(
+            password="correct horse battery", params=runtime.password_params
+        ),
+        now=runtime.now(),
+    )
+    for _ in range(10):
+        runtime.passwords.record_failure(
+            bob.id, now=runtime.now(), max_failures=10, lock_for=dt.timedelta(minutes=15)
+        )
+    capsys.readouterr()
+    assert main(["employee", "unlock", "bob"]) == 0
+    assert capsys.readouterr().out.strip() == "bob: unlocked"
+    stored = runtime.passwords.get(bob.id)
+    assert stored is not None and stored.locked_until is None
+    assert main(["employee", "unlock", "bob"]) == 0
+    assert "was not locked" in capsys.readouterr().out
+    assert main(["employee", "unlock", "alice"]) == 0
+    assert "has no password" in capsys.readouterr().out

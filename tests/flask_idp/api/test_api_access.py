@@ -51,6 +51,8 @@ ALLOWED: dict[str, set[Role]] = {
     "create_department": {A},
     "list_positions": {A, H, U},
     "create_position": {A},
+    "get_password_state": {A, H, U},
+    "unlock_password": {A, H},
 }
 
 

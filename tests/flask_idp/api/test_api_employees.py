@@ -326,3 +326,34 @@ def test_organisation_structure(api: Api) -> None:
     _problem(api.call("POST", "/positions", json={"name": "  \t"}), 422, "invalid_input")
     assert api.call("POST", "/positions", json={"name": "Engineer", "id": "x"}).status_code == 422
     assert name in {c["name"] for c in api.call("GET", "/companies").json["items"]}
+
+
+def test_another_admin_lifts_a_password_lock(api: Api) -> None:
+    import datetime as dt_
+
+    from idp.factors.password import hash_password
+
+    e = api.new_employee(sso_mode="two_factor")
+    rt = api.runtime
+    rt.passwords.set(
+        e["id"],
+        password_hash=hash_password(password="correct horse battery", params=rt.password_params),
+        now=rt.now(),
+    )
+    assert api.call("GET", f"/employees/{e['id']}/password").json["locked_until"] is None
+    for _ in range(10):  # what ten wrong passwords at sign-in record
+        rt.passwords.record_failure(
+            e["id"], now=rt.now(), max_failures=10, lock_for=dt_.timedelta(minutes=15)
+        )
+    state = api.call("GET", f"/employees/{e['id']}/password").json
+    assert state["set"] is True and state["locked_until"] is not None
+    assert "hash" not in state
+    lifted = api.call("POST", f"/employees/{e['id']}/password/unlock", role=Role.HELPDESK)
+    assert lifted.json["unlocked"] is True and lifted.json["locked_until"] is None
+    stored = rt.passwords.get(e["id"])
+    assert stored is not None and not stored.locked_at(rt.now()) and stored.failed_count == 0
+    again = api.call("POST", f"/employees/{e['id']}/password/unlock")
+    assert again.json["unlocked"] is False
+    event = rt.audit.list(kind=AuditKind.PASSWORD_UNLOCKED, limit=1).items[0]
+    assert event.employee_id == e["id"] and event.actor.startswith("admin:helpdesk-")
+    assert api.call("GET", f"/employees/{api.new_employee()['id']}/password").json["set"] is False

@@ -263,3 +263,29 @@ def _passkey(api: Api, employee_id: str, *, name: str) -> str:
         )
     )
     return credential_id
+
+
+def test_the_console_shows_and_lifts_a_password_lock(api: Api) -> None:
+    import datetime as dt
+
+    from idp.factors.password import hash_password
+
+    e = api.new_employee(sso_mode="two_factor")
+    rt = api.runtime
+    rt.passwords.set(
+        e["id"],
+        password_hash=hash_password(password="correct horse battery", params=rt.password_params),
+        now=rt.now(),
+    )
+    client = signed_in(api, Role.HELPDESK)
+    page = client.get(f"/console/employees/{e['id']}").get_data(as_text=True)
+    assert 'id="password-state"' in page and 'id="unlock"' not in page
+    for _ in range(10):
+        rt.passwords.record_failure(
+            e["id"], now=rt.now(), max_failures=10, lock_for=dt.timedelta(minutes=15)
+        )
+    page = client.get(f"/console/employees/{e['id']}").get_data(as_text=True)
+    assert "<strong>Locked</strong>" in page and 'id="unlock"' in page
+    done = client.post(f"/console/employees/{e['id']}/password/unlock", data={"csrf": csrf(client)})
+    assert done.status_code == 303 and done.headers["Location"].endswith("?done=unlocked")
+    assert not rt.passwords.get(e["id"]).locked_at(rt.now())  # type: ignore[union-attr]
