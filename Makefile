@@ -77,6 +77,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/workstations.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -88,6 +88,10 @@ def _wants_json() -> bool:
 
 
 def _render_error(status: int, error: str, description: str, error_id: str) -> Response:
+    if request.path.startswith("/api/v1/"):
+        from flask_idp.api.problems import problem_response
+
+        return problem_response(status, error, description, error_id)
     if _wants_json():
         body = {"error": error, "error_description": description, "error_id": error_id}
         response = Response(json.dumps(body), status=status, mimetype="application/json")

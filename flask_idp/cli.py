@@ -1,5 +1,5 @@
-"""The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee, audit,
-keygen, purge, client."""
+"""The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee, passkey,
+admin-user, api-key, audit, keygen, purge, client."""
 
 from __future__ import annotations
 
@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     _command(sub, "metadata", "print the IdP's signed SAML metadata")
     enrol = _command(sub, "enrol", "create a one-time passkey enrolment link")
     enrol.add_argument("username")
-    _employee_parsers(_group(sub, "employee", "add, change, show and list employees"))
+    employees = _group(sub, "employee", "add, change, show, list, disable and delete employees")
+    _employee_parsers(employees)
+    from flask_idp.cli_admin import add_admin_parsers
+
+    add_admin_parsers(sub, employees, _command, _group)
     audit = _group(sub, "audit", "verify the audit chain or show recent events")
     _command(audit, "verify", "check the whole hash chain (exit 1 if broken)")
     recent = _command(audit, "recent", "show the newest events, newest first")
@@ -185,6 +189,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.print_metadata(config)
     if command == "enrol":
         return commands.enrol(config, args.username)
+    from flask_idp.cli_admin import COMMANDS, EMPLOYEE_ACTIONS, run_admin_command
+
+    if command in COMMANDS or (command == "employee" and args.action in EMPLOYEE_ACTIONS):
+        return run_admin_command(args, config)
     if command == "employee":
         return commands.employee(config, args)
     if command == "audit":

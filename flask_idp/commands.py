@@ -15,10 +15,8 @@ from idp.admin.employees import (
     find_employee,
     update_employee,
 )
-from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
-from idp.directory.model import Employee
 from idp.directory.sync.store import SyncStore
 from idp.errors import IdpError, InvalidRequest
 from idp.runtime import Runtime, build_runtime
@@ -155,79 +153,39 @@ def enrol(config: IdpConfig, username: str) -> int:
 
 
 def enrolment_link(runtime: Runtime, username: str) -> str:
-    employee = find_employee(runtime.employees, username)
-    token, _ = runtime.enrolment.create(
-        employee_id=employee.id, created_by="cli", now=runtime.now()
-    )
-    runtime.audit.append_event(
-        kind=AuditKind.ENROLMENT_LINK_CREATED,
-        at=runtime.now(),
-        actor="cli",
-        employee_id=employee.id,
-        outcome=Outcome.SUCCESS,
-        details={"username": employee.username},
-    )
-    return runtime.config.url(f"/enrol/{token}")
+    """A one-time enrolment link, made by the admin service as the CLI (and audited)."""
+    from idp.admin.access import CLI
+    from idp.admin.services import build_admin_services
+
+    employees = build_admin_services(runtime).employees
+    return employees.enrolment_link(CLI, find_employee(runtime.employees, username).id).url
 
 
 def employee(config: IdpConfig, args: argparse.Namespace) -> int:
-    """``employee add|update|show|list``: every input is checked before the database opens."""
-    changes = None
-    if args.action in ("add", "update"):
-        check_username(args.username)
-        changes = check_changes(
-            email=args.email, first_name=args.first_name, last_name=args.last_name,
-            phone=args.phone, entra_object_id=args.entra_object_id,
-            entra_tenant_id=args.entra_tenant_id, ad_object_guid=args.ad_object_guid,
-            ad_object_sid=args.ad_object_sid, upn=args.upn, external_ids=args.external_ids,
-            sso_mode=args.sso_mode, enabled=getattr(args, "enabled", None),
-        )  # fmt: skip
+    """``employee add|update``: every input is checked before the database opens (the other
+    ``employee`` actions are in cli_admin.py)."""
+    check_username(args.username)
+    changes = check_changes(
+        email=args.email, first_name=args.first_name, last_name=args.last_name,
+        phone=args.phone, entra_object_id=args.entra_object_id,
+        entra_tenant_id=args.entra_tenant_id, ad_object_guid=args.ad_object_guid,
+        ad_object_sid=args.ad_object_sid, upn=args.upn, external_ids=args.external_ids,
+        sso_mode=args.sso_mode, enabled=getattr(args, "enabled", None),
+    )  # fmt: skip
     runtime = build_runtime(config)
     if args.action == "add":
-        assert changes is not None
         added = create_employee(employees=runtime.employees, audit=runtime.audit,
                                 username=args.username, changes=changes, actor="cli",
                                 now=runtime.now())  # fmt: skip
         print(f"added {added.employee.username} ({added.employee.id})")
-    elif args.action == "update":
-        assert changes is not None
+    else:
         done = update_employee(employees=runtime.employees, audit=runtime.audit,
                                username=args.username, changes=changes, actor="cli",
                                now=runtime.now(), passwords=runtime.passwords,
                                directory_owned=SyncStore(runtime.db).owned)  # fmt: skip
         what = ", ".join(done.fields) if done.fields else "nothing changed"
         print(f"updated {done.employee.username}: {what}")
-    elif args.action == "show":
-        print(_show_employee(find_employee(runtime.employees, args.username)))
-    else:
-        _list_employees(runtime, search=args.search, limit=args.limit)
     return 0
-
-
-def _show_employee(e: Employee) -> str:
-    rows = [
-        ("username", e.username), ("id", e.id), ("email", e.email),
-        ("first name", e.first_name), ("last name", e.last_name), ("phone", e.phone),
-        ("enabled", "yes" if e.enabled else "no"), ("sso mode", e.sso_mode.value),
-        ("entra object id", e.entra_object_id), ("entra tenant id", e.entra_tenant_id),
-        ("ad object sid", e.ad_object_sid), ("ad object guid", e.ad_object_guid),
-        ("groups", ", ".join(e.groups)),
-        ("created", f"{e.created_at:%Y-%m-%d %H:%M:%S}" if e.created_at else None),
-    ]  # fmt: skip
-    rows += [(f"external id {name}", value) for name, value in sorted(e.external_ids.items())]
-    return "\n".join(f"{label + ':':<22}{value or '-'}" for label, value in rows)
-
-
-def _list_employees(runtime: Runtime, *, search: str | None, limit: int) -> None:
-    if not 1 <= limit <= 1000:
-        raise InvalidRequest(f"--limit: expected 1-1000, got {limit}")
-    page = runtime.employees.list(text=search, limit=limit)
-    print(f"{'USERNAME':<24} {'EMAIL':<32} {'NAME':<28} {'SSO MODE':<13} ENABLED")
-    for e in page.items:
-        print(f"{e.username:<24} {e.email:<32} {e.full_name or '-':<28} {e.sso_mode.value:<13} "
-              f"{'yes' if e.enabled else 'no'}")  # fmt: skip
-    shown = f"{len(page.items)} of {page.total}" if page.total > len(page.items) else page.total
-    print(f"({shown} employee{'' if page.total == 1 else 's'})")
 
 
 def audit(config: IdpConfig, action: str, *, limit: int = 20) -> int:

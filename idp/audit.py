@@ -44,6 +44,8 @@ class AuditKind(StrEnum):
     PASSWORD_REMOVED = "password_removed"
     #: wrong passwords reached the limit: the account is locked until ``details["until"]``
     PASSWORD_LOCKED = "password_locked"
+    #: an admin lifted a password lock before it ran out
+    PASSWORD_UNLOCKED = "password_unlocked"
     FACTOR_ADDED = "factor_added"
     FACTOR_REMOVED = "factor_removed"
     #: "this wasn't me": the employee reported a push sign-in request they did not make

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -47,9 +49,9 @@ class AuthContext:
 SESSION_ID_BYTES = 32
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _KEY_PREFIX = "session:"
-#: employee id → the ids of their sessions (so a disable can end them all)
-_BY_EMPLOYEE = "employee-sessions:"
 _PARTICIPANT = "p:"
+#: per employee, a hash of their session ids (field) → creation time: what admins list and end
+_EMPLOYEE_PREFIX = "employee_sessions:"
 MAX_PARTICIPANT_LENGTH = 2048
 SCHEMA_VERSION = b"1"
 
@@ -126,6 +128,25 @@ class _Stored:
     participants: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """A live session as an admin sees it: ``handle`` names it without being the bearer id."""
+
+    handle: str
+    employee_id: str
+    created_at: dt.datetime
+    auth_time: dt.datetime
+    factors: tuple[FactorUse, ...]
+    participants: tuple[str, ...]
+
+
+def session_handle(session_id: str) -> str:
+    """A stable public name for a session (the session id itself is a bearer credential): what
+    admins see and what OIDC clients receive as ``sid``, so the two can be matched."""
+    digest = hashlib.sha256(b"sid|" + session_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+
+
 def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
     try:
         if fields.get("v") != SCHEMA_VERSION:
@@ -191,19 +212,73 @@ class SessionStore:
             },
             ttl=self._idle,
         )
-        # The index lives as long as the longest session it may name; stale ids are harmless.
-        lifetime = int(self._absolute.total_seconds())
-        self._store.hash_put(_BY_EMPLOYEE + employee_id, {session_id: b""}, ttl=lifetime)
+        # The index lives as long as the longest session in it; stale ids are skipped on read.
+        self._store.hash_put(
+            _EMPLOYEE_PREFIX + employee_id,
+            {session_id: _iso(now).encode()},
+            ttl=int(self._absolute.total_seconds()),
+        )
         return context
+
+    def for_employee(self, employee_id: str, *, now: dt.datetime) -> tuple[SessionSummary, ...]:
+        """The employee's live sessions, oldest first (reading does not extend their idle
+        time: an admin looking is not the employee using it)."""
+        index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
+        found = []
+        for session_id in index:
+            fields = (
+                self._store.record_get(_KEY_PREFIX + session_id)
+                if self.is_well_formed(session_id)
+                else None
+            )
+            if fields is None:
+                continue
+            try:
+                stored = _decode(session_id, fields)
+            except CorruptSession:
+                continue
+            if stored.context.employee_id != employee_id or now >= (
+                stored.created_at + self._absolute
+            ):
+                continue
+            found.append(
+                SessionSummary(
+                    handle=session_handle(session_id),
+                    employee_id=employee_id,
+                    created_at=stored.created_at,
+                    auth_time=stored.context.auth_time,
+                    factors=stored.context.factors,
+                    participants=stored.participants,
+                )
+            )
+        return tuple(sorted(found, key=lambda x: (x.created_at, x.handle)))
+
+    def end_for_employee(self, employee_id: str, *, handle: str | None = None) -> int:
+        """End the employee's sessions (only the one named by ``handle`` if given); how many
+        were live. Relying parties are not told: this is an admin's lock-out, not a logout."""
+        index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
+        ended = 0
+        for session_id in index:
+            if handle is not None and session_handle(session_id) != handle:
+                continue
+            if not self.is_well_formed(session_id):
+                continue
+            fields = self._store.record_get(_KEY_PREFIX + session_id)
+            if fields is not None and fields.get("employee_id") == employee_id.encode():
+                self._store.delete(_KEY_PREFIX + session_id)
+                ended += 1
+        if handle is None:
+            self._store.delete(_EMPLOYEE_PREFIX + employee_id)
+        return ended
 
     def sessions_of(self, employee_id: str) -> tuple[str, ...]:
         """Ids of the employee's sessions that may still be alive (some may have expired)."""
-        fields = self._store.hash_get(_BY_EMPLOYEE + employee_id)
+        fields = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id)
         return tuple(sorted(sid for sid in fields or () if self.is_well_formed(sid)))
 
     def forget_employee(self, employee_id: str) -> None:
         """Drop the index after every session in it was ended."""
-        self._store.delete(_BY_EMPLOYEE + employee_id)
+        self._store.delete(_EMPLOYEE_PREFIX + employee_id)
 
     def _load(self, session_id: str, now: dt.datetime) -> _Stored | None:
         """One round trip (two when the session has outlived its absolute lifetime)."""

@@ -20,6 +20,12 @@ def register_blueprints(app: Flask, runtime: Runtime) -> None:
     app.register_blueprint(passkey.bp)
     app.register_blueprint(password.bp)
     app.register_blueprint(authenticator.bp)
+    from flask_idp.api import bp as admin_api
+
+    app.register_blueprint(admin_api)
+    from flask_idp.console import bp as admin_console
+
+    app.register_blueprint(admin_console)
     for name in runtime.protocols:
         module = importlib.import_module(f"flask_idp.blueprints.{name}")
         app.register_blueprint(module.bp)

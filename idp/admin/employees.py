@@ -19,15 +19,15 @@ from types import MappingProxyType
 
 from idp.audit import AuditEntry, AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
-from idp.errors import InvalidRequest, NotFound
+from idp.errors import Conflict, InvalidRequest, NotFound
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
 from idp.store.sql.repositories.passwords import PasswordRepository
 
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+USERNAME = _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+EMAIL = _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,30}")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+GUID = _GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _SID = re.compile(r"S-1-[0-9]{1,14}(-[0-9]{1,10}){1,15}")
 _UPN = re.compile(r"[^@\s]{1,113}@[^@\s.]+(\.[^@\s.]+)+")
 _EXTERNAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -330,3 +330,25 @@ def _choice(value: str, choices: list[str], option: str, listed: str) -> str:
     if value not in choices:
         raise InvalidEmployeeInput(f"{option}: expected one of {listed}, got {value!r}")
     return value
+
+
+class EmployeeIsAdmin(Conflict):
+    """The employee has an admin account; it must be removed before the employee is."""
+
+    error = "employee_is_admin"
+
+
+def delete_employee(
+    *,
+    employees: EmployeeRepository,
+    audit: AuditRepository,
+    employee: Employee,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    """Delete the employee with every factor and link (the store cascades) and audit it.
+
+    The caller ends their sessions and checks that no admin account is theirs first.
+    """
+    employees.delete(employee.id)
+    audit.append(_entry(AuditKind.EMPLOYEE_DELETED, employee, ("username",), actor=actor, now=now))

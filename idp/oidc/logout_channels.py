@@ -21,7 +21,8 @@ from urllib.parse import urlencode, urlsplit
 from idp.oidc.clients import Client, ClientRegistry
 from idp.oidc.errors import LogoutChannelError
 from idp.oidc.keys import OidcKeys
-from idp.oidc.tokens import session_handle, subject_for
+from idp.oidc.tokens import subject_for
+from idp.sessions import session_handle
 
 #: the only member of a Logout Token's ``events`` claim (Back-Channel §2.4)
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"

@@ -36,8 +36,9 @@ from idp.oidc.errors import (
 from idp.oidc.grants import Grant, GrantStore, new_grant_id
 from idp.oidc.keys import OidcKeys
 from idp.oidc.logout_channels import OidcLogoutPlan, plan_oidc_logout
-from idp.oidc.tokens import id_token_claims, session_handle, subject_for
+from idp.oidc.tokens import id_token_claims, subject_for
 from idp.policy import Satisfied
+from idp.sessions import session_handle
 from idp.store.ephemeral.base import EphemeralStore
 
 PROMPT_VALUES = ("none", "login", "consent", "select_account")

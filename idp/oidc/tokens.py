@@ -21,12 +21,6 @@ def subject_for(client: Client, employee_id: str, *, salt: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-def session_handle(session_id: str) -> str:
-    """The ``sid`` claim: names the session without revealing the cookie value."""
-    digest = hashlib.sha256(b"sid|" + session_id.encode()).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
-
-
 def token_hash(token: str) -> str:
     """``at_hash`` for RS256/ES256: left half of SHA-256, base64url (OIDC Core §3.1.3.6)."""
     digest = hashlib.sha256(token.encode("ascii")).digest()

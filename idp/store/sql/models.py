@@ -216,3 +216,35 @@ class EmployeePasswordRow(Base):
     set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     failed_count: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class AdminUserRow(Base):
+    """An employee who may administer the IdP, and in which role (see idp/admin/access.py).
+
+    No cascade from employees: an employee who is an admin cannot be deleted until the admin
+    account is removed (the service layer says so before the database would refuse).
+    """
+
+    __tablename__ = "admin_users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ID, ForeignKey("employees.id"), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(NAME)
+
+
+class ApiKeyRow(Base):
+    """An admin's key for automation: only the SHA-256 of its secret part is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    admin_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(NAME)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -25,7 +25,8 @@ from idp.oidc.logout_channels import (
 )
 from idp.oidc.provider import OidcProvider
 from idp.oidc.store import SqlRefreshFamilies
-from idp.oidc.tokens import session_handle, subject_for
+from idp.oidc.tokens import subject_for
+from idp.sessions import session_handle
 from idp.store.ephemeral.memory import MemoryStore
 from idp.store.sql import Database, EmployeeRepository
 from tests.conftest import KeyMaker

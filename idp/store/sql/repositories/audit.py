@@ -292,10 +292,17 @@ class AuditRepository:
         offset: int = 0,
         limit: int = 100,
         newest_first: bool = True,
+        before_seq: int | None = None,
+        actor: str | None = None,
     ) -> Page[AuditEvent]:
-        """Events matching every filter given; ``since`` inclusive, ``until`` exclusive."""
+        """Events matching every filter given; ``since`` inclusive, ``until`` exclusive;
+        ``before_seq`` pages back from a sequence number (a cursor that never shifts)."""
         check_paging(offset, limit)
         query = select(AuditEventRow)
+        if before_seq is not None:
+            query = query.where(AuditEventRow.seq < before_seq)
+        if actor is not None:
+            query = query.where(AuditEventRow.actor == actor)
         if kind is not None:
             query = query.where(AuditEventRow.kind == str(kind))
         if employee_id is not None:
@@ -312,6 +319,14 @@ class AuditRepository:
             rows = s.scalars(query.order_by(order).offset(offset).limit(limit))
             items = tuple(_from_row(r) for r in rows)
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+    def times(self, kind: AuditKind, *, since: dt.datetime) -> tuple[dt.datetime, ...]:
+        """When each event of ``kind`` since ``since`` happened (for per-hour charts)."""
+        query = select(AuditEventRow.at).where(
+            AuditEventRow.kind == str(kind), AuditEventRow.at >= since
+        )
+        with self._db.transaction() as s:
+            return tuple(s.scalars(query))
 
     def _stream(self, last_seq: int) -> Iterator[AuditEvent]:
         after = 0

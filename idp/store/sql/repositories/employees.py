@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from idp.directory.model import Employee, Group, SsoMode
@@ -34,6 +34,15 @@ class EmployeeNotFound(RecordNotFound):
 class UnknownGroup(RecordNotFound):
     pass
 
+
+#: the orders :meth:`EmployeeRepository.seek` can page in (name → column)
+_SORT_COLUMNS = {
+    "username": EmployeeRow.username_lower,
+    "email": EmployeeRow.email_lower,
+    "last_name": EmployeeRow.last_name,
+    "created_at": EmployeeRow.created_at,
+}
+SORT_KEYS = tuple(_SORT_COLUMNS)
 
 _UNIQUE_FIELDS = ("id", "username_lower", "email_lower", "ad_object_guid", "entra_object_id")
 
@@ -90,6 +99,17 @@ def _groups_of(s: Session, employee_ids: list[str]) -> dict[str, list[str]]:
         for link in s.scalars(query):
             found[link.employee_id].append(link.group_id)
     return found
+
+
+def _matches(text: str) -> ColumnElement[bool]:
+    """Username, email or name contains ``text``, any case."""
+    pattern = like_pattern(text)
+    return or_(
+        EmployeeRow.username_lower.like(pattern, escape="\\"),
+        EmployeeRow.email_lower.like(pattern, escape="\\"),
+        func.lower(EmployeeRow.first_name).like(pattern, escape="\\"),
+        func.lower(EmployeeRow.last_name).like(pattern, escape="\\"),
+    )
 
 
 class EmployeeRepository:
@@ -201,15 +221,7 @@ class EmployeeRepository:
         check_paging(offset, limit)
         query = select(EmployeeRow)
         if text:
-            pattern = like_pattern(text)
-            query = query.where(
-                or_(
-                    EmployeeRow.username_lower.like(pattern, escape="\\"),
-                    EmployeeRow.email_lower.like(pattern, escape="\\"),
-                    func.lower(EmployeeRow.first_name).like(pattern, escape="\\"),
-                    func.lower(EmployeeRow.last_name).like(pattern, escape="\\"),
-                )
-            )
+            query = query.where(_matches(text))
         with self._db.transaction() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = list(
@@ -218,6 +230,52 @@ class EmployeeRepository:
             groups = _groups_of(s, [r.id for r in rows])
             items = tuple(_from_row(r, groups[r.id]) for r in rows)
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+    def seek(
+        self,
+        *,
+        text: str | None = None,
+        enabled: bool | None = None,
+        sso_mode: SsoMode | None = None,
+        sort: str = "username",
+        descending: bool = False,
+        after: tuple[object, str] | None = None,
+        limit: int = 50,
+    ) -> tuple[tuple[Employee, ...], bool]:
+        """One page in ``sort`` order (ties by id) after the row ``after`` = (sort value, id):
+        keyset paging, as fast on the last page as on the first. Returns the page and whether
+        more rows follow."""
+        check_paging(0, limit)
+        column = _SORT_COLUMNS[sort]
+        query = select(EmployeeRow)
+        if text:
+            query = query.where(_matches(text))
+        if enabled is not None:
+            query = query.where(EmployeeRow.enabled == enabled)
+        if sso_mode is not None:
+            query = query.where(EmployeeRow.sso_mode == str(sso_mode))
+        if after is not None:
+            value, last_id = after
+            beyond = (column < value) if descending else (column > value)
+            tie = EmployeeRow.id < last_id if descending else EmployeeRow.id > last_id
+            query = query.where(or_(beyond, and_(column == value, tie)))
+        if descending:
+            query = query.order_by(column.desc(), EmployeeRow.id.desc())
+        else:
+            query = query.order_by(column, EmployeeRow.id)
+        with self._db.transaction() as s:
+            rows = list(s.scalars(query.limit(limit + 1)))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            groups = _groups_of(s, [r.id for r in rows])
+            return tuple(_from_row(r, groups[r.id]) for r in rows), more
+
+    def count(self, *, enabled: bool | None = None) -> int:
+        query = select(func.count()).select_from(EmployeeRow)
+        if enabled is not None:
+            query = query.where(EmployeeRow.enabled == enabled)
+        with self._db.transaction() as s:
+            return s.scalar(query) or 0
 
     def add_to_group(self, employee_id: str, group_id: str) -> None:
         """Idempotent: adding a member twice keeps one membership."""

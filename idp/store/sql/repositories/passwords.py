@@ -91,6 +91,16 @@ class PasswordRepository:
             if rehashed is not None and row.hash == verified_hash:
                 row.hash = rehashed
 
+    def unlock(self, employee_id: str) -> bool:
+        """An admin lifts a lock before it runs out (and clears the count); True if locked."""
+        with self._db.transaction(write=True) as s:
+            row = s.get(EmployeePasswordRow, employee_id, with_for_update=True)
+            if row is None:
+                return False
+            was_locked = row.locked_until is not None
+            row.failed_count, row.locked_until = 0, None
+            return was_locked
+
     def clear(self, employee_id: str) -> bool:
         """Remove the employee's password (e.g. the SSO mode left two_factor); True if one was."""
         with self._db.transaction(write=True) as s:

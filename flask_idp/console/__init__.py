@@ -1,0 +1,118 @@
+"""The admin console under ``/console``: server-rendered pages over the admin services.
+
+An admin signs in the way every employee does — the core sign-in flow (``/login`` with a
+ticket that resumes at the console, a passkey with user verification) — and is an admin when
+their employee has an admin account. Every form carries the CSRF token of the sign-in pages;
+every action is a service method, so the role checks, validation and audit are those of the
+CLI and the API. Sensitive actions ask for a sign-in within the last minutes
+(:func:`idp.admin.access.require_recent_sign_in`); the page sends the admin to sign in again
+and back. Templates live in ``templates/console/``, apart from the sign-in pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from flask import Blueprint, Response, g, make_response, redirect, render_template, request
+
+from flask_idp.api import services
+from flask_idp.flows import browser
+from flask_idp.web import check_csrf, csrf_token, current_context, runtime
+from idp.admin.access import Actor, ReauthenticationRequired, require_recent_sign_in
+from idp.errors import AccessDenied
+from idp.flows.parking import LoginTicket
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+#: how recent a sign-in the console's sensitive actions need
+REAUTH_AGE = dt.timedelta(minutes=5)
+NOTICES = {
+    "created": "The employee was added.",
+    "saved": "The changes were saved.",
+    "disabled": "The employee was disabled; their sessions ended.",
+    "enabled": "The employee was enabled.",
+    "deleted": "The employee was deleted.",
+    "revoked": "The passkey was revoked.",
+    "ended": "The session(s) ended.",
+    "unlocked": "The password lock was lifted.",
+}
+
+
+class NotAnAdmin(AccessDenied):
+    error = "not_an_admin"
+
+
+def actor() -> Actor:
+    found: Actor = g.console_actor
+    return found
+
+
+def page(template: str, status: int = 200, **values: object) -> Response:
+    html = render_template(
+        f"console/{template}",
+        actor=actor(),
+        csrf=csrf_token(),
+        notice=NOTICES.get(request.args.get("done", "")),
+        **values,
+    )
+    return make_response(html, status)
+
+
+def sign_in_again(next_path: str) -> Response:
+    return make_response(redirect(f"/console/signin?next={quote(next_path)}", code=303))
+
+
+def sensitive() -> None:
+    """Raise :class:`ReauthenticationRequired` unless the admin signed in moments ago."""
+    require_recent_sign_in(actor(), now=runtime().now(), max_age=REAUTH_AGE)
+
+
+def posted() -> None:
+    check_csrf(request.form.get("csrf"))
+
+
+@bp.before_request
+def _require_admin() -> Response | None:
+    if request.endpoint == "console.signin":
+        return None
+    ctx = current_context()
+    if ctx is None:
+        return sign_in_again(request.path if request.method == "GET" else "/console")
+    found = services().accounts.actor_for_employee(ctx.employee_id, auth_time=ctx.auth_time)
+    if found is None:
+        raise NotAnAdmin("you are signed in, but your account is not an admin of this IdP")
+    g.console_actor = found
+    return None
+
+
+@bp.errorhandler(ReauthenticationRequired)
+def _reauthenticate(exc: ReauthenticationRequired) -> Response:
+    # back to the page the action was on (a POST to …/<action>), after a fresh sign-in
+    back = request.path.rsplit("/", 1)[0] if request.method == "POST" else request.path
+    return sign_in_again(back)
+
+
+@bp.get("/signin")
+def signin() -> Response:
+    """Start the core sign-in flow with a ticket that resumes at the console page asked for."""
+    next_path = request.args.get("next", "/console")
+    if not next_path.startswith("/console") or "//" in next_path or "\\" in next_path:
+        next_path = "/console"
+    ticket = LoginTicket(
+        resume_url=next_path,
+        relying_party="console",
+        factors=("passkey",),
+        require_user_verification=True,
+        login_hint=None,
+        browser=browser().binding,
+        display_name="the admin console",
+    )
+    handle = runtime().tickets.issue(ticket)
+    return make_response(redirect(f"/login?ticket={handle}", code=303))
+
+
+def _load_views() -> None:
+    from flask_idp.console import views_audit, views_employees  # noqa: F401
+
+
+_load_views()
