@@ -77,7 +77,7 @@ def test_an_old_session_is_offered_the_sign_in_it_needs(idp_server: RunningServe
     rt = idp_server.runtime
     old = rt.now().replace(year=rt.now().year - 1)
     store = rt.ephemeral
-    store.hash_update(f"session:{sid}", {"auth_time": old.isoformat().encode()}, ttl=600)
+    store.record_update(f"session:{sid}", {"auth_time": old.isoformat().encode()}, ttl=600)
     page = alice.http.get(idp_server.url("/"), timeout=10).text
     assert 'id="reauth"' in page and 'href="/login"' in page
 
