@@ -261,6 +261,11 @@ class Shell:
             login_hint=hint,
             cancel_url=ticket.cancel_url,
             password_first=bool(hint) and self._uses_password(hint),
+            # The page's push and code forms post to endpoints this shell does not serve yet.
+            offers_app=False,
+            offers_totp=False,
+            push_auto=False,
+            employee_known=False,
         )
 
     def _uses_password(self, username: str) -> bool:
