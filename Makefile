@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest sysdeps services bench clean
+.PHONY: run test lint typecheck pytest sysdeps services bench bench-all clean
 
 # A fresh Debian has python3 without its venv module (package python3-venv); a venv made
 # without it has bin/python but no pip, so pip is what says the venv is usable.
@@ -65,14 +65,18 @@ pytest: $(STAMP) sysdeps services
 
 test: lint typecheck pytest
 
-bench: $(STAMP) sysdeps
+# The sign-in paths through HTTP in one table, with the scale and core figures (~6 minutes).
+bench: $(STAMP) sysdeps services
 	$(BIN)/python bench/paths.py
+	$(BIN)/python bench/cores.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/session_memory.py
+
+# Everything: the above and each feature's own benchmark.
+bench-all: bench
 	$(BIN)/python bench/saml_core.py
 	$(BIN)/python bench/oidc_tokens.py
 	$(BIN)/python bench/wsfed.py
-	$(BIN)/python bench/session_memory.py
-	$(BIN)/python bench/scale.py
-	$(BIN)/python bench/cores.py
 	$(BIN)/python bench/satosa_mfa.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/push.py
