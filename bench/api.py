@@ -31,15 +31,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from bench import http_load, limits  # noqa: E402
-from bench.saml_sso import (  # noqa: E402  # noqa: E402
+from bench.servers import (  # noqa: E402
     CLIENT_CPU,
     SERVER_CPU,
-    _stop,
-    _trivial_server,
+    Server,
     free_port,
-    gunicorn,
-    start,
-    wait_for,
+    stop,
+    trivial_server,
 )
 from flask_idp.demo import prepare  # noqa: E402
 from idp.admin.access import CLI, ROLE_PERMISSIONS, Role  # noqa: E402
@@ -134,11 +132,7 @@ def main() -> None:
         cursor = deep_cursor(runtime)
         runtime.db.engine.dispose()
         headers = {"Authorization": f"Bearer {token}"}
-        server = start(
-            gunicorn(port, "flask_idp.wsgi:create()", HIDEEZ_IDP_CONFIG=str(config_path))
-        )
-        try:
-            wait_for(port)
+        with Server(port, "flask_idp.wsgi:create()", HIDEEZ_IDP_CONFIG=str(config_path)):
             warm_up(port, headers)
             rates = {}
             for name, paths in (
@@ -161,13 +155,10 @@ def main() -> None:
                     cpus=CLIENT_CPU,
                     seconds=seconds,
                 )
-        finally:
-            server.terminate()
-            server.wait()
     costs = limits.measure(
         key_path=work / "keys/idp-signing.key",
-        start_server=_trivial_server,
-        stop_server=_stop,
+        start_server=trivial_server,
+        stop_server=stop,
         port=free_port(),
         server_cpus=SERVER_CPU,
         client_cpus=CLIENT_CPU,

@@ -37,15 +37,13 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from bench import limits  # noqa: E402
-from bench.saml_sso import (  # noqa: E402  # noqa: E402
+from bench.servers import (  # noqa: E402
     CLIENT_CPU,
     SERVER_CPU,
-    _stop,
-    _trivial_server,
+    Server,
     free_port,
-    gunicorn,
-    start,
-    wait_for,
+    stop,
+    trivial_server,
 )
 from flask_idp.demo import prepare, seed  # noqa: E402
 from idp.config.loader import load_config  # noqa: E402
@@ -263,19 +261,14 @@ def main() -> None:
     accounts = add_totp(rt, add_people(rt, "t", int(900 * seconds)))
     waiting_user = add_phones(rt, add_people(rt, "w", WORKERS))
     rt.close()
-    server = start(gunicorn(port, "flask_idp.wsgi:create()", HIDEEZ_IDP_CONFIG=str(config)))
-    try:
-        wait_for(port)
+    with Server(port, "flask_idp.wsgi:create()", HIDEEZ_IDP_CONFIG=str(config)):
         approvals = in_parallel(_approvals, [(port, phones[i::WORKERS], seconds)
                                              for i in range(WORKERS)])  # fmt: skip
         totp = in_parallel(_totp, [(port, accounts[i::WORKERS], seconds)
                                    for i in range(WORKERS)])  # fmt: skip
         polls = in_parallel(_pending_polls, [(port, w[0], seconds) for w in waiting_user])
-    finally:
-        server.terminate()
-        server.wait()
-    costs = limits.measure(key_path=work / "keys/idp-signing.key", start_server=_trivial_server,
-                           stop_server=_stop, port=free_port(), server_cpus=SERVER_CPU,
+    costs = limits.measure(key_path=work / "keys/idp-signing.key", start_server=trivial_server,
+                           stop_server=stop, port=free_port(), server_cpus=SERVER_CPU,
                            client_cpus=CLIENT_CPU, seconds=seconds)  # fmt: skip
     trivial = 1 / costs.request
     per_waiting = bytes_per_waiting_sign_in()
