@@ -19,7 +19,6 @@ from idp.config.schema import IdpConfig
 from idp.directory.model import Employee
 from idp.directory.passwords import (
     AdPasswords,
-    GraphPasswords,
     PasswordDirectory,
     PasswordRefused,
     Refusal,
@@ -27,6 +26,7 @@ from idp.directory.passwords import (
     reset_password,
     rotate_passwords,
 )
+from idp.directory.passwords_entra import GraphPasswords
 from idp.directory.sync.engine import Progress, format_summary
 from idp.directory.sync.records import Action, SyncError
 from idp.directory.sync.secrets import store_secret

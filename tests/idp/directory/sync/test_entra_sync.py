@@ -12,12 +12,12 @@ import pytest
 from idp.config.directory import ENTRA_MAPPING, EntraSource
 from idp.directory.model import Employee
 from idp.directory.passwords import (
-    GraphPasswords,
     PasswordRefused,
     Refusal,
     change_password,
     reset_password,
 )
+from idp.directory.passwords_entra import GraphPasswords
 from idp.directory.sync.entra_source import GraphDirectory
 from idp.directory.sync.records import (
     Action,
