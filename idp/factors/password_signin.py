@@ -39,6 +39,7 @@ from idp.factors.password_errors import (
     TooManyPasswordAttempts,
 )
 from idp.factors.password_rules import check_new_password, normalise_password
+from idp.store import rate
 from idp.store.ephemeral.base import EphemeralStore
 
 #: how long the short-lived store remembers failures for a username without a password
@@ -126,8 +127,8 @@ def _username_key(username: str) -> str:
     return f"pwd:user:{digest}"
 
 
-def _address_key(client_ip: str, now: dt.datetime) -> str:
-    return f"pwd:addr:{client_ip}:{int(now.timestamp()) // 60}"
+def _address_scope(client_ip: str) -> str:
+    return f"pwd-addr:{client_ip}"
 
 
 def _no_password_reason(employee: Employee | None) -> RejectReason | None:
@@ -146,7 +147,7 @@ def _refuse_without_password(
     username: str,
     password: str,
     reason: RejectReason,
-    address_key: str,
+    address_scope: str,
     now: dt.datetime,
     params: Argon2Params,
     limits: PasswordLimits,
@@ -164,7 +165,7 @@ def _refuse_without_password(
         )
         ephemeral.delete(key)
     verify_password(password=password, stored=None, expected_employee_id=None, params=params)
-    ephemeral.incr(address_key, ttl=120)
+    rate.count(ephemeral, address_scope, now=now)
     raise PasswordRejected(reason, locked_until=locked_until)
 
 
@@ -187,9 +188,8 @@ def check_password_attempt(
     (whose ``reason`` and ``locked_until`` are for the audit). The caller audits every outcome.
     """
     normal = normalise_password(password)
-    address_key = _address_key(client_ip, now)
-    failures = ephemeral.get(address_key)
-    if failures is not None and int(failures) >= limits.failures_per_address_per_minute:
+    address_scope = _address_scope(client_ip)
+    if rate.recent(ephemeral, address_scope, now=now) >= limits.failures_per_address_per_minute:
         raise TooManyPasswordAttempts(
             "too many wrong passwords from this address; wait a minute and try again"
         )
@@ -198,7 +198,7 @@ def check_password_attempt(
         ephemeral,
         username=username,
         password=normal,
-        address_key=address_key,
+        address_scope=address_scope,
         now=now,
         params=params,
         limits=limits,
@@ -220,7 +220,7 @@ def check_password_attempt(
         password=normal, stored=tally.stored, expected_employee_id=employee.id, params=params
     )
     if not check.ok:
-        ephemeral.incr(address_key, ttl=120)
+        rate.count(ephemeral, address_scope, now=now)
         raise PasswordRejected(RejectReason.WRONG_PASSWORD, locked_until=tally.stored.locked_until)
     rehashed = hash_password(password=normal, params=params) if check.needs_rehash else None
     repository.record_success(employee.id, verified_hash=tally.stored.hash, rehashed=rehashed)

@@ -30,6 +30,7 @@ from idp.flows.browser import Browser
 from idp.flows.fields import str_field
 from idp.flows.parking import LoginTicket
 from idp.flows.steps import PasswordFirst, StepDone, Steps, TooManyAttempts
+from idp.store import rate
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -94,8 +95,7 @@ class PushStep:
 
     def _limit(self, scope: str, per_minute: int) -> None:
         rt = self._rt
-        key = f"rate:{scope}:{int(rt.now().timestamp()) // 60}"
-        if rt.ephemeral.incr(key, ttl=120) > per_minute:
+        if rate.count(rt.ephemeral, scope, now=rt.now()) > per_minute:
             raise TooManyAttempts("too many sign-in requests to the phone; wait a minute")
 
     def _target(

@@ -24,6 +24,7 @@ from idp.flows.answers import Answer, Json
 from idp.flows.browser import Browser
 from idp.flows.parking import LoginTicket
 from idp.sessions import AuthContext, SessionError
+from idp.store import rate
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -54,8 +55,8 @@ class Steps:
 
     def check_rate(self, browser: Browser, *, scope: str = "login") -> None:
         rt = self._rt
-        key = f"rate:{scope}:{browser.ip}:{int(rt.now().timestamp()) // 60}"
-        if rt.ephemeral.incr(key, ttl=120) > rt.config.limits.login_attempts_per_minute:
+        attempts = rate.count(rt.ephemeral, f"{scope}:{browser.ip}", now=rt.now())
+        if attempts > rt.config.limits.login_attempts_per_minute:
             raise TooManyAttempts("too many sign-in attempts from this address; wait a minute")
 
     def ticket(self, handle: str | None, *, browser: Browser) -> LoginTicket | None:

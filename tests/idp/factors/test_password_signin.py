@@ -33,6 +33,7 @@ from idp.factors.password_signin import (
 )
 from idp.policy import Policy, Requirement, Shortfall, evaluate
 from idp.sessions import AuthContext
+from idp.store import rate
 from idp.store.ephemeral import EphemeralStore, MemoryStore
 from idp.store.sql import Database, EmployeeRepository, PasswordRepository
 
@@ -269,7 +270,7 @@ def test_oversized_input_is_refused_before_any_work(
     assert argon2_calls.calls == 0
     stored = alice.get("emp-1")
     assert stored is not None and stored.failed_count == 0
-    assert store.get("pwd:addr:192.0.2.10:" + str(int(NOW.timestamp()) // 60)) is None
+    assert rate.recent(store, "pwd-addr:192.0.2.10", now=NOW) == 0
 
 
 def test_rehash_on_sign_in_when_the_parameters_rose(
@@ -321,9 +322,12 @@ def test_too_many_failures_from_one_address(
     with pytest.raises(TooManyPasswordAttempts) as caught:
         attempt(sqlite_repo, ephemeral, limits=limits, now=minute + dt.timedelta(seconds=59))
     assert (caught.value.status, caught.value.error) == (429, "too_many_attempts")
-    # Another address is not affected; this one may try again in the next minute.
+    # Another address is not affected. The window slides: a minute on, the three failures
+    # still count in full; twenty seconds later a third of them has faded out.
     assert attempt(sqlite_repo, ephemeral, limits=limits, now=minute, ip="198.51.100.7")
-    assert attempt(sqlite_repo, ephemeral, limits=limits, now=minute + dt.timedelta(minutes=1))
+    with pytest.raises(TooManyPasswordAttempts):
+        attempt(sqlite_repo, ephemeral, limits=limits, now=minute + dt.timedelta(minutes=1))
+    assert attempt(sqlite_repo, ephemeral, limits=limits, now=minute + dt.timedelta(seconds=80))
 
 
 def test_successes_do_not_use_up_the_address_limit(
