@@ -117,7 +117,9 @@ def _install_error_handlers(app: Flask) -> None:
             exc.description,
             exc.error_id,
         )
-        return _render_error(exc.status, exc.error, exc.description, exc.error_id)
+        response = _render_error(exc.status, exc.error, exc.description, exc.error_id)
+        response.headers.update(exc.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

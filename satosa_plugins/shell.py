@@ -159,12 +159,13 @@ class Shell:
             exc.description,
             exc.error_id,
         )
+        headers = list(exc.headers().items())
         if as_json:
-            return _response(json.dumps(exc.to_dict()), exc.status, [], "application/json")
+            return _response(json.dumps(exc.to_dict()), exc.status, headers, "application/json")
         html = self.pages.error(
             status=exc.status, description=exc.description, error_id=exc.error_id
         )
-        return _response(html, exc.status, [("Cache-Control", "no-store")], "text/html")
+        return _response(html, exc.status, [("Cache-Control", "no-store"), *headers], "text/html")
 
     def unexpected(self, *, as_json: bool) -> Response:
         error_id = secrets.token_hex(6)

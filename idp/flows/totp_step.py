@@ -22,6 +22,7 @@ from idp.flows.browser import Browser
 from idp.flows.fields import str_field
 from idp.flows.steps import PasswordFirst, StepDone, Steps
 from idp.secrets import secret_aad
+from idp.store import rate
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -80,14 +81,9 @@ class TotpStep:
 
     def _verify(self, employee: Employee | None, who: str, code: str) -> StepDone:
         rt, limits = self._rt, self._rt.config.authenticator.totp
-        window = limits.lockout_minutes * 60
-        key = f"totp-fail:{who}:{int(rt.now().timestamp()) // window}"
-        failures = rt.ephemeral.get(key)
-        if failures is not None and int(failures) >= limits.lockout_attempts:
-            raise TotpLocked(
-                f"too many wrong codes; one-time codes are locked for up to "
-                f"{limits.lockout_minutes} minutes"
-            )
+        window, scope = limits.lockout_minutes * 60, f"totp-fail:{who}"
+        if rate.recent(rt.ephemeral, scope, now=rt.now(), window=window) >= limits.lockout_attempts:
+            raise TotpLocked(minutes=limits.lockout_minutes)
         credential = rt.authenticator.totp.get(employee.id) if employee else None
         try:
             if employee is None or credential is None or not employee.can_sign_in:
@@ -106,11 +102,9 @@ class TotpStep:
         except TotpReused:
             raise
         except TotpError:
-            if rt.ephemeral.incr(key, ttl=2 * window) >= limits.lockout_attempts:
-                raise TotpLocked(
-                    f"too many wrong codes; one-time codes are locked for up to "
-                    f"{limits.lockout_minutes} minutes"
-                ) from None
+            failures = rate.count(rt.ephemeral, scope, now=rt.now(), window=window)
+            if failures >= limits.lockout_attempts:
+                raise TotpLocked(minutes=limits.lockout_minutes) from None
             raise
         if not rt.authenticator.totp.spend_step(employee.id, match.step):
             raise TotpReused("this code was already used; wait for the next one")

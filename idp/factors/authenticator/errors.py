@@ -80,6 +80,10 @@ class PushOutstanding(IdpError):
     error = "push_outstanding"
     status = 429
 
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
 
 class NoDevice(NotFound):
     error = "device_not_found"
@@ -96,6 +100,12 @@ class TotpReused(TotpError):
 class TotpLocked(IdpError):
     error = "totp_locked"
     status = 429
+
+    def __init__(self, *, minutes: int) -> None:
+        super().__init__(
+            f"too many wrong codes; one-time codes are locked for up to {minutes} minutes"
+        )
+        self.retry_after = minutes * 60
 
 
 class TotpNotEnrolled(Conflict):

@@ -149,6 +149,7 @@ def test_one_outstanding_request_and_rate_limits_for_rapid_pushes(
     answers = [start_push(other, other_ticket, person) for _ in range(100)]
     assert {a.status_code for a in answers} == {429}
     assert answers[0].json()["error"] == "push_outstanding"
+    assert 0 < int(answers[0].headers["Retry-After"]) <= 120
     assert "too many sign-in requests" in answers[-1].json()["error_description"]
     (waiting,) = Authenticator(tmp_path).pending()
     assert waiting.transaction_id == shown["transaction_id"]  # still the one and only
