@@ -65,7 +65,9 @@ def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> Server:
 
 def serve(config: IdpConfig, *, threads: int = 8) -> int:
     from flask_idp.app import create_app
+    from idp import logs
 
+    logs.configure(log_format=config.observability.log_format)
     server = bind(create_app(build_runtime(config)), config, threads=threads)
     print(
         f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "

@@ -133,6 +133,10 @@ def build_runtime(
         authenticator=build_authenticator(config.authenticator, db=db, secrets=box),
         clock=clock,
     )
+    if config.observability.metrics:
+        from idp import metrics
+
+        metrics.track_audit(runtime.audit)
     # Audit events queued for the background writer are stored before the process exits.
     atexit.register(runtime.audit.flush)
     from idp.protocols import build_protocols

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from idp.config.authenticator import AuthenticatorSettings, parse_authenticator
 from idp.config.directory import parse_directory
+from idp.config.observability import ObservabilitySettings, parse_observability
 from idp.config.passwords import PasswordSettings, parse_passwords
 from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
 from idp.config.schema import (
@@ -51,6 +52,7 @@ TOP_KEYS = (
     "oidc",
     "wsfed",
     "directory",
+    "observability",
 )
 _UV = get_args(UserVerification)
 T = TypeVar("T")
@@ -116,6 +118,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         workstations=part(
             "workstations", lambda n: parse_workstations(n, base), WorkstationSettings()
         ),
+        observability=part("observability", parse_observability, ObservabilitySettings()),
     )
     if base_url is not None and policies is not None:
         # The protocol sections derive endpoints from base_url and name policies: without

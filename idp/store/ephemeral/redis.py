@@ -15,6 +15,7 @@ as a plain value (or the reverse) is refused as the wrong type, as the contract 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import redis
 from idp.store.ephemeral.base import Subscription, check_key, check_mapping, check_ttl
 from idp.store.errors import StoreError, StoreUnavailable, WrongValueType
 
+log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "hideez-idp:"
 HEALTH_CHECK_INTERVAL = 30
 SOCKET_TIMEOUT = 5.0
@@ -36,7 +38,12 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"Redis did not answer {what}: {exc}") from exc
+        # redis-py's text names the host and port: it goes to the log, not the client.
+        log.error("Redis did not answer %s: %s", what, exc)
+        raise StoreUnavailable(
+            f"the short-lived store (Redis) did not answer {what}; try again shortly",
+            store="short_lived",
+        ) from exc
     except redis.ResponseError as exc:
         if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
             raise WrongValueType(f"{what}: {exc}") from exc
@@ -309,7 +316,7 @@ class RedisStore:
                 if message is not None and message.get("type") == "subscribe":
                     return _RedisSubscription(pubsub, channel)
         pubsub.close()
-        raise StoreUnavailable(f"Redis did not confirm SUBSCRIBE {channel!r}")
+        raise StoreUnavailable(f"Redis did not confirm SUBSCRIBE {channel!r}", store="short_lived")
 
     def ping(self) -> None:
         with _translated("PING"):
