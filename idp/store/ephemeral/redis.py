@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
+from redis.exceptions import ClusterDownError, RedisClusterException
 
 from idp.store.ephemeral.base import Subscription, check_key, check_mapping, check_ttl
 from idp.store.errors import StoreError, StoreUnavailable, WrongValueType
@@ -37,7 +38,12 @@ def _translated(what: str) -> Iterator[None]:
     """Turn redis-py errors into the store's typed errors, naming the operation."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        ClusterDownError,
+        RedisClusterException,
+    ) as exc:
         # redis-py's text names the host and port: it goes to the log, not the client.
         log.error("Redis did not answer %s: %s", what, exc)
         raise StoreUnavailable(
