@@ -172,7 +172,7 @@ def parse_attributes(config: Any, *, plugin: str, source: str | None = None) -> 
     )
 
 
-SUBJECT_FIELDS = ("username", "email", "first_name", "last_name", "phone", "groups")
+SUBJECT_FIELDS = ("username", "email", "first_name", "last_name", "phone", "department", "groups")
 
 
 @dataclass(frozen=True)
