@@ -27,11 +27,11 @@ from satosa.frontends.base import FrontendModule
 from satosa.internal import InternalData
 from satosa.response import Response
 
-from idp.errors import ConfigError, InvalidRequest
+from idp.errors import InvalidRequest
 from idp.flows.eam import EamSignIn
 from idp.oidc.eam import eam_discovery
 from idp.runtime import shared_runtime
-from satosa_plugins.config import parse_pages
+from satosa_plugins.config import check_eam, parse_pages
 from satosa_plugins.shell import Handler, require_method, shell_for
 
 DISCOVERY_PATH = ".well-known/openid-configuration"
@@ -45,9 +45,9 @@ class EntraEamFrontend(FrontendModule):  # type: ignore[misc]
         super().__init__(auth_req_callback_func, internal_attributes, base_url, name)
         idp_config = parse_pages(config, plugin=name)
         self.rt = shared_runtime(idp_config)
+        check_eam(self.rt.config, idp_config=idp_config, plugin=f"SATOSA plugin {name!r}")
         oidc = self.rt.protocols.oidc
-        if oidc is None or oidc.settings.eam is None:
-            raise ConfigError(str(idp_config), "oidc.eam", "is required by the Entra EAM frontend")
+        assert oidc is not None and oidc.settings.eam is not None  # check_eam
         self.shell = shell_for(self.rt)
         self.issuer = base_url.rstrip("/")
         self.authorize_url = f"{self.issuer}/{name}/authorize"
