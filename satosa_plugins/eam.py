@@ -87,8 +87,7 @@ class EntraEamFrontend(FrontendModule):  # type: ignore[misc]
 
     # -- Entra's request and the way back from the sign-in page ------------------------------
     def _authorize(self, context: Context) -> Response:
-        if context.request_method not in ("GET", "POST"):
-            require_method(context, "POST")
+        require_method(context, "POST")  # Entra always POSTs (response_mode=form_post)
         visit = self.shell.visit(context)
         raw = context.request if isinstance(context.request, dict) else {}
         # SATOSA keeps one value per name (a repeated parameter arrives once).

@@ -132,7 +132,11 @@ def test_a_passkey_answers_entra_through_satosa(
     page = client.http.get(client.url(f"/hideez/login?ticket={ticket}"), timeout=10).text
     # The policy lists the app and TOTP: the page offers them (their endpoints are served).
     assert 'id="app-login"' in page and 'data-url="/totp/login/verify" novalidate>' in page
-    answer = resume(client, client.passkey(ticket))
+    verify = client.passkey(ticket)
+    # The resume URL in another browser: refused there, and still the owner's.
+    stolen = requests.get(client.url(verify.json()["redirect"]), timeout=10)
+    assert stolen.status_code >= 400 and "id_token" not in stolen.text
+    answer = resume(client, verify)
     action, fields = parse_autopost(answer.text)
     assert action == ENTRA_REDIRECT
     claims = sim.check_answer(proxy, fields, request=request, hint_sub="pairwise-" + oid[:8])
@@ -265,3 +269,5 @@ def test_a_tampered_hint_and_an_unknown_client(
     unknown = authorize(client, {**request, "client_id": "someone"})
     assert unknown.status_code == 400 and "error-id" in unknown.text
     assert "id_token" not in unknown.text and ENTRA_REDIRECT not in unknown.text
+    by_get = client.http.get(client.url(f"/{EAM}/authorize"), params=request, timeout=10)
+    assert by_get.status_code == 405 and "id_token" not in by_get.text
