@@ -5,8 +5,10 @@ and keys; the second factor by passkey, by the reference authenticator's push an
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +31,8 @@ from tests.e2e.entra_sim import (
     serve_jwks,
 )
 from tests.e2e.satosa.client import SatosaClient
-from tests.e2e.satosa.proxy import EAM, Proxy, run_proxy
-from tests.e2e.server import POSTGRES_REDIS
+from tests.e2e.satosa.proxy import EAM, Proxy, make_satosa, run_proxy
+from tests.e2e.server import POSTGRES_REDIS, _Thread, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -271,3 +273,51 @@ def test_a_tampered_hint_and_an_unknown_client(
     assert "id_token" not in unknown.text and ENTRA_REDIRECT not in unknown.text
     by_get = client.http.get(client.url(f"/{EAM}/authorize"), params=request, timeout=10)
     assert by_get.status_code == 405 and "id_token" not in by_get.text
+
+
+@pytest.fixture
+def second_worker(entra: tuple[Proxy, EntraSim]) -> Iterator[str]:
+    """Another SATOSA worker (its own runtime: a copy of the IdP config file) on the shared
+    PostgreSQL and Redis, behind the same BASE."""
+    from werkzeug.serving import make_server
+
+    from idp.runtime import _SHARED
+
+    proxy, _ = entra
+    config_path = proxy.idp.config_path.with_name("idp-eam-worker2.yaml")
+    shutil.copyfile(proxy.idp.config_path, config_path)
+    config = copy.deepcopy(proxy.config)
+    for section in ("FRONTEND_MODULES", "BACKEND_MODULES", "MICRO_SERVICES"):
+        for plugin in config[section]:
+            # ours name the IdP config by path (the SAML frontend's idp_config is pysaml2's)
+            if isinstance(plugin.get("config", {}).get("idp_config"), str):
+                plugin["config"]["idp_config"] = str(config_path)
+    server = make_server("127.0.0.1", free_port(), make_satosa(config), threaded=True)
+    thread = _Thread(server)
+    thread.start()
+    runtime = _SHARED[config_path.resolve()]
+    assert runtime is not proxy.runtime
+    try:
+        yield f"http://localhost:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        _SHARED.pop(config_path.resolve(), None)
+        runtime.close()
+
+
+def test_a_request_begun_on_one_worker_is_answered_by_the_other(
+    entra: tuple[Proxy, EntraSim], alice: tuple[SatosaClient, str], second_worker: str
+) -> None:
+    proxy, sim = entra
+    client, oid = alice
+    request = sim.request(sim.hint(oid=oid))
+    ticket = client.ticket_of(authorize(client, request))  # worker 1
+    client.base = second_worker  # the balancer sends the rest to worker 2
+    try:
+        answer = resume(client, client.passkey(ticket))
+    finally:
+        client.base = proxy.base
+    _, fields = parse_autopost(answer.text)
+    claims = sim.check_answer(proxy, fields, request=request, hint_sub="pairwise-" + oid[:8])
+    assert claims["iss"] == proxy.base and claims["amr"] == ["fido"]
