@@ -1,10 +1,12 @@
 """The authenticator-app factor step: a push challenge with number matching.
 
-``begin`` sends the challenge as soon as the employee is known (the login hint, the username
-typed, or the two-factor ticket's employee) and gives the page the number to show; the page
-then asks ``poll`` every second or so. Each poll is a short request (two store reads), so a
-waiting browser holds no worker (docs/authenticator.md measures how many one process holds).
-The approved answer finishes the sign-in once, through :meth:`Steps.complete`.
+``begin`` makes the challenge as soon as the employee is known (the login hint, the username
+typed, or the two-factor ticket's employee), queues its push (sent by the background sender,
+:mod:`idp.factors.authenticator.sender`) and gives the page the number to show; the page
+then asks ``poll`` every second or so, and learns there whether the push was delivered. Each
+poll is a short request (three store reads), so a waiting browser holds no worker
+(docs/authenticator.md measures how many one process holds). The approved answer finishes
+the sign-in once, through :meth:`Steps.complete`.
 
 An unknown user, one without an app, or a disabled one gets a decoy challenge shaped like a
 real one that no app can answer, so the page does not tell which accounts exist.
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
-from idp.factors.authenticator import push
+from idp.factors.authenticator import push, sender
 from idp.factors.authenticator.errors import ChallengeGone, PushDenied
 from idp.factors.authenticator.model import Device
 from idp.factors.kinds import AMR_SOFTWARE_KEY, FactorKind, FactorUse
@@ -78,10 +80,8 @@ class PushStep:
             now=rt.now(),
             ttl=settings.push_ttl,
         )
-        if created and device is not None:
-            rt.authenticator.notify(
-                rt.ephemeral, device, challenge, server=rt.config.base_url, now=rt.now()
-            )
+        if created:
+            rt.authenticator.queue_push(rt.ephemeral, device, challenge, server=rt.config.base_url)
         return Answer(
             Json(
                 {
@@ -131,7 +131,7 @@ class PushStep:
         push.check_browser(challenge, browser.binding)
         answer = push.answer_of(rt.ephemeral, challenge)
         if answer is None and not challenge.expired(rt.now()):
-            return Answer(Json({"state": "pending"}))
+            return Answer(Json(_pending(rt, challenge)))
         employee = rt.directory.get(challenge.employee_id)
         try:
             return self._finish(challenge, answer, employee, handle=handle, ticket=ticket,
@@ -183,6 +183,16 @@ class PushStep:
         return self._steps.complete(
             StepDone(employee, use), handle=handle, ticket=ticket, browser=browser
         )
+
+
+def _pending(rt: Runtime, challenge: push.PushChallenge) -> dict[str, Any]:
+    """A waiting challenge, and what became of its push (a failed one is said, with why)."""
+    delivery = sender.delivery_of(rt.ephemeral, challenge.transaction_id)
+    state = delivery.state.value if delivery else sender.Delivery.SENT.value
+    pending: dict[str, Any] = {"state": "pending", "delivery": state}
+    if delivery is not None and delivery.message:
+        pending["message"] = delivery.message
+    return pending
 
 
 def _decoy_id(username: str) -> str:
