@@ -5,7 +5,9 @@
  *
  * Sign-in (section#app-login, form#totp-login):
  *   POST data-start-url {ticket?, username?}        -> {transaction_id, number, expires_in, poll_interval_ms}
- *   POST data-poll-url  {ticket?, transaction_id}   -> {state: "pending"} | {ok, redirect} | error
+ *   POST data-poll-url  {ticket?, transaction_id}   -> {state: "pending", delivery, message?}
+ *                                                      | {ok, redirect} | error
+ *     (delivery: "sending" | "sent" | "retrying" | "failed"; a failed push says why in message)
  *   POST form.dataset.url {ticket?, username?, code} -> {ok, redirect} | error
  * Enrolment (section#app-enrol, section#totp-enrol):
  *   POST data-start-url {token?} -> {token, uri, expires_in}; the QR image is data-qr-url?token=…
@@ -75,6 +77,8 @@
             show(statusEl, "Approved. Signing you in…", false);
             window.location.assign(answer.redirect);
           } else {
+            // The app finds the request by polling even when the push failed: say so, wait on.
+            if (answer.delivery === "failed" && answer.message) show(statusEl, answer.message, true);
             window.setTimeout(function () { poll(txn, interval); }, interval);
           }
         })
