@@ -260,6 +260,7 @@ class Shell:
             relying_party=ticket.display_name or ticket.relying_party,
             login_hint=hint,
             cancel_url=ticket.cancel_url,
+            notice=ticket.notice,
             password_first=bool(hint) and self._uses_password(hint),
             # The page's push and code forms post to endpoints this shell does not serve yet.
             offers_app=False,

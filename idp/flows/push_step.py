@@ -24,7 +24,7 @@ from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
 from idp.factors.authenticator import push, sender
-from idp.factors.authenticator.errors import ChallengeGone, PushDenied
+from idp.factors.authenticator.errors import ChallengeGone, PushDenied, UserVerificationRequired
 from idp.factors.authenticator.model import Device
 from idp.factors.kinds import AMR_SOFTWARE_KEY, FactorKind, FactorUse
 from idp.flows.answers import Answer, Json
@@ -32,6 +32,7 @@ from idp.flows.browser import Browser
 from idp.flows.fields import str_field
 from idp.flows.parking import LoginTicket
 from idp.flows.steps import PasswordFirst, StepDone, Steps, TooManyAttempts
+from idp.policy import unverified_factor_suffices, unverified_refusal
 from idp.store import rate
 
 if TYPE_CHECKING:
@@ -172,6 +173,8 @@ class PushStep:
             raise AccessDenied("this account is disabled; ask your administrator")
         if ticket is not None and ticket.employee_id not in (None, employee.id):
             raise AccessDenied("this phone belongs to another account than the password")
+        if not answer.user_verified and not _unverified_suffices(ticket, employee):
+            raise UserVerificationRequired(unverified_refusal(self.kind))
         amr = (AMR_SOFTWARE_KEY, "user") if answer.user_verified else (AMR_SOFTWARE_KEY,)
         use = FactorUse(
             kind=self.kind,
@@ -183,6 +186,16 @@ class PushStep:
         return self._steps.complete(
             StepDone(employee, use), handle=handle, ticket=ticket, browser=browser
         )
+
+
+def _unverified_suffices(ticket: LoginTicket | None, employee: Employee) -> bool:
+    if ticket is None:
+        return True
+    return unverified_factor_suffices(
+        ticket_requires_uv=ticket.require_user_verification,
+        policy_requires_uv=ticket.policy_user_verification,
+        after_password=ticket.first_factor is not None and ticket.employee_id == employee.id,
+    )
 
 
 def _pending(rt: Runtime, challenge: push.PushChallenge) -> dict[str, Any]:
