@@ -267,6 +267,7 @@ class Shell:
             offers_totp=False,
             push_auto=False,
             employee_known=False,
+            remembered_device=None,
         )
 
     def _uses_password(self, username: str) -> bool:

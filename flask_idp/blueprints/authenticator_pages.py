@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_idp.flows import browser, flows
 from flask_idp.web import runtime
 from idp.factors.kinds import FactorKind
 from idp.flows.parking import LoginTicket
@@ -25,11 +26,15 @@ def authenticator_login_values(ticket: LoginTicket | None) -> dict[str, Any]:
             employee_id = hinted.id if hinted and hinted.sso_mode.value != "two_factor" else None
         device = rt.authenticator.devices.for_employee(employee_id) if employee_id else None
         auto = device is not None and device.usable
+    # Nobody named yet: offer the device this browser last signed in with, if still usable.
+    unnamed = not known and not (ticket and ticket.login_hint)
+    found = flows().push.remembered(browser()) if offers_app and unnamed else None
     return {
         "offers_app": offers_app,
         "offers_totp": FactorKind.TOTP.value in factors,
         "push_auto": auto,
         "employee_known": known,
+        "remembered_device": found[1].display_name if found else None,
     }
 
 

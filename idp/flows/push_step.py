@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
-from idp.errors import AccessDenied, IdpError
-from idp.factors.authenticator import push, sender
+from idp.errors import AccessDenied, IdpError, InvalidRequest
+from idp.factors.authenticator import push, remembered, sender
 from idp.factors.authenticator.errors import ChallengeGone, PushDenied, UserVerificationRequired
 from idp.factors.authenticator.model import Device
 from idp.factors.kinds import AMR_SOFTWARE_KEY, FactorKind, FactorUse
@@ -59,13 +59,29 @@ class PushStep:
         self._steps = steps
 
     def begin(self, data: Mapping[str, Any], *, browser: Browser, requester: Requester) -> Answer:
-        rt, settings = self._rt, self._rt.config.authenticator
         handle = str_field(data, "ticket", max_len=64, required=False)
         ticket = self._steps.ticket(handle, browser=browser)
         if ticket is not None and self.kind.value not in ticket.factors:
             raise AccessDenied("this application does not accept the authenticator app")
         username = str_field(data, "username", max_len=256, required=False)
+        # No user name, and none known yet: the device this browser last signed in with.
+        unknown = ticket is None or ticket.employee_id is None
+        if unknown and not username and _flag(data, "remembered"):
+            return self._begin_remembered(ticket, browser=browser, requester=requester)
         employee, device = self._target(ticket, username)
+        return self._send(ticket, employee, device, username, browser=browser, requester=requester)
+
+    def _send(
+        self,
+        ticket: LoginTicket | None,
+        employee: Employee | None,
+        device: Device | None,
+        username: str | None,
+        *,
+        browser: Browser,
+        requester: Requester,
+    ) -> Answer:
+        rt, settings = self._rt, self._rt.config.authenticator
         self._limit(f"push-ip:{browser.ip}", settings.push_per_address_per_minute)
         who = employee.id if employee else "decoy:" + _decoy_id(username or "")
         self._limit(f"push-user:{who}", settings.push_per_user_per_minute)
@@ -93,6 +109,64 @@ class PushStep:
                 }
             )
         )
+
+    def _begin_remembered(
+        self,
+        ticket: LoginTicket | None,
+        *,
+        browser: Browser,
+        requester: Requester,
+    ) -> Answer:
+        """The push to the device this browser last signed in with; without a (still valid)
+        one, the same answer as without a user name: nothing tells why."""
+        found = self.remembered(browser)
+        if found is None:
+            raise AccessDenied("enter your user name first, then the request goes to your phone")
+        employee, device = found
+        rt = self._rt
+        rt.audit.append_event(
+            kind=AuditKind.PUSH_REMEMBERED_DEVICE,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            relying_party=ticket.relying_party if ticket else "idp",
+            factor=self.kind.value,
+            outcome=Outcome.INFO,
+            reason="sign-in request sent to the device remembered on this browser",
+            details={"ip": browser.ip, "device_id": device.device_id},
+        )
+        return self._send(ticket, employee, device, None, browser=browser, requester=requester)
+
+    def remembered(self, browser: Browser) -> tuple[Employee, Device] | None:
+        """The employee and device this browser last signed in with, if both may still be
+        used for a push without a user name; a stale record is forgotten (and audited)."""
+        rt = self._rt
+        if rt.config.authenticator.remember_device_days == 0:
+            return None
+        record = remembered.recall(rt.ephemeral, browser.binding)
+        if record is None:
+            return None
+        employee = rt.directory.get(record.employee_id)
+        device = rt.authenticator.devices.for_employee(record.employee_id)
+        why = None
+        if employee is None or not employee.can_sign_in:
+            why = "the employee may not sign in"
+        elif employee.sso_mode is SsoMode.TWO_FACTOR:
+            why = "the employee signs in with a password first"
+        elif device is None or device.device_id != record.device_id:
+            why = "the device was removed or replaced"
+        elif not device.usable:
+            why = "the device is disabled"
+        if why is None and employee is not None and device is not None:
+            return employee, device
+        remembered.forget(rt.ephemeral, browser.binding)
+        rt.audit.append_event(
+            kind=AuditKind.PUSH_REMEMBERED_DEVICE, at=rt.now(), actor=record.employee_id,
+            employee_id=record.employee_id, factor=self.kind.value, outcome=Outcome.FAILURE,
+            reason=f"remembered device forgotten: {why}",
+            details={"ip": browser.ip, "device_id": record.device_id},
+        )  # fmt: skip
+        return None
 
     def _limit(self, scope: str, per_minute: int) -> None:
         rt = self._rt
@@ -183,9 +257,21 @@ class PushStep:
             user_verified=answer.user_verified,
             amr=amr,
         )
-        return self._steps.complete(
+        done = self._steps.complete(
             StepDone(employee, use), handle=handle, ticket=ticket, browser=browser
         )
+        days = rt.config.authenticator.remember_device_days
+        if days and employee.sso_mode is not SsoMode.TWO_FACTOR:
+            remembered.remember(rt.ephemeral, binding=browser.binding, employee_id=employee.id,
+                                device_id=challenge.device_id, days=days)  # fmt: skip
+        return done
+
+
+def _flag(data: Mapping[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"field {name!r} must be true or false, got {type(value).__name__}")
+    return value
 
 
 def _unverified_suffices(ticket: LoginTicket | None, employee: Employee) -> bool:
