@@ -25,6 +25,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class Standin:
     answers: list[str] = field(default_factory=list)
     seen: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=_released)
+    #: seconds each send takes to answer (a benchmark's stand-in for the service's round trip)
+    latency: float = 0.0
 
     def next_answer(self) -> str:
         return self.answers.pop(0) if self.answers else "ok"
@@ -174,6 +177,7 @@ def fcm_standin(directory: Path) -> Iterator[FcmStandin]:
             assert message["android"]["ttl"].endswith("s")
             state.seen.append(message)
             state.release.wait(HOLD_LIMIT)
+            time.sleep(state.latency)
             outcome = state.next_answer()
             if outcome == "ok":
                 self._reply(200, {"name": f"projects/{state.project_id}/messages/0:1"})
@@ -247,6 +251,7 @@ def _answer_h2(conn: h2.connection.H2Connection, stream: int, request: dict[str,
     assert "alert" in body["aps"]
     state.seen.append({"device_token": h[":path"].removeprefix("/3/device/"), "body": body})
     state.release.wait(HOLD_LIMIT)
+    time.sleep(state.latency)
     outcome = state.next_answer()
     if outcome == "ok":
         conn.send_headers(stream, [(":status", "200"), ("apns-id", "A1B2C3D4-0000")],

@@ -279,3 +279,21 @@ def test_two_instances_senders_share_the_queue_and_send_each_push_once(
     )
     assert len(standin.seen) == 12
     services.close()
+
+
+def test_a_sender_thread_lost_to_a_fork_is_started_again_by_the_next_push(
+    standin: FcmStandin, db: Database, tmp_path: Path
+) -> None:
+    services, store = services_for(standin, db, tmp_path), MemoryStore()
+    services.start_sending(store, clock=lambda: START)
+    first = services.push_sender
+    assert first is not None and first.running
+    first.stop()  # what a forked worker sees: the object, no thread
+    challenge, device = challenge_for(services, store)
+    services.queue_push(store, device, challenge, server="https://idp")
+    assert services.push_sender is not first and services.push_sender.running
+    eventually(lambda: delivery(store, challenge) is Delivery.SENT)
+    services.close()
+    assert not services.push_sender.running
+    services.queue_push(store, device, challenge, server="https://idp")
+    assert not services.push_sender.running  # a closed runtime starts nothing
