@@ -64,6 +64,8 @@ class AuthenticatorSettings:
     location_header: str | None = None
     #: how long a browser remembers the app it last signed in with (0: not at all)
     remember_device_days: int = 30
+    #: pushes one process has in flight at once (each waits for the service's round trip)
+    push_sender_threads: int = 4
     totp: TotpSettings = field(default_factory=TotpSettings)
     fcm: FcmSettings | None = None
     apns: ApnsSettings | None = None
@@ -78,6 +80,7 @@ AUTHENTICATOR_KEYS = (
     "suspend_sso_on_report",
     "location_header",
     "remember_device_days",
+    "push_sender_threads",
     "totp",
     "fcm",
     "apns",
@@ -106,6 +109,7 @@ def parse_authenticator(node: Node, env: Mapping[str, str], base: Path) -> Authe
             node.get("location_header"), lambda n: n.as_str(pattern=r"[A-Za-z0-9-]{1,64}")
         ),
         remember_device_days=num("remember_device_days", 0, 400, d.remember_device_days),
+        push_sender_threads=num("push_sender_threads", 1, 32, d.push_sender_threads),
         totp=optional(node.get("totp"), _totp, d.totp),
         fcm=optional(node.get("fcm"), lambda n: _fcm(n, env, base)),
         apns=optional(node.get("apns"), lambda n: _apns(n, env, base)),

@@ -135,7 +135,9 @@ def delivery_of(store: EphemeralStore, transaction_id: str) -> DeliveryState | N
 
 
 class PushSender:
-    """The background thread of one process that sends queued pushes."""
+    """The background threads of one process that send queued pushes: each takes one job at
+    a time, so ``threads`` pushes are in flight at once (a push waits for the service's round
+    trip, not for the CPU)."""
 
     def __init__(
         self,
@@ -143,28 +145,35 @@ class PushSender:
         store: EphemeralStore,
         *,
         clock: Callable[[], dt.datetime],
+        threads: int = 1,
     ) -> None:
         self._services = services
         self._store = store
         self._clock = clock
+        self._lock = threading.Lock()
         self._later: list[tuple[float, int, PushJob]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="push-sender", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"push-sender-{n}", daemon=True)
+            for n in range(threads)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return any(thread.is_alive() for thread in self._threads)
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop after the push being sent; retries not yet due go back to the shared queue,
+        """Stop after the pushes being sent; retries not yet due go back to the shared queue,
         for another instance (or this one's next start) to send."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
         while self._later:
             _, _, job = heapq.heappop(self._later)
             try:
@@ -187,12 +196,12 @@ class PushSender:
         to ``wait`` seconds for one); how many jobs were handled."""
         now = self._clock().timestamp()
         handled = 0
-        while self._later and self._later[0][0] <= now:
-            _, _, job = heapq.heappop(self._later)
-            self.send(job)
+        while (due := self._due(now)) is not None:
+            self.send(due)
             handled += 1
-        if self._later:
-            wait = max(0.0, min(wait, self._later[0][0] - now))
+        with self._lock:
+            if self._later:
+                wait = max(0.0, min(wait, self._later[0][0] - now))
         raw = self._store.queue_pop(QUEUE, timeout=wait)
         if raw is None:
             return handled
@@ -202,10 +211,20 @@ class PushSender:
             log.error("push queue: a malformed job was dropped")
             return handled
         if job.not_before > self._clock().timestamp():
-            heapq.heappush(self._later, (job.not_before, next(self._order), job))
+            self._keep(job)
         else:
             self.send(job)
         return handled + 1
+
+    def _due(self, now: float) -> PushJob | None:
+        with self._lock:
+            if self._later and self._later[0][0] <= now:
+                return heapq.heappop(self._later)[2]
+            return None
+
+    def _keep(self, job: PushJob) -> None:
+        with self._lock:
+            heapq.heappush(self._later, (job.not_before, next(self._order), job))
 
     def send(self, job: PushJob) -> None:
         """Send one job now; record the outcome for the page, or keep a retry for later."""
@@ -235,8 +254,7 @@ class PushSender:
             due = now.timestamp() + pause
             if due < challenge.expires_at:
                 _record(store, challenge, DeliveryState(Delivery.RETRYING))
-                retry = PushJob(job.transaction_id, job.device_id, job.server,
-                                attempt=job.attempt + 1, not_before=due)  # fmt: skip
-                heapq.heappush(self._later, (due, next(self._order), retry))
+                self._keep(PushJob(job.transaction_id, job.device_id, job.server,
+                                   attempt=job.attempt + 1, not_before=due))  # fmt: skip
                 return
         _record(store, challenge, DeliveryState(Delivery.FAILED, NOT_DELIVERED[outcome]))

@@ -57,7 +57,9 @@ class AuthenticatorServices:
                 return
             if self.push_sender is None or not self.push_sender.running:
                 store, clock = self._sending
-                self.push_sender = sender.PushSender(self, store, clock=clock)
+                self.push_sender = sender.PushSender(
+                    self, store, clock=clock, threads=self.settings.push_sender_threads
+                )
                 self.push_sender.start()
 
     def queue_push(
