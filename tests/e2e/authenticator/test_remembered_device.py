@@ -140,3 +140,17 @@ def test_the_record_expires(clock: FakeClock) -> None:
     assert recall(store, "c" * 32) is None
     clock.advance(20)
     assert recall(store, "b" * 32) is None
+
+
+def test_signing_out_forgets_the_device(server: RunningServer, tmp_path: Path) -> None:
+    person = new_person(server)
+    app = enrolled_app(server, person, tmp_path)
+    browser = Browserless(server)
+    assert push_sign_in(browser, app, saml_ticket(browser, server), person).status_code == 200
+    out = browser.http.post(server.url("/logout"), data={"csrf": browser.csrf("/login")},
+                            allow_redirects=False, timeout=10)  # fmt: skip
+    assert out.status_code < 400, out.text
+    ticket = saml_ticket(browser, server)
+    assert "Send a request to" not in login_page(browser, ticket)
+    refused = start_remembered(browser, ticket)
+    assert refused.status_code == 403 and NO_NAME in refused.json()["error_description"]
