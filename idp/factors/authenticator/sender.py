@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -197,7 +197,7 @@ class PushSender:
         now = self._clock().timestamp()
         handled = 0
         while (due := self._due(now)) is not None:
-            self.send(due)
+            self._send_or_keep(due)
             handled += 1
         with self._lock:
             if self._later:
@@ -213,8 +213,19 @@ class PushSender:
         if job.not_before > self._clock().timestamp():
             self._keep(job)
         else:
-            self.send(job)
+            self._send_or_keep(job)
         return handled + 1
+
+    def _send_or_keep(self, job: PushJob) -> None:
+        """Send ``job``; when the store or the database fails meanwhile, keep it for a retry
+        (a job taken from the shared queue is nowhere else)."""
+        try:
+            self.send(job)
+        except Exception:
+            log.exception("push for device %s failed; retrying", job.device_id)
+            if job.attempt < MAX_ATTEMPTS:
+                due = self._clock().timestamp() + _FIRST_PAUSE * 2 ** (job.attempt - 1)
+                self._keep(replace(job, attempt=job.attempt + 1, not_before=due))
 
     def _due(self, now: float) -> PushJob | None:
         with self._lock:

@@ -23,6 +23,7 @@ from idp.factors.authenticator.service import AuthenticatorServices
 from idp.factors.authenticator.store import DeviceRepository, TotpRepository
 from idp.secrets import SecretBox
 from idp.store.ephemeral import EphemeralStore, MemoryStore
+from idp.store.errors import StoreError
 from idp.store.sql import Database, EmployeeRepository
 from tests.conftest import FakeClock
 from tests.idp.factors.authenticator.push_standins import FcmStandin, fcm_standin
@@ -297,3 +298,23 @@ def test_a_sender_thread_lost_to_a_fork_is_started_again_by_the_next_push(
     assert not services.push_sender.running
     services.queue_push(store, device, challenge, server="https://idp")
     assert not services.push_sender.running  # a closed runtime starts nothing
+
+
+def test_a_job_is_kept_for_a_retry_when_the_database_fails_meanwhile(
+    standin: FcmStandin, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, store = services_for(standin, db, tmp_path), MemoryStore()
+    challenge, device = challenge_for(services, store)
+    services.queue_push(store, device, challenge, server="https://idp")
+    wall = Wall()
+    worker = PushSender(services, store, clock=wall)
+    real_get = services.devices.get
+    monkeypatch.setattr(services.devices, "get", lambda _id: (_ for _ in ()).throw(
+        StoreError("database unreachable")))  # fmt: skip
+    worker.turn(wait=0)
+    assert delivery(store, challenge) is Delivery.SENDING and standin.seen == []
+    monkeypatch.setattr(services.devices, "get", real_get)
+    wall.advance(3)
+    worker.turn(wait=0)
+    assert delivery(store, challenge) is Delivery.SENT and len(standin.seen) == 1
+    services.close()
