@@ -282,9 +282,10 @@ class Shell:
             relying_party=ticket.display_name or ticket.relying_party,
             login_hint=hint,
             cancel_url=ticket.cancel_url,
+            notice=ticket.notice,
             password_first=bool(hint) and self._uses_password(hint),
             # step_endpoints serves the push and code forms' endpoints: the policy decides.
-            **authenticator_login_values(self.rt, ticket),
+            **authenticator_login_values(self.rt, ticket, push=self.push, browser=visit.browser),
         )
 
     def _requester(self, context: Context) -> Requester:

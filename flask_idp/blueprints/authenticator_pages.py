@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_idp.flows import browser, flows
 from flask_idp.web import runtime
 from idp.flows import login_page
 from idp.flows.parking import LoginTicket
@@ -11,7 +12,9 @@ from idp.flows.parking import LoginTicket
 
 def authenticator_login_values(ticket: LoginTicket | None) -> dict[str, Any]:
     """Which of the two the page offers (the core decides, for every shell)."""
-    return {**login_page.authenticator_login_values(runtime(), ticket)}
+    return login_page.authenticator_login_values(
+        runtime(), ticket, push=flows().push, browser=browser()
+    )
 
 
 def authenticator_account_values(employee_id: str) -> dict[str, Any]:

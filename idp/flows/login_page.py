@@ -15,11 +15,17 @@ from idp.factors.kinds import FactorKind
 from idp.flows.parking import LoginTicket
 
 if TYPE_CHECKING:
+    from idp.flows.browser import Browser
+    from idp.flows.push_step import PushStep
     from idp.runtime import Runtime
 
 
-def authenticator_login_values(runtime: Runtime, ticket: LoginTicket | None) -> dict[str, bool]:
-    """The page's ``offers_app``, ``offers_totp``, ``push_auto`` and ``employee_known``."""
+def authenticator_login_values(
+    runtime: Runtime, ticket: LoginTicket | None, *, push: PushStep, browser: Browser
+) -> dict[str, bool | str | None]:
+    """The page's ``offers_app``, ``offers_totp``, ``push_auto``, ``employee_known`` and
+    ``remembered_device`` (the device this browser last signed in with, offered when nobody is
+    named yet and it may still be used)."""
     factors = ticket.factors if ticket else tuple(k.value for k in FactorKind)
     offers_app = FactorKind.AUTHENTICATOR_APP.value in factors
     known = ticket is not None and ticket.employee_id is not None
@@ -33,11 +39,14 @@ def authenticator_login_values(runtime: Runtime, ticket: LoginTicket | None) -> 
             )
         device = runtime.authenticator.devices.for_employee(employee_id) if employee_id else None
         auto = device is not None and device.usable
+    unnamed = not known and not (ticket and ticket.login_hint)
+    found = push.remembered(browser) if offers_app and unnamed else None
     return {
         "offers_app": offers_app,
         "offers_totp": FactorKind.TOTP.value in factors,
         "push_auto": auto,
         "employee_known": known,
+        "remembered_device": found[1].display_name if found else None,
     }
 
 
