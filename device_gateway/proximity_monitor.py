@@ -141,7 +141,9 @@ class ProximityMonitor:
                 deadline = self.engine.next_deadline()
                 timeout = None if deadline is None else max(0.0, deadline - self.clock())
                 woken = asyncio.create_task(self._wake.wait())
-                await asyncio.wait({stopping, woken}, timeout=timeout)
+                await asyncio.wait(
+                    {stopping, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
                 woken.cancel()
                 self._act(self.engine.tick(t=self.clock()))
         finally:
