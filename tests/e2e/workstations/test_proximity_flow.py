@@ -96,16 +96,19 @@ def test_settings_from_the_server_drive_lock_and_unlock_through_the_actuator(sit
         )
         admin.assign_tag(actor=ADMIN, tag="04:A2:B3:C4", serial=BOB, now=site.clock())
         await until(
-            lambda: monitor.engine.policy is not None
-            and ALICE in monitor.engine.policy.keys
-            and "04a2b3c4" in monitor.engine.policy.rfid,
+            lambda: (
+                monitor.engine.policy is not None
+                and ALICE in monitor.engine.policy.keys
+                and "04a2b3c4" in monitor.engine.policy.rfid
+            ),
             what="per-key settings and the tag pushed",
         )
 
         monitor.feed(KeyConnected(ALICE, time.monotonic()))
         _near(monitor, ALICE)
         await until(lambda: not actuator.locked and bool(actuator.calls), what="unlock")
-        assert actuator.calls[-1] == ("unlock", LogonCredential("CORP\\alice", "password", "s3cret"))
+        alice = LogonCredential("CORP\\alice", "password", "s3cret")
+        assert actuator.calls[-1] == ("unlock", alice)
         # Bob's key walking by and away does nothing to Alice's session.
         _near(monitor, BOB, rssi=-60)
         _near(monitor, BOB, rssi=FAR)
