@@ -85,6 +85,9 @@ class ProximityMonitor:
         self.engine = ProximityEngine()
         self._wake = asyncio.Event()
         self._unlocks: set[asyncio.Task[None]] = set()
+        #: counts decisions and OS locks: an unlock still reading its credential when a later
+        #: one arrives (the key left meanwhile) is dropped, not carried out after the lock
+        self._generation = 0
 
     # -- from the server (through the agent) and the OS ------------------------------------
 
@@ -108,6 +111,7 @@ class ProximityMonitor:
         self._wake.set()
 
     def workstation_locked(self) -> None:
+        self._generation += 1
         self.engine.workstation_locked()
         self._wake.set()
 
@@ -154,6 +158,8 @@ class ProximityMonitor:
     # -- decisions -----------------------------------------------------------------------------
 
     def _act(self, decision: Decision | None) -> None:
+        if decision is not None:
+            self._generation += 1
         if isinstance(decision, Lock):
             details = {"reason": decision.reason.value, "key": decision.serial}
             try:
@@ -163,12 +169,16 @@ class ProximityMonitor:
                 return
             self.gateway.record(EventType.LOCK, details=details)
         elif isinstance(decision, Unlock):
-            task = asyncio.get_running_loop().create_task(self._unlock(decision))
+            unlocking = self._unlock(decision, self._generation)
+            task = asyncio.get_running_loop().create_task(unlocking)
             self._unlocks.add(task)
             task.add_done_callback(self._unlocks.discard)
 
-    async def _unlock(self, decision: Unlock) -> None:
+    async def _unlock(self, decision: Unlock, generation: int) -> None:
         credential = await self.credentials.primary_credential(decision.serial)
+        if generation != self._generation:
+            log.info("unlock for %s dropped: the workstation locked meanwhile", decision.serial)
+            return
         if credential is None or self.gateway.state.alarm:
             # No primary account on the key (or the alarm came meanwhile): it stays locked.
             log.info("no unlock for %s: no primary account or the alarm", decision.serial)

@@ -16,6 +16,7 @@ again — so a manual Win+L in front of the PC sticks.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import deque
@@ -37,6 +38,8 @@ RFID_TAG = re.compile(r"(?:[0-9a-f]{2}){4,10}")
 #: how many keys and tags one settings command may carry (a frame is at most 256 KiB)
 MAX_KEYS = 1000
 MAX_TAGS = 2000
+#: the RSSI a BLE controller can report (HCI: -127..+20 dBm)
+MIN_RSSI, MAX_RSSI = -127, 20
 
 
 class LockReason(StrEnum):
@@ -234,6 +237,8 @@ class ProximityEngine:
     def observe(self, *, serial: str, rssi: float, t: float) -> Decision | None:
         if self.policy is None:
             return None
+        if not math.isfinite(rssi) or not MIN_RSSI <= rssi <= MAX_RSSI:
+            return self.tick(t=t)  # no reading a radio can make: ignored, time still passes
         due = self.tick(t=t)
         settings = self.policy.for_key(serial)
         key = self._keys.get(serial)

@@ -89,6 +89,17 @@ def test_a_single_spike_is_smoothed_away() -> None:
     assert walk(e, ALICE, steps) == []
 
 
+def test_readings_no_radio_can_make_are_ignored() -> None:
+    e = engine()
+    bogus = [(0.0, float("nan")), (0.5, float("inf")), (1.0, 50.0), (1.5, -300.0)]
+    assert walk(e, ALICE, bogus) == [] and e.proximity_of(ALICE) is None
+    assert walk(e, ALICE, every(2, 3, -45))[0][1] == Unlock(ALICE, UnlockedBy.PROXIMITY)
+    # Garbage from the owner's key does not keep it "heard": it still times out.
+    assert walk(e, ALICE, every(3.5, 13.5, float("nan"))) == [
+        (13.0, Lock(ALICE, LockReason.TIMEOUT))
+    ]
+
+
 def test_connection_loss_locks_the_owners_session_only() -> None:
     e = engine()
     walk(e, ALICE, every(0, 1, -45))
