@@ -214,9 +214,15 @@ class ProximityEngine:
 
     def configure(self, policy: ProximityPolicy | None) -> None:
         """Settings from the server; ``None`` (no settings, not approved) makes the engine inert."""
-        self.policy = policy
         if policy is None:
             self._keys.clear()
+        elif self.policy is not None and policy.calibration != self.policy.calibration:
+            # Readings under another mapping mean nothing now; when each key was last heard
+            # still does (an owner who vanishes meanwhile is still locked out).
+            for key in self._keys.values():
+                key.readings = deque(maxlen=policy.calibration.samples)
+                key.below_since = None
+        self.policy = policy
 
     def set_alarm(self, active: bool) -> None:
         self.alarm = active

@@ -83,6 +83,17 @@ def test_the_scripted_walk_unlocks_lingers_locks_by_proximity_and_by_timeout() -
     assert e.next_deadline() is None and e.tick(t=60) is None
 
 
+def test_a_new_calibration_drops_the_readings_but_not_when_the_owner_was_heard() -> None:
+    e = engine()
+    walk(e, ALICE, every(0, 1, -45))
+    e.configure(ProximityPolicy(calibration=Calibration(samples=5)))
+    assert e.next_deadline() == 11.0  # unheard since 1.0
+    assert e.tick(t=10.9) is None and e.tick(t=11.0) == Lock(ALICE, LockReason.TIMEOUT)
+    # The new median is over the readings made under the new mapping only.
+    walk(e, ALICE, [(20.0, -45), (20.5, -88)])
+    assert e.proximity_of(ALICE) == (90 + 4) / 2
+
+
 def test_a_single_spike_is_smoothed_away() -> None:
     e = engine()
     steps = [(0.0, -80), (0.5, -80), (1.0, -45), (1.5, -80), (2.0, -80)]
