@@ -27,16 +27,28 @@ from tests.store.sql.helpers import NOW
 ALICE = "HK-ALICE-0001"
 
 
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = prepare(tmp_path / "demo", port=18080, sp_port=18081)
-    monkeypatch.setenv("HIDEEZ_IDP_CONFIG", str(path))
+def _prepared(directory: Path) -> Path:
+    path = prepare(directory, port=18080, sp_port=18081)
     path.write_text(
         path.read_text()
         + "workstations:\n  proximity:\n    lock_proximity: 25\n    unlock_proximity: 75\n"
         + "    calibration: {rssi_near: -45, rssi_far: -95}\n"
     )
     return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = _prepared(tmp_path / "demo")
+    monkeypatch.setenv("HIDEEZ_IDP_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def _refusing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One set-up for the refusals (they store nothing, so they can share it)."""
+    path = _prepared(tmp_path_factory.mktemp("refusals") / "demo")
+    return path, {"ws": _workstation(path), "pending": _workstation(path, approved=False)}
 
 
 def _workstation(config: Path, *, approved: bool = True) -> str:
@@ -116,9 +128,14 @@ def test_rfid_assign_list_remove(config: Path, capsys: pytest.CaptureFixture[str
     ],
 )
 def test_hostile_input_is_refused_with_a_message(
-    config: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    _refusing: tuple[Path, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
 ) -> None:
-    names = {"ws": _workstation(config), "pending": _workstation(config, approved=False)}
+    config, names = _refusing
+    monkeypatch.setenv("HIDEEZ_IDP_CONFIG", str(config))
     assert main([a.format(**names) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
