@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     from flask_idp import cli_workstations
 
     cli_workstations.add_parsers(sub, _command)
+    from flask_idp import cli_proximity
+
+    cli_proximity.add_parsers(sub, _command)
     return parser
 
 
@@ -196,6 +199,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if command in cli_workstations.COMMANDS:
         return cli_workstations.run(args, path)
+    from flask_idp import cli_proximity
+
+    if command in cli_proximity.COMMANDS:
+        return cli_proximity.run(args, path)
     config = load_config(path)
     if command == "serve":
         return commands.serve(config, threads=args.threads, grace=args.grace)
