@@ -40,7 +40,7 @@ from idp.vault.model import (
     TaskKind,
     TaskPayload,
 )
-from idp.vault.states import VaultAction, VaultStatus
+from idp.vault.states import VaultAction, VaultReason, VaultStatus
 from idp.vault.store import VaultTx, profile_from_row
 from idp.vault.tables import HardwareVaultRow, VaultAccountRow, VaultTaskRow
 
@@ -48,6 +48,8 @@ MASTER_KEY = "vault_master_key"
 ACTIVATION_CODE = "vault_activation_code"
 ACCOUNT_PASSWORD = "vault_account_password"
 ACCOUNT_OTP = "vault_account_otp"
+#: the plan's note when an Active key connects locked (it is Locked now)
+KEY_LOCKED_NOTE = "the key reports itself locked"
 _PASSWORD_AT_WORKSTATION = (LoginType.DOMAIN, LoginType.AZURE_AD)
 
 
@@ -82,16 +84,17 @@ class DriverApi(VaultBase):
                 action="connect",
             )
             raise refusal
-        if plan.note == "key_locked":
+        if plan.note == KEY_LOCKED_NOTE:
             self._audit(
                 AuditKind.VAULT_STATUS_CHANGED,
                 _actor(serial),
                 now,
                 employee_id=plan.employee_id,
-                reason=plan.status.value,
+                reason=VaultReason.LOCKED_BY_INVALID_PIN.value,
                 serial=serial,
                 action=VaultAction.KEY_LOCKED.value,
                 to=VaultStatus.LOCKED.value,
+                **{"from": VaultStatus.ACTIVE.value},
             )
         return plan
 
@@ -124,7 +127,7 @@ class DriverApi(VaultBase):
 
         if status is VaultStatus.ACTIVE and reported.locked:
             self._move(row, VaultAction.KEY_LOCKED, now=now)
-            return plan(PlanKind.NOTHING, "key_locked", key=False)
+            return plan(PlanKind.NOTHING, KEY_LOCKED_NOTE, key=False)
         if status is VaultStatus.RESERVED or (status is VaultStatus.SUSPENDED and not held):
             return plan(PlanKind.LINK)
         if status is VaultStatus.SUSPENDED:

@@ -61,7 +61,7 @@ class IllegalTransition(Conflict):
         self.action = action
         allowed = ", ".join(s.value for s in sources(action))
         super().__init__(
-            f"a {status.value} key cannot be given '{action.value}' "
+            f"'{action.value}' is not allowed for a key that is {status.value} "
             f"(allowed from: {allowed or 'nothing'})"
         )
 

@@ -85,6 +85,17 @@ def make_vaults(db: Database, password_check: PasswordCheck | None = None) -> Va
     return Vaults(service, box, audit, employees, clock)
 
 
+def second_service(vaults: Vaults, db: Database) -> VaultService:
+    """Another service over the same database and secrets (as another process would be)."""
+    return VaultService(
+        db=db,
+        secrets=vaults.secrets,
+        audit=AuditRepository(db),
+        employees=EmployeeRepository(db),
+        clock=vaults.clock,
+    )
+
+
 @pytest.fixture
 def vaults(db: Database) -> Vaults:
     return make_vaults(db)
