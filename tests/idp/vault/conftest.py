@@ -99,3 +99,9 @@ def second_service(vaults: Vaults, db: Database) -> VaultService:
 @pytest.fixture
 def vaults(db: Database) -> Vaults:
     return make_vaults(db)
+
+
+@pytest.fixture
+def sqlite_vaults(sqlite_db: Database) -> Vaults:
+    """For what does not depend on the engine (a refusal before any query)."""
+    return make_vaults(sqlite_db)

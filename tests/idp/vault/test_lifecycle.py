@@ -166,7 +166,7 @@ def test_three_wrong_codes_lock_the_key_durably(vaults: Vaults, db: Database) ->
     with pytest.raises(ActivationCodeWrong, match="1 attempt"):
         second_service(vaults, db).check_activation_code(serial=SERIAL, code="")
     assert vaults.service.show_key(serial=SERIAL).code_attempts_left == 1
-    with pytest.raises(ActivationCodeWrong, match="0 attempt.*now locked"):
+    with pytest.raises(ActivationCodeWrong, match=r"0 attempt.*now locked"):
         vaults.service.check_activation_code(serial=SERIAL, code="x" * 10_000)
     vault = vaults.service.show_key(serial=SERIAL)
     assert vault.status is VaultStatus.LOCKED
@@ -290,7 +290,8 @@ def test_import_is_all_or_nothing(vaults: Vaults) -> None:
         (KeyImport("ST1000", "AA:BB:CC:00:00:01", "m" * 300, "1"), "at most 255"),
     ],
 )
-def test_import_refuses_malformed_keys(vaults: Vaults, key: KeyImport, message: str) -> None:
+def test_import_refuses_malformed_keys(sqlite_vaults: Vaults, key: KeyImport, message: str) -> None:
+    vaults = sqlite_vaults
     with pytest.raises((InvalidVaultInput, VaultInputTooLarge), match=message):
         vaults.service.import_keys(actor=ADMIN, keys=[key])
     assert vaults.service.list_keys() == ()
