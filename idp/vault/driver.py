@@ -90,6 +90,7 @@ class DriverApi(VaultBase):
                 _actor(serial),
                 now,
                 employee_id=plan.employee_id,
+                outcome=Outcome.SUCCESS,
                 reason=VaultReason.LOCKED_BY_INVALID_PIN.value,
                 serial=serial,
                 action=VaultAction.KEY_LOCKED.value,
