@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from idp.admin.actors import AdminActor, AdminRole
 from idp.config.loader import load_config
@@ -29,7 +29,7 @@ COMMANDS = frozenset({"key", "key-profile", "key-account", "key-template"})
 OPERATOR = AdminActor("cli", AdminRole.ADMIN)
 _FLAGS = ("button", "pin", "master_key")
 _STAGES = ("pairing", "connection", "storage")
-Subs = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> None:
