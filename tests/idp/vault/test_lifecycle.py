@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.audit import AuditKind, Outcome
+from idp.store.errors import RecordInUse
 from idp.store.sql import Database
 from idp.vault.errors import (
     ActivationCodeExpired,
@@ -318,3 +319,16 @@ def test_seen_records_battery_and_firmware(vaults: Vaults) -> None:
     assert (vault.battery, vault.firmware, vault.last_seen_at) == (42, "4.1.0", vaults.clock())
     with pytest.raises(InvalidVaultInput, match="battery is a percentage 0-100, got 101"):
         vaults.service.seen(serial=SERIAL, battery=101, firmware="")
+
+
+def test_an_employee_holding_a_key_cannot_be_deleted(vaults: Vaults) -> None:
+    assigned = _assigned(vaults)
+    employee_id = assigned.vault.employee_id or ""
+    with pytest.raises(RecordInUse, match="still holds a Hideez Key") as caught:
+        vaults.employees.delete(employee_id)
+    assert caught.value.status == 409
+    assert vaults.employees.get(employee_id) is not None
+    vaults.service.deactivate(actor=ADMIN, serial=SERIAL, reason=VaultReason.WITHDRAWAL)
+    vaults.employees.delete(employee_id)
+    assert vaults.employees.get(employee_id) is None
+    assert _status(vaults) is VaultStatus.DEACTIVATED
