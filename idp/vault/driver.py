@@ -62,7 +62,7 @@ class DriverApi(VaultBase):
         """What to do with a key that just connected; refuses unknown, compromised, wiped by
         hand and other servers' keys with their own errors (each audited)."""
         now = self._begin("a key connection")
-        refusal: Exception | None = None
+        refusal: IdpError | None = None
         with self.store.write() as tx:
             row = tx.find_vault(serial)
             if row is None:
@@ -79,7 +79,7 @@ class DriverApi(VaultBase):
                 _actor(serial),
                 now,
                 outcome=Outcome.FAILURE,
-                reason=getattr(refusal, "error", "refused"),
+                reason=refusal.error,
                 serial=serial,
                 action="connect",
             )
@@ -282,8 +282,27 @@ class DriverApi(VaultBase):
             primary=row.primary,
         )
 
+    @staticmethod
+    def _completable(tx: VaultTx, serial: str, account_id: str) -> VaultAccountRow:
+        """The account, if the user at this (Active) key may give its password."""
+        vault = tx.vault(serial)
+        if VaultStatus(vault.status) is not VaultStatus.ACTIVE:
+            raise KeyStatusForbids(
+                f"key {serial} is {vault.status}: passwords come from Active keys"
+            )
+        account = tx.account(account_id)
+        if account.employee_id != vault.employee_id:
+            raise AccountNotFound(f"key {serial} holds no account {account_id!r}")
+        if not (account.skip_password or (account.primary and LoginType(account.login_type).is_os)):
+            raise KeyStatusForbids(
+                f"account {account_id} takes its password from an admin, not the workstation"
+            )
+        return account
+
     def task_done(self, *, serial: str, task_id: int) -> None:
-        """The key performed the task: only now is it removed from the queue."""
+        """The key performed the task: only now is it removed from the queue. A task the
+        admin made moot meanwhile (an account deleted before delivery) is gone already:
+        :class:`TaskNotFound`, which the driver may ignore."""
         now = self._begin("a key's task report")
         with self.store.write() as tx:
             task = tx.task(serial, task_id)
@@ -305,24 +324,21 @@ class DriverApi(VaultBase):
         now = self._begin("storing a password from the workstation")
         value = account_rules.password(password)
         with self.store.read() as tx:
-            row = tx.vault(serial)
-            account = tx.account(account_id)
-            if account.employee_id != row.employee_id:
-                raise AccountNotFound(f"key {serial} holds no account {account_id!r}")
+            account = self._completable(tx, serial, account_id)
             login_type, login = LoginType(account.login_type), account.login
-            if not (account.skip_password or (account.primary and login_type.is_os)):
-                raise KeyStatusForbids(
-                    f"account {account_id} takes its password from an admin, not the workstation"
-                )
+        # The directory is asked outside any transaction (a network round trip); the write
+        # below checks the account again, so an edit in between cannot be overwritten blindly.
         if self._password_check is not None and login_type in _PASSWORD_AT_WORKSTATION:
             try:
                 self._password_check(account.employee_id, login, value)
             except IdpError as exc:  # the directory's own error says why; we say what
                 raise PasswordRefusedByDirectory(
-                    f"the directory does not accept this password for {login}: {exc}"
+                    f"the directory does not accept this password for {login}: {exc.description}"
                 ) from exc
         with self.store.write() as tx:
-            account = tx.account(account_id)
+            account = self._completable(tx, serial, account_id)
+            if account.login != login:
+                raise KeyStatusForbids(f"account {account_id} changed meanwhile; type it again")
             account.password = self._seal(ACCOUNT_PASSWORD, account.id, value.encode("utf-8"))
             account.updated_at = now
             self._queue_for_holder(tx, account, TaskKind.UPDATE, now)

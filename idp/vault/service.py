@@ -47,6 +47,7 @@ from idp.vault.store import HOLDING, VaultTx, profile_from_row, vault_from_row, 
 from idp.vault.tables import HardwareVaultRow, VaultProfileRow
 
 MAX_IMPORT = 10_000
+MAX_LIST = 500
 MAX_IMPORT_BYTES = 2_000_000
 _CSV_FIELDS = ("serial", "mac", "model", "firmware")
 
@@ -141,6 +142,8 @@ class VaultService(DriverApi, AccountActions):
         self, *, status: VaultStatus | None = None, limit: int = 100
     ) -> tuple[Vault, ...]:
         self._begin("listing keys")
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidVaultInput(f"limit is 1-{MAX_LIST}, got {limit}")
         return self.store.list_vaults(status=status, limit=limit)
 
     def show_key(self, *, serial: str) -> Vault:

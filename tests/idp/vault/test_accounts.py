@@ -334,3 +334,16 @@ def test_malformed_accounts_are_refused_and_nothing_is_stored(
         vaults.service.add_account(actor=ADMIN, employee_id=alice, data=data)
     assert caught.value.status in (400, 413)
     assert vaults.service.list_accounts(employee_id=alice) == ()
+
+
+def test_user_password_needs_an_active_key(vaults: Vaults, alice: str) -> None:
+    serial = KEYS[0].serial
+    skip = AccountInput(
+        name="pc", login="CORP\\alice", login_type=LoginType.DOMAIN, skip_password=True
+    )
+    account = vaults.service.add_account(actor=ADMIN, employee_id=alice, data=skip)
+    vaults.service.key_locked(serial=serial)
+    with pytest.raises(
+        KeyStatusForbids, match=f"key {serial} is locked: passwords come from Active"
+    ):
+        vaults.service.user_password(serial=serial, account_id=account.id, password="x")
