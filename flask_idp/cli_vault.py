@@ -30,26 +30,42 @@ OPERATOR = AdminActor("cli", AdminRole.ADMIN)
 _FLAGS = ("button", "pin", "master_key")
 _STAGES = ("pairing", "connection", "storage")
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Command: TypeAlias = Callable[..., argparse.ArgumentParser]
 
 
-def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> None:
+def add_parsers(sub: Subs, command: Command) -> None:
     def group(name: str, text: str) -> Subs:
         return command(sub, name, text).add_subparsers(
             dest="action", required=True, metavar="ACTION"
         )
 
-    def with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--json", action="store_true", help="print JSON")
-        return parser
+    _key_parsers(
+        group("key", "Hideez Keys: import, assign, suspend, deactivate, compromise"), command
+    )
+    _profile_parsers(group("key-profile", "access profiles of the keys"), command)
+    _account_parsers(group("key-account", "accounts on the keys: personal and shared"), command)
+    templates = group("key-template", "account templates (name, URLs, apps)")
+    tadd = command(templates, "add", "add a template")
+    tadd.add_argument("name")
+    tadd.add_argument("--url", action="append", default=[], dest="urls")
+    tadd.add_argument("--app", action="append", default=[], dest="apps")
+    _with_json(command(templates, "list", "list templates"))
+    command(templates, "delete", "delete a template").add_argument("name")
 
-    key = group("key", "Hideez Keys: import, assign, suspend, deactivate, compromise")
-    imp = with_json(command(key, "import", "import keys (Ready) from the vendor's CSV or a list"))
+
+def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _key_parsers(key: Subs, command: Command) -> None:
+    imp = _with_json(command(key, "import", "import keys (Ready) from the vendor's CSV or a list"))
     imp.add_argument("--csv", type=Path, help="CSV with the header serial,mac,model,firmware")
     imp.add_argument("--key", action="append", default=[], metavar="SERIAL,MAC,MODEL,FIRMWARE")
-    listing = with_json(command(key, "list", "list keys by serial"))
+    listing = _with_json(command(key, "list", "list keys by serial"))
     listing.add_argument("--status", choices=[s.value for s in VaultStatus])
     listing.add_argument("--limit", type=int, default=100)
-    show = with_json(command(key, "show", "show one key"))
+    show = _with_json(command(key, "show", "show one key"))
     show.add_argument("serial")
     show.add_argument("--code", action="store_true", help="also print its activation code")
     assign = command(key, "assign", "assign a Ready key to an employee (prints the code)")
@@ -69,7 +85,8 @@ def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> N
     profile.add_argument("serial")
     profile.add_argument("profile", help="the profile's name")
 
-    profiles = group("key-profile", "access profiles of the keys")
+
+def _profile_parsers(profiles: Subs, command: Command) -> None:
     for name, text in (("add", "add an access profile"), ("edit", "change an access profile")):
         parser = command(profiles, name, text)
         parser.add_argument("name")
@@ -84,10 +101,11 @@ def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> N
         parser.add_argument("--pin-length", type=int, help="4-8 (default 4)")
         parser.add_argument("--pin-expiry-hours", type=float, help="default 24")
         parser.add_argument("--pin-attempts", type=int, help="3-15 (default 10)")
-    with_json(command(profiles, "list", "list access profiles"))
+    _with_json(command(profiles, "list", "list access profiles"))
     command(profiles, "delete", "delete an unused access profile").add_argument("name")
 
-    accounts = group("key-account", "accounts on the keys: personal and shared")
+
+def _account_parsers(accounts: Subs, command: Command) -> None:
     add = command(accounts, "add", "add a personal (--employee) or shared (--shared) account")
     owner = add.add_mutually_exclusive_group(required=True)
     owner.add_argument("--employee", help="username")
@@ -101,7 +119,7 @@ def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> N
     delete = command(accounts, "delete", "delete an account (from the key at its next connection)")
     delete.add_argument("account_id")
     delete.add_argument("--shared", action="store_true")
-    alist = with_json(command(accounts, "list", "an employee's (or the shared) accounts"))
+    alist = _with_json(command(accounts, "list", "an employee's (or the shared) accounts"))
     who = alist.add_mutually_exclusive_group(required=True)
     who.add_argument("--employee", help="username")
     who.add_argument("--shared", action="store_true")
@@ -119,14 +137,6 @@ def add_parsers(sub: Subs, command: Callable[..., argparse.ArgumentParser]) -> N
     share = command(accounts, "share", "give an employee a copy of a shared account")
     share.add_argument("shared_id")
     share.add_argument("--employee", required=True, help="username")
-
-    templates = group("key-template", "account templates (name, URLs, apps)")
-    tadd = command(templates, "add", "add a template")
-    tadd.add_argument("name")
-    tadd.add_argument("--url", action="append", default=[], dest="urls")
-    tadd.add_argument("--app", action="append", default=[], dest="apps")
-    with_json(command(templates, "list", "list templates"))
-    command(templates, "delete", "delete a template").add_argument("name")
 
 
 def _account_fields(parser: argparse.ArgumentParser) -> None:
