@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from idp.directory.passwords import PasswordChanged
 from idp.errors import IdpError
 from idp.store.sql import Database
 from idp.vault.errors import (
@@ -347,3 +348,27 @@ def test_user_password_needs_an_active_key(vaults: Vaults, alice: str) -> None:
         KeyStatusForbids, match=f"key {serial} is locked: passwords come from Active"
     ):
         vaults.service.user_password(serial=serial, account_id=account.id, password="x")
+
+
+def test_a_directory_password_change_follows_to_the_key(vaults: Vaults, alice: str) -> None:
+    serial = KEYS[0].serial
+    service = vaults.service
+    domain = service.add_account(
+        actor=ADMIN, employee_id=alice, data=_os("pc", "CORP\\Alice", LoginType.DOMAIN)
+    )
+    service.add_account(
+        actor=ADMIN, employee_id=alice, data=_os("svc", "CORP\\svc", LoginType.DOMAIN)
+    )
+    service.add_account(actor=ADMIN, employee_id=alice, data=_web("alice"))
+    _deliver(vaults, serial)
+    changed = PasswordChanged(alice, "alice", "corp-ad", "reset", vaults.clock(), "Fresh-Pass-1")
+    assert service.directory_password_changed(changed=changed) == (domain.id,)
+    (task,) = service.pending_tasks(serial=serial)
+    assert task.kind is TaskKind.UPDATE and task.account is not None
+    assert task.account.password == "Fresh-Pass-1"
+    (event,) = [
+        e
+        for e in vaults.audit.list().items
+        if e.details.get("action") == "key_account_password_from_directory"
+    ]
+    assert event.actor == "directory:corp-ad" and "Fresh-Pass-1" not in str(event.details)

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from idp.directory.passwords import PasswordChanged
 from idp.store.sql import Database
 from idp.vault.errors import VaultSecretsLocked
 from idp.vault.model import AccessProfile, AccountInput, Reported
 from idp.vault.service import VaultService
 from idp.vault.states import VaultReason, VaultStatus
 from idp.vault.tables import HardwareVaultRow
-from tests.idp.vault.conftest import ADMIN, KEYS, Vaults
+from tests.idp.vault.conftest import ADMIN, KEYS, START, Vaults
 
 SERIAL = KEYS[0].serial
 CALLS: dict[str, dict[str, Any]] = {
@@ -55,6 +56,9 @@ CALLS: dict[str, dict[str, Any]] = {
     "list_shared_accounts": {},
     "add_template": {"actor": ADMIN, "name": "t", "urls": ("x.com",), "apps": ()},
     "list_templates": {},
+    "directory_password_changed": {
+        "changed": PasswordChanged("e", "alice", "ad", "reset", START, "pw"),
+    },
     "delete_template": {"actor": ADMIN, "name": "t"},
 }
 
