@@ -66,8 +66,9 @@ class DriverApi(VaultBase):
         with self.store.write() as tx:
             row = tx.find_vault(serial)
             if row is None:
-                refusal = UnknownKey(f"no key with serial {serial!r} was imported here")
+                refusal = UnknownKey(f"no key with serial {serial[:64]!r} was imported here")
             else:
+                serial = row.serial
                 self._note_seen(row, reported.firmware, reported.battery, now)
                 try:
                     plan = self._plan(tx, row, reported, now)
@@ -80,7 +81,7 @@ class DriverApi(VaultBase):
                 now,
                 outcome=Outcome.FAILURE,
                 reason=refusal.error,
-                serial=serial,
+                serial=serial[:64],
                 action="connect",
             )
             raise refusal
@@ -147,6 +148,7 @@ class DriverApi(VaultBase):
         now = self._begin("checking an activation code")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             status = VaultStatus(row.status)
             if status not in (VaultStatus.RESERVED, VaultStatus.SUSPENDED):
                 raise KeyStatusForbids(f"key {serial} is {status.value}: no code to check")
@@ -203,6 +205,7 @@ class DriverApi(VaultBase):
         now = self._begin("linking a key")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if row.code_verified_at is None:
                 raise ActivationCodeNotVerified(
                     f"key {serial} cannot be linked before its activation code was checked"
@@ -218,6 +221,7 @@ class DriverApi(VaultBase):
         now = self._begin("a key's lock report")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             before = self._move(row, VaultAction.KEY_LOCKED, now=now)
         self._status_audit(
             _actor(serial), now, row, before, VaultAction.KEY_LOCKED, row.employee_id
@@ -228,6 +232,7 @@ class DriverApi(VaultBase):
         now = self._begin("a key's wipe report")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             before = self._move(row, VaultAction.WIPED, now=now)
             self._forget_secrets(tx, row)
             row.employee_id = None
@@ -254,6 +259,7 @@ class DriverApi(VaultBase):
         self._begin("delivering tasks to a key")
         with self.store.read() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if VaultStatus(row.status) is not VaultStatus.ACTIVE:
                 raise KeyStatusForbids(f"key {serial} is {row.status}: tasks run on Active keys")
             return tuple(self._payload(tx, row, task) for task in tx.tasks(serial))

@@ -22,6 +22,7 @@ from idp.vault.errors import (
     KeyNotFound,
     KeyStatusForbids,
     LinkedToAnotherServer,
+    TaskNotFound,
     UnknownKey,
     VaultInputTooLarge,
     WipedByHand,
@@ -332,3 +333,20 @@ def test_an_employee_holding_a_key_cannot_be_deleted(vaults: Vaults) -> None:
     vaults.employees.delete(employee_id)
     assert vaults.employees.get(employee_id) is None
     assert _status(vaults) is VaultStatus.DEACTIVATED
+
+
+def test_serials_are_matched_as_imported_and_hostile_ones_name_no_key(vaults: Vaults) -> None:
+    assigned = _assigned(vaults)
+    lower = SERIAL.lower()
+    assert vaults.service.connection_plan(serial=lower, reported=FRESH).serial == SERIAL
+    vaults.service.check_activation_code(serial=f" {lower} ", code=assigned.activation_code)
+    vaults.service.linked(serial=lower)
+    tasks = vaults.service.pending_tasks(serial=lower)
+    vaults.service.task_done(serial=lower, task_id=tasks[0].id)
+    with pytest.raises(TaskNotFound):
+        vaults.service.task_done(serial=SERIAL, task_id=2**63)
+    with pytest.raises(UnknownKey) as caught:
+        vaults.service.connection_plan(serial="X" * 100_000, reported=FRESH)
+    assert len(caught.value.description) < 200
+    with pytest.raises(KeyNotFound):
+        vaults.service.show_key(serial="")
