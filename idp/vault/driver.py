@@ -98,6 +98,15 @@ class DriverApi(VaultBase):
                 to=VaultStatus.LOCKED.value,
                 **{"from": VaultStatus.ACTIVE.value},
             )
+        # every connection is on the trail; queued, as it is one per key per connection
+        self._audit_log.append_event_later(
+            kind=AuditKind.VAULT_EVENT,
+            at=now,
+            actor=_actor(serial),
+            employee_id=plan.employee_id,
+            factor="hardware_vault",
+            details={"serial": serial, "action": "connect", "plan": plan.kind.value},
+        )
         return plan
 
     def _plan(

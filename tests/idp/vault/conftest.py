@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -97,11 +98,15 @@ def second_service(vaults: Vaults, db: Database) -> VaultService:
 
 
 @pytest.fixture
-def vaults(db: Database) -> Vaults:
-    return make_vaults(db)
+def vaults(db: Database) -> Iterator[Vaults]:
+    made = make_vaults(db)
+    yield made
+    made.audit.flush()  # what was queued (connections, delivered tasks) before the db goes
 
 
 @pytest.fixture
-def sqlite_vaults(sqlite_db: Database) -> Vaults:
+def sqlite_vaults(sqlite_db: Database) -> Iterator[Vaults]:
     """For what does not depend on the engine (a refusal before any query)."""
-    return make_vaults(sqlite_db)
+    made = make_vaults(sqlite_db)
+    yield made
+    made.audit.flush()

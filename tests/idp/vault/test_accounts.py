@@ -236,6 +236,7 @@ def test_skip_password_account_is_completed_at_the_workstation(db: Database) -> 
     with db.transaction() as s:
         stored = s.scalars(select(VaultAccountRow.password)).one()
     assert stored is not None and b"Right-1" not in stored
+    vaults.audit.flush()
 
 
 def test_user_password_is_refused_for_admin_managed_or_foreign_accounts(
