@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
@@ -46,7 +46,6 @@ class Vaults:
     audit: AuditRepository
     employees: EmployeeRepository
     clock: Clock
-    checked: list[tuple[str, str, str]] = field(default_factory=list)
 
     def employee(self, username: str) -> str:
         employee = Employee(
