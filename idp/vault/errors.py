@@ -73,6 +73,12 @@ class EmployeeHasKey(Conflict):
     error = "employee_has_key"
 
 
+class ConcurrentChange(Conflict):
+    """A concurrent change won a race at a unique constraint; this one stored nothing."""
+
+    error = "concurrent_change"
+
+
 class ProfileInUse(Conflict):
     error = "key_profile_in_use"
 

@@ -13,10 +13,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.store.sql.database import Database
-from idp.vault.errors import AccountNotFound, KeyNotFound, ProfileNotFound, TemplateNotFound
+from idp.vault.errors import (
+    AccountNotFound,
+    ConcurrentChange,
+    KeyNotFound,
+    ProfileNotFound,
+    TemplateNotFound,
+)
 from idp.vault.model import (
     AccessProfile,
     Account,
@@ -296,8 +303,17 @@ class VaultStore:
 
     @contextmanager
     def write(self) -> Iterator[VaultTx]:
-        with self._db.transaction(write=True) as session:
-            yield VaultTx(session)
+        """One write transaction. Two concurrent writers that both passed their checks (two
+        admins assigning keys to one employee on PostgreSQL) meet at a unique constraint: the
+        later one is refused as a conflict, not with the driver's error."""
+        try:
+            with self._db.transaction(write=True) as session:
+                yield VaultTx(session)
+        except IntegrityError:
+            raise ConcurrentChange(
+                "another change to the same key, employee or name was stored at the same "
+                "time; nothing of this one was stored (look again, then retry)"
+            ) from None
 
     @contextmanager
     def read(self) -> Iterator[VaultTx]:

@@ -13,6 +13,8 @@ from idp.errors import IdpError
 from idp.store.sql import Database
 from idp.vault.errors import (
     ActivationCodeWrong,
+    ConcurrentChange,
+    EmployeeHasKey,
     InvalidVaultInput,
     KeyStatusForbids,
     NameTaken,
@@ -119,3 +121,23 @@ def test_concurrent_wrong_codes_use_exactly_three_attempts(vaults: Vaults, db: D
 def test_list_limit_is_bounded(sqlite_vaults: Vaults) -> None:
     with pytest.raises(InvalidVaultInput, match="limit is 1-500"):
         sqlite_vaults.service.list_keys(limit=0)
+
+
+def test_concurrent_assignments_to_one_employee_give_one_key(vaults: Vaults, db: Database) -> None:
+    vaults.service.import_keys(actor=ADMIN, keys=KEYS)
+    employee = vaults.employee("alice")
+    services = [second_service(vaults, db) for _ in KEYS]
+
+    def assign(index: int) -> str:
+        try:
+            services[index].assign(actor=ADMIN, serial=KEYS[index].serial, employee_id=employee)
+        except (EmployeeHasKey, ConcurrentChange) as exc:
+            return "refused:" + exc.description[:20]
+        return "assigned"
+
+    with ThreadPoolExecutor(max_workers=len(KEYS)) as pool:
+        outcomes = list(pool.map(assign, range(len(KEYS))))
+    assert outcomes.count("assigned") == 1
+    held = [v for v in vaults.service.list_keys() if v.employee_id == employee]
+    assert len(held) == 1 and held[0].status is VaultStatus.RESERVED
+    assert sum(v.status is VaultStatus.READY for v in vaults.service.list_keys()) == 2
