@@ -54,6 +54,8 @@ class AuditKind(StrEnum):
     #: forgotten because that device or employee may no longer be used)
     PUSH_REMEMBERED_DEVICE = "push_remembered_device"
     VAULT_STATUS_CHANGED = "vault_status_changed"
+    #: a key's connection refused, a wrong activation code, a task the key performed
+    VAULT_EVENT = "vault_event"
     WORKSTATION_EVENT = "workstation_event"
     ALARM_RAISED = "alarm_raised"
     ALARM_LIFTED = "alarm_lifted"

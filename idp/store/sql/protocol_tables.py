@@ -8,5 +8,6 @@ package itself never imports them, so the dependency stays one way at run time.
 import idp.directory.sync.store
 import idp.factors.authenticator.store
 import idp.oidc.store
+import idp.vault.tables
 import idp.workstations.proximity_tables
 import idp.workstations.tables  # noqa: F401
