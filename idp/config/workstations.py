@@ -1,5 +1,6 @@
 """The ``workstations:`` section: the link server's address, the signed-frame window, the
-local logon CA and who may lift the emergency alarm from the CLI (see docs/workstations.md)."""
+local logon CA, who may lift the emergency alarm from the CLI, PC login by phone and the
+registration rate limit (see docs/workstations.md)."""
 
 from __future__ import annotations
 
@@ -28,23 +29,93 @@ class LinkSettings:
 
 
 @dataclass(frozen=True)
+class PcLoginSettings:
+    #: whether an app whose administrator never switched PC logon on or off may unlock PCs
+    default_enabled: bool = True
+    #: offline codes handed to the phone at each online PC login (0: none)
+    offline_codes: int = 5
+    #: how long those codes stay usable at the workstation
+    offline_hours: int = 72
+
+
+@dataclass(frozen=True)
+class RegistrationLimit:
+    """Registrations of workstations not approved yet, in a sliding window of ``window`` s."""
+
+    per_address: int = 10
+    overall: int = 100
+    window: int = 3600
+
+
+@dataclass(frozen=True)
 class WorkstationSettings:
     link: LinkSettings = field(default_factory=LinkSettings)
     #: the local CA issuing short-lived smart-card logon certificates (None: no passwordless)
     logon_ca: PemFiles | None = None
     #: employees (two-factor mode, with a password) who may lift the alarm from the CLI
     alarm_admins: tuple[str, ...] = ()
+    pc_login: PcLoginSettings = field(default_factory=PcLoginSettings)
+    registration_limit: RegistrationLimit = field(default_factory=RegistrationLimit)
 
 
 def parse_workstations(node: Node, base: Path) -> WorkstationSettings:
-    node.only_keys("link", "logon_ca", "alarm_admins")
+    node.only_keys("link", "logon_ca", "alarm_admins", "pc_login", "registration_limit")
     return WorkstationSettings(
         link=optional(node.get("link"), lambda n: _link(n, base), LinkSettings()),
         logon_ca=optional(node.get("logon_ca"), lambda n: _key_files(n, base), None),
         alarm_admins=optional(
             node.get("alarm_admins"), lambda n: n.as_str_list(pattern=_USERNAME), ()
         ),
+        pc_login=optional(node.get("pc_login"), _pc_login, PcLoginSettings()),
+        registration_limit=optional(
+            node.get("registration_limit"), _registration_limit, RegistrationLimit()
+        ),
     )
+
+
+def _pc_login(node: Node) -> PcLoginSettings:
+    node.only_keys("default_enabled", "offline_codes", "offline_hours")
+    default = PcLoginSettings()
+    return PcLoginSettings(
+        default_enabled=optional(
+            node.get("default_enabled"), lambda n: n.as_bool(), default.default_enabled
+        ),
+        offline_codes=optional(
+            node.get("offline_codes"),
+            lambda n: n.as_int(min_value=0, max_value=20),
+            default.offline_codes,
+        ),
+        offline_hours=optional(
+            node.get("offline_hours"),
+            lambda n: n.as_int(min_value=1, max_value=720),
+            default.offline_hours,
+        ),
+    )
+
+
+def _registration_limit(node: Node) -> RegistrationLimit:
+    node.only_keys("per_address", "overall", "window")
+    default = RegistrationLimit()
+    limit = RegistrationLimit(
+        per_address=optional(
+            node.get("per_address"),
+            lambda n: n.as_int(min_value=1, max_value=100_000),
+            default.per_address,
+        ),
+        overall=optional(
+            node.get("overall"),
+            lambda n: n.as_int(min_value=1, max_value=1_000_000),
+            default.overall,
+        ),
+        window=optional(
+            node.get("window"), lambda n: n.as_int(min_value=60, max_value=86_400), default.window
+        ),
+    )
+    if limit.overall < limit.per_address:
+        raise node.error(
+            f"overall ({limit.overall}) must be at least per_address ({limit.per_address})"
+        )
+    return limit
 
 
 def _link(node: Node, base: Path) -> LinkSettings:

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.audit import AuditKind, Outcome
+from idp.config.workstations import RegistrationLimit
+from idp.store import rate
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.workstations import commands, events
 from idp.workstations.errors import (
     BadSignature,
     InvalidLinkMessage,
+    RegistrationRateLimited,
     ReplayedRequest,
     StaleRequest,
     UnknownWorkstation,
@@ -59,6 +62,7 @@ class LinkService:
         audit: AuditRepository,
         clock: Callable[[], dt.datetime],
         window: int = DEFAULT_WINDOW,
+        registration_limit: RegistrationLimit | None = None,
     ) -> None:
         self.registry = registry
         self.journal = journal
@@ -66,6 +70,7 @@ class LinkService:
         self.audit = audit
         self.clock = clock
         self.window = window
+        self.registration_limit = registration_limit or RegistrationLimit()
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def _fresh(self, frame: SignedFrame, now: dt.datetime) -> None:
@@ -89,10 +94,12 @@ class LinkService:
         self._fresh(frame, now)
         return workstation
 
-    def open(self, raw: str | bytes) -> Opened:
+    def open(self, raw: str | bytes, *, address: str = "") -> Opened:
+        """A connection's first frame; ``address`` is the peer's IP (for the rate limit)."""
         now = self.clock()
         frame = parse_frame(raw)
         if frame.type == "register":
+            self._limit_registration(frame.workstation_id, address, now)
             workstation = self._register(frame, now)
         elif frame.type == "hello":
             workstation = self._verified(frame, now)
@@ -107,6 +114,26 @@ class LinkService:
                 f"{workstation.id} is {workstation.status.value}: an admin must approve it"
             )
         return Opened(workstation, self.welcome(workstation))
+
+    def _limit_registration(self, workstation_id: str, address: str, now: dt.datetime) -> None:
+        """Registrations of workstations not approved (yet) are counted before any work is
+        done for them (a signature check, a row), per peer address and over all addresses:
+        a flood of fresh keys fills neither the CPU nor the Pending list. An approved
+        workstation that registers again (it lost its state file) is not counted."""
+        known = self.registry.get(workstation_id)
+        if known is not None and known.approved:
+            return
+        limit = self.registration_limit
+        for scope, most, what in (
+            (f"ws-register:addr:{address}", limit.per_address, f"from {address or 'this address'}"),
+            ("ws-register:all", limit.overall, "in all"),
+        ):
+            if rate.count(self.store, scope, now=now, window=limit.window) > most:
+                raise RegistrationRateLimited(
+                    f"more than {most} workstation registrations {what} in the last "
+                    f"{limit.window} s: try again later (or ask an admin to approve the "
+                    "pending ones)"
+                )
 
     def _register(self, frame: SignedFrame, now: dt.datetime) -> Workstation:
         raw_key = frame.body.get("public_key")

@@ -36,5 +36,6 @@ def build_workstations(runtime: Runtime) -> Workstations:
         audit=runtime.audit,
         clock=runtime.clock,
         window=settings.link.window,
+        registration_limit=settings.registration_limit,
     )
     return Workstations(registry, journal, Summaries(runtime.db), link, ca)
