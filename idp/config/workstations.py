@@ -40,10 +40,10 @@ class PcLoginSettings:
 
 @dataclass(frozen=True)
 class RegistrationLimit:
-    """Registrations of workstations not approved yet, in a sliding window of ``window`` s."""
+    """Registrations of new workstations, in a sliding window of ``window`` seconds."""
 
-    per_address: int = 10
-    overall: int = 100
+    per_address: int = 20
+    overall: int = 200
     window: int = 3600
 
 

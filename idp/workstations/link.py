@@ -116,12 +116,11 @@ class LinkService:
         return Opened(workstation, self.welcome(workstation))
 
     def _limit_registration(self, workstation_id: str, address: str, now: dt.datetime) -> None:
-        """Registrations of workstations not approved (yet) are counted before any work is
-        done for them (a signature check, a row), per peer address and over all addresses:
-        a flood of fresh keys fills neither the CPU nor the Pending list. An approved
-        workstation that registers again (it lost its state file) is not counted."""
-        known = self.registry.get(workstation_id)
-        if known is not None and known.approved:
+        """Registrations of new workstations are counted before any work is done for them
+        (a signature check, a row), per peer address and over all addresses: a flood of
+        fresh keys fills neither the CPU nor the Pending list. A known workstation asking
+        again (pending, or approved and lost its state file) adds no row and is not counted."""
+        if self.registry.get(workstation_id) is not None:
             return
         limit = self.registration_limit
         for scope, most, what in (
