@@ -213,6 +213,11 @@ def test_offline_codes_work_within_their_limits(pc_server: RunningServer, tmp_pa
             with pytest.raises(AuthenticatorError):
                 pc.next_offline_code()
             assert len(desk.unlocks()) == 3
+            # The alarm, as last heard from the server, refuses offline codes too.
+            gateway.state.alarm = True
+            with pytest.raises(OfflineCodeRefused, match="alarm"):
+                gateway.offline_unlock(second)
+            gateway.state.alarm = False
             await until(lambda: len(gateway.spool) == 0, what="the events reached the server")
             events = desk.site.journal.events(workstation_id=desk.ws_id).items
             offline = [e for e in events if e.event.details.get("method") == "offline_code"]
