@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -325,3 +326,55 @@ def test_refusals_by_the_logon_check(pc_server: RunningServer, tmp_path: Path):
             assert len(desk.unlocks()) == 1 and spare.unlocks() == []
 
     run(scenario)
+
+
+def test_the_cli_commands(
+    pc_server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    username, app, _ = phone(pc_server, tmp_path)
+    config = ["--config", str(pc_server.config_path)]
+    assert main(["device", "pc-logon", "show", username, *config]) == 0
+    assert "PC logon enabled (the configured default)" in capsys.readouterr().out
+    assert main(["device", "pc-logon", "disable", username, *config]) == 0
+    assert main(["device", "pc-logon", "show", username, *config]) == 0
+    assert "PC logon disabled (set by cli)" in capsys.readouterr().out
+    changes = pc_server.runtime.audit.list(kind=AuditKind.ADMIN_CHANGE,
+                                           employee_id=pc_server.employee(username).id)  # fmt: skip
+    assert changes.items[0].details["pc_logon"] == "disabled"
+    # Hostile or mistaken input: a clear error line and a non-zero exit, nothing changed.
+    assert main(["device", "pc-logon", "enable", "nobody-here", *config]) == 2
+    assert "no employee with username 'nobody-here'" in capsys.readouterr().err
+    without_app = new_person(pc_server)
+    assert main(["device", "pc-logon", "enable", without_app, *config]) == 2
+    assert "has no authenticator app" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["device", "pc-logon", "maybe", username, *config])
+    assert main(["device", "pc-logon", "enable", username, *config]) == 0
+
+    state = ["--state", str(tmp_path / f"phone-{username}")]
+    assert main(["authenticator", "pc-login", "--qr", "hideez-idp://pc-login?ws=x&n=y",
+                 "--account", "CORP\\x", *state]) == 2  # fmt: skip
+    assert "--account and --password-file go together" in capsys.readouterr().err
+    assert main(["authenticator", "pc-login", "--qr", "not a qr", *state]) == 2
+    assert "qr_nonce_invalid" in capsys.readouterr().err
+    assert main(["authenticator", "offline-code", *state]) == 2
+    assert "log in to it online once first" in capsys.readouterr().err
+
+    async def scenario() -> None:
+        async with desks(pc_server, tmp_path) as [desk]:
+            secret = tmp_path / "password.txt"
+            secret.write_text(PASSWORD + "\n")
+            argv = ["authenticator", "pc-login", "--qr", await desk.qr(), "--account",
+                    "CORP\\" + username, "--password-file", str(secret), *state]  # fmt: skip
+            assert await asyncio.to_thread(main, argv) == 0
+            await until(lambda: len(desk.unlocks()) == 1, what="the unlock from the CLI")
+            assert desk.unlocks()[0].secret == PASSWORD
+            assert await asyncio.to_thread(main, ["authenticator", "lock-pc", *state]) == 0
+            await until(lambda: desk.agent.actuator.locked, what="the lock from the CLI")
+            assert main(["authenticator", "offline-code", *state]) == 0
+
+    run(scenario)
+    out = capsys.readouterr().out
+    assert "password login sent; 3 offline codes kept" in out and "lock sent to ws-" in out
+    assert re.search(r"^[0-9]{8}  \(for ws-[a-z2-7]{32}; 2 left\)$", out, re.M)
+    assert app.pending() == []
