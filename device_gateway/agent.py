@@ -292,12 +292,13 @@ class Gateway:
             secret = str(body.get("certificate", ""))
         else:
             raise InvalidLinkMessage(f"credentials: unknown method {method!r}")
+        self._unlock_with(LogonCredential(account, method, secret), employee, {"method": method})
         grant = body.get("offline")
         if method == "password" and isinstance(grant, dict) and employee is not None:
+            # Kept after the unlock: a malformed grant is dropped (and logged), not the login.
             self.offline.keep(
                 body=grant, employee=employee, account=account, sealed_password=body.get("sealed")
             )
-        self._unlock_with(LogonCredential(account, method, secret), employee, {"method": method})
 
     def _unlock_with(
         self, credential: LogonCredential, employee: str | None, details: dict[str, str]
