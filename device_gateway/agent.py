@@ -262,6 +262,8 @@ class Gateway:
             self.state.approved = body.get("status") == "approved"
         elif command.kind is CommandKind.VAULT_TASKS:
             self.state.vault_tasks_ready += 1
+        elif command.kind is CommandKind.OFFLINE_REVOKE:
+            self.offline.revoke(body.get("device_id"))
 
     def _credentials(self, body: dict[str, Any]) -> None:
         account = str(body.get("account", ""))

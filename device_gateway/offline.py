@@ -100,6 +100,15 @@ class OfflineGrants:
         _write(self.directory / f"{device_id}.json", asdict(grant))
         return grant
 
+    def revoke(self, device_id: object) -> bool:
+        """Forget ``device_id``'s grant (the server switched PC logon off for that app)."""
+        if not isinstance(device_id, str) or not _DEVICE.fullmatch(device_id):
+            raise InvalidLinkMessage("offline_revoke: device_id must be a device id")
+        path = self.directory / f"{device_id}.json"
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
     def grants(self) -> list[Grant]:
         if not self.directory.is_dir():
             return []

@@ -210,7 +210,8 @@ def _pc_logon_action(rt: Runtime, args: argparse.Namespace) -> None:
     else:
         setting = set_pc_logon(
             employees=rt.employees, devices=devices, pc_logon=repo, audit=rt.audit,
-            username=args.username, enabled=args.switch == "enable", actor="cli", now=rt.now(),
+            store=rt.ephemeral, username=args.username, enabled=args.switch == "enable",
+            actor="cli", now=rt.now(),
         )  # fmt: skip
     state = "enabled" if setting.enabled else "disabled"
     source = f"set by {setting.changed_by}" if setting.explicit else "the configured default"

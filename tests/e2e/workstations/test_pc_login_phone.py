@@ -28,12 +28,14 @@ from authenticator import Authenticator, AuthenticatorError
 from authenticator.pc import LOGIN_PATH, PcClient
 from flask_idp.cli import main
 from flask_idp.link_server import LinkServer
+from idp.admin.pc_logon import set_pc_logon
 from idp.audit import AuditKind
 from idp.factors.authenticator import wire
 from idp.workstations.ca import MS_UPN, SMART_CARD_LOGON, LocalCa
 from idp.workstations.errors import OfflineCodeRefused
 from idp.workstations.events import EventType, UnlockedBy
 from idp.workstations.model import WorkstationStatus
+from idp.workstations.pc_logon import PcLogonRepository
 from idp.workstations.services import build_workstations
 from tests.e2e.authenticator.helpers import authenticator_idp, enrolled_app, new_person
 from tests.e2e.server import RunningServer
@@ -219,6 +221,14 @@ def test_offline_codes_work_within_their_limits(pc_server: RunningServer, tmp_pa
             with pytest.raises(OfflineCodeRefused, match="alarm"):
                 gateway.offline_unlock(second)
             gateway.state.alarm = False
+            # PC logon switched off for the app: connected workstations forget its grant.
+            rt = pc_server.runtime
+            set_pc_logon(
+                employees=rt.employees, devices=rt.authenticator.devices, audit=rt.audit,
+                pc_logon=PcLogonRepository(rt.db, default_enabled=True), store=rt.ephemeral,
+                username=username, enabled=False, actor="test", now=rt.now(),
+            )  # fmt: skip
+            await until(lambda: gateway.offline.grants() == [], what="the grant revoked")
             await until(lambda: len(gateway.spool) == 0, what="the events reached the server")
             events = desk.site.journal.events(workstation_id=desk.ws_id).items
             offline = [e for e in events if e.event.details.get("method") == "offline_code"]
