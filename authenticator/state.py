@@ -29,6 +29,8 @@ class State:
     enrolment: Enrolment | None = None
     #: label → otpauth:// URI
     totp: dict[str, str] = field(default_factory=dict)
+    #: workstation id → the offline-code grant of the last PC login there (plus ``used``)
+    offline: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -52,12 +54,13 @@ class StateDir:
         return State(
             enrolment=Enrolment(**enrolment) if enrolment else None,
             totp=dict(data.get("totp", {})),
+            offline=dict(data.get("offline", {})),
         )
 
     def save(self, state: State) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = {"enrolment": asdict(state.enrolment) if state.enrolment else None,
-                "totp": state.totp}  # fmt: skip
+                "totp": state.totp, "offline": state.offline}  # fmt: skip
         _write_private(self.directory / STATE_FILE, json.dumps(data, indent=2).encode())
 
     def key(self) -> ec.EllipticCurvePrivateKey | None:

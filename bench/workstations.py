@@ -14,7 +14,8 @@ The load comes from this process, pinned to CPU 1.
      (`device_gateway`, recording actuators) register, are approved and stay connected; the
      server's resident memory before and after gives the memory per connection.
 
-The time from the phone's approval to the unlock command needs the phone flow (not built).
+  3. the time from the phone's approval to the workstation's unlock (bench/pc_login.py: the
+     Flask IdP, a link server, a gateway and the reference app in this process).
 Run: .venv/bin/python bench/workstations.py [seconds] [connections]
 """
 
@@ -42,6 +43,7 @@ import redis  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from bench.pc_login import approval_to_unlock, describe  # noqa: E402
 from device_gateway.simulator import simulated_gateway  # noqa: E402
 from flask_idp.demo import prepare  # noqa: E402
 from idp.config.loader import load_config  # noqa: E402
@@ -273,9 +275,11 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-    print(f"connected workstations held by one link server ({label}): {held} of "
-          f"{connections}, {per_connection:.1f} KiB resident memory per connection")  # fmt: skip
-    print("time from the phone's approval to the unlock command: needs the phone flow (not built)")
+        print(f"connected workstations held by one link server ({label}): {held} of "
+              f"{connections}, {per_connection:.1f} KiB resident memory per "
+              "connection")  # fmt: skip
+        times = approval_to_unlock(config)
+        print(f"time from the phone's approval to the unlock ({label}): {describe(times)}")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,17 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
+from device_gateway.offline import OfflineGrants
 from device_gateway.proximity_monitor import CredentialSource, ProximityMonitor
 from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
 from idp.workstations.commands import Command, CommandKind
-from idp.workstations.errors import InvalidLinkMessage, SealedCredentialInvalid
+from idp.workstations.errors import (
+    InvalidLinkMessage,
+    OfflineCodeRefused,
+    SealedCredentialInvalid,
+)
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.model import WorkstationInfo
 from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_frame
@@ -84,6 +89,13 @@ class Gateway:
         self.options = options
         self.clock = clock
         self.state = GatewayState()
+        # Offline grants sit beside the private key that opens them (0700).
+        self.offline = OfflineGrants(
+            identity.directory / "offline",
+            key=identity.key,
+            workstation_id=identity.workstation_id,
+            clock=clock,
+        )
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
@@ -285,11 +297,20 @@ class Gateway:
                 self.proximity.configure(None)
         elif command.kind is CommandKind.VAULT_TASKS:
             self.state.vault_tasks_ready += 1
+        elif command.kind is CommandKind.OFFLINE_REVOKE:
+            self.offline.revoke(body.get("device_id"))
 
     def _credentials(self, body: dict[str, Any]) -> None:
         account = str(body.get("account", ""))
+        raw_employee = body.get("employee")
+        employee = raw_employee if isinstance(raw_employee, str) and raw_employee else None
         if self.state.alarm:
-            self.record(EventType.UNLOCK_REFUSED, account=account, details={"reason": "alarm"})
+            self.record(
+                EventType.UNLOCK_REFUSED,
+                account=account,
+                employee=employee,
+                details={"reason": "alarm"},
+            )
             return
         method = body.get("method")
         if method == "password":
@@ -308,14 +329,42 @@ class Gateway:
             secret = str(body.get("certificate", ""))
         else:
             raise InvalidLinkMessage(f"credentials: unknown method {method!r}")
+        self._unlock_with(LogonCredential(account, method, secret), employee, {"method": method})
+        grant = body.get("offline")
+        if method == "password" and isinstance(grant, dict) and employee is not None:
+            # Kept after the unlock: a malformed grant is dropped (and logged), not the login.
+            self.offline.keep(
+                body=grant, employee=employee, account=account, sealed_password=body.get("sealed")
+            )
+
+    def _unlock_with(
+        self, credential: LogonCredential, employee: str | None, details: dict[str, str]
+    ) -> bool:
         try:
-            self.actuator.unlock(LogonCredential(account, method, secret))
+            self.actuator.unlock(credential)
         except ActuatorError as exc:
             log.error("could not unlock: %s", exc)
-            return
+            return False
         self.record(
             EventType.UNLOCK,
-            account=account,
+            account=credential.account,
+            employee=employee,
             unlocked_by=UnlockedBy.PHONE,
-            details={"method": method},
+            details=details,
         )
+        return True
+
+    def offline_unlock(self, code: str) -> bool:
+        """The lock screen took an offline code from the phone (the server is unreachable).
+
+        Raises :class:`OfflineCodeRefused` for a wrong, used or expired code, and while the
+        alarm (as last heard from the server) is on; the event reaches the server later.
+        """
+        if self.state.alarm:
+            self.record(EventType.UNLOCK_REFUSED, details={"reason": "alarm", "method": "offline"})
+            raise OfflineCodeRefused("the emergency alarm is on: no workstation may be unlocked")
+        redeemed = self.offline.redeem(code)
+        grant = redeemed.grant
+        credential = LogonCredential(grant.account, "password", redeemed.password)
+        details = {"method": "offline_code", "device_id": grant.device_id}
+        return self._unlock_with(credential, grant.employee, details)

@@ -46,9 +46,22 @@ def add_authenticator_parsers(sub: _Sub, command: _Command) -> None:
     totp = command(sub, "totp", "print the current one-time code (or add an account first)")
     totp.add_argument("--add", metavar="URI", help="keep an otpauth://totp/… account first")
     totp.add_argument("--account", help="which account (default: the first)")
+    _add_pc_parsers(sub, command)
     for parser in sub.choices.values():
         parser.add_argument("--state", type=Path, required=True, metavar="DIR",
                             help="the directory holding the device key and state")  # fmt: skip
+
+
+def _add_pc_parsers(sub: _Sub, command: _Command) -> None:
+    login = command(sub, "pc-login", "unlock a PC: approve the login its lock-screen QR shows")
+    login.add_argument("--qr", required=True, help="the QR code's content: hideez-idp://pc-login?…")
+    login.add_argument("--account", help="the OS account (DOMAIN\\user) for a password login")
+    login.add_argument("--password-file", type=Path, metavar="FILE",
+                       help="its password from FILE (- for stdin); none: passwordless")  # fmt: skip
+    lock = command(sub, "lock-pc", "lock the PCs you unlocked (or one of them)")
+    lock.add_argument("--workstation", help="which workstation (default: every one)")
+    code = command(sub, "offline-code", "print the next offline code for a PC that is offline")
+    code.add_argument("--workstation", help="which workstation (default: the only one)")
 
 
 def run_authenticator_command(args: argparse.Namespace) -> int:
@@ -83,11 +96,43 @@ def _run(app: object, args: argparse.Namespace) -> int:
         print(f"answer sent: {decision}")
     elif action == "deny":
         print(f"answer sent: {app.deny(reason=args.reason, transaction_id=args.transaction)}")
+    elif action in ("pc-login", "lock-pc", "offline-code"):
+        _pc_action(app, args)
     else:
         if args.add:
             print(f"added {app.add_totp(args.add)}")
         print(app.totp_code(args.account))
     return 0
+
+
+def _pc_action(app: object, args: argparse.Namespace) -> None:
+    from authenticator import Authenticator
+    from authenticator.pc import PcClient
+
+    assert isinstance(app, Authenticator)
+    pc = PcClient(app)
+    if args.action == "pc-login":
+        if (args.account is None) != (args.password_file is None):
+            raise AuthenticatorCommandFailed("--account and --password-file go together")
+        password = None
+        if args.password_file is not None:
+            password = _read_secret(args.password_file)
+        done = pc.login(args.qr, account=args.account, password=password)
+        extra = f"; {done.offline_codes} offline codes kept" if done.offline_codes else ""
+        print(f"{done.workstation_name} ({done.workstation_id}): {done.method} login sent{extra}")
+    elif args.action == "lock-pc":
+        locked = pc.lock(args.workstation)
+        print(f"lock sent to {', '.join(locked)}")
+    else:
+        workstation, code, left = pc.next_offline_code(args.workstation)
+        print(f"{code}  (for {workstation}; {left} left)")
+
+
+def _read_secret(path: Path) -> str:
+    import sys
+
+    text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    return text.rstrip("\r\n")
 
 
 def add_device_parsers(sub: _Sub, command: _Command) -> None:
@@ -100,6 +145,9 @@ def add_device_parsers(sub: _Sub, command: _Command) -> None:
         ("remove-totp", "remove an employee's TOTP set-up"),
     ):
         command(sub, name, text).add_argument("username")
+    pc = command(sub, "pc-logon", "let an employee's app unlock PCs (enable) or not (disable)")
+    pc.add_argument("switch", choices=("enable", "disable", "show"))
+    pc.add_argument("username")
 
 
 def run_device_command(args: argparse.Namespace, config_path: Path) -> int:
@@ -141,10 +189,33 @@ def _device_action(rt: Runtime, args: argparse.Namespace) -> None:
             actor="cli", now=rt.now(),
         )  # fmt: skip
         print(f"{args.username}: app {device.display_name} removed")
+    elif action == "pc-logon":
+        _pc_logon_action(rt, args)
     else:
         admin.remove_totp(employees=rt.employees, totp=totp, audit=rt.audit,
                           username=args.username, actor="cli", now=rt.now())  # fmt: skip
         print(f"{args.username}: TOTP removed")
+
+
+def _pc_logon_action(rt: Runtime, args: argparse.Namespace) -> None:
+    from idp.admin.pc_logon import pc_logon_of, set_pc_logon
+    from idp.workstations.pc_logon import PcLogonRepository
+
+    default = rt.config.workstations.pc_login.default_enabled
+    repo = PcLogonRepository(rt.db, default_enabled=default)
+    devices = rt.authenticator.devices
+    if args.switch == "show":
+        setting = pc_logon_of(employees=rt.employees, devices=devices, pc_logon=repo,
+                              username=args.username)  # fmt: skip
+    else:
+        setting = set_pc_logon(
+            employees=rt.employees, devices=devices, pc_logon=repo, audit=rt.audit,
+            store=rt.ephemeral, username=args.username, enabled=args.switch == "enable",
+            actor="cli", now=rt.now(),
+        )  # fmt: skip
+    state = "enabled" if setting.enabled else "disabled"
+    source = f"set by {setting.changed_by}" if setting.explicit else "the configured default"
+    print(f"{args.username}: PC logon {state} ({source})")
 
 
 def _print_devices(rt: Runtime) -> None:

@@ -24,6 +24,7 @@ from idp.flows.logout import Logout
 from idp.flows.oidc import OidcSignIn
 from idp.flows.passkey_step import PasskeyStep
 from idp.flows.password_step import PasswordStep
+from idp.flows.pc_login import PcLoginApi
 from idp.flows.push_step import PushStep
 from idp.flows.registration import Registration
 from idp.flows.saml import SamlSignIn
@@ -52,12 +53,14 @@ class Flows:
     totp: TotpStep
     app_enrolment: AppEnrolment
     device_api: DeviceApi
+    pc_login: PcLoginApi
 
 
 def build_flows(rt: Runtime) -> Flows:
     engine, steps = SignIn(rt), Steps(rt)
     p = rt.protocols
     registration = Registration(rt, steps)
+    device_api = DeviceApi(rt)
     return Flows(
         engine=engine,
         steps=steps,
@@ -72,7 +75,8 @@ def build_flows(rt: Runtime) -> Flows:
         push=PushStep(rt, steps),
         totp=TotpStep(rt, steps),
         app_enrolment=AppEnrolment(rt, registration),
-        device_api=DeviceApi(rt),
+        device_api=device_api,
+        pc_login=PcLoginApi(rt, device_api),
     )
 
 

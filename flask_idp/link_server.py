@@ -88,7 +88,9 @@ class LinkServer:
     async def _handler(self, ws: ServerConnection) -> None:
         try:
             first = await asyncio.wait_for(ws.recv(), FIRST_FRAME_TIMEOUT)
-            opened = await asyncio.to_thread(self.service.open, first)
+            peer = ws.remote_address
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            opened = await asyncio.to_thread(self.service.open, first, address=address)
         except IdpError as exc:
             log.info("link refused from %s: %s", ws.remote_address, exc.description)
             await self._refuse(ws, exc)

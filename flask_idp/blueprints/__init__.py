@@ -14,12 +14,13 @@ from idp.runtime import Runtime
 
 
 def register_blueprints(app: Flask, runtime: Runtime) -> None:
-    from flask_idp.blueprints import authenticator, pages, passkey, password
+    from flask_idp.blueprints import authenticator, pages, passkey, password, pc_login
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkey.bp)
     app.register_blueprint(password.bp)
     app.register_blueprint(authenticator.bp)
+    app.register_blueprint(pc_login.bp)
     from flask_idp.api import bp as admin_api
 
     app.register_blueprint(admin_api)

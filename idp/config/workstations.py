@@ -1,6 +1,7 @@
 """The ``workstations:`` section: the link server's address, the signed-frame window, the
-local logon CA, who may lift the emergency alarm from the CLI and the proximity defaults and
-RSSI calibration (see docs/workstations.md)."""
+local logon CA, who may lift the emergency alarm from the CLI, the proximity defaults
+and RSSI calibration, PC login by phone and the registration rate limit (see
+docs/workstations.md)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,25 @@ class LinkSettings:
 
 
 @dataclass(frozen=True)
+class PcLoginSettings:
+    #: whether an app whose administrator never switched PC logon on or off may unlock PCs
+    default_enabled: bool = True
+    #: offline codes handed to the phone at each online PC login (0: none)
+    offline_codes: int = 5
+    #: how long those codes stay usable at the workstation
+    offline_hours: int = 72
+
+
+@dataclass(frozen=True)
+class RegistrationLimit:
+    """Registrations of new workstations, in a sliding window of ``window`` seconds."""
+
+    per_address: int = 20
+    overall: int = 200
+    window: int = 3600
+
+
+@dataclass(frozen=True)
 class ProximityDefaults:
     #: the proximity settings a newly registered workstation starts with
     settings: ProximitySettings = field(default_factory=ProximitySettings)
@@ -47,10 +67,14 @@ class WorkstationSettings:
     #: employees (two-factor mode, with a password) who may lift the alarm from the CLI
     alarm_admins: tuple[str, ...] = ()
     proximity: ProximityDefaults = field(default_factory=ProximityDefaults)
+    pc_login: PcLoginSettings = field(default_factory=PcLoginSettings)
+    registration_limit: RegistrationLimit = field(default_factory=RegistrationLimit)
 
 
 def parse_workstations(node: Node, base: Path) -> WorkstationSettings:
-    node.only_keys("link", "logon_ca", "alarm_admins", "proximity")
+    node.only_keys(
+        "link", "logon_ca", "alarm_admins", "proximity", "pc_login", "registration_limit"
+    )
     return WorkstationSettings(
         link=optional(node.get("link"), lambda n: _link(n, base), LinkSettings()),
         logon_ca=optional(node.get("logon_ca"), lambda n: _key_files(n, base), None),
@@ -58,6 +82,10 @@ def parse_workstations(node: Node, base: Path) -> WorkstationSettings:
             node.get("alarm_admins"), lambda n: n.as_str_list(pattern=_USERNAME), ()
         ),
         proximity=optional(node.get("proximity"), _proximity, ProximityDefaults()),
+        pc_login=optional(node.get("pc_login"), _pc_login, PcLoginSettings()),
+        registration_limit=optional(
+            node.get("registration_limit"), _registration_limit, RegistrationLimit()
+        ),
     )
 
 
@@ -86,6 +114,51 @@ def _calibration(node: Node) -> Calibration:
         return Calibration(**values)
     except IdpError as exc:
         raise node.error(exc.description) from None
+
+
+def _pc_login(node: Node) -> PcLoginSettings:
+    node.only_keys("default_enabled", "offline_codes", "offline_hours")
+    default = PcLoginSettings()
+    return PcLoginSettings(
+        default_enabled=optional(
+            node.get("default_enabled"), lambda n: n.as_bool(), default.default_enabled
+        ),
+        offline_codes=optional(
+            node.get("offline_codes"),
+            lambda n: n.as_int(min_value=0, max_value=20),
+            default.offline_codes,
+        ),
+        offline_hours=optional(
+            node.get("offline_hours"),
+            lambda n: n.as_int(min_value=1, max_value=720),
+            default.offline_hours,
+        ),
+    )
+
+
+def _registration_limit(node: Node) -> RegistrationLimit:
+    node.only_keys("per_address", "overall", "window")
+    default = RegistrationLimit()
+    limit = RegistrationLimit(
+        per_address=optional(
+            node.get("per_address"),
+            lambda n: n.as_int(min_value=1, max_value=100_000),
+            default.per_address,
+        ),
+        overall=optional(
+            node.get("overall"),
+            lambda n: n.as_int(min_value=1, max_value=1_000_000),
+            default.overall,
+        ),
+        window=optional(
+            node.get("window"), lambda n: n.as_int(min_value=60, max_value=86_400), default.window
+        ),
+    )
+    if limit.overall < limit.per_address:
+        raise node.error(
+            f"overall ({limit.overall}) must be at least per_address ({limit.per_address})"
+        )
+    return limit
 
 
 def _link(node: Node, base: Path) -> LinkSettings:

@@ -85,6 +85,11 @@ class DeviceApi:
             raise DeviceDisabled("this device was disabled by an administrator")
         return device
 
+    def signed_by(self, request: SignedRequest) -> Device:
+        """The enrolled, usable device that signed ``request`` (for the other app APIs:
+        PC login by phone, :mod:`idp.flows.pc_login`)."""
+        return self._device(request)
+
     def register(self, request: SignedRequest) -> Answer:
         rt, settings = self._rt, self._rt.config.authenticator
         registration = parse_registration(_json_object(request.body))

@@ -35,6 +35,8 @@ class CommandKind(StrEnum):
     QR = "qr"
     #: the workstation's status changed (approved, unapproved, removed)
     STATUS = "status"
+    #: forget the offline-code grant of one authenticator app (PC logon switched off for it)
+    OFFLINE_REVOKE = "offline_revoke"
 
 
 @dataclass(frozen=True)

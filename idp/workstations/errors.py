@@ -9,6 +9,7 @@ from __future__ import annotations
 from idp.errors import (
     AccessDenied,
     Conflict,
+    IdpError,
     InvalidRequest,
     NotFound,
     ReplayDetected,
@@ -93,6 +94,37 @@ class QrNonceInvalid(ReplayDetected):
     error = "qr_nonce_invalid"
 
 
+class RegistrationRateLimited(IdpError):
+    """Too many registrations of unapproved workstations from one address, or overall."""
+
+    error = "registration_rate_limited"
+    status = 429
+
+
+class PcLogonDisabled(AccessDenied):
+    """An administrator switched PC logon off for this authenticator app."""
+
+    error = "pc_logon_disabled"
+
+
+class InvalidPcLoginRequest(InvalidRequest):
+    """A PC-login or lock request from the phone is malformed; nothing was sent."""
+
+    error = "invalid_pc_login_request"
+
+
+class NothingToLock(NotFound):
+    """The employee has no unlocked workstation (or not the one named) to lock."""
+
+    error = "nothing_to_lock"
+
+
+class OfflineCodeRefused(AccessDenied):
+    """An offline code is wrong, used, expired, or tried too often at this workstation."""
+
+    error = "offline_code_refused"
+
+
 class SealedCredentialInvalid(InvalidRequest):
     """A credential sealed to a workstation key does not open (wrong key, altered, other id)."""
 
@@ -107,5 +139,6 @@ LINK_CLOSE_CODES: dict[type[Exception], int] = {
     StaleRequest: 4401,
     ReplayedRequest: 4409,
     LinkMessageTooLarge: 4413,
+    RegistrationRateLimited: 4429,
     InvalidLinkMessage: 4400,
 }

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.audit import AuditKind, Outcome
+from idp.config.workstations import RegistrationLimit
+from idp.store import rate
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.workstations import commands, events
 from idp.workstations.errors import (
     BadSignature,
     InvalidLinkMessage,
+    RegistrationRateLimited,
     ReplayedRequest,
     StaleRequest,
     UnknownWorkstation,
@@ -61,6 +64,7 @@ class LinkService:
         audit: AuditRepository,
         clock: Callable[[], dt.datetime],
         window: int = DEFAULT_WINDOW,
+        registration_limit: RegistrationLimit | None = None,
         proximity: ProximityRepository | None = None,
         calibration: Calibration | None = None,
     ) -> None:
@@ -72,6 +76,7 @@ class LinkService:
         self.audit = audit
         self.clock = clock
         self.window = window
+        self.registration_limit = registration_limit or RegistrationLimit()
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def _fresh(self, frame: SignedFrame, now: dt.datetime) -> None:
@@ -95,10 +100,12 @@ class LinkService:
         self._fresh(frame, now)
         return workstation
 
-    def open(self, raw: str | bytes) -> Opened:
+    def open(self, raw: str | bytes, *, address: str = "") -> Opened:
+        """A connection's first frame; ``address`` is the peer's IP (for the rate limit)."""
         now = self.clock()
         frame = parse_frame(raw)
         if frame.type == "register":
+            self._limit_registration(frame.workstation_id, address, now)
             workstation = self._register(frame, now)
         elif frame.type == "hello":
             workstation = self._verified(frame, now)
@@ -113,6 +120,25 @@ class LinkService:
                 f"{workstation.id} is {workstation.status.value}: an admin must approve it"
             )
         return Opened(workstation, self.welcome(workstation))
+
+    def _limit_registration(self, workstation_id: str, address: str, now: dt.datetime) -> None:
+        """Registrations of new workstations are counted before any work is done for them
+        (a signature check, a row), per peer address and over all addresses: a flood of
+        fresh keys fills neither the CPU nor the Pending list. A known workstation asking
+        again (pending, or approved and lost its state file) adds no row and is not counted."""
+        if self.registry.get(workstation_id) is not None:
+            return
+        limit = self.registration_limit
+        for scope, most, what in (
+            (f"ws-register:addr:{address}", limit.per_address, f"from {address or 'this address'}"),
+            ("ws-register:all", limit.overall, "in all"),
+        ):
+            if rate.count(self.store, scope, now=now, window=limit.window) > most:
+                raise RegistrationRateLimited(
+                    f"more than {most} workstation registrations {what} in the last "
+                    f"{limit.window} s: try again later (or ask an admin to approve the "
+                    "pending ones)"
+                )
 
     def _register(self, frame: SignedFrame, now: dt.datetime) -> Workstation:
         raw_key = frame.body.get("public_key")

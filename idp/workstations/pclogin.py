@@ -1,9 +1,10 @@
 """The parts of PC login that do not need the phone: the lock-screen QR, the logon check, and
 the credential a workstation receives (a password sealed to its key, or a logon certificate).
 
-The phone flow (the authenticator app scans the QR, signs, the server checks that PC logon is
-enabled for that device) calls :func:`redeem_qr`, :func:`check_logon`, then
-:func:`password_command` or :func:`certificate_command`, and publishes the command.
+The phone flow (:class:`idp.workstations.phone.PhonePcLogin`: the authenticator app scans
+the QR, signs, the server checks that PC logon is enabled for that device) calls
+:func:`redeem_qr`, :func:`check_logon`, then :func:`password_command` or
+:func:`certificate_command`, and publishes the command.
 """
 
 from __future__ import annotations

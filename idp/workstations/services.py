@@ -36,6 +36,7 @@ def build_workstations(runtime: Runtime) -> Workstations:
         audit=runtime.audit,
         clock=runtime.clock,
         window=settings.link.window,
+        registration_limit=settings.registration_limit,
         calibration=settings.proximity.calibration,
     )
     return Workstations(registry, journal, Summaries(runtime.db), link, ca)

@@ -9,5 +9,6 @@ import idp.directory.sync.store
 import idp.factors.authenticator.store
 import idp.oidc.store
 import idp.vault.tables
+import idp.workstations.pc_logon
 import idp.workstations.proximity_tables
 import idp.workstations.tables  # noqa: F401

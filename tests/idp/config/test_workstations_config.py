@@ -33,6 +33,8 @@ def test_every_key(tmp_path: Path) -> None:
           tls: {{key: {tmp_path}/tls.key, cert: {tmp_path}/tls.crt}}}}
   logon_ca: {{key: {tmp_path}/ca.key, cert: {tmp_path}/ca.crt}}
   alarm_admins: [boss, security.lead]
+  pc_login: {{default_enabled: false, offline_codes: 0, offline_hours: 24}}
+  registration_limit: {{per_address: 5, overall: 50, window: 600}}
 """,
         )
     )
@@ -41,6 +43,10 @@ def test_every_key(tmp_path: Path) -> None:
     assert ws.link.tls is not None and ws.link.tls.cert == tmp_path / "tls.crt"
     assert ws.logon_ca is not None and ws.logon_ca.key == tmp_path / "ca.key"
     assert ws.alarm_admins == ("boss", "security.lead")
+    assert (ws.pc_login.default_enabled, ws.pc_login.offline_codes) == (False, 0)
+    assert ws.pc_login.offline_hours == 24
+    limit = ws.registration_limit
+    assert (limit.per_address, limit.overall, limit.window) == (5, 50, 600)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +58,15 @@ def test_every_key(tmp_path: Path) -> None:
         ("workstations: {logon_ca: {key: nope.key, cert: nope.crt}}", "no such file"),
         ("workstations: {alarm_admins: ['Bad Name!']}", "does not match"),
         ("workstations: {alarm_admins: boss}", "workstations.alarm_admins"),
+        ("workstations: {pc_login: {default_enabled: 1}}", "expected true or false"),
+        ("workstations: {pc_login: {offline_codes: 21}}", "offline_codes: must be at most 20"),
+        ("workstations: {pc_login: {offline_hours: 0}}", "offline_hours: must be at least 1"),
+        ("workstations: {pc_login: {codes: 3}}", "workstations.pc_login.codes: unknown key"),
+        ("workstations: {registration_limit: {window: 10}}", "window: must be at least 60"),
+        (
+            "workstations: {registration_limit: {per_address: 50, overall: 10}}",
+            "overall (10) must be at least per_address (50)",
+        ),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, section: str, message: str) -> None:
