@@ -1,0 +1,1 @@
+"""The Hideez Key vault: lifecycle, accounts on the key and the key's own protocol."""
