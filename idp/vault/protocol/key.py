@@ -124,7 +124,7 @@ class KeyStorage:
         )
 
 
-def _error(exc: KeyProtocolError) -> bytes:
+def error_message(exc: KeyProtocolError) -> bytes:
     return bytes([m.ERROR]) + m.ErrorBody(exc.code, exc.description[:200]).encode()
 
 
@@ -160,7 +160,7 @@ class KeyEndpoint:
             raise MalformedMessage(f"unknown message type {message[:1].hex() or 'none'}")
         except KeyProtocolError as exc:
             # Outer.ERROR and the sealed ERROR status are both 0x0E: one encoding.
-            return _error(exc)
+            return error_message(exc)
 
     # -- handshake --------------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class KeyEndpoint:
             reply = self._command(plaintext)
             out = bytes([m.OK]) + reply.encode()
         except KeyProtocolError as exc:
-            out = _error(exc)
+            out = error_message(exc)
         sealed = channel.seal(out)
         if plaintext[:1] in (bytes([m.Op.LINK]), bytes([m.Op.WIPE])) and out[0] == m.OK:
             # The session's key was the old (or no) master key: the next one starts afresh.
