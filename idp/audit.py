@@ -51,6 +51,8 @@ class AuditKind(StrEnum):
     #: "this wasn't me": the employee reported a push sign-in request they did not make
     PUSH_REPORTED = "push_reported"
     VAULT_STATUS_CHANGED = "vault_status_changed"
+    #: a key's connection refused, a wrong activation code, a task the key performed
+    VAULT_EVENT = "vault_event"
     WORKSTATION_EVENT = "workstation_event"
     ALARM_RAISED = "alarm_raised"
     ALARM_LIFTED = "alarm_lifted"

@@ -1,1 +1,1 @@
-"""The Hideez Key vault: lifecycle, accounts on the key and the key's own protocol."""
+"""The Hideez Key (hardware vault) on the server: lifecycle, access profiles, accounts, tasks."""
