@@ -62,6 +62,14 @@ class Radio:
         return transport, bound
 
 
+def _is_scan_response(report: Any) -> bool:
+    legacy = hci.HCI_LE_Advertising_Report_Event.EventType.SCAN_RSP
+    extended = hci.HCI_LE_Extended_Advertising_Report_Event.EventType.SCAN_RESPONSE
+    if isinstance(report, hci.HCI_LE_Advertising_Report_Event.Report):
+        return bool(report.event_type == legacy)
+    return bool(report.event_type & extended)
+
+
 def _key(address: hci.Address | str) -> str:
     # bumble renders a random address with a "/P" suffix for public ones; compare bare
     return str(address).split("/")[0].upper()
@@ -83,14 +91,30 @@ class RssiController(Controller):
             self._advertiser = None
 
     def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if self._advertiser is not None and isinstance(
+        advertiser = self._advertiser
+        if advertiser is not None and isinstance(
             packet,
             hci.HCI_LE_Advertising_Report_Event | hci.HCI_LE_Extended_Advertising_Report_Event,
         ):
-            rssi = self.radio.rssi(self._advertiser)
+            rssi = self.radio.rssi(advertiser)
             for report in packet.reports:
                 report.rssi = rssi
+                if _is_scan_response(report):
+                    # bumble answers a scan with the advertising data again; a real
+                    # controller sends the advertiser's scan response (the key's name)
+                    report.data = self._scan_response_of(advertiser)
         super().send_hci_packet(packet)
+
+    def _scan_response_of(self, address: hci.Address) -> bytes:
+        peer = self.link.find_le_controller(address)
+        if peer is None:
+            return b""
+        if peer.le_legacy_advertiser.enabled:
+            return bytes(peer.le_legacy_advertiser.scan_response_data)
+        for advertising_set in peer.advertising_sets.values():
+            if advertising_set.enabled and advertising_set.address == address:
+                return bytes(advertising_set.scan_response_data)
+        return b""
 
     def on_hci_read_rssi_command(
         self, command: hci.HCI_Read_RSSI_Command

@@ -79,21 +79,21 @@ class VirtualKey:
         return self.press_button
 
     def _advertising_data(self) -> bytes:
+        """Flags and the service UUID: 21 of the 31 bytes a legacy advertisement holds."""
+        service = bytes(UUID(gatt.SERVICE_UUID))
         return bytes(
             AdvertisingData(
                 [
                     (AdvertisingData.FLAGS, bytes([0x06])),
-                    (
-                        AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                        bytes(UUID(gatt.SERVICE_UUID)),
-                    ),
-                    (
-                        AdvertisingData.COMPLETE_LOCAL_NAME,
-                        gatt.advertised_name(self.storage.serial).encode(),
-                    ),
+                    (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, service),
                 ]
             )
         )
+
+    def _scan_response(self) -> bytes:
+        """The name (``HK-`` and the serial) travels in the scan response."""
+        name = gatt.advertised_name(self.storage.serial).encode()
+        return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, name)]))
 
     async def start(self) -> None:
         await self.device.power_on()
@@ -103,6 +103,7 @@ class VirtualKey:
     async def _advertise(self) -> None:
         await self.device.start_advertising(
             advertising_data=self._advertising_data(),
+            scan_response_data=self._scan_response(),
             advertising_interval_min=ADVERTISING_INTERVAL,
             advertising_interval_max=ADVERTISING_INTERVAL,
             auto_restart=True,

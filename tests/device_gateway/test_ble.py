@@ -45,7 +45,8 @@ def test_bleak_scanner_and_client_on_the_bumble_backend():
         _, central, [key] = await world(SERIAL)
         started = time.perf_counter()
         device = await BleakScanner.find_device_by_filter(
-            lambda d, adv: gatt.SERVICE_UUID in adv.service_uuids,
+            # the name arrives with the scan response, the service UUID with both
+            lambda d, adv: gatt.SERVICE_UUID in adv.service_uuids and adv.local_name is not None,
             timeout=5,
             backend=BumbleScanner,
             bumble=central,

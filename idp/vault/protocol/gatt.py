@@ -12,8 +12,10 @@ WRITE_UUID = "6e7a1001-4b1d-4f5e-9c1a-3d2f0e8a7b10"
 NOTIFY_UUID = "6e7a1002-4b1d-4f5e-9c1a-3d2f0e8a7b10"
 #: the advertised local name is this prefix and the serial
 NAME_PREFIX = "HK-"
-#: a key's serial: two letters and 14 digits, as printed on the key (e.g. ST10301234567890)
-SERIAL = re.compile(r"[A-Z]{2}[0-9]{14}")
+#: a key's serial as printed on it (e.g. ST10301234567890); ``HK-`` and up to 26 characters
+#: fill the 31-byte scan response with its 2-byte field header
+SERIAL = re.compile(r"[A-Z0-9][A-Z0-9-]{3,25}")
+SERIAL_MAX = 26
 #: the ATT MTU bumble and most centrals agree on without an exchange; frames fit in MTU - 3
 DEFAULT_MTU = 23
 
@@ -28,5 +30,5 @@ def serial_from_name(name: str | None) -> str | None:
 
 def advertised_name(serial: str) -> str:
     if not SERIAL.fullmatch(serial):
-        raise ValueError(f"a serial is two capital letters and 14 digits, got {serial!r}")
+        raise ValueError(f"a serial is 4-26 capital letters, digits and -, got {serial!r}")
     return NAME_PREFIX + serial

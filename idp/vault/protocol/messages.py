@@ -66,7 +66,7 @@ class Hello(Body):
 @dataclass(frozen=True)
 class HelloReply(Body):
     FIELDS = (
-        F(1, "serial", Kind.STR, cap=16),
+        F(1, "serial", Kind.STR, cap=26),
         F(2, "linked", Kind.BOOL),
         F(3, "nonce", Kind.BYTES, exact=NONCE_BYTES),
         F(4, "public_key", Kind.BYTES, exact=PUBLIC_KEY_BYTES),
@@ -108,7 +108,7 @@ class Empty(Body):
 @dataclass(frozen=True)
 class Info(Body):
     FIELDS = (
-        F(1, "serial", Kind.STR, cap=16),
+        F(1, "serial", Kind.STR, cap=26),
         F(2, "firmware", Kind.STR, cap=32),
         F(3, "battery", Kind.U8, cap=100),
         F(4, "linked", Kind.BOOL),
