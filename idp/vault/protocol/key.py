@@ -379,6 +379,14 @@ class KeyEndpoint:
         self._storage_access()
         return m.OtpCode(totp(account.otp_secret, command.time))
 
+    def _do_set_primary(self, command: m.SetPrimary) -> m.Empty:
+        chosen = self._account(command.id)
+        s = self.storage
+        for other in [a for a in s.accounts.values() if a.primary and a.id != chosen.id]:
+            s.accounts[other.id] = replace(other, primary=False)
+        s.accounts[chosen.id] = replace(chosen, primary=True)
+        return m.Empty()
+
     def _do_wipe(self, _: m.Wipe) -> m.Empty:
         self.storage.wipe()
         return m.Empty()

@@ -46,6 +46,7 @@ class Op(IntEnum):
     READ_CREDENTIALS = 0x2A
     OTP = 0x2B
     WIPE = 0x2C
+    SET_PRIMARY = 0x2D
 
 
 # -- handshake ------------------------------------------------------------------------------
@@ -316,6 +317,16 @@ class Otp(Command):
 
 
 @dataclass(frozen=True)
+class SetPrimary(Command):
+    """Make account ``id`` the primary one (Windows logon); the others lose the mark."""
+
+    OP = Op.SET_PRIMARY
+    REPLY = Empty
+    FIELDS = (F(1, "id", Kind.STR, cap=64),)
+    id: str
+
+
+@dataclass(frozen=True)
 class Wipe(Command):
     OP = Op.WIPE
     REPLY = Empty
@@ -338,5 +349,6 @@ COMMANDS: dict[int, type[Command]] = {
         ReadCredentials,
         Otp,
         Wipe,
+        SetPrimary,
     )
 }

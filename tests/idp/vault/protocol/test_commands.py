@@ -184,3 +184,13 @@ def test_bad_profiles_are_refused(pair, profile, match):
     host = pair.linked()
     with pytest.raises(errors.MalformedMessage, match=match):
         pair.call(host, profile)
+
+
+def test_set_primary(pair):
+    host = pair.linked()
+    pair.call(host, account(0, primary=True))
+    pair.call(host, account(1))
+    pair.call(host, m.SetPrimary("acc-1"))
+    assert [a.primary for a in pair.call(host, m.ListAccounts()).accounts] == [False, True]
+    with pytest.raises(errors.NoSuchAccount):
+        pair.call(host, m.SetPrimary("acc-9"))
