@@ -35,6 +35,11 @@ class CommandKind(StrEnum):
     QR = "qr"
     #: the workstation's status changed (approved, unapproved, removed)
     STATUS = "status"
+    #: a key conversation (idp/vault/relay.py): a message for the key, ask the user for the
+    #: activation code, the conversation's outcome
+    KEY_MESSAGE = "key_message"
+    KEY_CODE_PROMPT = "key_code_prompt"
+    KEY_DONE = "key_done"
 
 
 @dataclass(frozen=True)
