@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
+from device_gateway.key_agent import KeyAgent
 from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
@@ -33,6 +34,9 @@ from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_fram
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT = 10.0
+_KEY_COMMANDS = frozenset(
+    {CommandKind.KEY_MESSAGE, CommandKind.KEY_CODE_PROMPT, CommandKind.KEY_DONE}
+)
 
 
 def utcnow() -> dt.datetime:
@@ -73,8 +77,11 @@ class Gateway:
         actuator: Actuator,
         options: GatewayOptions,
         clock: Callable[[], dt.datetime] = utcnow,
+        keys: KeyAgent | None = None,
     ) -> None:
         self.identity = identity
+        #: the Bluetooth side (keys in range), None on a gateway without a radio
+        self.keys = keys
         self.spool = spool
         self.actuator = actuator
         self.options = options
@@ -135,6 +142,8 @@ class Gateway:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the link up until ``stop`` is set."""
         self.record(EventType.SERVICE_STARTED)
+        if self.keys is not None:
+            await self.keys.start(self.send)
         backoff = self.options.min_backoff
         while not stop.is_set():
             wait = backoff
@@ -150,6 +159,8 @@ class Gateway:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+        if self.keys is not None:
+            await self.keys.stop()
         self.record(EventType.SERVICE_STOPPED)
 
     async def _connection(self, stop: asyncio.Event) -> bool:
@@ -174,6 +185,8 @@ class Gateway:
             self.state.connections += 1
             self._ws = ws
             self.record(EventType.SERVER_CONNECTED)
+            if self.keys is not None:
+                self.keys.link_up()
             sender = asyncio.create_task(self._send_loop(ws))
             stopper = asyncio.create_task(self._close_on(stop, ws))
             try:
@@ -218,6 +231,17 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
 
+    async def send(self, type: str, body: dict[str, Any]) -> bool:
+        """Send one signed frame now; False when the link is down (the frame is dropped)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(self._frame(type, body))
+        except ConnectionClosed:
+            return False
+        return True
+
     async def request_qr(self) -> None:
         if self._ws is not None:
             await self._ws.send(self._frame("qr_request", {}))
@@ -250,6 +274,8 @@ class Gateway:
             self.state.approved = body.get("status") == "approved"
         elif command.kind is CommandKind.VAULT_TASKS:
             self.state.vault_tasks_ready += 1
+        elif command.kind in _KEY_COMMANDS and self.keys is not None:
+            self.keys.command(command)
 
     def _credentials(self, body: dict[str, Any]) -> None:
         account = str(body.get("account", ""))

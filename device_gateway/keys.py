@@ -3,8 +3,9 @@
 :class:`KeyRadio` scans for the vault service, reports every advertisement it hears as a
 :class:`KeyHeard` (serial, RSSI, time) and, when a connection it opened drops, a
 :class:`KeyLost`; both come out of :meth:`KeyRadio.observations` (an async iterator) and the
-optional ``on_observation`` callback — the proximity monitor's input. :class:`KeyLink` is one
-connected key: whole protocol messages in and out, framed to the connection's MTU.
+callbacks in ``listeners`` (``on_observation`` is the first) — the proximity monitor's
+input. :class:`KeyLink` is one connected key: whole protocol messages in and out, framed
+to the connection's MTU.
 
 Production passes no :class:`BleBackend` (bleak picks BlueZ, WinRT or CoreBluetooth); the
 simulator and the tests pass the bumble one (:mod:`device_gateway.bleak_bumble`).
@@ -124,7 +125,9 @@ class KeyRadio:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
-        self.on_observation = on_observation
+        self.listeners: list[Callable[[Observation], None]] = (
+            [on_observation] if on_observation is not None else []
+        )
         self.clock = clock
         self.devices: dict[str, BLEDevice] = {}
         self.links: dict[str, KeyLink] = {}
@@ -138,8 +141,8 @@ class KeyRadio:
         return {"backend": getattr(self.backend, which), **self.backend.options}
 
     def _observe(self, observation: Observation) -> None:
-        if self.on_observation is not None:
-            self.on_observation(observation)
+        for listener in self.listeners:
+            listener(observation)
         with contextlib.suppress(asyncio.QueueFull):
             # A consumer that stopped reading loses old readings, never the radio.
             self._queue.put_nowait(observation)
