@@ -96,8 +96,10 @@ class VirtualKey:
         return bytes(AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, name)]))
 
     async def start(self) -> None:
-        await self.device.power_on()
-        self._sender = asyncio.create_task(self._send_loop())
+        """Power on (the first time) and advertise: the key comes into range."""
+        if self._sender is None:
+            await self.device.power_on()
+            self._sender = asyncio.create_task(self._send_loop())
         await self._advertise()
 
     async def _advertise(self) -> None:
@@ -110,15 +112,13 @@ class VirtualKey:
         )
 
     async def stop(self) -> None:
-        """The key goes out of range: it stops advertising and drops its connections."""
+        """The key goes out of range: it stops advertising and drops its connections (its
+        storage stays; :meth:`start` brings it back)."""
         with contextlib.suppress(hci.HCI_Error):
             await self.device.stop_advertising()
         for connection in list(self.device.connections.values()):
             with contextlib.suppress(hci.HCI_Error, TimeoutError):
                 await connection.disconnect()
-        if self._sender is not None:
-            self._sender.cancel()
-            self._sender = None
 
     def _on_connection(self, connection: Connection) -> None:
         self.connections += 1
