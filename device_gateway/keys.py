@@ -134,6 +134,8 @@ class KeyRadio:
         self._queue: asyncio.Queue[Observation] = asyncio.Queue(maxsize=10_000)
         self._seen = asyncio.Condition()
         self._scanner: BleakScanner | None = None
+        # one LE connection attempt at a time: controllers refuse a second pending one
+        self._connecting = asyncio.Lock()
 
     def _backend_args(self, which: str) -> dict[str, Any]:
         if self.backend is None:
@@ -191,7 +193,8 @@ class KeyRadio:
                 link._lost()
 
         client = BleakClient(device, disconnected, timeout=timeout, **self._backend_args("client"))
-        await client.connect()
+        async with self._connecting:
+            await client.connect()
         link = KeyLink(serial, client)
         await link.start()
         self.links[serial] = link

@@ -28,7 +28,8 @@ from idp.vault.protocol.errors import MalformedMessage, MessageTooLarge
 from idp.vault.protocol.key import KeyEndpoint, KeyStorage, error_message
 
 log = logging.getLogger(__name__)
-#: the advertising interval (ms); bumble's default of ~1 s would make every step take ~1 s
+#: the advertising interval (ms); bumble's default of ~1 s would make every step take ~1 s.
+#: Every advertisement costs the gateway a callback: many keys at once want a longer one.
 ADVERTISING_INTERVAL = 20
 
 
@@ -40,8 +41,10 @@ class VirtualKey:
         *,
         clock: Callable[[], float] = time.time,
         rssi: int = -50,
+        advertising_interval: float = ADVERTISING_INTERVAL,
     ) -> None:
         self.radio = radio
+        self.advertising_interval = advertising_interval
         self.storage = storage
         #: what the user does when the key asks for a press (tests set it to False)
         self.press_button = True
@@ -106,8 +109,8 @@ class VirtualKey:
         await self.device.start_advertising(
             advertising_data=self._advertising_data(),
             scan_response_data=self._scan_response(),
-            advertising_interval_min=ADVERTISING_INTERVAL,
-            advertising_interval_max=ADVERTISING_INTERVAL,
+            advertising_interval_min=self.advertising_interval,
+            advertising_interval_max=self.advertising_interval,
             auto_restart=True,
         )
 
@@ -119,6 +122,13 @@ class VirtualKey:
         for connection in list(self.device.connections.values()):
             with contextlib.suppress(hci.HCI_Error, TimeoutError):
                 await connection.disconnect()
+
+    async def close(self) -> None:
+        """Out of range for good: :meth:`stop`, and the key's sender ends."""
+        await self.stop()
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
 
     def _on_connection(self, connection: Connection) -> None:
         self.connections += 1

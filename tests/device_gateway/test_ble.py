@@ -67,7 +67,7 @@ def test_bleak_scanner_and_client_on_the_bumble_backend():
             assert answer[5] == m.Outer.ERROR
             await client.stop_notify(gatt.NOTIFY_UUID)
         assert time.perf_counter() - started < 2  # 20 ms advertising: tens of milliseconds
-        await key.stop()
+        await key.close()
         await central.close()
 
     asyncio.run(scenario())
@@ -111,6 +111,7 @@ def test_scan_connect_session_link_and_accounts_through_the_key_radio():
         assert any(isinstance(o, KeyLost) and o.serial == SERIAL for o in heard)
         assert SERIAL not in keys.links
         await keys.stop()
+        await key.close()
         await central.close()
 
     asyncio.run(scenario())
@@ -131,7 +132,7 @@ def test_a_key_with_a_wrong_master_key_or_another_serial_is_refused_over_the_air
         with pytest.raises(errors.SerialMismatch):
             impostor.on_hello_reply(await link.exchange(impostor.hello()))
         await keys.stop()
-        await key.stop()
+        await key.close()
         await central.close()
 
     asyncio.run(scenario())
@@ -159,7 +160,7 @@ def test_several_keys_and_their_rssi_in_the_observation_stream():
             assert (await call(link, host, m.InfoCommand())).serial == link.serial
         await keys.stop()
         for key in vkeys:
-            await key.stop()
+            await key.close()
         await central.close()
 
     asyncio.run(scenario())

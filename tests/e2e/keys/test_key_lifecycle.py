@@ -158,7 +158,7 @@ def test_the_lifecycle_through_link_server_gateway_and_virtual_key(site: Site) -
 
         stop.set()
         await asyncio.wait_for(running, 10)
-        await key.stop()
+        await key.close()
         await central.close()
         await link.stop(server)
 
