@@ -92,9 +92,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_authenticator_parsers(_group(sub, "authenticator", "the reference authenticator"), _command)
     add_device_parsers(_group(sub, "device", "employees' authenticator apps and TOTP"), _command)
-    from flask_idp import cli_workstations
+    from flask_idp import cli_vault, cli_workstations
 
     cli_workstations.add_parsers(sub, _command)
+    cli_vault.add_parsers(sub, _command)
     return parser
 
 
@@ -178,10 +179,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flask_idp.cli_oidc import run_client_command
 
         return run_client_command(args, path)
-    from flask_idp import cli_workstations
+    from flask_idp import cli_vault, cli_workstations
 
     if command in cli_workstations.COMMANDS:
         return cli_workstations.run(args, path)
+    if command in cli_vault.COMMANDS:
+        return cli_vault.run(args, path)
     config = load_config(path)
     if command == "serve":
         return commands.serve(config, threads=args.threads)

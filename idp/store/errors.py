@@ -49,6 +49,13 @@ class RecordNotFound(StoreError, NotFound):
     status = 404
 
 
+class RecordInUse(StoreError, Conflict):
+    """A record that a delete names is still referenced (an employee who holds a key)."""
+
+    error = "record_in_use"
+    status = 409
+
+
 class DuplicateRecord(StoreError, Conflict):
     """A record with the same unique value already exists."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from idp.admin.actors import AdminActor
 from idp.audit import AuditKind
+from idp.directory.passwords import PasswordChanged
 from idp.vault import account_rules
 from idp.vault.base import VaultBase
 from idp.vault.driver import ACCOUNT_OTP, ACCOUNT_PASSWORD
@@ -26,6 +27,8 @@ SHARED_PASSWORD = "vault_shared_password"
 SHARED_OTP = "vault_shared_otp"
 #: an admin may change an account's password while its holder's key is one of these (or none)
 _PASSWORD_CHANGE_ALLOWED = (VaultStatus.READY, VaultStatus.RESERVED, VaultStatus.ACTIVE)
+#: the login types whose password the directory (AD, Entra ID) holds
+_DIRECTORY_LOGINS = (LoginType.DOMAIN, LoginType.AZURE_AD)
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,36 @@ class AccountActions(VaultBase):
             account = account_from_row(row)
         self._changed(actor, now, "key_account_otp_set", account)
         return account
+
+    def directory_password_changed(self, *, changed: PasswordChanged) -> tuple[str, ...]:
+        """The directory took a new password (admin reset, the employee's change, rotation):
+        the employee's directory accounts on the key follow at its next connection — Domain
+        and AzureAD accounts whose user name is theirs. The ids of the accounts changed."""
+        now = self._begin("a directory password change")
+        value = account_rules.password(changed.password)
+        user = changed.username.lower()
+        updated = []
+        with self.store.write() as tx:
+            for row in tx.accounts_of(changed.employee_id):
+                login_type = LoginType(row.login_type)
+                name = row.login.rpartition("\\")[2].lower()
+                if login_type not in _DIRECTORY_LOGINS or row.shared_id or name != user:
+                    continue
+                self._store_secrets(row, value, None)
+                row.updated_at = now
+                self._queue_for_holder(tx, row, TaskKind.UPDATE, now)
+                updated.append(row.id)
+        for account_id in updated:
+            self._audit(
+                AuditKind.ADMIN_CHANGE,
+                f"directory:{changed.source}",
+                now,
+                employee_id=changed.employee_id,
+                action="key_account_password_from_directory",
+                account=account_id,
+                how=changed.how,
+            )
+        return tuple(updated)
 
     # -- shared accounts ---------------------------------------------------------------------
 

@@ -62,12 +62,13 @@ class DriverApi(VaultBase):
         """What to do with a key that just connected; refuses unknown, compromised, wiped by
         hand and other servers' keys with their own errors (each audited)."""
         now = self._begin("a key connection")
-        refusal: Exception | None = None
+        refusal: IdpError | None = None
         with self.store.write() as tx:
             row = tx.find_vault(serial)
             if row is None:
-                refusal = UnknownKey(f"no key with serial {serial!r} was imported here")
+                refusal = UnknownKey(f"no key with serial {serial[:64]!r} was imported here")
             else:
+                serial = row.serial
                 self._note_seen(row, reported.firmware, reported.battery, now)
                 try:
                     plan = self._plan(tx, row, reported, now)
@@ -79,8 +80,8 @@ class DriverApi(VaultBase):
                 _actor(serial),
                 now,
                 outcome=Outcome.FAILURE,
-                reason=getattr(refusal, "error", "refused"),
-                serial=serial,
+                reason=refusal.error,
+                serial=serial[:64],
                 action="connect",
             )
             raise refusal
@@ -90,12 +91,22 @@ class DriverApi(VaultBase):
                 _actor(serial),
                 now,
                 employee_id=plan.employee_id,
+                outcome=Outcome.SUCCESS,
                 reason=VaultReason.LOCKED_BY_INVALID_PIN.value,
                 serial=serial,
                 action=VaultAction.KEY_LOCKED.value,
                 to=VaultStatus.LOCKED.value,
                 **{"from": VaultStatus.ACTIVE.value},
             )
+        # every connection is on the trail; queued, as it is one per key per connection
+        self._audit_log.append_event_later(
+            kind=AuditKind.VAULT_EVENT,
+            at=now,
+            actor=_actor(serial),
+            employee_id=plan.employee_id,
+            factor="hardware_vault",
+            details={"serial": serial, "action": "connect", "plan": plan.kind.value},
+        )
         return plan
 
     def _plan(
@@ -146,6 +157,7 @@ class DriverApi(VaultBase):
         now = self._begin("checking an activation code")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             status = VaultStatus(row.status)
             if status not in (VaultStatus.RESERVED, VaultStatus.SUSPENDED):
                 raise KeyStatusForbids(f"key {serial} is {status.value}: no code to check")
@@ -202,6 +214,7 @@ class DriverApi(VaultBase):
         now = self._begin("linking a key")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if row.code_verified_at is None:
                 raise ActivationCodeNotVerified(
                     f"key {serial} cannot be linked before its activation code was checked"
@@ -217,6 +230,7 @@ class DriverApi(VaultBase):
         now = self._begin("a key's lock report")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             before = self._move(row, VaultAction.KEY_LOCKED, now=now)
         self._status_audit(
             _actor(serial), now, row, before, VaultAction.KEY_LOCKED, row.employee_id
@@ -227,6 +241,7 @@ class DriverApi(VaultBase):
         now = self._begin("a key's wipe report")
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             before = self._move(row, VaultAction.WIPED, now=now)
             self._forget_secrets(tx, row)
             row.employee_id = None
@@ -253,6 +268,7 @@ class DriverApi(VaultBase):
         self._begin("delivering tasks to a key")
         with self.store.read() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if VaultStatus(row.status) is not VaultStatus.ACTIVE:
                 raise KeyStatusForbids(f"key {serial} is {row.status}: tasks run on Active keys")
             return tuple(self._payload(tx, row, task) for task in tx.tasks(serial))
@@ -281,8 +297,27 @@ class DriverApi(VaultBase):
             primary=row.primary,
         )
 
+    @staticmethod
+    def _completable(tx: VaultTx, serial: str, account_id: str) -> VaultAccountRow:
+        """The account, if the user at this (Active) key may give its password."""
+        vault = tx.vault(serial)
+        if VaultStatus(vault.status) is not VaultStatus.ACTIVE:
+            raise KeyStatusForbids(
+                f"key {serial} is {vault.status}: passwords come from Active keys"
+            )
+        account = tx.account(account_id)
+        if account.employee_id != vault.employee_id:
+            raise AccountNotFound(f"key {serial} holds no account {account_id!r}")
+        if not (account.skip_password or (account.primary and LoginType(account.login_type).is_os)):
+            raise KeyStatusForbids(
+                f"account {account_id} takes its password from an admin, not the workstation"
+            )
+        return account
+
     def task_done(self, *, serial: str, task_id: int) -> None:
-        """The key performed the task: only now is it removed from the queue."""
+        """The key performed the task: only now is it removed from the queue. A task the
+        admin made moot meanwhile (an account deleted before delivery) is gone already:
+        :class:`TaskNotFound`, which the driver may ignore."""
         now = self._begin("a key's task report")
         with self.store.write() as tx:
             task = tx.task(serial, task_id)
@@ -304,24 +339,21 @@ class DriverApi(VaultBase):
         now = self._begin("storing a password from the workstation")
         value = account_rules.password(password)
         with self.store.read() as tx:
-            row = tx.vault(serial)
-            account = tx.account(account_id)
-            if account.employee_id != row.employee_id:
-                raise AccountNotFound(f"key {serial} holds no account {account_id!r}")
+            account = self._completable(tx, serial, account_id)
             login_type, login = LoginType(account.login_type), account.login
-            if not (account.skip_password or (account.primary and login_type.is_os)):
-                raise KeyStatusForbids(
-                    f"account {account_id} takes its password from an admin, not the workstation"
-                )
+        # The directory is asked outside any transaction (a network round trip); the write
+        # below checks the account again, so an edit in between cannot be overwritten blindly.
         if self._password_check is not None and login_type in _PASSWORD_AT_WORKSTATION:
             try:
                 self._password_check(account.employee_id, login, value)
             except IdpError as exc:  # the directory's own error says why; we say what
                 raise PasswordRefusedByDirectory(
-                    f"the directory does not accept this password for {login}: {exc}"
+                    f"the directory does not accept this password for {login}: {exc.description}"
                 ) from exc
         with self.store.write() as tx:
-            account = tx.account(account_id)
+            account = self._completable(tx, serial, account_id)
+            if account.login != login:
+                raise KeyStatusForbids(f"account {account_id} changed meanwhile; type it again")
             account.password = self._seal(ACCOUNT_PASSWORD, account.id, value.encode("utf-8"))
             account.updated_at = now
             self._queue_for_holder(tx, account, TaskKind.UPDATE, now)

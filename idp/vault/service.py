@@ -47,6 +47,7 @@ from idp.vault.store import HOLDING, VaultTx, profile_from_row, vault_from_row, 
 from idp.vault.tables import HardwareVaultRow, VaultProfileRow
 
 MAX_IMPORT = 10_000
+MAX_LIST = 500
 MAX_IMPORT_BYTES = 2_000_000
 _CSV_FIELDS = ("serial", "mac", "model", "firmware")
 
@@ -141,6 +142,8 @@ class VaultService(DriverApi, AccountActions):
         self, *, status: VaultStatus | None = None, limit: int = 100
     ) -> tuple[Vault, ...]:
         self._begin("listing keys")
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidVaultInput(f"limit is 1-{MAX_LIST}, got {limit}")
         return self.store.list_vaults(status=status, limit=limit)
 
     def show_key(self, *, serial: str) -> Vault:
@@ -155,6 +158,7 @@ class VaultService(DriverApi, AccountActions):
         self._require_employee(employee_id)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             held = tx.vault_of(employee_id)
             if held is not None:
                 raise EmployeeHasKey(f"the employee already holds key {held.serial}")
@@ -187,6 +191,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("showing an activation code", actor)
         with self.store.read() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if row.activation_code is None:
                 raise KeyStatusForbids(f"key {serial} ({row.status}) has no activation code")
             code = self._open(ACTIVATION_CODE, serial, row.activation_code).decode("ascii")
@@ -204,6 +209,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("cancelling an assignment", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             employee_id = row.employee_id
             before = self._move(row, VaultAction.CANCEL, now=now)
             self._forget_secrets(tx, row)
@@ -217,6 +223,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("suspending a key", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             before = self._move(row, VaultAction.SUSPEND, now=now)
             code = self._issue_code(row, now)
             vault = tx.view(row)
@@ -231,6 +238,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("deactivating a key", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             employee_id = row.employee_id
             before = self._move(row, VaultAction.DEACTIVATE, now=now, reason=reason)
             row.employee_id = None
@@ -249,6 +257,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("marking a key compromised", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             employee_id = row.employee_id
             before = self._move(row, VaultAction.COMPROMISE, now=now)
             self._forget_secrets(tx, row)
@@ -261,6 +270,7 @@ class VaultService(DriverApi, AccountActions):
         now = self._begin("setting a key's access profile", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
+            serial = row.serial
             if VaultStatus(row.status) in (VaultStatus.COMPROMISED, VaultStatus.DEACTIVATED):
                 raise KeyStatusForbids(f"key {serial} is {row.status}: its profile is moot")
             row.profile_id = tx.profile(profile_id).id

@@ -39,6 +39,7 @@ from idp.vault.tables import (
 #: statuses whose key still belongs to its employee and receives the employee's tasks
 HOLDING = (VaultStatus.RESERVED, VaultStatus.ACTIVE, VaultStatus.LOCKED, VaultStatus.SUSPENDED)
 _STAGES = ("pairing", "connection", "storage")
+MAX_SERIAL = 64
 
 
 def task_priority(kind: TaskKind, login_type: LoginType | None) -> int:
@@ -133,13 +134,17 @@ class VaultTx:
     # -- keys --------------------------------------------------------------------------------
 
     def vault(self, serial: str) -> HardwareVaultRow:
-        row = self.s.get(HardwareVaultRow, serial, with_for_update=True)
+        row = self.find_vault(serial)
         if row is None:
-            raise KeyNotFound(f"no key with serial {serial!r}")
+            raise KeyNotFound(f"no key with serial {serial[:MAX_SERIAL]!r}")
         return row
 
     def find_vault(self, serial: str) -> HardwareVaultRow | None:
-        return self.s.get(HardwareVaultRow, serial, with_for_update=True)
+        """Serials are stored upper-case (as imported); a longer one names no key."""
+        wanted = serial.strip().upper()
+        if not wanted or len(wanted) > MAX_SERIAL:
+            return None
+        return self.s.get(HardwareVaultRow, wanted, with_for_update=True)
 
     def vault_of(self, employee_id: str) -> HardwareVaultRow | None:
         query = select(HardwareVaultRow).where(HardwareVaultRow.employee_id == employee_id)
@@ -279,8 +284,10 @@ class VaultTx:
         return self.s.scalars(query.order_by(VaultTaskRow.priority, VaultTaskRow.id)).all()
 
     def task(self, serial: str, task_id: int) -> VaultTaskRow | None:
+        if not 0 < task_id < 2**31:  # an id the column cannot hold names no task
+            return None
         row = self.s.get(VaultTaskRow, task_id, with_for_update=True)
-        return row if row is not None and row.serial == serial else None
+        return row if row is not None and row.serial == serial.strip().upper() else None
 
 
 class VaultStore:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
@@ -45,7 +46,6 @@ class Vaults:
     audit: AuditRepository
     employees: EmployeeRepository
     clock: Clock
-    checked: list[tuple[str, str, str]] = field(default_factory=list)
 
     def employee(self, username: str) -> str:
         employee = Employee(
@@ -97,5 +97,15 @@ def second_service(vaults: Vaults, db: Database) -> VaultService:
 
 
 @pytest.fixture
-def vaults(db: Database) -> Vaults:
-    return make_vaults(db)
+def vaults(db: Database) -> Iterator[Vaults]:
+    made = make_vaults(db)
+    yield made
+    made.audit.flush()  # what was queued (connections, delivered tasks) before the db goes
+
+
+@pytest.fixture
+def sqlite_vaults(sqlite_db: Database) -> Iterator[Vaults]:
+    """For what does not depend on the engine (a refusal before any query)."""
+    made = make_vaults(sqlite_db)
+    yield made
+    made.audit.flush()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.audit import AuditKind, Outcome
+from idp.store.errors import RecordInUse
 from idp.store.sql import Database
 from idp.vault.errors import (
     ActivationCodeExpired,
@@ -21,6 +22,7 @@ from idp.vault.errors import (
     KeyNotFound,
     KeyStatusForbids,
     LinkedToAnotherServer,
+    TaskNotFound,
     UnknownKey,
     VaultInputTooLarge,
     WipedByHand,
@@ -166,7 +168,7 @@ def test_three_wrong_codes_lock_the_key_durably(vaults: Vaults, db: Database) ->
     with pytest.raises(ActivationCodeWrong, match="1 attempt"):
         second_service(vaults, db).check_activation_code(serial=SERIAL, code="")
     assert vaults.service.show_key(serial=SERIAL).code_attempts_left == 1
-    with pytest.raises(ActivationCodeWrong, match="0 attempt.*now locked"):
+    with pytest.raises(ActivationCodeWrong, match=r"0 attempt.*now locked"):
         vaults.service.check_activation_code(serial=SERIAL, code="x" * 10_000)
     vault = vaults.service.show_key(serial=SERIAL)
     assert vault.status is VaultStatus.LOCKED
@@ -290,7 +292,8 @@ def test_import_is_all_or_nothing(vaults: Vaults) -> None:
         (KeyImport("ST1000", "AA:BB:CC:00:00:01", "m" * 300, "1"), "at most 255"),
     ],
 )
-def test_import_refuses_malformed_keys(vaults: Vaults, key: KeyImport, message: str) -> None:
+def test_import_refuses_malformed_keys(sqlite_vaults: Vaults, key: KeyImport, message: str) -> None:
+    vaults = sqlite_vaults
     with pytest.raises((InvalidVaultInput, VaultInputTooLarge), match=message):
         vaults.service.import_keys(actor=ADMIN, keys=[key])
     assert vaults.service.list_keys() == ()
@@ -317,3 +320,33 @@ def test_seen_records_battery_and_firmware(vaults: Vaults) -> None:
     assert (vault.battery, vault.firmware, vault.last_seen_at) == (42, "4.1.0", vaults.clock())
     with pytest.raises(InvalidVaultInput, match="battery is a percentage 0-100, got 101"):
         vaults.service.seen(serial=SERIAL, battery=101, firmware="")
+
+
+def test_an_employee_holding_a_key_cannot_be_deleted(vaults: Vaults) -> None:
+    assigned = _assigned(vaults)
+    employee_id = assigned.vault.employee_id or ""
+    with pytest.raises(RecordInUse, match="still holds a Hideez Key") as caught:
+        vaults.employees.delete(employee_id)
+    assert caught.value.status == 409
+    assert vaults.employees.get(employee_id) is not None
+    vaults.service.deactivate(actor=ADMIN, serial=SERIAL, reason=VaultReason.WITHDRAWAL)
+    vaults.employees.delete(employee_id)
+    assert vaults.employees.get(employee_id) is None
+    assert _status(vaults) is VaultStatus.DEACTIVATED
+
+
+def test_serials_are_matched_as_imported_and_hostile_ones_name_no_key(vaults: Vaults) -> None:
+    assigned = _assigned(vaults)
+    lower = SERIAL.lower()
+    assert vaults.service.connection_plan(serial=lower, reported=FRESH).serial == SERIAL
+    vaults.service.check_activation_code(serial=f" {lower} ", code=assigned.activation_code)
+    vaults.service.linked(serial=lower)
+    tasks = vaults.service.pending_tasks(serial=lower)
+    vaults.service.task_done(serial=lower, task_id=tasks[0].id)
+    with pytest.raises(TaskNotFound):
+        vaults.service.task_done(serial=SERIAL, task_id=2**63)
+    with pytest.raises(UnknownKey) as caught:
+        vaults.service.connection_plan(serial="X" * 100_000, reported=FRESH)
+    assert len(caught.value.description) < 200
+    with pytest.raises(KeyNotFound):
+        vaults.service.show_key(serial="")

@@ -7,10 +7,11 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.directory.model import Employee, Group, SsoMode
-from idp.store.errors import DuplicateRecord, RecordNotFound
+from idp.store.errors import DuplicateRecord, RecordInUse, RecordNotFound
 from idp.store.sql.database import Database
 from idp.store.sql.models import EmployeeGroupRow, EmployeeRow, GroupRow
 from idp.store.sql.repositories.common import (
@@ -210,11 +211,20 @@ class EmployeeRepository:
             return _from_row(row, _groups_of(s, [row.id])[row.id])
 
     def delete(self, employee_id: str) -> None:
-        """Delete the employee with their factors, links and memberships (the caller audits)."""
-        with self._db.transaction(write=True) as s:
-            deleted = s.execute(delete(EmployeeRow).where(EmployeeRow.id == employee_id))
-            if deleted.rowcount == 0:  # type: ignore[attr-defined]
-                raise EmployeeNotFound(f"no employee {employee_id!r}")
+        """Delete the employee with their factors, links and memberships (the caller audits).
+
+        Refused while a row without cascade still names them (a Hideez Key assigned to them).
+        """
+        try:
+            with self._db.transaction(write=True) as s:
+                deleted = s.execute(delete(EmployeeRow).where(EmployeeRow.id == employee_id))
+                if deleted.rowcount == 0:  # type: ignore[attr-defined]
+                    raise EmployeeNotFound(f"no employee {employee_id!r}")
+        except IntegrityError:
+            raise RecordInUse(
+                f"employee {employee_id!r} still holds a Hideez Key (or another record names "
+                "them): deactivate or cancel the key first"
+            ) from None
 
     def list(self, *, text: str | None = None, offset: int = 0, limit: int = 50) -> Page[Employee]:
         """Employees by username; ``text`` matches username, email or name, any case."""
