@@ -64,3 +64,9 @@ def test_key_sim_serves_its_keys_to_a_gateway_in_another_process():
 def test_key_sim_refuses_bad_arguments(args, message, capsys):
     assert main(["key-sim", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gateway_refuses_an_unknown_key_radio(tmp_path, capsys):
+    args = ["gateway", "run", "--server", "ws://127.0.0.1:9/link", "--state-dir", str(tmp_path)]
+    assert main([*args, "--keys", "usb"]) == 2
+    assert "--keys: none, system or bumble:TRANSPORT" in capsys.readouterr().err
