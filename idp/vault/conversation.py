@@ -131,10 +131,14 @@ def _bytes(answer: bytes | str) -> bytes:
 
 
 def _session(
-    serial: str, master_key: bytes | None
+    serial: str, master_key: bytes | None, *, greeted: HostSession | None = None
 ) -> Generator[Step, bytes | str, tuple[HostSession, m.Info]]:
-    host = HostSession(expected_serial=serial)
-    host.on_hello_reply(_bytes((yield ToKey(host.hello()))))
+    """A session; ``greeted`` is a host whose HELLO the key already answered (one round trip
+    saved on every connection)."""
+    host = greeted
+    if host is None:
+        host = HostSession(expected_serial=serial)
+        host.on_hello_reply(_bytes((yield ToKey(host.hello()))))
     info = host.on_ready(_bytes((yield ToKey(host.confirm(master_key=master_key)))))
     return host, info
 
@@ -151,8 +155,8 @@ def converse(*, vault: DriverApi, serial: str) -> Conversation:
         vault.wiped(serial=serial)  # never linked: blank already
         return Outcome(serial, plan.kind, VaultStatus.READY)
     if plan.kind is PlanKind.LINK:
-        return (yield from _link(vault, plan))
-    host, info = yield from _session(serial, plan.master_key)
+        return (yield from _link(vault, plan, probe))
+    host, info = yield from _session(serial, plan.master_key, greeted=probe)
     vault.seen(serial=serial, battery=info.battery, firmware=info.firmware)
     if plan.kind is PlanKind.WIPE:
         yield from _call(host, m.Wipe())
@@ -184,10 +188,10 @@ def _ask_code(vault: DriverApi, serial: str, purpose: str) -> Generator[Step, by
         return True
 
 
-def _link(vault: DriverApi, plan: ConnectionPlan) -> Conversation:
+def _link(vault: DriverApi, plan: ConnectionPlan, probe: HostSession) -> Conversation:
     serial = plan.serial
     assert plan.master_key is not None
-    host, info = yield from _session(serial, None)
+    host, info = yield from _session(serial, None, greeted=probe)
     vault.seen(serial=serial, battery=info.battery, firmware=info.firmware)
     if not (yield from _ask_code(vault, serial, "link")):
         return Outcome(serial, plan.kind, VaultStatus.LOCKED, battery=info.battery)
