@@ -143,7 +143,7 @@ class Gateway:
         """Keep the link up until ``stop`` is set."""
         self.record(EventType.SERVICE_STARTED)
         if self.keys is not None:
-            await self.keys.start(self.send)
+            await self.keys.start(self.send, self._key_event)
         backoff = self.options.min_backoff
         while not stop.is_set():
             wait = backoff
@@ -230,6 +230,10 @@ class Gateway:
             await ws.send(self._frame("events", {"events": [e.to_wire() for e in batch]}))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
+
+    def _key_event(self, serial: str, connected: bool) -> None:
+        kind = EventType.KEY_CONNECTED if connected else EventType.KEY_DISCONNECTED
+        self.record(kind, details={"serial": serial})
 
     async def send(self, type: str, body: dict[str, Any]) -> bool:
         """Send one signed frame now; False when the link is down (the frame is dropped)."""

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: (serial, attempts left, purpose "link" or "unlock") → the code the user typed
 CodePrompt = Callable[[str, int, str], Awaitable[str]]
 Send = Callable[[str, dict[str, Any]], Awaitable[bool]]
+#: (serial, connected) → the workstation's event journal (key connected / disconnected)
+Record = Callable[[str, bool], None]
 
 
 class KeyAgent:
@@ -44,6 +46,7 @@ class KeyAgent:
         #: the last outcome the server reported per key (``key_done`` bodies)
         self.outcomes: dict[str, dict[str, Any]] = {}
         self._send: Send | None = None
+        self._record: Record | None = None
         self._busy: set[str] = set()
         self._refused_until: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -54,8 +57,8 @@ class KeyAgent:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def start(self, send: Send) -> None:
-        self._send = send
+    async def start(self, send: Send, record: Record | None = None) -> None:
+        self._send, self._record = send, record
         await self.radio.start()
 
     async def stop(self) -> None:
@@ -72,6 +75,7 @@ class KeyAgent:
         serial = observation.serial
         if isinstance(observation, KeyLost):
             self._busy.discard(serial)
+            self._journal(serial, connected=False)
             self._spawn(self._say("key_gone", {"serial": serial}))
             return
         if not isinstance(observation, KeyHeard) or observation.connected or serial in self._busy:
@@ -88,7 +92,12 @@ class KeyAgent:
             log.info("could not connect key %s: %s", serial, exc)
             self._busy.discard(serial)
             return
+        self._journal(serial, connected=True)
         await self._announce(serial)
+
+    def _journal(self, serial: str, *, connected: bool) -> None:
+        if self._record is not None:
+            self._record(serial, connected)
 
     async def _announce(self, serial: str) -> None:
         await self._say("key_seen", {"serial": serial})

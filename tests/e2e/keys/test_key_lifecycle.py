@@ -155,6 +155,10 @@ def test_the_lifecycle_through_link_server_gateway_and_virtual_key(site: Site) -
         assert out["refused"] and out["error"] == "key_compromised"
         await until(lambda: SERIAL not in agent.radio.links, what="the refused key dropped")
         assert linked_in < 20
+        # every visit is in the workstation's journal: connected, then disconnected
+        await until(lambda: len(gateway.spool) == 0, what="events acknowledged")
+        kinds = [e.event.type.value for e in site.journal.events(workstation_id=ws_id).items]
+        assert kinds.count("key_connected") == 5 and kinds.count("key_disconnected") >= 4
 
         stop.set()
         await asyncio.wait_for(running, 10)
