@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
+from device_gateway.key_agent import KeyAgent
 from device_gateway.offline import OfflineGrants
 from device_gateway.proximity_monitor import CredentialSource, ProximityMonitor
 from device_gateway.spool import Spool
@@ -39,6 +40,9 @@ from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_fram
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT = 10.0
+_KEY_COMMANDS = frozenset(
+    {CommandKind.KEY_MESSAGE, CommandKind.KEY_CODE_PROMPT, CommandKind.KEY_DONE}
+)
 
 
 def utcnow() -> dt.datetime:
@@ -82,8 +86,11 @@ class Gateway:
         options: GatewayOptions,
         clock: Callable[[], dt.datetime] = utcnow,
         credentials: CredentialSource | None = None,
+        keys: KeyAgent | None = None,
     ) -> None:
         self.identity = identity
+        #: the Bluetooth side (keys in range), None on a gateway without a radio
+        self.keys = keys
         self.spool = spool
         self.actuator = actuator
         self.options = options
@@ -172,6 +179,8 @@ class Gateway:
         self.record(EventType.SERVICE_STARTED)
         # Proximity keeps deciding while the link is down: a user who leaves is locked out.
         monitor = None if self.proximity is None else asyncio.create_task(self.proximity.run(stop))
+        if self.keys is not None:
+            await self.keys.start(self.send, self._key_event)
         backoff = self.options.min_backoff
         while not stop.is_set():
             wait = backoff
@@ -189,6 +198,8 @@ class Gateway:
                 await asyncio.wait_for(stop.wait(), wait)
         if monitor is not None:
             await monitor
+        if self.keys is not None:
+            await self.keys.stop()
         self.record(EventType.SERVICE_STOPPED)
 
     async def _connection(self, stop: asyncio.Event) -> bool:
@@ -213,6 +224,8 @@ class Gateway:
             self.state.connections += 1
             self._ws = ws
             self.record(EventType.SERVER_CONNECTED)
+            if self.keys is not None:
+                self.keys.link_up()
             sender = asyncio.create_task(self._send_loop(ws))
             stopper = asyncio.create_task(self._close_on(stop, ws))
             try:
@@ -259,6 +272,21 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
 
+    def _key_event(self, serial: str, connected: bool) -> None:
+        kind = EventType.KEY_CONNECTED if connected else EventType.KEY_DISCONNECTED
+        self.record(kind, details={"serial": serial})
+
+    async def send(self, type: str, body: dict[str, Any]) -> bool:
+        """Send one signed frame now; False when the link is down (the frame is dropped)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(self._frame(type, body))
+        except ConnectionClosed:
+            return False
+        return True
+
     async def request_qr(self) -> None:
         if self._ws is not None:
             await self._ws.send(self._frame("qr_request", {}))
@@ -299,6 +327,8 @@ class Gateway:
             self.state.vault_tasks_ready += 1
         elif command.kind is CommandKind.OFFLINE_REVOKE:
             self.offline.revoke(body.get("device_id"))
+        elif command.kind in _KEY_COMMANDS and self.keys is not None:
+            self.keys.command(command)
 
     def _credentials(self, body: dict[str, Any]) -> None:
         account = str(body.get("account", ""))

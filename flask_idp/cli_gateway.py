@@ -14,6 +14,8 @@ import ssl
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
+from device_gateway.key_agent import KeyAgent
+from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
 from flask_idp.commands import ListenFailed
@@ -71,6 +73,9 @@ def run_gateway(args: argparse.Namespace) -> int:
         ip=_local_ip(),
         client_version=VERSION,
     )
+    keys = str(getattr(args, "keys", "none"))
+    if keys not in ("none", "system") and not keys.startswith("bumble:"):
+        raise InvalidRequest(f"--keys: none, system or bumble:TRANSPORT, got {keys!r}")
     gateway = Gateway(
         identity=Identity.load_or_create(args.state_dir / "identity"),
         spool=Spool(args.state_dir / "spool"),
@@ -82,11 +87,31 @@ def run_gateway(args: argparse.Namespace) -> int:
     print(f"workstation {gateway.identity.workstation_id} ({info.name}) → {args.server}")
 
     async def main() -> None:
+        if keys != "none":
+            gateway.keys = await _key_agent(keys)
         await gateway.run(asyncio.Event())
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
     return 0
+
+
+async def _typed_code(serial: str, attempts_left: int, purpose: str) -> str:
+    """The activation code, typed at the gateway's terminal (the Windows client shows a
+    dialog; this is its console form)."""
+    question = f"activation code to {purpose} key {serial} ({attempts_left} attempts left): "
+    return (await asyncio.to_thread(input, question)).strip()
+
+
+async def _key_agent(keys: str) -> KeyAgent:
+    backend = None
+    if keys.startswith("bumble:"):
+        # the simulator's radio (hideez-idp key-sim): bumble is only needed here
+        from device_gateway.bleak_bumble import BumbleCentral, BumbleClient, BumbleScanner
+
+        central = await BumbleCentral.over_hci(keys.removeprefix("bumble:"))
+        backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
+    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code)
 
 
 def run_simulator(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from idp.workstations.services import Workstations, build_workstations
 from idp.workstations.summaries import SummaryKind
 
 #: the top-level commands this module handles
-COMMANDS = frozenset({"workstation", "alarm", "link", "gateway", "workstation-sim"})
+COMMANDS = frozenset({"workstation", "alarm", "link", "gateway", "workstation-sim", "key-sim"})
 #: the CLI operator administers the server it runs on
 OPERATOR = AdminActor("cli", AdminRole.ADMIN)
 _STATUS_ACTIONS = {
@@ -118,6 +118,13 @@ def add_parsers(
     run.add_argument(
         "--actuator", default="auto", choices=["auto", "windows", "linux", "recording"]
     )
+    run.add_argument(
+        "--keys",
+        default="none",
+        metavar="RADIO",
+        help="Hideez Keys: none (default), system (bleak's platform Bluetooth) or "
+        "bumble:TRANSPORT (e.g. bumble:tcp-client:127.0.0.1:PORT of hideez-idp key-sim)",
+    )
 
     sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
     sim.add_argument("--server", required=True, help="the link URL")
@@ -125,6 +132,18 @@ def add_parsers(
     sim.add_argument("--count", type=int, default=1, help="how many gateways (default 1)")
     sim.add_argument("--interval", type=float, default=1.0, help="seconds between events")
     sim.add_argument("--duration", type=float, default=10.0, help="seconds to run")
+
+    # key-sim's module imports bumble (the keysim extra): only when the command runs
+    keys = sub.add_parser("key-sim", help="run virtual Hideez Keys behind a TCP HCI controller")
+    keys.add_argument(
+        "--serial", action="append", required=True, help="a key's serial (repeat for more keys)"
+    )
+    keys.add_argument("--host", default="127.0.0.1", help="where the HCI server listens")
+    keys.add_argument("--port", type=int, default=0, help="its port (default: any free one)")
+    keys.add_argument("--rssi", type=int, default=-50, help="every key's RSSI in dBm (-50)")
+    keys.add_argument(
+        "--duration", type=float, default=0.0, help="seconds to run (default: until Ctrl-C)"
+    )
 
 
 def _day(text: str) -> dt.date:
@@ -143,6 +162,10 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         from flask_idp.cli_gateway import run_simulator
 
         return run_simulator(args)
+    if args.command == "key-sim":
+        from flask_idp.cli_keysim import run_key_sim
+
+        return run_key_sim(args)
     runtime = build_runtime(load_config(config_path))
     try:
         parts = build_workstations(runtime)

@@ -28,7 +28,7 @@ from idp.runtime import build_runtime
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # Long-running: servers, and the workstation agents (tests/flask_idp/test_cli_workstations.py)
-SERVERS = ("serve", "demo", "link", "gateway", "workstation-sim")
+SERVERS = ("serve", "demo", "link", "gateway", "workstation-sim", "key-sim")
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _INLINE = re.compile(r"`(hideez-idp [^`]+)`")
 

@@ -13,8 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
+
+if TYPE_CHECKING:  # the vault is optional here: a link server without it refuses key frames
+    from idp.vault.relay import KeyConversations
 
 from idp.audit import AuditKind, Outcome
 from idp.config.workstations import RegistrationLimit
@@ -67,6 +71,7 @@ class LinkService:
         registration_limit: RegistrationLimit | None = None,
         proximity: ProximityRepository | None = None,
         calibration: Calibration | None = None,
+        key_conversations: KeyConversations | None = None,
     ) -> None:
         self.registry = registry
         self.proximity = proximity or ProximityRepository(registry.database)
@@ -77,6 +82,7 @@ class LinkService:
         self.clock = clock
         self.window = window
         self.registration_limit = registration_limit or RegistrationLimit()
+        self.key_conversations = key_conversations
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def _fresh(self, frame: SignedFrame, now: dt.datetime) -> None:
@@ -198,10 +204,14 @@ class LinkService:
         frame = parse_frame(raw)
         if frame.workstation_id != workstation_id:
             raise BadSignature("a connection speaks for the workstation that opened it only")
-        if frame.type not in ("events", "qr_request"):
+        if frame.type in ("register", "hello"):
             raise InvalidLinkMessage(f"{frame.type} is only accepted as a connection's first frame")
         verify_frame(frame, self._key(workstation_id))
         self._fresh(frame, now)
+        if frame.type.startswith("key_"):
+            if self.key_conversations is None:
+                raise InvalidLinkMessage(f"{frame.type}: this server does not run key vaults")
+            return self.key_conversations.handle(workstation_id, frame.type, frame.body)
         if frame.type == "events":
             return self._events(workstation_id, frame, now)
         workstation = self.registry.require(workstation_id)
@@ -230,4 +240,6 @@ class LinkService:
         return tuple(replies)
 
     def link_lost(self, workstation_id: str) -> None:
+        if self.key_conversations is not None:
+            self.key_conversations.link_lost(workstation_id)
         self.journal.link_lost(workstation_id, now=self.clock())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.runtime import Runtime
+from idp.vault.relay import KeyConversations
+from idp.vault.service import build_vault_service
 from idp.workstations.ca import LocalCa
 from idp.workstations.journal import EventJournal
 from idp.workstations.link import LinkService
@@ -38,5 +40,6 @@ def build_workstations(runtime: Runtime) -> Workstations:
         window=settings.link.window,
         registration_limit=settings.registration_limit,
         calibration=settings.proximity.calibration,
+        key_conversations=KeyConversations(vault=build_vault_service(runtime)),
     )
     return Workstations(registry, journal, Summaries(runtime.db), link, ca)

@@ -31,7 +31,11 @@ from idp.workstations.model import WORKSTATION_ID
 VERSION = 1
 #: the largest frame either side accepts (websockets' max_size is set to it)
 MAX_FRAME_BYTES = 256 * 1024
-GATEWAY_TYPES = frozenset({"register", "hello", "events", "qr_request"})
+GATEWAY_TYPES = frozenset(
+    {"register", "hello", "events", "qr_request"}
+    # a key's conversation, relayed (idp/vault/relay.py)
+    | {"key_seen", "key_message", "key_code", "key_gone"}
+)
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SIGNED_MEMBERS = frozenset({"v", "type", "workstation_id", "ts", "nonce", "body", "sig"})
 
