@@ -1,7 +1,8 @@
-"""Shared fixtures: the relational database (SQLite and PostgreSQL) and the short-lived store
-(memory and Redis), each parametrized so one test runs against both.
+"""Shared fixtures: the relational database (SQLite, PostgreSQL and MariaDB) and the short-lived
+store (memory and Redis), each parametrized so one test runs against each.
 
-PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are real servers. When
+PostgreSQL (127.0.0.1:5432, user postgres), MariaDB (127.0.0.1:3306, user root) and Redis
+(127.0.0.1:6379) are real servers. When
 one cannot be reached the tests that need it are skipped with the reason, unless ``CI`` is
 set: in CI a missing server is a failure.
 """
@@ -18,7 +19,9 @@ from typing import NoReturn
 
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from idp.keys import SigningKey, generate_self_signed
 from idp.store.ephemeral import EphemeralStore, MemoryStore, RedisStore
@@ -30,6 +33,12 @@ PG_ADMIN_DSN = os.environ.get(
 )
 PG_URL_TEMPLATE = os.environ.get(
     "TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+)
+MARIADB_ADMIN_URL = os.environ.get(
+    "TEST_MARIADB_ADMIN_URL", "mysql+pymysql://root@127.0.0.1:3306/test?connect_timeout=3"
+)
+MARIADB_URL_TEMPLATE = os.environ.get(
+    "TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/{database}"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -117,10 +126,70 @@ def pg_db(_pg_database: Database) -> Database:
     return _pg_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@contextmanager
+def throwaway_mariadb_database(prefix: str = "idp_test") -> Iterator[str]:
+    """Create an empty MariaDB database; yield its URL; drop it."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(MARIADB_ADMIN_URL, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    except OperationalError as exc:
+        admin.dispose()
+        unavailable("MariaDB", exc)
+    try:
+        yield MARIADB_URL_TEMPLATE.format(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _mariadb_database() -> Iterator[Database]:
+    with throwaway_mariadb_database() as url:
+        db = open_database(url)
+        migrate(db.engine)
+        yield db
+        db.dispose()
+
+
+# Rows the migrations insert, reset rather than deleted.
+_SEEDED = {"audit_chain_head", "workstation_alarm", "alembic_version"}
+
+
+@pytest.fixture
+def mariadb_db(_mariadb_database: Database) -> Database:
+    """The session's MariaDB database, emptied before each test (every table: MariaDB has no
+    TRUNCATE … CASCADE, and DELETE is quicker than TRUNCATE on tables this small)."""
+    import idp.store.sql.protocol_tables  # noqa: F401 - every table on the metadata
+    from idp.store.sql.models import Base
+
+    with _mariadb_database.engine.begin() as conn:
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+        for table in Base.metadata.sorted_tables:
+            if table.name not in _SEEDED:
+                conn.execute(table.delete())
+        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        conn.execute(
+            text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
+        )
+        conn.execute(text("UPDATE workstation_alarm SET active = false"))
+    return _mariadb_database
+
+
+_DATABASE_FIXTURES = {"sqlite": "sqlite_db", "postgresql": "pg_db", "mariadb": "mariadb_db"}
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def db(request: pytest.FixtureRequest) -> Database:
-    name = "sqlite_db" if request.param == "sqlite" else "pg_db"
-    database: Database = request.getfixturevalue(name)
+    database: Database = request.getfixturevalue(_DATABASE_FIXTURES[request.param])
     return database
 
 
