@@ -1,5 +1,5 @@
 """The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee, passkey,
-admin-user, api-key, audit, keygen, purge, client."""
+admin-user, api-key, audit, keygen, purge, client, export, import."""
 
 from __future__ import annotations
 
@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     from flask_idp import cli_workstations
 
     cli_workstations.add_parsers(sub, _command)
+    from flask_idp import cli_transfer
+
+    cli_transfer.add_parsers(sub, _command)
     return parser
 
 
@@ -182,6 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if command in cli_workstations.COMMANDS:
         return cli_workstations.run(args, path)
+    from flask_idp import cli_transfer
+
+    if command in cli_transfer.COMMANDS:
+        return cli_transfer.run(args, path)
     config = load_config(path)
     if command == "serve":
         return commands.serve(config, threads=args.threads)

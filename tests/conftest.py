@@ -154,27 +154,27 @@ def _mariadb_database() -> Iterator[Database]:
         db.dispose()
 
 
-# Rows the migrations insert, reset rather than deleted.
-_SEEDED = {"audit_chain_head", "workstation_alarm", "alembic_version"}
-
-
-@pytest.fixture
-def mariadb_db(_mariadb_database: Database) -> Database:
-    """The session's MariaDB database, emptied before each test (every table: MariaDB has no
-    TRUNCATE … CASCADE, and DELETE is quicker than TRUNCATE on tables this small)."""
+def empty_database(database: Database) -> None:
+    """Delete every row of every table, children first, and reset the rows the migrations
+    insert (MariaDB has no TRUNCATE … CASCADE; DELETE is quicker on tables this small)."""
     import idp.store.sql.protocol_tables  # noqa: F401 - every table on the metadata
     from idp.store.sql.models import Base
+    from idp.store.sql.transfer import SEEDED
 
-    with _mariadb_database.engine.begin() as conn:
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-        for table in Base.metadata.sorted_tables:
-            if table.name not in _SEEDED:
+    with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in SEEDED:
                 conn.execute(table.delete())
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
         conn.execute(
             text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
         )
         conn.execute(text("UPDATE workstation_alarm SET active = false"))
+
+
+@pytest.fixture
+def mariadb_db(_mariadb_database: Database) -> Database:
+    """The session's MariaDB database, emptied before each test."""
+    empty_database(_mariadb_database)
     return _mariadb_database
 
 

@@ -223,6 +223,7 @@ def _binary_collation(connection: Connection) -> None:
     PostgreSQL do: MySQL's default collations ignore case (and MariaDB's trailing spaces), so
     ``Alice`` and ``alice`` would be one credential id, token hash or group name. Case-
     insensitive look-ups use the explicit lower-cased columns on all three databases."""
-    collation = "utf8mb4_nopad_bin" if connection.dialect.is_mariadb else "utf8mb4_0900_bin"
+    mariadb = getattr(connection.dialect, "is_mariadb", False)
+    collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
     connection.exec_driver_sql(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {collation}")
     connection.commit()
