@@ -193,6 +193,28 @@ def db(request: pytest.FixtureRequest) -> Database:
     return database
 
 
+# MariaDB runs the repository tests (the SQL), not every flow test that takes a database only
+# to store what the flow needs: those pass the same repositories, and the suite must stay fast.
+MARIADB_MODULES = (
+    "tests/store/",
+    "tests/idp/oidc/test_store.py",
+    "tests/idp/workstations/test_journal.py",
+    "tests/idp/test_secrets_unlock.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def elsewhere(item: pytest.Item) -> bool:
+        params = getattr(item, "callspec", None)
+        on_mariadb = params is not None and params.params.get("db") == "mariadb"
+        return on_mariadb and not item.nodeid.startswith(MARIADB_MODULES)
+
+    dropped = [item for item in items if elsewhere(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not elsewhere(item)]
+
+
 # -- short-lived store ------------------------------------------------------------------------
 
 
