@@ -225,5 +225,10 @@ def _binary_collation(connection: Connection) -> None:
     insensitive look-ups use the explicit lower-cased columns on all three databases."""
     mariadb = getattr(connection.dialect, "is_mariadb", False)
     collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
-    connection.exec_driver_sql(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {collation}")
+    current = connection.exec_driver_sql(
+        "SELECT default_collation_name FROM information_schema.schemata "
+        "WHERE schema_name = DATABASE()"
+    ).scalar()
+    if current != collation:  # only once: a user without ALTER can run a migrated database
+        connection.exec_driver_sql(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {collation}")
     connection.commit()

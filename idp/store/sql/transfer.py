@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -212,30 +213,22 @@ def export_database(*, database: Database, out: IO[bytes], now: dt.datetime) -> 
     return TransferReport(schema=schema, rows=tuple(counts), audit_last_seq=last_seq)
 
 
-class _snapshot:
+@contextmanager
+def _snapshot(database: Database) -> Iterator[Connection]:
     """A read-only connection on one snapshot: REPEATABLE READ on PostgreSQL and MySQL (SQLite's
     read transaction in WAL mode already is one), so rows written meanwhile are all left out."""
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        self._stack: list[Any] = []
-
-    def __enter__(self) -> Connection:
-        try:
-            connection = self._database.engine.connect()
-        except OperationalError as exc:
-            log.error("database unavailable: %s", exc.orig)
-            raise StoreUnavailable(f"cannot open the database ({type(exc.orig).__name__})") from exc
-        if self._database.dialect != "sqlite":
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        transaction = connection.begin()
-        self._stack = [connection, transaction]
-        return connection
-
-    def __exit__(self, *exc_info: object) -> None:
-        connection, transaction = self._stack
-        transaction.rollback()  # nothing was written; ending it releases the snapshot
-        connection.close()
+    try:
+        with database.engine.connect() as connection:
+            if database.dialect != "sqlite":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin() as transaction:
+                yield connection
+                transaction.rollback()  # nothing was written; ending it releases the snapshot
+    except OperationalError as exc:
+        log.error("database unavailable: %s", exc.orig)
+        raise StoreUnavailable(
+            f"the database is unavailable ({type(exc.orig).__name__}); nothing was exported"
+        ) from exc
 
 
 # -- import ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy.types import (
 )
 
 from idp.audit import AuditKind, Outcome
+from idp.store.errors import StoreUnavailable
 from idp.store.sql import (
     AuditRepository,
     Database,
@@ -345,3 +346,23 @@ def test_binary_values_are_base64_and_times_carry_utc(exported: bytes) -> None:
     values = dict(zip(header["columns"], row, strict=True))
     assert base64.b64decode(values["wrapped"]) == bytes(range(256))
     assert values["created_at"] == "2025-04-01T08:30:15.123456+00:00"
+
+
+def test_an_unreachable_source_exports_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flask_idp.cli import main
+    from flask_idp.demo import prepare
+
+    db = open_database("mysql://root@127.0.0.1:1/none?connect_timeout=1")
+    with pytest.raises(StoreUnavailable, match="nothing was exported"):
+        export(db)
+    db.dispose()
+    config = prepare(tmp_path / "demo", port=18080, sp_port=18081)
+    text = config.read_text()
+    sqlite_url = next(w for w in text.split() if w.startswith("sqlite:///"))
+    config.write_text(text.replace(sqlite_url, "mysql://root@127.0.0.1:1/none?connect_timeout=1"))
+    file = tmp_path / "idp.export"
+    assert main(["export", "--to", str(file), "--config", str(config)]) == 2
+    assert "database is unavailable" in capsys.readouterr().err
+    assert not file.exists()  # no partial file that could be mistaken for an export
