@@ -30,7 +30,8 @@ run-satosa: $(STAMP)
 
 # System packages the tests need: the xmlsec1 program (independent signature checks),
 # Debian's Chromium (passkey pages through the DevTools virtual authenticator), oathtool, and
-# Samba as an AD DC for directory sync (samba-ad-provision is only recommended, yet needed).
+# Samba as an AD DC for directory sync (samba-ad-provision is only recommended, yet needed),
+# and docker-compose to validate docker/compose.yaml.
 sysdeps:
 	@missing=""; \
 	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
@@ -43,6 +44,10 @@ sysdeps:
 	  $(SUDO) apt-get update -qq && \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# docker-compose (v1) validates docker/compose.yaml; without its recommended Docker engine.
+	@command -v docker-compose >/dev/null || { echo "installing: docker-compose"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
 # The tests use PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379); the CI machines run
 # both. Start them if they are installed but not answering (pg_ctlcluster only runs as root
@@ -81,6 +86,7 @@ bench-all: bench
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/workstations.py
+	$(BIN)/python bench/proximity.py
 	$(BIN)/python bench/api.py
 
 clean:

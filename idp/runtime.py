@@ -74,7 +74,8 @@ class Runtime:
         return self.clock()
 
     def close(self) -> None:
-        """Stop cleanly: queued audit rows are written, refreshers stop, pools are released."""
+        """Stop cleanly: queued audit rows are written, refreshers and the push sender stop, pools
+        are released."""
         self.audit.flush()
         self.authenticator.close()
         if self.protocols.saml is not None:
@@ -139,6 +140,8 @@ def build_runtime(
         metrics.track_audit(runtime.audit)
     # Audit events queued for the background writer are stored before the process exits.
     atexit.register(runtime.audit.flush)
+    if run_migrations:  # a process that serves (either shell) sends the queued pushes
+        runtime.authenticator.start_sending(ephemeral, clock=clock)
     from idp.protocols import build_protocols
 
     runtime.protocols = build_protocols(runtime)

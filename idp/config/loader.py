@@ -29,6 +29,8 @@ from idp.config.schema import (
 from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.factors.kinds import FactorKind
 from idp.policy import Policy, PolicySet
+from idp.store.ephemeral import redis_topology
+from idp.store.errors import InvalidStoreUrl
 
 TOP_KEYS = (
     "base_url",
@@ -217,8 +219,16 @@ def _database_url(node: Node, env: Mapping[str, str], base: Path) -> str:
 def _ephemeral_url(node: Node, env: Mapping[str, str]) -> str:
     url = node.as_str() if isinstance(node.value, str) else secret_from(node, env=env)
     scheme = urlsplit(url).scheme
-    if scheme not in ("memory", "redis", "rediss"):
-        raise node.error(f"expected memory:// or redis(s)://, got scheme {scheme!r}")
+    if scheme not in ("memory", "redis", "rediss", "unix", *redis_topology.SCHEMES):
+        raise node.error(
+            "expected memory://, redis(s)://, unix://, redis+sentinel:// or redis+cluster://, "
+            f"got scheme {scheme!r}"
+        )
+    if scheme in redis_topology.SCHEMES:
+        try:
+            redis_topology.check_url(url)
+        except InvalidStoreUrl as exc:
+            raise node.error(exc.description) from None
     if isinstance(node.value, str) and urlsplit(url).password:
         raise node.error("a URL with a password must come from {env: NAME} or {file: PATH}")
     return url

@@ -13,14 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
-from idp.factors.authenticator.errors import TotpError, TotpLocked, TotpReused
+from idp.factors.authenticator.errors import (
+    TotpError,
+    TotpLocked,
+    TotpReused,
+    UserVerificationRequired,
+)
 from idp.factors.authenticator.model import TotpCredential
 from idp.factors.authenticator.totp import MAX_CODE_FIELD, verify_code
 from idp.factors.kinds import FactorKind, FactorUse
 from idp.flows.answers import Answer
 from idp.flows.browser import Browser
 from idp.flows.fields import str_field
+from idp.flows.parking import LoginTicket
 from idp.flows.steps import PasswordFirst, StepDone, Steps
+from idp.policy import unverified_factor_suffices, unverified_refusal
 from idp.secrets import secret_aad
 from idp.store import rate
 
@@ -35,6 +42,20 @@ WRONG_CODE = "the code is not correct; check the time on your phone and try agai
 def decrypt_secret(runtime: Runtime, credential: TotpCredential) -> str:
     aad = secret_aad(SECRET_PURPOSE, credential.employee_id)
     return runtime.secrets.decrypt(credential.secret_encrypted, aad=aad).decode("ascii")
+
+
+def _code_can_suffice(ticket: LoginTicket | None, employee: Employee | None) -> bool:
+    """Whether a TOTP code (possession only, never user verification: see
+    :data:`idp.policy.UNVERIFIED_FACTOR`) can satisfy the policy of this sign-in."""
+    if ticket is None:
+        return True
+    return unverified_factor_suffices(
+        ticket_requires_uv=ticket.require_user_verification,
+        policy_requires_uv=ticket.policy_user_verification,
+        after_password=employee is not None
+        and ticket.first_factor is not None
+        and ticket.employee_id == employee.id,
+    )
 
 
 class TotpStep:
@@ -70,6 +91,9 @@ class TotpStep:
                     "your account signs in with your password first, then this factor; "
                     "enter your user name and password"
                 )
+            # Before the code is checked too: no code can be enough here, say why.
+            if not _code_can_suffice(ticket, employee):
+                raise UserVerificationRequired(unverified_refusal(FactorKind.TOTP))
             done = self._verify(employee, who, code)
             return self._steps.complete(done, handle=handle, ticket=ticket, browser=browser)
         except IdpError as exc:
@@ -112,6 +136,8 @@ class TotpStep:
             kind=self.kind,
             credential_id=f"totp:{employee.id}",
             at=rt.now(),
+            # Possession only, by decision (idp.policy.UNVERIFIED_FACTOR): nothing checks who
+            # read the code off the phone.
             user_verified=False,
             amr=(AMR_OTP,),
         )

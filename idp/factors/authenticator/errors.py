@@ -110,3 +110,10 @@ class TotpLocked(IdpError):
 
 class TotpNotEnrolled(Conflict):
     error = "totp_not_enrolled"
+
+
+class UserVerificationRequired(AccessDenied):
+    """A factor that verified nobody (a TOTP code, a push approved without the app's check)
+    where the relying party's policy requires user verification."""
+
+    error = "user_verification_required"

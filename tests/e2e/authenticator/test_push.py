@@ -55,7 +55,10 @@ def test_approve_with_the_shown_number_signs_in_to_the_saml_sp(
     assert started.status_code == 200, started.text
     shown = started.json()
     assert 10 <= shown["number"] <= 99 and 0 < shown["expires_in"] <= 120
-    assert poll(browser, ticket, shown["transaction_id"]).json() == {"state": "pending"}
+    assert poll(browser, ticket, shown["transaction_id"]).json() == {
+        "state": "pending",
+        "delivery": "sent",
+    }
 
     (waiting,) = app.pending()
     assert shown["number"] in waiting.choices and len(set(waiting.choices)) == 3

