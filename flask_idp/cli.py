@@ -1,5 +1,5 @@
 """The ``hideez-idp`` command: serve, demo, check-config, metadata, enrol, employee, passkey,
-admin-user, api-key, audit, keygen, purge, client."""
+admin-user, api-key, audit, keygen, purge, client, export, import."""
 
 from __future__ import annotations
 
@@ -106,11 +106,12 @@ def _parser() -> argparse.ArgumentParser:
 
     add_authenticator_parsers(_group(sub, "authenticator", "the reference authenticator"), _command)
     add_device_parsers(_group(sub, "device", "employees' authenticator apps and TOTP"), _command)
-    from flask_idp import cli_proximity, cli_vault, cli_workstations
+    from flask_idp import cli_proximity, cli_transfer, cli_vault, cli_workstations
 
     cli_workstations.add_parsers(sub, _command)
     cli_proximity.add_parsers(sub, _command)
     cli_vault.add_parsers(sub, _command)
+    cli_transfer.add_parsers(sub, _command)
     return parser
 
 
@@ -194,7 +195,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flask_idp.cli_oidc import run_client_command
 
         return run_client_command(args, path)
-    from flask_idp import cli_proximity, cli_vault, cli_workstations
+    from flask_idp import cli_proximity, cli_transfer, cli_vault, cli_workstations
 
     if command in cli_workstations.COMMANDS:
         return cli_workstations.run(args, path)
@@ -202,6 +203,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_proximity.run(args, path)
     if command in cli_vault.COMMANDS:
         return cli_vault.run(args, path)
+    if command in cli_transfer.COMMANDS:
+        return cli_transfer.run(args, path)
     config = load_config(path)
     if command == "serve":
         return commands.serve(config, threads=args.threads, grace=args.grace)

@@ -1,7 +1,8 @@
-"""Shared fixtures: the relational database (SQLite and PostgreSQL) and the short-lived store
-(memory and Redis), each parametrized so one test runs against both.
+"""Shared fixtures: the relational database (SQLite, PostgreSQL and MariaDB) and the short-lived
+store (memory and Redis), each parametrized so one test runs against each.
 
-PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379) are real servers. When
+PostgreSQL (127.0.0.1:5432, user postgres), MariaDB (127.0.0.1:3306, user root) and Redis
+(127.0.0.1:6379) are real servers. When
 one cannot be reached the tests that need it are skipped with the reason, unless ``CI`` is
 set: in CI a missing server is a failure.
 """
@@ -18,7 +19,9 @@ from typing import NoReturn
 
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from idp.keys import SigningKey, generate_self_signed
 from idp.store.ephemeral import EphemeralStore, MemoryStore, RedisStore
@@ -30,6 +33,12 @@ PG_ADMIN_DSN = os.environ.get(
 )
 PG_URL_TEMPLATE = os.environ.get(
     "TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+)
+MARIADB_ADMIN_URL = os.environ.get(
+    "TEST_MARIADB_ADMIN_URL", "mysql+pymysql://root@127.0.0.1:3306/test?connect_timeout=3"
+)
+MARIADB_URL_TEMPLATE = os.environ.get(
+    "TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/{database}"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -118,11 +127,93 @@ def pg_db(_pg_database: Database) -> Database:
     return _pg_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@contextmanager
+def throwaway_mariadb_database(prefix: str = "idp_test") -> Iterator[str]:
+    """Create an empty MariaDB database; yield its URL; drop it."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(MARIADB_ADMIN_URL, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    except OperationalError as exc:
+        admin.dispose()
+        unavailable("MariaDB", exc)
+    try:
+        yield MARIADB_URL_TEMPLATE.format(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _mariadb_database() -> Iterator[Database]:
+    with throwaway_mariadb_database() as url:
+        db = open_database(url)
+        migrate(db.engine)
+        yield db
+        db.dispose()
+
+
+def empty_database(database: Database) -> None:
+    """Delete every row of every table, children first, and reset the rows the migrations
+    insert (MariaDB has no TRUNCATE … CASCADE; DELETE is quicker on tables this small)."""
+    import idp.store.sql.protocol_tables  # noqa: F401 - every table on the metadata
+    from idp.store.sql.models import Base
+    from idp.store.sql.transfer import SEEDED
+
+    with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in SEEDED:
+                conn.execute(table.delete())
+        conn.execute(
+            text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
+        )
+        conn.execute(text("UPDATE workstation_alarm SET active = false"))
+
+
+@pytest.fixture
+def mariadb_db(_mariadb_database: Database) -> Database:
+    """The session's MariaDB database, emptied before each test."""
+    empty_database(_mariadb_database)
+    return _mariadb_database
+
+
+_DATABASE_FIXTURES = {"sqlite": "sqlite_db", "postgresql": "pg_db", "mariadb": "mariadb_db"}
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def db(request: pytest.FixtureRequest) -> Database:
-    name = "sqlite_db" if request.param == "sqlite" else "pg_db"
-    database: Database = request.getfixturevalue(name)
+    database: Database = request.getfixturevalue(_DATABASE_FIXTURES[request.param])
     return database
+
+
+# MariaDB runs the repository tests (the SQL), not every flow test that takes a database only
+# to store what the flow needs: those pass the same repositories, and the suite must stay fast.
+MARIADB_MODULES = (
+    "tests/store/",
+    "tests/idp/oidc/test_store.py",
+    "tests/idp/workstations/test_journal.py",
+    "tests/idp/test_secrets_unlock.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def elsewhere(item: pytest.Item) -> bool:
+        params = getattr(item, "callspec", None)
+        on_mariadb = params is not None and params.params.get("db") == "mariadb"
+        return on_mariadb and not item.nodeid.startswith(MARIADB_MODULES)
+
+    dropped = [item for item in items if elsewhere(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not elsewhere(item)]
 
 
 # -- short-lived store ------------------------------------------------------------------------

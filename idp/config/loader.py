@@ -202,8 +202,10 @@ def _proxies(node: Node) -> tuple[str, ...]:
 def _database_url(node: Node, env: Mapping[str, str], base: Path) -> str:
     url = node.as_str() if isinstance(node.value, str) else secret_from(node, env=env)
     parts = urlsplit(url)
-    if not parts.scheme.startswith(("sqlite", "postgresql")):
-        raise node.error(f"expected a sqlite:// or postgresql:// URL, got scheme {parts.scheme!r}")
+    if not parts.scheme.startswith(("sqlite", "postgresql", "mysql", "mariadb")):
+        raise node.error(
+            f"expected a sqlite://, postgresql:// or mysql:// URL, got scheme {parts.scheme!r}"
+        )
     if isinstance(node.value, str) and parts.password:
         raise node.error("a URL with a password must come from {env: NAME} or {file: PATH}")
     prefix = "sqlite:///"

@@ -3,6 +3,7 @@
 Every server runs on one of two storage set-ups (``STORAGES``): SQLite with the in-process
 short-lived store, or PostgreSQL with Redis (the real servers of ``tests/conftest.py``; each
 IdP gets its own throwaway database and its own Redis namespace, removed when it stops).
+``MARIADB_REDIS`` (MariaDB with Redis) is there for the tests that ask for it by name.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from flask_idp.demo import prepare, seed
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.runtime import Runtime, build_runtime
-from tests.conftest import REDIS_URL, throwaway_pg_database, unavailable
+from tests.conftest import (
+    REDIS_URL,
+    throwaway_mariadb_database,
+    throwaway_pg_database,
+    unavailable,
+)
 
 #: The demo's policy asks for user verification (and claims REFEDS MFA); soft-webauthn never
 #: sets UV, so servers for its flows drop both (``uv_required=False``).
@@ -38,6 +44,7 @@ WITHOUT_UV = {
 SQLITE_MEMORY = "sqlite+memory"
 POSTGRES_REDIS = "postgresql+redis"
 STORAGES = (SQLITE_MEMORY, POSTGRES_REDIS)
+MARIADB_REDIS = "mariadb+redis"
 
 
 def free_port() -> int:
@@ -93,11 +100,12 @@ def throwaway_redis_namespace(prefix: str = "idp-e2e") -> Iterator[str]:
 def storage_urls(storage: str) -> Iterator[tuple[str | None, str | None]]:
     """(database URL, short-lived store URL) for ``storage``; ``None`` keeps the demo's own
     SQLite file and ``memory://``."""
-    assert storage in STORAGES, storage
+    assert storage in (*STORAGES, MARIADB_REDIS), storage
     if storage == SQLITE_MEMORY:
         yield None, None
         return
-    with throwaway_pg_database("idp_e2e") as database_url, throwaway_redis_namespace() as url:
+    throwaway = throwaway_mariadb_database if storage == MARIADB_REDIS else throwaway_pg_database
+    with throwaway("idp_e2e") as database_url, throwaway_redis_namespace() as url:
         yield database_url, url
 
 

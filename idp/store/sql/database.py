@@ -32,6 +32,10 @@ CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any constant distinguishes our migration lock from other advisory locks in the database.
 _PG_MIGRATION_LOCK = 0x48494445
+# GET_LOCK names are server-wide (at most 64 characters): the digest of the database's name
+# keeps two IdPs on one server apart.
+_MYSQL_MIGRATION_LOCK = "CONCAT('hideez-idp-migrate:', MD5(DATABASE()))"
+MYSQL_MIGRATION_LOCK_WAIT = 300
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
@@ -102,7 +106,8 @@ class Database:
 
 
 def open_database(url: str, *, echo: bool = False) -> Database:
-    """Open ``sqlite:///path``, ``sqlite://`` (in memory) or ``postgresql+psycopg://…``."""
+    """Open ``sqlite:///path``, ``sqlite://`` (in memory), ``postgresql+psycopg://…`` or
+    ``mysql+pymysql://…`` (MariaDB or MySQL)."""
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -128,8 +133,34 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
         engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
         return Database(engine)
+    if url.startswith(("mysql", "mariadb")):
+        return Database(_mysql_engine(url, echo=echo))
     raise InvalidStoreUrl(
-        f"unsupported database URL {url.split(':', 1)[0]!r}: expected sqlite:// or postgresql://"
+        f"unsupported database URL {url.split(':', 1)[0]!r}: expected sqlite://, postgresql:// "
+        "or mysql://"
+    )
+
+
+def _mysql_engine(url: str, *, echo: bool) -> Engine:
+    """MariaDB or MySQL through PyMySQL (pure Python); ``mysql://`` and ``mariadb://`` mean
+    the same. The ``mysql`` dialect serves both servers, where ``mariadb`` would refuse MySQL."""
+    scheme, rest = url.split("://", 1)
+    if scheme not in ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql"):
+        raise InvalidStoreUrl(f"use the PyMySQL driver (mysql+pymysql://), got {scheme!r}://")
+    url = f"mysql+pymysql://{rest}"
+    connect_args: dict[str, Any] = {"charset": "utf8mb4"}
+    if "connect_timeout=" not in url:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    # The server drops idle connections after wait_timeout (8 h by default): recycle before,
+    # and ping on checkout so a restarted server costs no request. Every read sees the latest
+    # committed data (READ COMMITTED, like PostgreSQL), not the snapshot of its first read.
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        isolation_level="READ COMMITTED",
+        connect_args=connect_args,
     )
 
 
@@ -150,16 +181,54 @@ def migrate(engine: Engine, *, revision: str = "head") -> None:
             f"cannot open the database ({type(exc.orig).__name__}): check database_url, that "
             "the server is up and that the directory of a SQLite file exists"
         ) from exc
-    with connection_context as connection:
-        if engine.dialect.name == "postgresql":
-            # Two instances starting together must not both create the tables.
-            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            connection.commit()
-        try:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            connection.commit()
-        finally:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
-                connection.commit()
+    with connection_context as connection, _migration_lock(connection):
+        if engine.dialect.name == "mysql":
+            _binary_collation(connection)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """Two instances starting together must not both create the tables (SQLite: its write
+    lock already serialises them)."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+    elif dialect == "mysql":
+        got = connection.execute(
+            text(f"SELECT GET_LOCK({_MYSQL_MIGRATION_LOCK}, :wait)"),
+            {"wait": MYSQL_MIGRATION_LOCK_WAIT},
+        ).scalar()
+        if got != 1:
+            raise StoreUnavailable(
+                "another instance has been migrating the database for over "
+                f"{MYSQL_MIGRATION_LOCK_WAIT} s; try again when it has finished"
+            )
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()  # a failed upgrade's transaction, or the unlock would fail too
+        if dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        elif dialect == "mysql":
+            connection.execute(text(f"SELECT RELEASE_LOCK({_MYSQL_MIGRATION_LOCK})"))
+        connection.commit()
+
+
+def _binary_collation(connection: Connection) -> None:
+    """Make the tables the migrations create compare text byte for byte, as SQLite and
+    PostgreSQL do: MySQL's default collations ignore case (and MariaDB's trailing spaces), so
+    ``Alice`` and ``alice`` would be one credential id, token hash or group name. Case-
+    insensitive look-ups use the explicit lower-cased columns on all three databases."""
+    mariadb = getattr(connection.dialect, "is_mariadb", False)
+    collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
+    current = connection.exec_driver_sql(
+        "SELECT default_collation_name FROM information_schema.schemata "
+        "WHERE schema_name = DATABASE()"
+    ).scalar()
+    if current != collation:  # only once: a user without ALTER can run a migrated database
+        connection.exec_driver_sql(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {collation}")
+    connection.commit()

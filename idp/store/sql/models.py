@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from idp.store.sql.dialects import ascii_key
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -39,7 +41,7 @@ ID = String(64)
 NAME = String(255)
 EMAIL = String(320)
 # WebAuthn credential ids are at most 1023 bytes: 1364 characters in base64url.
-CREDENTIAL_ID = String(1400)
+CREDENTIAL_ID = ascii_key(1400)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

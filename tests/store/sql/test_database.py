@@ -11,7 +11,9 @@ from idp.store.sql import migrate, open_database
 from idp.store.sql.repositories import EmployeeRepository
 
 
-@pytest.mark.parametrize("url", ["mysql://x/y", "postgresql+psycopg2://u@h/d", "oracle://"])
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg2://u@h/d", "mysql+mysqldb://u@h/d", "oracle://"]
+)
 def test_unsupported_urls(url: str) -> None:
     with pytest.raises(InvalidStoreUrl):
         open_database(url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None
@@ -188,7 +189,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "passkey_credentials",
-        sa.Column("credential_id", sa.String(length=1400), nullable=False),
+        # MySQL: ASCII, or utf8mb4's four bytes per character exceed InnoDB's 3072-byte keys.
+        sa.Column(
+            "credential_id",
+            sa.String(length=1400).with_variant(
+                mysql.VARCHAR(1400, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+            ),
+            nullable=False,
+        ),
         sa.Column("employee_id", sa.String(length=64), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
         sa.Column("sign_count", sa.BigInteger(), nullable=False),
@@ -219,25 +227,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_passkey_credentials_employee_id"), table_name="passkey_credentials")
+    # Dropping a table drops its indexes (MySQL refuses to drop one a foreign key needs).
     op.drop_table("passkey_credentials")
-    op.drop_index(op.f("ix_enrolment_links_employee_id"), table_name="enrolment_links")
     op.drop_table("enrolment_links")
-    op.drop_index(op.f("ix_employee_groups_group_id"), table_name="employee_groups")
     op.drop_table("employee_groups")
-    op.drop_index(op.f("ix_employees_position_id"), table_name="employees")
-    op.drop_index(op.f("ix_employees_department_id"), table_name="employees")
-    op.drop_index(op.f("ix_employees_company_id"), table_name="employees")
     op.drop_table("employees")
-    op.drop_index(op.f("ix_departments_company_id"), table_name="departments")
     op.drop_table("departments")
     op.drop_table("secret_keys")
     op.drop_table("positions")
     op.drop_table("groups")
     op.drop_table("companies")
-    op.drop_index(op.f("ix_audit_events_relying_party"), table_name="audit_events")
-    op.drop_index(op.f("ix_audit_events_kind"), table_name="audit_events")
-    op.drop_index(op.f("ix_audit_events_employee_id"), table_name="audit_events")
-    op.drop_index(op.f("ix_audit_events_at"), table_name="audit_events")
     op.drop_table("audit_events")
     op.drop_table("audit_chain_head")

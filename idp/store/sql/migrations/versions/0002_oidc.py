@@ -72,10 +72,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_oidc_consents_expires_at"), table_name="oidc_consents")
+    # Dropping a table drops its indexes (MySQL refuses to drop one a foreign key needs).
     op.drop_table("oidc_consents")
-    op.drop_index(op.f("ix_oidc_refresh_tokens_grant_id"), table_name="oidc_refresh_tokens")
     op.drop_table("oidc_refresh_tokens")
-    op.drop_index(op.f("ix_oidc_grants_expires_at"), table_name="oidc_grants")
-    op.drop_index(op.f("ix_oidc_grants_employee_id"), table_name="oidc_grants")
     op.drop_table("oidc_grants")

@@ -60,7 +60,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping a table drops its indexes (MySQL refuses to drop one a foreign key needs).
     op.drop_table("directory_secrets")
     op.drop_table("directory_sync_state")
-    op.drop_index(op.f("ix_directory_links_source"), table_name="directory_links")
     op.drop_table("directory_links")

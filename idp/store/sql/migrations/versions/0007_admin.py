@@ -53,6 +53,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_api_keys_admin_id"), table_name="api_keys")
+    # Dropping a table drops its indexes (MySQL refuses to drop one a foreign key needs).
     op.drop_table("api_keys")
     op.drop_table("admin_users")
