@@ -11,7 +11,6 @@ and back. Templates live in ``templates/console/``, apart from the sign-in pages
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g, make_response, redirect, render_template, request
@@ -19,13 +18,16 @@ from flask import Blueprint, Response, g, make_response, redirect, render_templa
 from flask_idp.api import services
 from flask_idp.flows import browser
 from flask_idp.web import check_csrf, csrf_token, current_context, runtime
-from idp.admin.access import Actor, ReauthenticationRequired, require_recent_sign_in
+from idp.admin.access import (
+    REAUTH_MAX_AGE,
+    Actor,
+    ReauthenticationRequired,
+    require_recent_sign_in,
+)
 from idp.errors import AccessDenied
 from idp.flows.parking import LoginTicket
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-#: how recent a sign-in the console's sensitive actions need
-REAUTH_AGE = dt.timedelta(minutes=5)
 NOTICES = {
     "created": "The employee was added.",
     "saved": "The changes were saved.",
@@ -64,7 +66,7 @@ def sign_in_again(next_path: str) -> Response:
 
 def sensitive() -> None:
     """Raise :class:`ReauthenticationRequired` unless the admin signed in moments ago."""
-    require_recent_sign_in(actor(), now=runtime().now(), max_age=REAUTH_AGE)
+    require_recent_sign_in(actor(), now=runtime().now(), max_age=REAUTH_MAX_AGE)
 
 
 def posted() -> None:
