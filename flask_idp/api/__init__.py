@@ -221,6 +221,7 @@ def _load_routes() -> None:
         routes_accounts,
         routes_employees,
         routes_organisation,
+        routes_workstations,
     )
 
 

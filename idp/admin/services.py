@@ -13,6 +13,7 @@ from idp.admin.idempotency import Idempotency
 from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.admin.signin import SignInStores
+from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
 
@@ -26,6 +27,7 @@ class AdminServices:
     organisation: OrganisationAdmin
     idempotency: Idempotency
     credentials: AdminCredentialsAdmin
+    workstations: WorkstationService
     #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
     signin: SignInStores
 
@@ -41,6 +43,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         organisation=OrganisationAdmin(runtime),
         idempotency=Idempotency(runtime.ephemeral),
         credentials=AdminCredentialsAdmin(runtime, admins, credentials),
+        workstations=WorkstationService(runtime),
         signin=SignInStores(
             admins=admins,
             employees=runtime.employees,
