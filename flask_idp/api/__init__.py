@@ -219,6 +219,7 @@ def _load_routes() -> None:
         openapi,
         problems,
         routes_accounts,
+        routes_devices,
         routes_employees,
         routes_organisation,
         routes_workstations,

@@ -8,6 +8,7 @@ from idp.admin.accounts import AccountAdmin
 from idp.admin.audit_views import AuditAdmin
 from idp.admin.credential_store import AdminCredentialRepository
 from idp.admin.credentials import AdminCredentialsAdmin
+from idp.admin.device_service import DeviceService
 from idp.admin.employee_service import EmployeeAdmin
 from idp.admin.idempotency import Idempotency
 from idp.admin.organisation import OrganisationAdmin
@@ -28,6 +29,7 @@ class AdminServices:
     idempotency: Idempotency
     credentials: AdminCredentialsAdmin
     workstations: WorkstationService
+    devices: DeviceService
     #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
     signin: SignInStores
 
@@ -44,6 +46,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         idempotency=Idempotency(runtime.ephemeral),
         credentials=AdminCredentialsAdmin(runtime, admins, credentials),
         workstations=WorkstationService(runtime),
+        devices=DeviceService(runtime),
         signin=SignInStores(
             admins=admins,
             employees=runtime.employees,

@@ -63,6 +63,11 @@ ALLOWED: dict[str, set[Role]] = {
     "get_alarm": {A, H, U},
     "raise_alarm": {A, H},
     "lift_alarm": {A},
+    "get_factors": {A, H, U},
+    "disable_app": {A, H},
+    "enable_app": {A, H},
+    "remove_app": {A, H},
+    "remove_totp": {A, H},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
