@@ -36,6 +36,14 @@ NOTICES = {
     "revoked": "The passkey was revoked.",
     "ended": "The session(s) ended.",
     "unlocked": "The password lock was lifted.",
+    "ws_status": "The workstation's status was changed.",
+    "ws_locked": "The lock was sent to the workstation.",
+    "alarm_on": "The alarm is on: every connected workstation was told to lock.",
+    "alarm_off": "The alarm was lifted.",
+    "app_disabled": "The authenticator app was disabled.",
+    "app_enabled": "The authenticator app was enabled.",
+    "app_removed": "The authenticator app was removed.",
+    "totp_removed": "The one-time code set-up was removed.",
 }
 
 
@@ -98,7 +106,12 @@ def _reauthenticate(exc: ReauthenticationRequired) -> Response:
 
 
 def _load_views() -> None:
-    from flask_idp.console import views_audit, views_employees, views_signin  # noqa: F401
+    from flask_idp.console import (  # noqa: F401
+        views_audit,
+        views_employees,
+        views_signin,
+        views_workstations,
+    )
 
 
 _load_views()
