@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from flask_idp.api import services
 from flask_idp.api.problems import invalid_input
 from flask_idp.console import actor, bp, page, posted, sensitive
-from idp.admin.models import etag_of
+from idp.admin.models import InvalidInput, etag_of
 from idp.admin.workstation_service import SettingsUpdate, StatusAction, WorkstationQuery
 from idp.workstations.model import WorkstationStatus
 
@@ -55,15 +55,21 @@ def lock_workstation(workstation_id: str) -> Response:
 def workstation_settings(workstation_id: str) -> Response:
     posted()
     fields = ("lock_proximity", "unlock_proximity", "lock_timeout")
+    svc = services().workstations
     try:
         body = SettingsUpdate.model_validate({f: request.form.get(f, "") for f in fields})
+        svc.update_settings(actor(), workstation_id, body, if_match=request.form.get("etag"))
     except ValidationError as exc:
-        errors = {e.field: e.message for e in invalid_input(exc).errors}
-        found = services().workstations.get(actor(), workstation_id)
-        return page("workstation.html", 422, ws=found, etag=etag_of(found), errors=errors)
-    svc = services().workstations
-    svc.update_settings(actor(), workstation_id, body, if_match=request.form.get("etag"))
+        return _settings_again(workstation_id, invalid_input(exc))
+    except InvalidInput as exc:
+        return _settings_again(workstation_id, exc)
     return _done(f"/console/workstations/{workstation_id[:64]}", "saved")
+
+
+def _settings_again(workstation_id: str, exc: InvalidInput) -> Response:
+    errors = {e.field: e.message for e in exc.errors}
+    found = services().workstations.get(actor(), workstation_id)
+    return page("workstation.html", 422, ws=found, etag=etag_of(found), errors=errors)
 
 
 @bp.get("/alarm")

@@ -21,6 +21,7 @@ from idp.admin.models import (
 )
 from idp.admin.workstations import WorkstationAdmin
 from idp.runtime import Runtime
+from idp.workstations.errors import InvalidWorkstationInput
 from idp.workstations.model import ProximitySettings, Workstation, WorkstationStatus
 from idp.workstations.registry import AlarmState, WorkstationRepository
 
@@ -144,7 +145,12 @@ class WorkstationService:
         self, actor: Actor, workstation_id: str, body: SettingsUpdate, *, if_match: str | None
     ) -> WorkstationOut:
         check_if_match(if_match, self.get(actor, workstation_id))
-        settings = ProximitySettings(body.lock_proximity, body.unlock_proximity, body.lock_timeout)
+        try:
+            settings = ProximitySettings(
+                body.lock_proximity, body.unlock_proximity, body.lock_timeout
+            )
+        except InvalidWorkstationInput as exc:  # the one rule across fields: unlock above lock
+            raise field_error("unlock_proximity", exc.description) from None
         done = self._actions.update_settings(
             actor=actor, workstation_id=workstation_id[:64], settings=settings, now=self._rt.now()
         )

@@ -54,7 +54,8 @@ def test_approve_settings_lock_and_remove(api: Api) -> None:
     assert stale.status_code == 412
     wrong = {**settings, "unlock_proximity": 20}
     refused = api.call("PUT", f"{path}/settings", json=wrong, headers={"If-Match": etag})
-    assert refused.status_code == 400 and "must be above" in refused.json["detail"]
+    assert refused.status_code == 422 and "must be above" in refused.json["detail"]
+    assert refused.json["errors"][0]["field"] == "unlock_proximity"
     extra = api.call("PUT", f"{path}/settings", json={**settings, "status": "approved"},
                      headers={"If-Match": etag})  # fmt: skip
     assert extra.status_code == 422  # read-only fields are not writable here
