@@ -38,6 +38,7 @@ NOTICES = {
     "unlocked": "The password lock was lifted.",
     "ws_status": "The workstation's status was changed.",
     "ws_locked": "The lock was sent to the workstation.",
+    "added": "It was added.",
     "alarm_on": "The alarm is on: every connected workstation was told to lock.",
     "alarm_off": "The alarm was lifted.",
     "app_disabled": "The authenticator app was disabled.",
@@ -109,6 +110,7 @@ def _load_views() -> None:
     from flask_idp.console import (  # noqa: F401
         views_audit,
         views_employees,
+        views_organisation,
         views_signin,
         views_workstations,
     )

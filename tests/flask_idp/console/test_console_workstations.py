@@ -108,3 +108,29 @@ def test_an_employees_app_and_totp_on_their_page(api: Api) -> None:
     page = client.get(one).get_data(as_text=True)
     assert "No authenticator app." in page and "No one-time codes (TOTP)." in page
     assert client.post(f"{one}/totp/remove", data={"csrf": token}).status_code == 404
+
+
+def test_the_organisation_page(api: Api) -> None:
+    client = signed_in(api, Role.ADMIN)
+    token = csrf(client)
+    company = f"Acme {secrets.token_hex(2)}"
+    added = client.post("/console/organisation/company", data={"csrf": token, "name": company})
+    assert added.status_code == 303 and added.headers["Location"].endswith("done=added")
+    page = client.get("/console/organisation").get_data(as_text=True)
+    company_id = page.split(f'">{company}</option>', 1)[0].rsplit('value="', 1)[1]
+    unit = client.post("/console/organisation/department",
+                       data={"csrf": token, "name": XSS, "company_id": company_id})  # fmt: skip
+    assert unit.status_code == 303
+    page = client.get("/console/organisation").get_data(as_text=True)
+    assert "&lt;script&gt;" in page and "<script>alert(1)" not in page
+    blank = client.post("/console/organisation/position", data={"csrf": token, "name": "  "})
+    assert blank.status_code == 422 and 'id="position-name-error"' in blank.get_data(as_text=True)
+    orphan = client.post("/console/organisation/department",
+                         data={"csrf": token, "name": "Ops", "company_id": "nope"})  # fmt: skip
+    assert orphan.status_code == 422 and "no company" in orphan.get_data(as_text=True)
+    helpdesk = signed_in(api, Role.HELPDESK)
+    listing = helpdesk.get("/console/organisation").get_data(as_text=True)
+    assert company in listing and 'id="add-company"' not in listing
+    refused = helpdesk.post("/console/organisation/company",
+                            data={"csrf": csrf(helpdesk), "name": "Mine"})  # fmt: skip
+    assert refused.status_code == 403
