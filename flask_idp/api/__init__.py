@@ -222,6 +222,7 @@ def _load_routes() -> None:
         routes_devices,
         routes_employees,
         routes_organisation,
+        routes_sync,
         routes_workstations,
     )
 

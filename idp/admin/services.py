@@ -14,6 +14,7 @@ from idp.admin.idempotency import Idempotency
 from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.admin.signin import SignInStores
+from idp.admin.sync_runs import SyncRuns
 from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
@@ -30,6 +31,7 @@ class AdminServices:
     credentials: AdminCredentialsAdmin
     workstations: WorkstationService
     devices: DeviceService
+    sync: SyncRuns
     #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
     signin: SignInStores
 
@@ -47,6 +49,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         credentials=AdminCredentialsAdmin(runtime, admins, credentials),
         workstations=WorkstationService(runtime),
         devices=DeviceService(runtime),
+        sync=SyncRuns(runtime),
         signin=SignInStores(
             admins=admins,
             employees=runtime.employees,

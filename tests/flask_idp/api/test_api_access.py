@@ -68,6 +68,9 @@ ALLOWED: dict[str, set[Role]] = {
     "enable_app": {A, H},
     "remove_app": {A, H},
     "remove_totp": {A, H},
+    "list_sync_sources": {A, H, U},
+    "list_sync_runs": {A, H, U},
+    "get_sync_run": {A, H, U},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
@@ -91,6 +94,7 @@ def test_role_against_endpoint(api: Api, role: Role, op: Any) -> None:
         key_id="0" * 16,
         rp_id="saml:none",
         workstation_id="ws-" + "0" * 32,
+        run_id="0",
     )
     body = {} if op.body is not None else None
     response = api.call(op.method, path, role=role, json=body)
