@@ -1,4 +1,5 @@
-"""The console's organisation page: companies with their departments, and positions."""
+"""The console's organisation page (companies with their departments, positions) and the
+directory sync page (sources and runs, read-only)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask_idp.api.problems import invalid_input
 from flask_idp.console import actor, bp, page, posted
 from idp.admin.models import InvalidInput
 from idp.admin.organisation import CompanyCreate, DepartmentCreate, DepartmentQuery, PositionCreate
+from idp.admin.sync_runs import SyncRunQuery
 
 
 def _page(status: int = 200, errors: dict[str, str] | None = None) -> Response:
@@ -46,3 +48,15 @@ def add_unit(kind: str) -> Response:
 
 def _again(kind: str, exc: InvalidInput) -> Response:
     return _page(422, {f"{kind}-{e.field.split('.')[0]}": e.message for e in exc.errors})
+
+
+@bp.get("/sync")
+def sync_runs() -> Response:
+    args = {k: v for k, v in request.args.items() if k in ("source", "cursor") and v}
+    try:
+        query = SyncRunQuery.model_validate({**args, "limit": 25})
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+    svc = services().sync
+    return page("sync.html", sources=svc.sources(actor()), listing=svc.page(actor(), query),
+                query=query)  # fmt: skip

@@ -224,7 +224,7 @@ def test_every_console_form_field_has_a_label(
     _sign_in(page, idp_server)
     for path in ("/console/employees", "/console/employees/new", "/console/audit",
                  "/console/signin", "/console/workstations", "/console/alarm",
-                 "/console/organisation"):  # fmt: skip
+                 "/console/organisation", "/console/sync"):  # fmt: skip
         page.goto(idp_server.url(path))
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll('input:not([type=hidden]), select')]

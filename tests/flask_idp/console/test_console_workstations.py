@@ -134,3 +134,23 @@ def test_the_organisation_page(api: Api) -> None:
     refused = helpdesk.post("/console/organisation/company",
                             data={"csrf": csrf(helpdesk), "name": "Mine"})  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_the_directory_sync_page(api: Api) -> None:
+    from idp.audit import AuditKind, Outcome
+
+    source = f"ad-{secrets.token_hex(2)}"
+    for _ in range(26):
+        api.runtime.audit.append_event(
+            kind=AuditKind.DIRECTORY_SYNC, at=api.runtime.now(), actor=f"directory:{source}",
+            outcome=Outcome.SUCCESS, details={"mode": "incremental", "read": "3",
+                                              "unchanged": "2", "updated": "1"},
+        )  # fmt: skip
+    client = signed_in(api, Role.AUDITOR)
+    page = client.get(f"/console/sync?source={source}").get_data(as_text=True)
+    assert page.count(f"<td>{source}</td>") == 25 and "updated 1" in page
+    assert 'id="next-page"' in page and "No directory is configured" in page
+    older = page.split('id="next-page" href="', 1)[1].split('"', 1)[0]
+    rest = client.get(html.unescape(older)).get_data(as_text=True)
+    assert rest.count(f"<td>{source}</td>") == 1
+    assert client.get("/console/sync?cursor=garbage").status_code == 422
