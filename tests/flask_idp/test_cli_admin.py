@@ -133,7 +133,7 @@ def test_sessions_and_end_sessions(
     )
     sessions = _json(capsys, "employee", "sessions", "bob")
     assert len(sessions) == 2 and one.session_id not in json.dumps(sessions)
-    assert main(["employee", "end-sessions", "bob", "--session", sessions[0]["handle"]]) == 0
+    assert main(["employee", "end-sessions", "bob", f"--session={sessions[0]['handle']}"]) == 0
     assert "ended 1 session of bob" in capsys.readouterr().out
     assert main(["employee", "end-sessions", "bob"]) == 0
     assert "ended 1 session of bob" in capsys.readouterr().out
