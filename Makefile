@@ -81,6 +81,7 @@ bench-all: bench
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/workstations.py
+	$(BIN)/python bench/proximity.py
 	$(BIN)/python bench/api.py
 
 clean:

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
+from device_gateway.proximity_monitor import CredentialSource, ProximityMonitor
 from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
@@ -49,6 +50,8 @@ class GatewayOptions:
     #: how often a workstation the server refused (pending approval) asks again
     refused_retry: float = 5.0
     tls: ssl.SSLContext | None = None
+    #: run the proximity monitor (it acts once an approved workstation's settings arrive)
+    proximity: bool = False
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Gateway:
         actuator: Actuator,
         options: GatewayOptions,
         clock: Callable[[], dt.datetime] = utcnow,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self.identity = identity
         self.spool = spool
@@ -84,6 +88,12 @@ class Gateway:
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
         self._ws: ClientConnection | None = None
+        #: fed by the BLE side (device_gateway.proximity_monitor); None when the option is off
+        self.proximity: ProximityMonitor | None = None
+        if options.proximity:
+            if credentials is None:
+                raise ValueError("proximity needs a credential source (the keys' primary accounts)")
+            self.proximity = ProximityMonitor(gateway=self, credentials=credentials)
 
     # -- what happens on the workstation ----------------------------------------------------
 
@@ -93,8 +103,16 @@ class Gateway:
         self._wake.set()
         return event
 
-    def unlocked(self, *, account: str, employee: str | None, unlocked_by: UnlockedBy) -> bool:
-        """The OS reports an unlock; during the alarm it is undone and reported refused."""
+    def unlocked(
+        self,
+        *,
+        account: str,
+        employee: str | None,
+        unlocked_by: UnlockedBy,
+        key: str | None = None,
+    ) -> bool:
+        """The OS reports an unlock (by the user of ``key``, when one is known); during the
+        alarm it is undone and reported refused."""
         if self.state.alarm:
             self._lock("alarm")
             self.record(
@@ -105,6 +123,9 @@ class Gateway:
             )
             return False
         self.record(EventType.UNLOCK, account=account, employee=employee, unlocked_by=unlocked_by)
+        if self.proximity is not None:
+            # Only this key's leaving locks the session now (none: proximity never does).
+            self.proximity.session_opened(by=key)
         return True
 
     def _lock(self, reason: str) -> None:
@@ -113,6 +134,8 @@ class Gateway:
         except ActuatorError as exc:
             log.error("could not lock: %s", exc)
             return
+        if self.proximity is not None:
+            self.proximity.workstation_locked()
         self.record(EventType.LOCK, details={"reason": reason})
 
     # -- the link ---------------------------------------------------------------------------
@@ -135,6 +158,8 @@ class Gateway:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the link up until ``stop`` is set."""
         self.record(EventType.SERVICE_STARTED)
+        # Proximity keeps deciding while the link is down: a user who leaves is locked out.
+        monitor = None if self.proximity is None else asyncio.create_task(self.proximity.run(stop))
         backoff = self.options.min_backoff
         while not stop.is_set():
             wait = backoff
@@ -150,6 +175,8 @@ class Gateway:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+        if monitor is not None:
+            await monitor
         self.record(EventType.SERVICE_STOPPED)
 
     async def _connection(self, stop: asyncio.Event) -> bool:
@@ -195,6 +222,8 @@ class Gateway:
     def _refused(self, frame: dict[str, Any]) -> None:
         self.state.last_error = frame
         self.state.approved = False
+        if self.proximity is not None:
+            self.proximity.configure(None)  # a workstation no longer approved acts on nothing
         if frame.get("error") == "unknown_workstation":
             # The server forgot us (a new database): register again on the next attempt.
             self.identity.registered = False
@@ -238,16 +267,22 @@ class Gateway:
         body = command.body
         if command.kind is CommandKind.SETTINGS:
             self.state.settings = dict(body)
+            if self.proximity is not None and self.state.approved:
+                self.proximity.configure(self.state.settings)
         elif command.kind is CommandKind.LOCK:
             self._lock(str(body.get("reason", "server")))
         elif command.kind is CommandKind.ALARM:
             self.state.alarm = bool(body.get("active"))
+            if self.proximity is not None:
+                self.proximity.set_alarm(self.state.alarm)
         elif command.kind is CommandKind.CREDENTIALS:
             self._credentials(body)
         elif command.kind is CommandKind.QR:
             self.state.qr_payload = str(body.get("payload"))
         elif command.kind is CommandKind.STATUS:
             self.state.approved = body.get("status") == "approved"
+            if self.proximity is not None and not self.state.approved:
+                self.proximity.configure(None)
         elif command.kind is CommandKind.VAULT_TASKS:
             self.state.vault_tasks_ready += 1
 

@@ -14,8 +14,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_idp.web import persist_flow_cookie
+from idp import metrics
 from idp.errors import IdpError
 from idp.runtime import Runtime
+from idp.store.errors import StoreUnavailable
 
 log = logging.getLogger("hideez_idp")
 
@@ -72,6 +74,9 @@ def create_app(runtime: Runtime) -> Flask:
 
     app.extensions["hideez_idp_flows"] = build_flows(runtime)
     register_blueprints(app, runtime)
+    from flask_idp import operations
+
+    operations.install(app)
     _install_error_handlers(app)
     app.after_request(_security_headers)
     app.after_request(persist_flow_cookie)
@@ -110,6 +115,8 @@ def _render_error(status: int, error: str, description: str, error_id: str) -> R
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(IdpError)
     def _idp_error(exc: IdpError) -> Response:
+        if isinstance(exc, StoreUnavailable):
+            metrics.STORE_ERRORS.labels(store=exc.store).inc()
         log.info(
             "request refused: %s %s (%s) id=%s",
             exc.status,
@@ -117,7 +124,9 @@ def _install_error_handlers(app: Flask) -> None:
             exc.description,
             exc.error_id,
         )
-        return _render_error(exc.status, exc.error, exc.description, exc.error_id)
+        response = _render_error(exc.status, exc.error, exc.description, exc.error_id)
+        response.headers.update(exc.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -48,12 +48,26 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
                         help=_CONFIG_HELP)  # fmt: skip
 
 
+def _grace(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"expected 0 to 3600 seconds, got {text}")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hideez-idp", description=__doc__)
     _config_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = _command(sub, "serve", "run the IdP with a configuration file")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument(
+        "--grace", type=_grace, default=30.0, metavar="SECONDS",
+        help="on SIGTERM, requests in flight may finish this long (default 30)",
+    )  # fmt: skip
     demo = sub.add_parser("demo", help="run the IdP on localhost with demo data and a demo SP")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="state directory")
     demo.add_argument("--port", type=int, default=8080, help="the IdP's port (default 8080)")
@@ -95,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     from flask_idp import cli_workstations
 
     cli_workstations.add_parsers(sub, _command)
+    from flask_idp import cli_proximity
+
+    cli_proximity.add_parsers(sub, _command)
     return parser
 
 
@@ -182,9 +199,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if command in cli_workstations.COMMANDS:
         return cli_workstations.run(args, path)
+    from flask_idp import cli_proximity
+
+    if command in cli_proximity.COMMANDS:
+        return cli_proximity.run(args, path)
     config = load_config(path)
     if command == "serve":
-        return commands.serve(config, threads=args.threads)
+        return commands.serve(config, threads=args.threads, grace=args.grace)
     if command == "metadata":
         return commands.print_metadata(config)
     if command == "enrol":

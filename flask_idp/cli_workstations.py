@@ -157,7 +157,7 @@ def run(args: argparse.Namespace, config_path: Path) -> int:
         runtime.close()
 
 
-def _single_process_note(runtime: Runtime) -> None:
+def single_process_note(runtime: Runtime) -> None:
     if runtime.config.ephemeral_url.startswith("memory"):
         print(
             "note: ephemeral_url is memory://, so a link server in another process does not "
@@ -170,8 +170,13 @@ def _single_process_note(runtime: Runtime) -> None:
 def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> int:
     action = args.action
     if action in {*_STATUS_ACTIONS, "lock", "settings"}:
-        _single_process_note(runtime)
-    actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
+        single_process_note(runtime)
+    actions = WorkstationAdmin(
+        parts.registry,
+        runtime.audit,
+        runtime.ephemeral,
+        calibration=runtime.config.workstations.proximity.calibration,
+    )
     now = runtime.now()
     if action in _STATUS_ACTIONS:
         changed = actions.set_status(
@@ -210,7 +215,7 @@ def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> i
     actions = WorkstationAdmin(parts.registry, runtime.audit, runtime.ephemeral)
     now = runtime.now()
     if args.action in ("on", "off"):
-        _single_process_note(runtime)
+        single_process_note(runtime)
     if args.action == "on":
         actions.raise_alarm(now=now, actor=OPERATOR)
         print("alarm ON: every connected workstation is locked; unlocks are refused")

@@ -63,16 +63,22 @@ def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> Server:
     return bound
 
 
-def serve(config: IdpConfig, *, threads: int = 8) -> int:
+def serve(config: IdpConfig, *, threads: int = 8, grace: float = 30.0) -> int:
+    """Serve until SIGTERM/SIGINT, then drain for up to ``grace`` seconds (flask_idp.serving)."""
     from flask_idp.app import create_app
+    from flask_idp.serving import serve_until_terminated
+    from idp import logs
 
-    server = bind(create_app(build_runtime(config)), config, threads=threads)
+    logs.configure(log_format=config.observability.log_format)
+    runtime = build_runtime(config)
+    server = bind(create_app(runtime), config, threads=threads)
     print(
         f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "
         f"(external URL {config.base_url})",
         flush=True,
     )
-    server.run()
+    serve_until_terminated(server, grace=grace, on_stopped=runtime.close)
+    print("hideez-idp stopped", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from idp import logs
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.keys import generate_self_signed
@@ -186,6 +187,7 @@ def run_demo(directory: Path, *, port: int, sp_port: int | None) -> int:
 
     config_path = prepare(directory, port=port, sp_port=sp_port or port + 1)
     config = load_config(config_path)
+    logs.configure(log_format=config.observability.log_format)
     runtime = build_runtime(config)
     seed(runtime)
     try:

@@ -14,10 +14,13 @@ from pathlib import Path
 from flask import Flask
 
 from flask_idp.app import create_app
+from idp import logs
 from idp.config.loader import load_config
 from idp.runtime import build_runtime
 
 
 def create(config_path: str | None = None) -> Flask:
     path = Path(config_path or os.environ.get("HIDEEZ_IDP_CONFIG", "config/idp.yaml"))
-    return create_app(build_runtime(load_config(path)))
+    config = load_config(path)
+    logs.configure(log_format=config.observability.log_format)
+    return create_app(build_runtime(config))

@@ -50,6 +50,9 @@ class AuditKind(StrEnum):
     FACTOR_REMOVED = "factor_removed"
     #: "this wasn't me": the employee reported a push sign-in request they did not make
     PUSH_REPORTED = "push_reported"
+    #: a push sent to the device a browser remembers, without a user name (or the record
+    #: forgotten because that device or employee may no longer be used)
+    PUSH_REMEMBERED_DEVICE = "push_remembered_device"
     VAULT_STATUS_CHANGED = "vault_status_changed"
     WORKSTATION_EVENT = "workstation_event"
     ALARM_RAISED = "alarm_raised"

@@ -17,11 +17,17 @@ class IdpError(Exception):
 
     error: ClassVar[str] = "server_error"
     status: ClassVar[int] = 500
+    #: seconds after which trying again may succeed (a 429's or 503's Retry-After, RFC 9110 §10.2.3)
+    retry_after: int | None = None
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
         self.error_id = secrets.token_hex(6)
+
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers this error's answer carries besides its body."""
+        return {} if self.retry_after is None else {"Retry-After": str(max(1, self.retry_after))}
 
     def to_dict(self) -> dict[str, str]:
         return {

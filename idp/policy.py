@@ -102,6 +102,47 @@ class Shortfall(StrEnum):
     FRESH_LOGIN_REQUIRED = "fresh_login_required"
 
 
+#: Why a factor that verified nobody is not enough where user verification is required, in
+#: the words the sign-in page shows. A TOTP code is possession only, by decision: whoever holds
+#: the phone (or a copy of the secret) reads the code, nothing checks who they are, so TOTP
+#: records ``user_verified=False`` and ``amr`` ``otp`` only, never ``user`` (issue 9: push →
+#: ``swk`` + ``user`` where the app verified its user, TOTP → ``otp``). It satisfies a policy
+#: that lists ``totp`` without ``user_verification``, and, after the password in the
+#: two-factor mode, the policies such a pair satisfies (REFEDS MFA without ``user_verification``).
+UNVERIFIED_FACTOR = {
+    FactorKind.TOTP: (
+        "a one-time code shows that you have your phone, not who is holding it, so it does "
+        "not verify you"
+    ),
+    FactorKind.AUTHENTICATOR_APP: (
+        "the Hideez app approved without checking your fingerprint, face or PIN first"
+    ),
+    FactorKind.PASSKEY: "your passkey or security key was used without its PIN or biometric",
+}
+NEEDS_VERIFICATION = (
+    "this application requires a sign-in that verifies you: a passkey with its PIN or "
+    "biometric, or the Hideez app after its fingerprint, face or PIN check"
+)
+
+
+def unverified_refusal(kind: FactorKind) -> str:
+    """The sentence that says why ``kind``, used without user verification, was not enough."""
+    why = UNVERIFIED_FACTOR.get(kind, f"the {kind.value} factor did not verify you")
+    return f"{why}; {NEEDS_VERIFICATION}"
+
+
+def unverified_factor_suffices(
+    *, ticket_requires_uv: bool, policy_requires_uv: bool, after_password: bool
+) -> bool:
+    """Whether a factor that verified nobody (a TOTP code, a push approved without the app's
+    check) can finish a sign-in, as :func:`evaluate` will then judge it: never when the policy
+    requires user verification; otherwise when the password came first (two factors), or when
+    the sign-in may be described as one factor (the ticket does not ask for UV)."""
+    if policy_requires_uv:
+        return False
+    return after_password or not ticket_requires_uv
+
+
 @dataclass(frozen=True)
 class NeedsLogin:
     """The session does not satisfy the requirement; a (new) factor ceremony is needed."""
@@ -109,6 +150,15 @@ class NeedsLogin:
     reason: Shortfall
     factors: frozenset[FactorKind]
     require_user_verification: bool
+    #: the session's factors the policy lists but that verified nobody (NO_USER_VERIFICATION)
+    unverified: tuple[FactorKind, ...] = ()
+
+    @property
+    def message(self) -> str | None:
+        """Why the current sign-in is not enough, for the sign-in page (None: nothing to say)."""
+        if self.reason is Shortfall.NO_USER_VERIFICATION and self.unverified:
+            return unverified_refusal(self.unverified[-1])
+        return None
 
 
 @dataclass(frozen=True)
@@ -198,11 +248,12 @@ def evaluate(
     usable = [u for u in context.factors if u.kind in policy.factors]
     if not usable:
         return _with(need, Shortfall.WRONG_FACTOR)
+    unverified = tuple(u.kind for u in usable if not u.user_verified)
     if policy.require_user_verification and not any(u.user_verified for u in usable):
-        return _with(need, Shortfall.NO_USER_VERIFICATION)
+        return _with(need, Shortfall.NO_USER_VERIFICATION, unverified)
     if not _multi_factor(context, usable):
         if claims_mfa or presence_claim is None:
-            return _with(need, Shortfall.NO_USER_VERIFICATION)
+            return _with(need, Shortfall.NO_USER_VERIFICATION, unverified)
         chosen, acr = presence_claim
     return Satisfied(context=context, authn_context_class_ref=chosen, acr=acr, amr=context.amr)
 
@@ -232,8 +283,10 @@ def _multi_factor(context: AuthContext, usable: list[FactorUse]) -> bool:
     return any(u.user_verified for u in usable) or len({u.kind for u in context.factors}) > 1
 
 
-def _with(need: NeedsLogin, reason: Shortfall) -> NeedsLogin:
-    return NeedsLogin(reason, need.factors, need.require_user_verification)
+def _with(
+    need: NeedsLogin, reason: Shortfall, unverified: tuple[FactorKind, ...] = ()
+) -> NeedsLogin:
+    return NeedsLogin(reason, need.factors, need.require_user_verification, unverified)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ class Runtime:
         return self.clock()
 
     def close(self) -> None:
-        """Stop cleanly: queued audit rows are written, refreshers stop, pools are released."""
+        """Stop cleanly: queued audit rows are written, refreshers and the push sender stop, pools
+        are released."""
         self.audit.flush()
         self.authenticator.close()
         if self.protocols.saml is not None:
@@ -133,8 +134,14 @@ def build_runtime(
         authenticator=build_authenticator(config.authenticator, db=db, secrets=box),
         clock=clock,
     )
+    if config.observability.metrics:
+        from idp import metrics
+
+        metrics.track_audit(runtime.audit)
     # Audit events queued for the background writer are stored before the process exits.
     atexit.register(runtime.audit.flush)
+    if run_migrations:  # a process that serves (either shell) sends the queued pushes
+        runtime.authenticator.start_sending(ephemeral, clock=clock)
     from idp.protocols import build_protocols
 
     runtime.protocols = build_protocols(runtime)

@@ -11,6 +11,7 @@ Sources:
 
 - ``username``, ``email``, ``first_name`` (alias ``given_name``), ``last_name`` (alias
   ``surname``), ``full_name`` (alias ``name``), ``employee_id``, ``phone``, ``groups``;
+- ``department`` — the name of the employee's department in the org structure;
 - ``upn`` — ``external_id:upn`` (the AD userPrincipalName), else the email address;
 - ``primarysid`` (alias ``ad_object_sid``), ``ad_object_guid``, ``entra_object_id``;
 - ``amr`` — the authentication methods of this sign-in (RFC 8176 values);
@@ -44,6 +45,7 @@ class Subject:
     phone: str | None = None
     groups: tuple[str, ...] = ()
     external_ids: Mapping[str, str] = field(default_factory=dict)
+    department: str = ""
 
     @property
     def full_name(self) -> str:
@@ -77,6 +79,7 @@ def subject_from_employee(employee: Employee) -> Subject:
         phone=employee.phone,
         groups=employee.groups,
         external_ids=MappingProxyType(ids),
+        department=employee.department or "",
     )
 
 
@@ -86,8 +89,8 @@ def subject_from_attributes(
     """A subject from upstream attributes (e.g. SATOSA's ``InternalData.attributes``).
 
     ``mapping`` names, per subject field (``username``, ``email``, ``first_name``,
-    ``last_name``, ``phone``, ``groups``, or ``external_id:NAME``), the upstream attribute
-    it comes from; the first value counts, except for ``groups``.
+    ``last_name``, ``phone``, ``department``, ``groups``, or ``external_id:NAME``), the
+    upstream attribute it comes from; the first value counts, except for ``groups``.
     """
 
     def first(name: str) -> str:
@@ -109,6 +112,7 @@ def subject_from_attributes(
         phone=first("phone") or None,
         groups=groups,
         external_ids=MappingProxyType(ids),
+        department=first("department"),
     )
 
 
@@ -134,6 +138,7 @@ _SIMPLE: Mapping[str, _Getter] = MappingProxyType(
         "employee_id": lambda s, _: _one(s.id),
         "phone": lambda s, _: _one(s.phone),
         "groups": lambda s, _: tuple(g for g in s.groups if g),
+        "department": lambda s, _: _one(s.department),
         "upn": lambda s, _: _one(s.external_ids.get("upn") or s.email),
         "primarysid": lambda s, _: _one(s.ad_object_sid),
         "ad_object_sid": lambda s, _: _one(s.ad_object_sid),

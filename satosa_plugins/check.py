@@ -20,6 +20,7 @@ from idp.config.schema import IdpConfig
 from idp.errors import ConfigError
 from satosa_plugins.config import (
     MfaSettings,
+    check_eam,
     check_policies,
     parse_attributes,
     parse_backend,
@@ -29,12 +30,14 @@ from satosa_plugins.config import (
 )
 
 Parser = Callable[..., Any]
+EAM_FRONTEND = "satosa_plugins.eam.EntraEamFrontend"
 PARSERS: dict[str, Parser] = {
     "satosa_plugins.mfa.MfaMicroService": parse_mfa,
     "satosa_plugins.attributes.DirectoryAttributes": parse_attributes,
     "satosa_plugins.wsfed.WsFedFrontend": parse_frontend,
     "satosa_plugins.passwordless.PasswordlessBackend": parse_backend,
     "satosa_plugins.passwordless.HideezPages": parse_pages,
+    EAM_FRONTEND: parse_pages,
 }
 SECTIONS = ("FRONTEND_MODULES", "BACKEND_MODULES", "MICRO_SERVICES")
 
@@ -61,6 +64,8 @@ def check(proxy_conf: Path, *, load_idp: bool = True) -> list[str]:
                     idp_configs[path] = load_config(path)
                 if isinstance(settings, MfaSettings):
                     check_policies(settings, idp_configs[path], plugin=name)
+                if module == EAM_FRONTEND:
+                    check_eam(idp_configs[path], idp_config=path, plugin=source)
             checked.append(f"{source}: {name} ({module}) ok")
     return checked
 

@@ -172,7 +172,7 @@ def parse_attributes(config: Any, *, plugin: str, source: str | None = None) -> 
     )
 
 
-SUBJECT_FIELDS = ("username", "email", "first_name", "last_name", "phone", "groups")
+SUBJECT_FIELDS = ("username", "email", "first_name", "last_name", "phone", "department", "groups")
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,20 @@ def parse_backend(config: Any, *, plugin: str, source: str | None = None) -> Bac
 
 
 def parse_pages(config: Any, *, plugin: str, source: str | None = None) -> Path:
-    """The pages micro-service's only setting: the IdP config."""
+    """The only setting of the pages micro-service and of the EAM frontend: the IdP config."""
     node = plugin_node(config, plugin=plugin, source=source)
     node.only_keys("idp_config")
     return _idp_config(node)
+
+
+def check_eam(idp: IdpConfig, *, idp_config: Path, plugin: str) -> None:
+    """The EAM frontend answers Entra with the ``oidc.eam`` section of its IdP config (client
+    ids, tenants, hint audience, policy): without one it cannot start."""
+    oidc = idp.protocols.get("oidc")
+    if getattr(oidc, "eam", None) is None:
+        raise ConfigError(
+            plugin,
+            "config.idp_config",
+            f"{idp_config} has no oidc.eam section, which the Entra EAM frontend needs "
+            "(docs/entra-eam.md)",
+        )

@@ -27,6 +27,7 @@ from idp.directory.matching import match_employee
 from idp.directory.model import Employee
 from idp.errors import AccessDenied
 from idp.flows.answers import Answer, Redirect
+from idp.flows.login_page import enrolled_factors
 from idp.flows.stepup import StepUp, StepUpRequest
 from idp.runtime import shared_runtime
 from satosa_plugins.config import WithoutFactor, check_policies, parse_mfa
@@ -75,14 +76,16 @@ class MfaMicroService(ResponseMicroService):  # type: ignore[misc]
         )
         if not employee.can_sign_in:
             raise AccessDenied("this account is disabled; ask your administrator")
-        if not self.rt.passkeys.list_for_employee(employee.id):
+        policy = rule.policy or self.rt.config.policies.default
+        factors = self.rt.config.policies.get(policy).factors
+        if not enrolled_factors(self.rt, employee.id) & factors:
             return self.shell.send(self._without_factor(employee, data), self.shell.visit(context))
         request = StepUpRequest(
             employee_id=employee.id,
             username=employee.username,
             relying_party=data.requester or "",
             display_name=rule.display_name or _display_name(data),
-            policy=rule.policy or self.rt.config.policies.default,
+            policy=policy,
             upstream_authn_at=upstream_instant(data.auth_info.timestamp, self.rt.now()),
             flow_id=context.state.session_id,
             payload=json.dumps(data.to_dict()),

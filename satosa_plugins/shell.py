@@ -6,9 +6,10 @@ binds single-use state, the session cookie names the server-side session); an
 calls for. Errors are rendered here once (an HTML page or a JSON body with an error id, never a
 stack trace), so plugin handlers carry no ``except`` blocks of their own.
 
-The factor steps' endpoints (``/passkey/login/*``, ``/password/login/verify``) keep the paths
-the shared script posts to, so the pages work unchanged; SATOSA must therefore serve from the
-root of its host. A new step kind adds its endpoints to :func:`step_endpoints` only.
+The factor steps' endpoints (``/passkey/login/*``, ``/password/login/verify``,
+``/push/login/start|poll``, ``/totp/login/verify``) keep the paths the shared script posts
+to, so the pages work unchanged; SATOSA must therefore serve from the root of its host. A
+new step kind adds its endpoints to :func:`step_endpoints` only.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ from idp.directory.model import SsoMode
 from idp.errors import IdpError, InvalidRequest
 from idp.flows.answers import Answer, FormPost, Json, Page, Redirect
 from idp.flows.browser import Browser, binding_of
+from idp.flows.login_page import authenticator_login_values
 from idp.flows.parking import new_handle
 from idp.flows.passkey_step import PasskeyStep
 from idp.flows.password_step import PasswordStep
+from idp.flows.push_step import PushStep, Requester
 from idp.flows.signin import Routes, SignIn
 from idp.flows.steps import Steps
 from idp.flows.stepup import StepUp, StepUpDone, StepUpRequest
+from idp.flows.totp_step import TotpStep
 from idp.runtime import Runtime
 from satosa_plugins.pages import STATIC_NAME, STATIC_PATH, Pages
 
@@ -76,6 +80,8 @@ class Shell:
         self.steps = Steps(runtime)
         self.passkey = PasskeyStep(runtime, self.steps)
         self.password = PasswordStep(runtime, self.steps)
+        self.push = PushStep(runtime, self.steps)
+        self.totp = TotpStep(runtime, self.steps)
         self.pages = Pages()
         self._csrf_key = hashlib.sha256(b"csrf|" + runtime.config.pairwise_salt.encode()).digest()
 
@@ -96,7 +102,7 @@ class Shell:
         return Visit(browser=browser, flow=flow, new_flow=new, csrf=csrf)
 
     def json_body(self, context: Context, visit: Visit) -> Mapping[str, Any]:
-        _require_method(context, "POST")
+        require_method(context, "POST")
         supplied = (context.http_headers or {}).get("HTTP_X_CSRF_TOKEN", "")
         if not supplied or not hmac.compare_digest(supplied, visit.csrf):
             raise InvalidRequest("missing or wrong CSRF token; reload the page and try again")
@@ -135,6 +141,11 @@ class Shell:
             response.headers.append(_set_cookie(FLOW_COOKIE, visit.flow, secure=secure))
         return response
 
+    def json(self, body: str, *, cache_seconds: int) -> Response:
+        """A public JSON document (discovery, keys) that clients may cache."""
+        headers = [("Cache-Control", f"public, max-age={cache_seconds}")]
+        return _response(body, 200, headers, "application/json")
+
     def page(self, name: str, visit: Visit, **values: Any) -> Response:
         return self.send(Answer(Page(name, {**values})), visit)
 
@@ -159,12 +170,13 @@ class Shell:
             exc.description,
             exc.error_id,
         )
+        headers = list(exc.headers().items())
         if as_json:
-            return _response(json.dumps(exc.to_dict()), exc.status, [], "application/json")
+            return _response(json.dumps(exc.to_dict()), exc.status, headers, "application/json")
         html = self.pages.error(
             status=exc.status, description=exc.description, error_id=exc.error_id
         )
-        return _response(html, exc.status, [("Cache-Control", "no-store")], "text/html")
+        return _response(html, exc.status, [("Cache-Control", "no-store"), *headers], "text/html")
 
     def unexpected(self, *, as_json: bool) -> Response:
         error_id = secrets.token_hex(6)
@@ -192,7 +204,7 @@ class Shell:
 
     def finish_step(self, context: Context, stepup: StepUp, *, state_key: str) -> StepUpDone:
         """At the resume URL: the step both SATOSA's state and the URL name, finished."""
-        _require_method(context, "GET")
+        require_method(context, "GET")
         params = context.qs_params or {}
         key = params.get("k", "")
         kept = context.state.get(state_key) if context.state is not None else None
@@ -235,18 +247,28 @@ class Shell:
 
             return self.endpoint(run, as_json=True)
 
+        def push_start(context: Context) -> Response:
+            visit = self.visit(context)
+            body = self.json_body(context, visit)
+            requester = self._requester(context)
+            return self.send(self.push.begin(body, browser=visit.browser, requester=requester),
+                             visit)  # fmt: skip
+
         return [
             ("^passkey/login/options$", step(self.passkey.begin)),
             ("^passkey/login/verify$", step(self.passkey.finish)),
             ("^passkey/login/report$", step(self.passkey.report_refusal)),
             ("^password/login/verify$", step(self.password.finish)),
+            ("^push/login/start$", self.endpoint(push_start, as_json=True)),
+            ("^push/login/poll$", step(self.push.poll)),
+            ("^totp/login/verify$", step(self.totp.finish)),
             (f"^{LOGIN_PATH.strip('/')}$", self.endpoint(self._login)),
             (f"^{STATIC_PATH.strip('/')}/[^/]+$", self.endpoint(self._static)),
         ]
 
     def _login(self, context: Context) -> Response:
         """The sign-in page of a login ticket (the same page as the Flask IdP's)."""
-        _require_method(context, "GET")
+        require_method(context, "GET")
         visit = self.visit(context)
         handle = (context.qs_params or {}).get("ticket") or None
         ticket = self.steps.ticket(handle, browser=visit.browser)
@@ -260,20 +282,27 @@ class Shell:
             relying_party=ticket.display_name or ticket.relying_party,
             login_hint=hint,
             cancel_url=ticket.cancel_url,
+            notice=ticket.notice,
             password_first=bool(hint) and self._uses_password(hint),
-            # The page's push and code forms post to endpoints this shell does not serve yet.
-            offers_app=False,
-            offers_totp=False,
-            push_auto=False,
-            employee_known=False,
+            # step_endpoints serves the push and code forms' endpoints: the policy decides.
+            **authenticator_login_values(self.rt, ticket, push=self.push, browser=visit.browser),
         )
+
+    def _requester(self, context: Context) -> Requester:
+        """What the phone shows of this browser (its user agent; a location header when the
+        IdP configuration names one, as a proxy in front of SATOSA may set)."""
+        headers = context.http_headers or {}
+        name = self.rt.config.authenticator.location_header
+        location = headers.get("HTTP_" + name.upper().replace("-", "_")) if name else None
+        return Requester(user_agent=str(headers.get("HTTP_USER_AGENT", ""))[:256],
+                         location=location)  # fmt: skip
 
     def _uses_password(self, username: str) -> bool:
         employee = self.rt.employees.get_by_username(username)
         return employee is not None and employee.sso_mode is SsoMode.TWO_FACTOR
 
     def _static(self, context: Context) -> Response:
-        _require_method(context, "GET")
+        require_method(context, "GET")
         name = context.path.rsplit("/", 1)[1]
         if not STATIC_NAME.fullmatch(name):
             raise InvalidRequest("malformed static file name")
@@ -295,7 +324,7 @@ def shell_for(runtime: Runtime) -> Shell:
         return shell
 
 
-def _require_method(context: Context, method: str) -> None:
+def require_method(context: Context, method: str) -> None:
     if context.request_method != method:
         raise MethodNotAllowed(f"this endpoint takes {method}, not {context.request_method}")
 

@@ -37,6 +37,7 @@ _TABLES = (
     "employee_groups, passkey_credentials, enrolment_links, employee_passwords, employees, "
     "departments, companies, positions, groups, audit_events, secret_keys"
     ", workstations, workstation_events, workstation_sessions"
+    ", workstation_key_proximity, rfid_tags"
 )
 
 

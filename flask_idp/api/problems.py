@@ -73,7 +73,9 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
 def _idp_error(exc: IdpError) -> Response:
     log.info("api refused: %s %s (%s) id=%s", exc.status, exc.error, exc.description, exc.error_id)
     errors = exc.errors if isinstance(exc, InvalidInput) else None
-    return problem_response(exc.status, exc.error, exc.description, exc.error_id, errors)
+    response = problem_response(exc.status, exc.error, exc.description, exc.error_id, errors)
+    response.headers.update(exc.headers())
+    return response
 
 
 @bp.errorhandler(HTTPException)

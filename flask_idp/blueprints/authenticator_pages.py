@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_idp.flows import browser, flows
 from flask_idp.web import runtime
-from idp.factors.kinds import FactorKind
+from idp.flows import login_page
 from idp.flows.parking import LoginTicket
 
 
 def authenticator_login_values(ticket: LoginTicket | None) -> dict[str, Any]:
-    """Which of the two the page offers (the policy's factors), and whether the push goes out
-    at once: the employee is known (login hint, or the two-factor password already given)
-    and has an app."""
-    factors = ticket.factors if ticket else tuple(k.value for k in FactorKind)
-    offers_app = FactorKind.AUTHENTICATOR_APP.value in factors
-    known = ticket is not None and ticket.employee_id is not None
-    auto = False
-    if offers_app and ticket is not None:
-        rt = runtime()
-        employee_id = ticket.employee_id
-        if employee_id is None and ticket.login_hint:
-            hinted = rt.employees.get_by_username(ticket.login_hint)
-            employee_id = hinted.id if hinted and hinted.sso_mode.value != "two_factor" else None
-        device = rt.authenticator.devices.for_employee(employee_id) if employee_id else None
-        auto = device is not None and device.usable
-    return {
-        "offers_app": offers_app,
-        "offers_totp": FactorKind.TOTP.value in factors,
-        "push_auto": auto,
-        "employee_known": known,
-    }
+    """Which of the two the page offers (the core decides, for every shell)."""
+    return login_page.authenticator_login_values(
+        runtime(), ticket, push=flows().push, browser=browser()
+    )
 
 
 def authenticator_account_values(employee_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ bp = Blueprint("oidc", __name__, url_prefix="/oidc")
 _PENDING = "oidc:pending:"
 _EAM_PENDING = "oidc:eam-pending:"
 _CONSENT_GIVEN = "oidc:consent-given:"
+
+log = logging.getLogger(__name__)
 
 
 def _oidc() -> OidcRuntime:
@@ -68,7 +71,9 @@ def _json_errors(realm: str) -> Callable[[Callable[[], Response]], Callable[[], 
             try:
                 return view()
             except OidcError as exc:
-                body = {"error": exc.error, "error_description": exc.description}
+                log.info("%s refused: %s (%s) id=%s", request.path, exc.error, exc.description,
+                         exc.error_id)  # fmt: skip
+                body = exc.to_dict()  # + error_id, to find it in the log
                 if exc.status != 401:
                     return _json(body, exc.status)
                 challenge = f'{realm} realm="hideez-idp"'

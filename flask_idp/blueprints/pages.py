@@ -54,6 +54,7 @@ def login() -> Response:
             relying_party=(ticket.display_name or ticket.relying_party) if ticket else None,
             login_hint=ticket.login_hint if ticket else "",
             cancel_url=ticket.cancel_url if ticket else None,
+            notice=ticket.notice if ticket else None,
             password_first=bool(ticket and ticket.login_hint and _uses_password(ticket.login_hint)),
             csrf=csrf_token(),
             **authenticator_login_values(ticket),

@@ -4,8 +4,12 @@
  * other shells can serve these pages under their own paths.
  *
  * Sign-in (section#app-login, form#totp-login):
- *   POST data-start-url {ticket?, username?}        -> {transaction_id, number, expires_in, poll_interval_ms}
- *   POST data-poll-url  {ticket?, transaction_id}   -> {state: "pending"} | {ok, redirect} | error
+ *   POST data-start-url {ticket?, username? | remembered: true}
+ *                                                   -> {transaction_id, number, expires_in, poll_interval_ms}
+ *     (remembered: to the device this browser last signed in with, button#push-remembered)
+ *   POST data-poll-url  {ticket?, transaction_id}   -> {state: "pending", delivery, message?}
+ *                                                      | {ok, redirect} | error
+ *     (delivery: "sending" | "sent" | "retrying" | "failed"; a failed push says why in message)
  *   POST form.dataset.url {ticket?, username?, code} -> {ok, redirect} | error
  * Enrolment (section#app-enrol, section#totp-enrol):
  *   POST data-start-url {token?} -> {token, uri, expires_in}; the QR image is data-qr-url?token=…
@@ -75,6 +79,8 @@
             show(statusEl, "Approved. Signing you in…", false);
             window.location.assign(answer.redirect);
           } else {
+            // The app finds the request by polling even when the push failed: say so, wait on.
+            if (answer.delivery === "failed" && answer.message) show(statusEl, answer.message, true);
             window.setTimeout(function () { poll(txn, interval); }, interval);
           }
         })
@@ -85,12 +91,13 @@
         });
     }
 
-    function start() {
+    function start(remembered) {
       if (running) return;
       var body = withTicket(section, {});
       var name = username();
-      if (name && !section.dataset.employeeKnown) body.username = name;
-      if (!body.username && !section.dataset.employeeKnown) {
+      if (remembered === true) body.remembered = true;
+      else if (name && !section.dataset.employeeKnown) body.username = name;
+      if (!body.username && !body.remembered && !section.dataset.employeeKnown) {
         show(statusEl, "Enter your user name first, then send the request to your phone.", true);
         return;
       }
@@ -107,7 +114,11 @@
       });
     }
 
-    button.addEventListener("click", start);
+    button.addEventListener("click", function () { start(false); });
+    var rememberedButton = section.querySelector("#push-remembered");
+    if (rememberedButton) {
+      rememberedButton.addEventListener("click", function () { start(true); });
+    }
     document.addEventListener("hideez:password-accepted", function () {
       section.dataset.employeeKnown = "yes";
       start();

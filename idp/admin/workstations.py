@@ -17,6 +17,7 @@ from idp.admin.access import (
     check,
     require_recent_sign_in,
 )
+from idp.admin.proximity import push_settings
 from idp.audit import AuditKind, Outcome
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
@@ -24,6 +25,8 @@ from idp.workstations import commands
 from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import InvalidWorkstationInput, WorkstationNotApproved
 from idp.workstations.model import ProximitySettings, Workstation, WorkstationStatus
+from idp.workstations.proximity import Calibration
+from idp.workstations.proximity_store import ProximityRepository
 from idp.workstations.registry import AlarmState, WorkstationRepository
 
 #: which status each action may start from
@@ -42,11 +45,19 @@ class WorkstationAdmin:
     """The workstation actions over the registry, the audit and the command channel."""
 
     def __init__(
-        self, registry: WorkstationRepository, audit: AuditRepository, store: EphemeralStore
+        self,
+        registry: WorkstationRepository,
+        audit: AuditRepository,
+        store: EphemeralStore,
+        *,
+        calibration: Calibration | None = None,
     ) -> None:
         self.registry = registry
         self.audit = audit
         self.store = store
+        #: the settings command carries the per-key settings and tags too (idp.admin.proximity)
+        self.proximity = ProximityRepository(registry.database)
+        self.calibration = calibration or Calibration()
 
     def set_status(
         self,
@@ -106,9 +117,7 @@ class WorkstationAdmin:
                 **{k: str(v) for k, v in settings.to_wire().items()},
             },
         )
-        commands.publish(
-            self.store, workstation_id, Command(CommandKind.SETTINGS, settings.to_wire())
-        )
+        push_settings(self.store, changed, self.proximity, self.calibration)
         return changed
 
     def lock_workstation(

@@ -62,6 +62,10 @@ class AuthenticatorSettings:
     suspend_sso_on_report: bool = False
     #: a request header a front proxy sets with the requester's location (e.g. a country)
     location_header: str | None = None
+    #: how long a browser remembers the app it last signed in with (0: not at all)
+    remember_device_days: int = 30
+    #: pushes one process has in flight at once (each waits for the service's round trip)
+    push_sender_threads: int = 4
     totp: TotpSettings = field(default_factory=TotpSettings)
     fcm: FcmSettings | None = None
     apns: ApnsSettings | None = None
@@ -75,6 +79,8 @@ AUTHENTICATOR_KEYS = (
     "push_per_address_per_minute",
     "suspend_sso_on_report",
     "location_header",
+    "remember_device_days",
+    "push_sender_threads",
     "totp",
     "fcm",
     "apns",
@@ -102,6 +108,8 @@ def parse_authenticator(node: Node, env: Mapping[str, str], base: Path) -> Authe
         location_header=optional(
             node.get("location_header"), lambda n: n.as_str(pattern=r"[A-Za-z0-9-]{1,64}")
         ),
+        remember_device_days=num("remember_device_days", 0, 400, d.remember_device_days),
+        push_sender_threads=num("push_sender_threads", 1, 32, d.push_sender_threads),
         totp=optional(node.get("totp"), _totp, d.totp),
         fcm=optional(node.get("fcm"), lambda n: _fcm(n, env, base)),
         apns=optional(node.get("apns"), lambda n: _apns(n, env, base)),

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from idp.config.authenticator import AuthenticatorSettings, parse_authenticator
 from idp.config.directory import parse_directory
+from idp.config.observability import ObservabilitySettings, parse_observability
 from idp.config.passwords import PasswordSettings, parse_passwords
 from idp.config.reader import Collector, Node, load_yaml, optional, secret_from
 from idp.config.schema import (
@@ -28,6 +29,8 @@ from idp.config.schema import (
 from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.factors.kinds import FactorKind
 from idp.policy import Policy, PolicySet
+from idp.store.ephemeral import redis_topology
+from idp.store.errors import InvalidStoreUrl
 
 TOP_KEYS = (
     "base_url",
@@ -51,6 +54,7 @@ TOP_KEYS = (
     "oidc",
     "wsfed",
     "directory",
+    "observability",
 )
 _UV = get_args(UserVerification)
 T = TypeVar("T")
@@ -116,6 +120,7 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> IdpConfi
         workstations=part(
             "workstations", lambda n: parse_workstations(n, base), WorkstationSettings()
         ),
+        observability=part("observability", parse_observability, ObservabilitySettings()),
     )
     if base_url is not None and policies is not None:
         # The protocol sections derive endpoints from base_url and name policies: without
@@ -212,8 +217,16 @@ def _database_url(node: Node, env: Mapping[str, str], base: Path) -> str:
 def _ephemeral_url(node: Node, env: Mapping[str, str]) -> str:
     url = node.as_str() if isinstance(node.value, str) else secret_from(node, env=env)
     scheme = urlsplit(url).scheme
-    if scheme not in ("memory", "redis", "rediss"):
-        raise node.error(f"expected memory:// or redis(s)://, got scheme {scheme!r}")
+    if scheme not in ("memory", "redis", "rediss", "unix", *redis_topology.SCHEMES):
+        raise node.error(
+            "expected memory://, redis(s)://, unix://, redis+sentinel:// or redis+cluster://, "
+            f"got scheme {scheme!r}"
+        )
+    if scheme in redis_topology.SCHEMES:
+        try:
+            redis_topology.check_url(url)
+        except InvalidStoreUrl as exc:
+            raise node.error(exc.description) from None
     if isinstance(node.value, str) and urlsplit(url).password:
         raise node.error("a URL with a password must come from {env: NAME} or {file: PATH}")
     return url

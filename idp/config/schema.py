@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from idp.config.authenticator import AuthenticatorSettings
 from idp.config.directory import DirectorySettings
+from idp.config.observability import ObservabilitySettings
 from idp.config.passwords import PasswordSettings
 from idp.config.workstations import WorkstationSettings
 from idp.policy import PolicySet
@@ -79,6 +80,8 @@ class IdpConfig:
     authenticator: AuthenticatorSettings = field(default_factory=AuthenticatorSettings)
     #: the device gateways' link, the logon CA, the alarm (parsed by idp.config.workstations)
     workstations: WorkstationSettings = field(default_factory=WorkstationSettings)
+    #: the log format and the metrics endpoint (parsed by idp.config.observability)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     #: protocol sections, each parsed by its own module (``idp.config.saml`` …)
     protocols: dict[str, Any] = field(default_factory=dict)
 

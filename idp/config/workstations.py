@@ -1,5 +1,6 @@
 """The ``workstations:`` section: the link server's address, the signed-frame window, the
-local logon CA and who may lift the emergency alarm from the CLI (see docs/workstations.md)."""
+local logon CA, who may lift the emergency alarm from the CLI and the proximity defaults and
+RSSI calibration (see docs/workstations.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from idp.config.reader import Node, optional
+from idp.errors import IdpError
+from idp.workstations.model import ProximitySettings
+from idp.workstations.proximity import Calibration
 
 _USERNAME = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}"
 
@@ -28,23 +32,60 @@ class LinkSettings:
 
 
 @dataclass(frozen=True)
+class ProximityDefaults:
+    #: the proximity settings a newly registered workstation starts with
+    settings: ProximitySettings = field(default_factory=ProximitySettings)
+    #: RSSI → 0-100 (sent to every gateway with its settings)
+    calibration: Calibration = field(default_factory=Calibration)
+
+
+@dataclass(frozen=True)
 class WorkstationSettings:
     link: LinkSettings = field(default_factory=LinkSettings)
     #: the local CA issuing short-lived smart-card logon certificates (None: no passwordless)
     logon_ca: PemFiles | None = None
     #: employees (two-factor mode, with a password) who may lift the alarm from the CLI
     alarm_admins: tuple[str, ...] = ()
+    proximity: ProximityDefaults = field(default_factory=ProximityDefaults)
 
 
 def parse_workstations(node: Node, base: Path) -> WorkstationSettings:
-    node.only_keys("link", "logon_ca", "alarm_admins")
+    node.only_keys("link", "logon_ca", "alarm_admins", "proximity")
     return WorkstationSettings(
         link=optional(node.get("link"), lambda n: _link(n, base), LinkSettings()),
         logon_ca=optional(node.get("logon_ca"), lambda n: _key_files(n, base), None),
         alarm_admins=optional(
             node.get("alarm_admins"), lambda n: n.as_str_list(pattern=_USERNAME), ()
         ),
+        proximity=optional(node.get("proximity"), _proximity, ProximityDefaults()),
     )
+
+
+def _proximity(node: Node) -> ProximityDefaults:
+    node.only_keys("lock_proximity", "unlock_proximity", "lock_timeout", "calibration")
+    default = ProximitySettings()
+    values = {
+        name: optional(node.get(name), lambda n: n.as_int(), getattr(default, name))
+        for name in ("lock_proximity", "unlock_proximity", "lock_timeout")
+    }
+    calibration = optional(node.get("calibration"), _calibration, Calibration())
+    try:
+        return ProximityDefaults(ProximitySettings(**values), calibration)
+    except IdpError as exc:
+        raise node.error(exc.description) from None
+
+
+def _calibration(node: Node) -> Calibration:
+    node.only_keys("rssi_near", "rssi_far", "samples", "tap_rssi")
+    default = Calibration()
+    values = {
+        name: optional(node.get(name), lambda n: n.as_int(), getattr(default, name))
+        for name in ("rssi_near", "rssi_far", "samples", "tap_rssi")
+    }
+    try:
+        return Calibration(**values)
+    except IdpError as exc:
+        raise node.error(exc.description) from None
 
 
 def _link(node: Node, base: Path) -> LinkSettings:

@@ -56,6 +56,9 @@ class Employee:
     phone: str | None = None
     company_id: str | None = None
     department_id: str | None = None
+    #: the name of ``department_id`` in the org structure, read with the employee (never
+    #: written through it: the department's own record is the source)
+    department: str | None = None
     position_id: str | None = None
     ad_object_guid: str | None = None
     ad_object_sid: str | None = None

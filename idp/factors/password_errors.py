@@ -92,6 +92,7 @@ class AccountLocked(PasswordError):
             + ("" if minutes == 1 else "s")
         )
         self.until = until
+        self.retry_after = -(-int((until - now).total_seconds()) // 1)
 
 
 class TooManyPasswordAttempts(PasswordError):
@@ -99,3 +100,4 @@ class TooManyPasswordAttempts(PasswordError):
 
     error = "too_many_attempts"
     status = 429
+    retry_after = 60

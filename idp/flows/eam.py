@@ -4,6 +4,10 @@ Entra has already done the first factor; it POSTs an ``id_token_hint`` naming it
 link that user to an employee (once, when the request arrives), run a factor step for them,
 and post back an id_token whose ``amr`` names the method used. Every failure — including the
 user's "Cancel" — is posted back to Entra, so the user is never stranded on our pages.
+
+The provider Entra talks to is the Flask IdP (its OIDC issuer, ``/oidc/eam/resume``) or a
+proxy over the same core, such as the SATOSA EAM frontend: ``issuer`` and ``resume_path``
+name the provider whose discovery Entra was given.
 """
 
 from __future__ import annotations
@@ -49,7 +53,15 @@ class PendingEam:
 class EamSignIn:
     park_prefix = "oidc:eam-pending:"
 
-    def __init__(self, runtime: Runtime, oidc: OidcRuntime, engine: SignIn) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        oidc: OidcRuntime,
+        engine: SignIn,
+        *,
+        issuer: str | None = None,
+        resume_path: str = "/oidc/eam/resume",
+    ) -> None:
         assert oidc.settings.eam is not None and oidc.entra_jwks is not None
         self._rt = runtime
         self._oidc = oidc
@@ -57,6 +69,9 @@ class EamSignIn:
         self._jwks = oidc.entra_jwks
         self._engine = engine
         self.park_ttl = oidc.settings.pending_ttl
+        #: the ``iss`` of our answers: the issuer of the discovery document Entra was given
+        self.issuer = issuer or oidc.provider.issuer
+        self._resume_path = resume_path
 
     def handles(self, params: Params) -> bool:
         return (params.get("client_id") or [""])[0] in self._eam.client_ids
@@ -98,7 +113,7 @@ class EamSignIn:
         )
 
     def resume_url(self, key: str) -> str:
-        return f"/oidc/eam/resume?k={key}"
+        return f"{self._resume_path}?k={key}"
 
     def dump(self, request: PendingEam) -> bytes:
         return json.dumps(
@@ -128,7 +143,7 @@ class EamSignIn:
             answer = eam_response(
                 parsed,
                 keys=self._oidc.provider.keys,
-                issuer=self._oidc.provider.issuer,
+                issuer=self.issuer,
                 acr=choose_acr(parsed, settings=self._eam),
                 amr=choose_amr(
                     ctx, requested=parsed.requested_amr, since=self._fresh_after(parsed)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from idp.audit import AuditKind, Outcome
 from idp.errors import IdpError, InvalidRequest
+from idp.factors.authenticator import remembered
 from idp.flows.answers import Answer, FormPost, Page, Redirect
 from idp.flows.browser import Browser
 from idp.flows.parking import new_handle
@@ -104,6 +105,9 @@ class Logout:
         ended = ctx is not None
         if ctx is not None:
             self._rt.sessions.end(ctx.session_id)
+            # A shared computer keeps no trace of who signed in: the app it would offer a push
+            # to without a user name ("Send a request to <device>") goes with the sign-out.
+            remembered.forget(self._rt.ephemeral, browser.binding)
             self._tell_oidc_clients(chain, participants, ctx.employee_id)
             self._audit(ctx.employee_id, origin, chain, browser)
         # After our own "Sign out" the cookie goes whatever happened (a stale one must not

@@ -98,6 +98,11 @@ class LoginTicket:
     #: two-factor mode: the employee whose first factor (password) succeeded, and that use
     employee_id: str | None = None
     first_factor: FactorUse | None = None
+    #: the policy itself requires user verification (``require_user_verification`` above may
+    #: also be set because the policy claims more than one factor)
+    policy_user_verification: bool = False
+    #: why the browser's current sign-in was not enough, for the sign-in page to say
+    notice: str | None = None
 
     def to_json(self) -> bytes:
         data: dict[str, Any] = asdict(self)

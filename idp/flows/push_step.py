@@ -1,10 +1,12 @@
 """The authenticator-app factor step: a push challenge with number matching.
 
-``begin`` sends the challenge as soon as the employee is known (the login hint, the username
-typed, or the two-factor ticket's employee) and gives the page the number to show; the page
-then asks ``poll`` every second or so. Each poll is a short request (two store reads), so a
-waiting browser holds no worker (docs/authenticator.md measures how many one process holds).
-The approved answer finishes the sign-in once, through :meth:`Steps.complete`.
+``begin`` makes the challenge as soon as the employee is known (the login hint, the username
+typed, or the two-factor ticket's employee), queues its push (sent by the background sender,
+:mod:`idp.factors.authenticator.sender`) and gives the page the number to show; the page
+then asks ``poll`` every second or so, and learns there whether the push was delivered. Each
+poll is a short request (three store reads), so a waiting browser holds no worker
+(docs/authenticator.md measures how many one process holds). The approved answer finishes
+the sign-in once, through :meth:`Steps.complete`.
 
 An unknown user, one without an app, or a disabled one gets a decoy challenge shaped like a
 real one that no app can answer, so the page does not tell which accounts exist.
@@ -20,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee, SsoMode
-from idp.errors import AccessDenied, IdpError
-from idp.factors.authenticator import push
-from idp.factors.authenticator.errors import ChallengeGone, PushDenied
+from idp.errors import AccessDenied, IdpError, InvalidRequest
+from idp.factors.authenticator import push, remembered, sender
+from idp.factors.authenticator.errors import ChallengeGone, PushDenied, UserVerificationRequired
 from idp.factors.authenticator.model import Device
 from idp.factors.kinds import AMR_SOFTWARE_KEY, FactorKind, FactorUse
 from idp.flows.answers import Answer, Json
@@ -30,6 +32,7 @@ from idp.flows.browser import Browser
 from idp.flows.fields import str_field
 from idp.flows.parking import LoginTicket
 from idp.flows.steps import PasswordFirst, StepDone, Steps, TooManyAttempts
+from idp.policy import unverified_factor_suffices, unverified_refusal
 from idp.store import rate
 
 if TYPE_CHECKING:
@@ -56,13 +59,29 @@ class PushStep:
         self._steps = steps
 
     def begin(self, data: Mapping[str, Any], *, browser: Browser, requester: Requester) -> Answer:
-        rt, settings = self._rt, self._rt.config.authenticator
         handle = str_field(data, "ticket", max_len=64, required=False)
         ticket = self._steps.ticket(handle, browser=browser)
         if ticket is not None and self.kind.value not in ticket.factors:
             raise AccessDenied("this application does not accept the authenticator app")
         username = str_field(data, "username", max_len=256, required=False)
+        # No user name, and none known yet: the device this browser last signed in with.
+        unknown = ticket is None or ticket.employee_id is None
+        if unknown and not username and _flag(data, "remembered"):
+            return self._begin_remembered(ticket, browser=browser, requester=requester)
         employee, device = self._target(ticket, username)
+        return self._send(ticket, employee, device, username, browser=browser, requester=requester)
+
+    def _send(
+        self,
+        ticket: LoginTicket | None,
+        employee: Employee | None,
+        device: Device | None,
+        username: str | None,
+        *,
+        browser: Browser,
+        requester: Requester,
+    ) -> Answer:
+        rt, settings = self._rt, self._rt.config.authenticator
         self._limit(f"push-ip:{browser.ip}", settings.push_per_address_per_minute)
         who = employee.id if employee else "decoy:" + _decoy_id(username or "")
         self._limit(f"push-user:{who}", settings.push_per_user_per_minute)
@@ -78,10 +97,8 @@ class PushStep:
             now=rt.now(),
             ttl=settings.push_ttl,
         )
-        if created and device is not None:
-            rt.authenticator.notify(
-                rt.ephemeral, device, challenge, server=rt.config.base_url, now=rt.now()
-            )
+        if created:
+            rt.authenticator.queue_push(rt.ephemeral, device, challenge, server=rt.config.base_url)
         return Answer(
             Json(
                 {
@@ -92,6 +109,64 @@ class PushStep:
                 }
             )
         )
+
+    def _begin_remembered(
+        self,
+        ticket: LoginTicket | None,
+        *,
+        browser: Browser,
+        requester: Requester,
+    ) -> Answer:
+        """The push to the device this browser last signed in with; without a (still valid)
+        one, the same answer as without a user name: nothing tells why."""
+        found = self.remembered(browser)
+        if found is None:
+            raise AccessDenied("enter your user name first, then the request goes to your phone")
+        employee, device = found
+        rt = self._rt
+        rt.audit.append_event(
+            kind=AuditKind.PUSH_REMEMBERED_DEVICE,
+            at=rt.now(),
+            actor=employee.id,
+            employee_id=employee.id,
+            relying_party=ticket.relying_party if ticket else "idp",
+            factor=self.kind.value,
+            outcome=Outcome.INFO,
+            reason="sign-in request sent to the device remembered on this browser",
+            details={"ip": browser.ip, "device_id": device.device_id},
+        )
+        return self._send(ticket, employee, device, None, browser=browser, requester=requester)
+
+    def remembered(self, browser: Browser) -> tuple[Employee, Device] | None:
+        """The employee and device this browser last signed in with, if both may still be
+        used for a push without a user name; a stale record is forgotten (and audited)."""
+        rt = self._rt
+        if rt.config.authenticator.remember_device_days == 0:
+            return None
+        record = remembered.recall(rt.ephemeral, browser.binding)
+        if record is None:
+            return None
+        employee = rt.directory.get(record.employee_id)
+        device = rt.authenticator.devices.for_employee(record.employee_id)
+        why = None
+        if employee is None or not employee.can_sign_in:
+            why = "the employee may not sign in"
+        elif employee.sso_mode is SsoMode.TWO_FACTOR:
+            why = "the employee signs in with a password first"
+        elif device is None or device.device_id != record.device_id:
+            why = "the device was removed or replaced"
+        elif not device.usable:
+            why = "the device is disabled"
+        if why is None and employee is not None and device is not None:
+            return employee, device
+        remembered.forget(rt.ephemeral, browser.binding)
+        rt.audit.append_event(
+            kind=AuditKind.PUSH_REMEMBERED_DEVICE, at=rt.now(), actor=record.employee_id,
+            employee_id=record.employee_id, factor=self.kind.value, outcome=Outcome.FAILURE,
+            reason=f"remembered device forgotten: {why}",
+            details={"ip": browser.ip, "device_id": record.device_id},
+        )  # fmt: skip
+        return None
 
     def _limit(self, scope: str, per_minute: int) -> None:
         rt = self._rt
@@ -131,7 +206,7 @@ class PushStep:
         push.check_browser(challenge, browser.binding)
         answer = push.answer_of(rt.ephemeral, challenge)
         if answer is None and not challenge.expired(rt.now()):
-            return Answer(Json({"state": "pending"}))
+            return Answer(Json(_pending(rt, challenge)))
         employee = rt.directory.get(challenge.employee_id)
         try:
             return self._finish(challenge, answer, employee, handle=handle, ticket=ticket,
@@ -172,6 +247,8 @@ class PushStep:
             raise AccessDenied("this account is disabled; ask your administrator")
         if ticket is not None and ticket.employee_id not in (None, employee.id):
             raise AccessDenied("this phone belongs to another account than the password")
+        if not answer.user_verified and not _unverified_suffices(ticket, employee):
+            raise UserVerificationRequired(unverified_refusal(self.kind))
         amr = (AMR_SOFTWARE_KEY, "user") if answer.user_verified else (AMR_SOFTWARE_KEY,)
         use = FactorUse(
             kind=self.kind,
@@ -180,9 +257,41 @@ class PushStep:
             user_verified=answer.user_verified,
             amr=amr,
         )
-        return self._steps.complete(
+        done = self._steps.complete(
             StepDone(employee, use), handle=handle, ticket=ticket, browser=browser
         )
+        days = rt.config.authenticator.remember_device_days
+        if days and employee.sso_mode is not SsoMode.TWO_FACTOR:
+            remembered.remember(rt.ephemeral, binding=browser.binding, employee_id=employee.id,
+                                device_id=challenge.device_id, days=days)  # fmt: skip
+        return done
+
+
+def _flag(data: Mapping[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"field {name!r} must be true or false, got {type(value).__name__}")
+    return value
+
+
+def _unverified_suffices(ticket: LoginTicket | None, employee: Employee) -> bool:
+    if ticket is None:
+        return True
+    return unverified_factor_suffices(
+        ticket_requires_uv=ticket.require_user_verification,
+        policy_requires_uv=ticket.policy_user_verification,
+        after_password=ticket.first_factor is not None and ticket.employee_id == employee.id,
+    )
+
+
+def _pending(rt: Runtime, challenge: push.PushChallenge) -> dict[str, Any]:
+    """A waiting challenge, and what became of its push (a failed one is said, with why)."""
+    delivery = sender.delivery_of(rt.ephemeral, challenge.transaction_id)
+    state = delivery.state.value if delivery else sender.Delivery.SENT.value
+    pending: dict[str, Any] = {"state": "pending", "delivery": state}
+    if delivery is not None and delivery.message:
+        pending["message"] = delivery.message
+    return pending
 
 
 def _decoy_id(username: str) -> str:

@@ -170,6 +170,8 @@ class SignIn:
             browser=browser.binding,
             display_name=requirement.display_name,
             cancel_url=f"{resume}{sep}cancel=1",
+            policy_user_verification=requirement.policy.require_user_verification,
+            notice=need.message,
         )
         return f"{self.routes.login}?ticket={self._rt.tickets.issue(ticket)}"
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 class TooManyAttempts(IdpError):
     error = "too_many_attempts"
     status = 429
+    retry_after = 60
 
 
 class PasswordFirst(AccessDenied):

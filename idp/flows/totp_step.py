@@ -13,15 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 from idp.directory.model import Employee, SsoMode
 from idp.errors import AccessDenied, IdpError
-from idp.factors.authenticator.errors import TotpError, TotpLocked, TotpReused
+from idp.factors.authenticator.errors import (
+    TotpError,
+    TotpLocked,
+    TotpReused,
+    UserVerificationRequired,
+)
 from idp.factors.authenticator.model import TotpCredential
 from idp.factors.authenticator.totp import MAX_CODE_FIELD, verify_code
 from idp.factors.kinds import FactorKind, FactorUse
 from idp.flows.answers import Answer
 from idp.flows.browser import Browser
 from idp.flows.fields import str_field
+from idp.flows.parking import LoginTicket
 from idp.flows.steps import PasswordFirst, StepDone, Steps
+from idp.policy import unverified_factor_suffices, unverified_refusal
 from idp.secrets import secret_aad
+from idp.store import rate
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -34,6 +42,20 @@ WRONG_CODE = "the code is not correct; check the time on your phone and try agai
 def decrypt_secret(runtime: Runtime, credential: TotpCredential) -> str:
     aad = secret_aad(SECRET_PURPOSE, credential.employee_id)
     return runtime.secrets.decrypt(credential.secret_encrypted, aad=aad).decode("ascii")
+
+
+def _code_can_suffice(ticket: LoginTicket | None, employee: Employee | None) -> bool:
+    """Whether a TOTP code (possession only, never user verification: see
+    :data:`idp.policy.UNVERIFIED_FACTOR`) can satisfy the policy of this sign-in."""
+    if ticket is None:
+        return True
+    return unverified_factor_suffices(
+        ticket_requires_uv=ticket.require_user_verification,
+        policy_requires_uv=ticket.policy_user_verification,
+        after_password=employee is not None
+        and ticket.first_factor is not None
+        and ticket.employee_id == employee.id,
+    )
 
 
 class TotpStep:
@@ -69,6 +91,9 @@ class TotpStep:
                     "your account signs in with your password first, then this factor; "
                     "enter your user name and password"
                 )
+            # Before the code is checked too: no code can be enough here, say why.
+            if not _code_can_suffice(ticket, employee):
+                raise UserVerificationRequired(unverified_refusal(FactorKind.TOTP))
             done = self._verify(employee, who, code)
             return self._steps.complete(done, handle=handle, ticket=ticket, browser=browser)
         except IdpError as exc:
@@ -80,14 +105,9 @@ class TotpStep:
 
     def _verify(self, employee: Employee | None, who: str, code: str) -> StepDone:
         rt, limits = self._rt, self._rt.config.authenticator.totp
-        window = limits.lockout_minutes * 60
-        key = f"totp-fail:{who}:{int(rt.now().timestamp()) // window}"
-        failures = rt.ephemeral.get(key)
-        if failures is not None and int(failures) >= limits.lockout_attempts:
-            raise TotpLocked(
-                f"too many wrong codes; one-time codes are locked for up to "
-                f"{limits.lockout_minutes} minutes"
-            )
+        window, scope = limits.lockout_minutes * 60, f"totp-fail:{who}"
+        if rate.recent(rt.ephemeral, scope, now=rt.now(), window=window) >= limits.lockout_attempts:
+            raise TotpLocked(minutes=limits.lockout_minutes)
         credential = rt.authenticator.totp.get(employee.id) if employee else None
         try:
             if employee is None or credential is None or not employee.can_sign_in:
@@ -106,11 +126,9 @@ class TotpStep:
         except TotpReused:
             raise
         except TotpError:
-            if rt.ephemeral.incr(key, ttl=2 * window) >= limits.lockout_attempts:
-                raise TotpLocked(
-                    f"too many wrong codes; one-time codes are locked for up to "
-                    f"{limits.lockout_minutes} minutes"
-                ) from None
+            failures = rate.count(rt.ephemeral, scope, now=rt.now(), window=window)
+            if failures >= limits.lockout_attempts:
+                raise TotpLocked(minutes=limits.lockout_minutes) from None
             raise
         if not rt.authenticator.totp.spend_step(employee.id, match.step):
             raise TotpReused("this code was already used; wait for the next one")
@@ -118,6 +136,8 @@ class TotpStep:
             kind=self.kind,
             credential_id=f"totp:{employee.id}",
             at=rt.now(),
+            # Possession only, by decision (idp.policy.UNVERIFIED_FACTOR): nothing checks who
+            # read the code off the phone.
             user_verified=False,
             amr=(AMR_OTP,),
         )

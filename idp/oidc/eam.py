@@ -444,6 +444,35 @@ def eam_response(
     return AuthorizationResponse(request.redirect_uri, "form_post", tuple(fields))
 
 
+def eam_discovery(
+    *,
+    issuer: str,
+    authorization_endpoint: str,
+    jwks_uri: str,
+    settings: EamSettings,
+    algorithms: tuple[str, ...],
+) -> dict[str, Any]:
+    """The discovery document of a provider that serves EAM only (implicit flow, no token
+    endpoint: OIDC Discovery 1.0 §3 makes it optional then), as Entra reads it."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": authorization_endpoint,
+        "jwks_uri": jwks_uri,
+        "scopes_supported": ["openid"],
+        "response_types_supported": ["id_token"],
+        "response_modes_supported": ["form_post"],
+        "grant_types_supported": ["implicit"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": list(algorithms),
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr",
+                             "amr"],
+        "claims_parameter_supported": True,
+        "acr_values_supported": list(settings.acr_values),
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }  # fmt: skip
+
+
 def eam_error_response(target: EamTarget, exc: OidcError) -> AuthorizationResponse:
     """An error posted back to Entra; anything but the three EAM codes becomes invalid_request."""
     code = exc.error

@@ -17,6 +17,12 @@ class StoreUnavailable(StoreError):
 
     error = "store_unavailable"
     status = 503
+    retry_after = 5
+
+    def __init__(self, description: str, *, store: str = "database") -> None:
+        super().__init__(description)
+        #: which one: ``database`` or ``short_lived`` (a metrics label)
+        self.store = store
 
 
 class StoreFull(StoreError):
@@ -28,6 +34,7 @@ class StoreFull(StoreError):
 
     error = "store_full"
     status = 503
+    retry_after = 5
 
 
 class WrongValueType(StoreError):

@@ -36,6 +36,8 @@ from idp.workstations.model import (
     workstation_id_for,
 )
 from idp.workstations.pclogin import issue_qr
+from idp.workstations.proximity import Calibration
+from idp.workstations.proximity_store import ProximityRepository
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.wire import SignedFrame, parse_frame, server_frame, verify_frame
 
@@ -59,8 +61,12 @@ class LinkService:
         audit: AuditRepository,
         clock: Callable[[], dt.datetime],
         window: int = DEFAULT_WINDOW,
+        proximity: ProximityRepository | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.registry = registry
+        self.proximity = proximity or ProximityRepository(registry.database)
+        self.calibration = calibration or Calibration()
         self.journal = journal
         self.store = store
         self.audit = audit
@@ -138,12 +144,17 @@ class LinkService:
         return registration.workstation
 
     def welcome(self, workstation: Workstation) -> tuple[str, ...]:
-        """What a workstation gets on connecting: its status, settings and the alarm."""
+        """What a workstation gets on connecting: its status, its settings and the alarm.
+
+        The settings are a :class:`~idp.workstations.proximity.ProximityPolicy`: its own, the
+        per-key ones, the RFID tags and the calibration.
+        """
         alarm = self.registry.alarm()
         frames = [
             server_frame("welcome", workstation_id=workstation.id, status=workstation.status),
             commands.Command(
-                commands.CommandKind.SETTINGS, workstation.settings.to_wire()
+                commands.CommandKind.SETTINGS,
+                self.proximity.policy_for(workstation, self.calibration).to_wire(),
             ).to_frame(),
             commands.alarm(alarm.active).to_frame(),
         ]

@@ -60,8 +60,15 @@ class AlarmState:
 
 
 class WorkstationRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, defaults: ProximitySettings | None = None) -> None:
         self._db = db
+        #: the settings a new workstation starts with (``workstations.proximity``)
+        self.defaults = defaults or ProximitySettings()
+
+    @property
+    def database(self) -> Database:
+        """The database the workstation tables are in (their proximity tables are too)."""
+        return self._db
 
     def register(
         self, *, workstation_id: str, public_key: str, info: WorkstationInfo, now: dt.datetime
@@ -76,7 +83,7 @@ class WorkstationRepository:
             row = s.get(WorkstationRow, workstation_id, with_for_update=True)
             created = row is None
             if row is None:
-                defaults = ProximitySettings()
+                defaults = self.defaults
                 row = WorkstationRow(
                     id=workstation_id,
                     public_key=public_key,

@@ -24,7 +24,7 @@ class Workstations:
 
 def build_workstations(runtime: Runtime) -> Workstations:
     settings = runtime.config.workstations
-    registry = WorkstationRepository(runtime.db)
+    registry = WorkstationRepository(runtime.db, defaults=settings.proximity.settings)
     journal = EventJournal(runtime.db)
     ca = None
     if settings.logon_ca is not None:
@@ -36,5 +36,6 @@ def build_workstations(runtime: Runtime) -> Workstations:
         audit=runtime.audit,
         clock=runtime.clock,
         window=settings.link.window,
+        calibration=settings.proximity.calibration,
     )
     return Workstations(registry, journal, Summaries(runtime.db), link, ca)

@@ -16,6 +16,8 @@ CLIENT_SIDE = {
     "idp.workstations.errors",
     "idp.workstations.events",
     "idp.workstations.model",
+    #: the proximity engine is pure (no IO, no stores): the gateway runs it
+    "idp.workstations.proximity",
     "idp.workstations.sealed",
     "idp.workstations.wire",
 }

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 import requests
@@ -59,6 +59,12 @@ def parse_autopost(html: str) -> tuple[str | None, dict[str, str]]:
     form = _Form()
     form.feed(html)
     return form.action, form.fields
+
+
+class Provider(Protocol):
+    """Whoever answers Entra: the Flask IdP or SATOSA (its discovery at ``url(…)``)."""
+
+    def url(self, path: str) -> str: ...
 
 
 @dataclass
@@ -134,7 +140,7 @@ class EntraSim:
 
     def check_answer(
         self,
-        server: RunningServer,
+        server: Provider,
         fields: dict[str, str],
         *,
         request: dict[str, str],

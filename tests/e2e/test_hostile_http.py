@@ -282,12 +282,13 @@ def test_sign_in_attempts_are_rate_limited(make_idp_server: Any) -> None:
     server = make_idp_server(extra_config="limits: {login_attempts_per_minute: 3}\n", with_sp=False)
     c = PasskeyClient(server)
     csrf = c._csrf("/login")
-    statuses = [
-        c.post_json("/passkey/login/verify", {"handle": "h", "credential": {}}, csrf).status_code
+    answers = [
+        c.post_json("/passkey/login/verify", {"handle": "h", "credential": {}}, csrf)
         for _ in range(5)
     ]
-    assert statuses[:3] == [400, 400, 400]
-    assert statuses[3:] == [429, 429]
+    assert [a.status_code for a in answers] == [400, 400, 400, 429, 429]
+    assert "Retry-After" not in answers[0].headers
+    assert answers[-1].headers["Retry-After"] == "60"
 
 
 def test_unknown_path_and_method(idp_server: RunningServer) -> None:

@@ -148,6 +148,7 @@ def test_wrong_passwords_are_counted_audited_and_give_no_hint(server: RunningSer
             password_step(carol, ticket, name, "still not the password")
         locked = password_step(carol, ticket, name, PASSWORD if name == "bob" else "x" * 12)
         assert locked.status_code == 429 and locked.json()["error"] == "account_locked"
+        assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
     assert any(
         e.kind is AuditKind.PASSWORD_LOCKED for e in server.runtime.audit.list(limit=40).items
     )

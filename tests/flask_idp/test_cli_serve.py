@@ -101,3 +101,52 @@ def test_demo_sp_ends_when_the_demo_is_killed_outright(tmp_path: Path) -> None:
         os.kill(demo.pid, signal.SIGKILL)
         demo.wait(timeout=10)
     assert _wait(lambda: not _answers(sp_port), 10), "the demo SP outlived a killed demo"
+
+
+def _connects(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_sigterm_stops_listening_and_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    port = _free_port()
+    config = prepare(tmp_path / "demo", port=port, sp_port=_free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask_idp.cli", "serve", "--config", str(config), "--grace", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert _wait(lambda: _answers(port), 60), "serve did not start"
+        body = b'{"username": "alice"}'
+        slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+        slow.sendall(b"POST /passkey/login/options HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:5])  # fmt: skip
+        time.sleep(0.3)  # the server has the request's start
+        process.send_signal(signal.SIGTERM)
+        assert _wait(lambda: not _connects(port), 5), "still accepting after SIGTERM"
+        slow.sendall(body[5:])
+        # The drain closes the connection once its answer is sent.
+        answer = b"".join(iter(lambda: slow.recv(65536), b"")).decode()
+        slow.close()
+        assert answer.startswith("HTTP/1.1 400"), answer[:200]  # no CSRF token: refused, answered
+        assert "csrf" in answer.lower()
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=20)
+    assert process.returncode == 0, err[-2000:]
+    assert "hideez-idp stopped" in out
+    assert "received SIGTERM: draining" in err and "drained" in err
+
+
+def test_serve_refuses_a_bad_grace(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("soon", "-1", "99999"):
+        with pytest.raises(SystemExit) as caught:
+            main(["serve", "--grace", bad])
+        assert caught.value.code == 2
+        assert "--grace" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from idp.policy import (
     Shortfall,
     Unsatisfiable,
     evaluate,
+    unverified_factor_suffices,
 )
 from idp.sessions import AuthContext
 
@@ -202,3 +203,57 @@ def test_an_exact_request_for_unspecified_is_always_met() -> None:
     other = evaluate(requirement=req(requested_contexts=("urn:example:strong",)), context=ctx(),
                      now=NOW)  # fmt: skip
     assert isinstance(other, Unsatisfiable)
+
+
+TOTP_USE = FactorUse(FactorKind.TOTP, "totp:e", NOW - dt.timedelta(minutes=1), False, ("otp",))
+PASSWORD_USE = FactorUse(
+    FactorKind.PASSWORD, "password:e", NOW - dt.timedelta(minutes=1), False, ("pwd",)
+)
+
+
+def code_policy(*, uv: bool, mfa: bool) -> Policy:
+    return Policy(
+        name="codes",
+        factors=frozenset({FactorKind.PASSKEY, FactorKind.TOTP}),
+        require_user_verification=uv,
+        authn_context_class_ref=REFEDS_MFA if mfa else PASSWORD_PROTECTED,
+        acr=REFEDS_MFA if mfa else "urn:hideez:acr:code",
+    )
+
+
+def test_a_totp_code_never_verifies_the_user_and_the_refusal_says_why() -> None:
+    context = AuthContext("s", "e", TOTP_USE.at, (TOTP_USE,))
+    d = evaluate(requirement=Requirement("sp", code_policy(uv=True, mfa=False)), context=context,
+                 now=NOW)  # fmt: skip
+    assert isinstance(d, NeedsLogin) and d.reason is Shortfall.NO_USER_VERIFICATION
+    assert d.unverified == (FactorKind.TOTP,)
+    assert d.message is not None
+    assert "one-time code shows that you have your phone" in d.message
+    assert "requires a sign-in that verifies you" in d.message
+    # Other shortfalls have nothing of the kind to say.
+    assert evaluate(requirement=req(), context=None, now=NOW).message is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("uv", [True, False])
+@pytest.mark.parametrize("mfa", [True, False])
+@pytest.mark.parametrize("asked", [(), (REFEDS_MFA,)])
+@pytest.mark.parametrize("after_password", [True, False])
+def test_the_steps_rule_for_an_unverified_factor_agrees_with_evaluate(
+    uv: bool, mfa: bool, asked: tuple[str, ...], after_password: bool
+) -> None:
+    """The TOTP and push steps refuse up front exactly the codes the policy would refuse
+    afterwards (from what the login ticket knows: its UV flag and the policy's own)."""
+    policy = code_policy(uv=uv, mfa=mfa)
+    requirement = Requirement("sp", policy, requested_contexts=asked)
+    first = evaluate(requirement=requirement, context=None, now=NOW)
+    if isinstance(first, Unsatisfiable):
+        return
+    assert isinstance(first, NeedsLogin)
+    uses = (PASSWORD_USE, TOTP_USE) if after_password else (TOTP_USE,)
+    after = evaluate(requirement=requirement, context=AuthContext("s", "e", TOTP_USE.at, uses),
+                     now=NOW)  # fmt: skip
+    assert unverified_factor_suffices(
+        ticket_requires_uv=first.require_user_verification,
+        policy_requires_uv=policy.require_user_verification,
+        after_password=after_password,
+    ) == isinstance(after, Satisfied)

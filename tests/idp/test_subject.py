@@ -24,10 +24,12 @@ EMPLOYEE = Employee(
     id="emp-1", username="alice", email="alice@example.com", first_name="Alice",
     last_name="Andersen", groups=("Staff", "VPN"), ad_object_guid="guid-1",
     ad_object_sid="S-1-5-21-1", entra_object_id="oid-1", external_ids={"upn": "a@corp"},
+    department_id="d1", department="Finance",
 )  # fmt: skip
 SOURCES = ("username", "email", "given_name", "surname", "name", "groups", "upn",
            "primarysid", "external_id:ad_object_guid", "external_id:entra_object_id",
-           "member_of:VPN", "member_of:Admins", "windows_account:CORP", "amr")  # fmt: skip
+           "member_of:VPN", "member_of:Admins", "windows_account:CORP", "amr",
+           "department")  # fmt: skip
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -48,6 +50,12 @@ def test_values_of_the_directory_record() -> None:
     assert values_of("upn", subject=subject, context=CONTEXT) == ("a@corp",)
     assert values_of("member_of:VPN", subject=subject, context=CONTEXT) == ("true",)
     assert values_of("windows_account:CORP", subject=subject, context=CONTEXT) == ("CORP\\alice",)
+    assert values_of("department", subject=subject, context=CONTEXT) == ("Finance",)
+
+
+def test_an_employee_without_a_department_has_no_department_value() -> None:
+    subject = subject_from_employee(Employee("emp-2", "bob", "bob@example.com", "Bob", "Brown"))
+    assert values_of("department", subject=subject, context=CONTEXT) == ()
 
 
 def test_a_subject_from_upstream_attributes_needs_no_employee() -> None:
@@ -55,9 +63,9 @@ def test_a_subject_from_upstream_attributes_needs_no_employee() -> None:
     subject = subject_from_attributes(
         subject_id="upstream-123",
         attributes={"mail": ["bob@example.org"], "givenName": ["Bob"], "sn": ["Brown"],
-                    "isMemberOf": ["staff", "vpn"], "upn": ["bob@corp"]},
+                    "isMemberOf": ["staff", "vpn"], "upn": ["bob@corp"], "ou": ["Sales"]},
         mapping={"email": "mail", "first_name": "givenName", "last_name": "sn",
-                 "groups": "isMemberOf", "external_id:upn": "upn"},
+                 "groups": "isMemberOf", "external_id:upn": "upn", "department": "ou"},
     )  # fmt: skip
     context = AuthContext("", subject.id, NOW, CONTEXT.factors)
     assert subject.username == "upstream-123"  # no username attribute: the id stands in
@@ -65,6 +73,7 @@ def test_a_subject_from_upstream_attributes_needs_no_employee() -> None:
     assert source_values("name", employee=subject, context=context) == ("Bob Brown",)
     assert values_of("groups", subject=subject, context=context) == ("staff", "vpn")
     assert values_of("member_of:vpn", subject=subject, context=context) == ("true",)
+    assert values_of("department", subject=subject, context=context) == ("Sales",)
 
 
 def test_the_xml_character_guard_holds_in_both_protocols() -> None:

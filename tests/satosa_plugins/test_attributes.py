@@ -3,6 +3,7 @@ subject; an unknown subject is refused (or passed on when configured), never hal
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ from satosa.context import Context
 from satosa.internal import AuthenticationInformation, InternalData
 from satosa.state import State
 
+from idp.directory.model import Company, Department
 from idp.runtime import Runtime
+from idp.store.sql.repositories import OrganisationRepository
 from satosa_plugins.attributes import DirectoryAttributes
 
 
@@ -97,3 +100,18 @@ def test_several_matching_values_for_different_employees_are_refused(
     assert response.status.startswith("403")
     assert "alice, bob" in response.message
     assert passed == []
+
+
+def test_the_department_comes_from_the_org_structure(idp_config: Path, runtime: Runtime) -> None:
+    org = OrganisationRepository(runtime.db)
+    org.add_company(Company("c-attr", "Acme"))
+    org.add_department(Department("d-attr", "Research", "c-attr"))
+    bob = runtime.employees.get_by_username("bob")
+    assert bob is not None
+    runtime.employees.update(dataclasses.replace(bob, department_id="d-attr"))
+    service, passed = plugin(idp_config, attributes={"ou": "department"})
+    assert service.process(context(), data("bob@example.com", ou=["forged"])) == "next"
+    assert passed[0].attributes["ou"] == ["Research"]
+    # Someone without a department gets none (not the upstream's value).
+    assert service.process(context(), data("alice@example.com", ou=["forged"])) == "next"
+    assert passed[1].attributes["ou"] == []

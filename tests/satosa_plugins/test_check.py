@@ -99,3 +99,18 @@ def test_the_shipped_plugins_outside_the_demo_parse(
     )
     lines = check(conf, load_idp=False)
     assert [line.rsplit(" (", 1)[0].split(": ")[-1] for line in lines] == ["Hideez", "HideezPages"]
+
+
+def test_the_eam_frontend_file_parses_and_needs_an_eam_section(
+    copy: Path, idp_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = copy / "proxy_conf.yaml"
+    listed = "  - config/satosa/plugins/frontends/wsfed_frontend.yaml\n"
+    eam = "  - config/satosa/plugins/frontends/entra_eam_frontend.yaml\n"
+    conf.write_text(conf.read_text().replace(listed, listed + eam, 1))
+    lines = check(conf, load_idp=False)
+    assert "EntraEam (satosa_plugins.eam.EntraEamFrontend) ok" in lines[1]
+    # The demo IdP config has no oidc.eam section: named before SATOSA is restarted.
+    assert main(["config/satosa/proxy_conf.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "entra_eam_frontend.yaml: config.idp_config" in err and "no oidc.eam section" in err

@@ -80,6 +80,10 @@ class PushOutstanding(IdpError):
     error = "push_outstanding"
     status = 429
 
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
 
 class NoDevice(NotFound):
     error = "device_not_found"
@@ -97,6 +101,19 @@ class TotpLocked(IdpError):
     error = "totp_locked"
     status = 429
 
+    def __init__(self, *, minutes: int) -> None:
+        super().__init__(
+            f"too many wrong codes; one-time codes are locked for up to {minutes} minutes"
+        )
+        self.retry_after = minutes * 60
+
 
 class TotpNotEnrolled(Conflict):
     error = "totp_not_enrolled"
+
+
+class UserVerificationRequired(AccessDenied):
+    """A factor that verified nobody (a TOTP code, a push approved without the app's check)
+    where the relying party's policy requires user verification."""
+
+    error = "user_verification_required"

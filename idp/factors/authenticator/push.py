@@ -127,7 +127,8 @@ def create_challenge(
             return existing, False
         raise PushOutstanding(
             "a sign-in request is already waiting on your phone; answer it, or wait "
-            f"{ttl // 60 or 1} minutes and try again"
+            f"{ttl // 60 or 1} minutes and try again",
+            retry_after=existing.expires_at - int(now.timestamp()) if existing else ttl,
         )
     rng = secrets.SystemRandom()
     choices = sorted(rng.sample(range(10, 100), 3))

@@ -1,13 +1,17 @@
 """What the authenticator factor needs at run time, built once: repositories, the secrets
-envelope, the push providers, and push delivery with back-off in the shared store."""
+envelope, the push providers, the queued push sender, and push delivery with back-off in the
+shared store."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from idp.config.authenticator import AuthenticatorSettings
+from idp.factors.authenticator import sender
 from idp.factors.authenticator.model import Device
 from idp.factors.authenticator.providers import (
     ApnsProvider,
@@ -33,6 +37,44 @@ class AuthenticatorServices:
     totp: TotpRepository
     secrets: SecretBox
     providers: dict[str, PushProvider] = field(default_factory=dict)
+    #: the background sender of queued pushes (started by the runtime of a serving process)
+    push_sender: sender.PushSender | None = None
+    _sending: tuple[EphemeralStore, Callable[[], dt.datetime]] | None = None
+    _closed: bool = False
+    _sender_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_sending(self, store: EphemeralStore, *, clock: Callable[[], dt.datetime]) -> None:
+        """Start this process's push sender (only when a push service is configured)."""
+        if self.providers and not self._closed:
+            self._sending = (store, clock)
+            self._ensure_sender()
+
+    def _ensure_sender(self) -> None:
+        # A forked worker (gunicorn --preload) inherits the object but not the thread: the
+        # first push queued there starts the process's own.
+        with self._sender_lock:
+            if self._sending is None or self._closed:
+                return
+            if self.push_sender is None or not self.push_sender.running:
+                store, clock = self._sending
+                self.push_sender = sender.PushSender(
+                    self, store, clock=clock, threads=self.settings.push_sender_threads
+                )
+                self.push_sender.start()
+
+    def queue_push(
+        self, store: EphemeralStore, device: Device | None, challenge: PushChallenge, *, server: str
+    ) -> None:
+        """Queue the push for ``challenge``: the sign-in request never waits on FCM or APNs."""
+        pushable = (
+            device is not None
+            and device.push_provider in self.providers
+            and device.push_token is not None
+            and device.push_unregistered_at is None
+        )
+        sender.enqueue(store, challenge, device, server=server, pushable=pushable)
+        if pushable:
+            self._ensure_sender()
 
     def notify(
         self,
@@ -74,6 +116,9 @@ class AuthenticatorServices:
         return result
 
     def close(self) -> None:
+        self._closed = True
+        if self.push_sender is not None:
+            self.push_sender.stop()
         for provider in self.providers.values():
             provider.close()
 

@@ -3,21 +3,28 @@
 ``open_ephemeral(url)`` picks the backend from the URL:
 
 - ``memory://`` (optionally ``memory://?max_keys=N``): in this process only;
-- ``redis://host:port/db`` or ``rediss://…`` (optionally ``?prefix=NAME:``): shared.
+- ``redis://host:port/db`` or ``rediss://…`` (optionally ``?prefix=NAME:``): shared;
+- ``redis+sentinel://…`` and ``redis+cluster://…``: Sentinel and Cluster (``redis_topology``).
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from idp.store.ephemeral import redis_topology as topology
 from idp.store.ephemeral.base import EphemeralStore, Subscription
 from idp.store.ephemeral.memory import DEFAULT_MAX_KEYS, MemoryStore
-from idp.store.ephemeral.redis import DEFAULT_PREFIX, RedisStore
+from idp.store.ephemeral.redis import (
+    DEFAULT_PREFIX,
+    HEALTH_CHECK_INTERVAL,
+    SOCKET_TIMEOUT,
+    RedisStore,
+)
 from idp.store.errors import InvalidStoreUrl
 
 __all__ = ["EphemeralStore", "MemoryStore", "RedisStore", "Subscription", "open_ephemeral"]
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", *topology.SCHEMES)
 
 
 def _open_memory(query: list[tuple[str, str]]) -> MemoryStore:
@@ -47,9 +54,14 @@ def open_ephemeral(url: str) -> EphemeralStore:
                 prefix = value
             else:
                 rest.append((name, value))
+        if parts.scheme in topology.SCHEMES:
+            client = topology.topology_client(
+                parts, dict(rest), timeout=SOCKET_TIMEOUT, health_check=HEALTH_CHECK_INTERVAL
+            )
+            return RedisStore(client, prefix=prefix)
         redis_url = urlunsplit(parts._replace(query=urlencode(rest)))
         return RedisStore.from_url(redis_url, prefix=prefix)
     raise InvalidStoreUrl(
-        f"unsupported short-lived store URL scheme {parts.scheme!r}: "
-        "expected memory://, redis://, rediss:// or unix://"
+        f"unsupported short-lived store URL scheme {parts.scheme!r}: expected memory://, "
+        "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
     )

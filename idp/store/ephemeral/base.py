@@ -16,6 +16,9 @@ semantic against both). Values are bytes; callers serialise (JSON, never pickle)
   hash may grow (an index of ids) and is a Redis hash. A key is one kind or the other.
 - ``publish``/``subscribe`` carry messages between instances; only subscribers present when a
   message is published receive it.
+- ``queue_push``/``queue_pop`` are a work queue (``RPUSH`` + ``EXPIRE``, ``BLPOP``): every item
+  goes to exactly one of the consumers of every instance, first in first out; the queue lives
+  ``ttl`` seconds after its last push. Unlike pub/sub, an item waits for a consumer.
 
 A key holding another kind of value raises :class:`~idp.store.errors.WrongValueType`; an
 unreachable server raises :class:`~idp.store.errors.StoreUnavailable`. TTLs are whole seconds
@@ -28,6 +31,9 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 MAX_KEY_LENGTH = 1024
+#: the longest a ``queue_pop`` waits: below the Redis client's socket timeout, so that a
+#: blocked pop is never mistaken for a dead server
+MAX_QUEUE_WAIT = 2.0
 
 
 @runtime_checkable
@@ -71,6 +77,15 @@ class EphemeralStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def queue_push(self, key: str, value: bytes, *, ttl: int) -> int:
+        """Append ``value`` to the queue ``key``; the queue's length after the push."""
+        ...
+
+    def queue_pop(self, key: str, *, timeout: float) -> bytes | None:
+        """The oldest item, taken once, waiting up to ``timeout`` seconds (0: no wait, at most
+        :data:`MAX_QUEUE_WAIT`); ``None`` if none came."""
+        ...
+
     def publish(self, channel: str, message: bytes) -> None: ...
 
     def subscribe(self, channel: str) -> Subscription: ...
@@ -104,3 +119,10 @@ def check_mapping(mapping: Mapping[str, bytes]) -> None:
             raise TypeError(
                 f"hash fields are str → bytes, got {type(field).__name__} → {type(value).__name__}"
             )
+
+
+def check_wait(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not 0 <= timeout <= MAX_QUEUE_WAIT:
+        raise ValueError(f"timeout must be between 0 and {MAX_QUEUE_WAIT} seconds, got {timeout!r}")

@@ -12,10 +12,17 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from idp.store.ephemeral.base import Subscription, check_key, check_mapping, check_ttl
+from idp.store.ephemeral.base import (
+    Subscription,
+    check_key,
+    check_mapping,
+    check_ttl,
+    check_wait,
+)
 from idp.store.errors import StoreFull, WrongValueType
 
 DEFAULT_MAX_KEYS = 100_000
@@ -27,7 +34,11 @@ class _Record(dict[str, bytes]):
     here as Redis refuses it (there a record is a packed string, a hash a Redis hash)."""
 
 
-Value = bytes | dict[str, bytes]
+class _Queue(deque[bytes]):
+    """A work queue's items (a Redis list there)."""
+
+
+Value = bytes | dict[str, bytes] | _Queue
 
 
 @dataclass
@@ -80,6 +91,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._data: dict[str, _Entry] = {}
         self._channels: dict[str, list[_MemorySubscription]] = {}
+        #: wakes ``queue_pop`` waiters when an item is pushed (shares the store's lock)
+        self._queued = threading.Condition(self._lock)
 
     # -- helpers (called with the lock held) -------------------------------------------------
 
@@ -109,13 +122,13 @@ class MemoryStore:
     @staticmethod
     def _bytes(key: str, entry: _Entry) -> bytes:
         if not isinstance(entry.value, bytes):
-            raise WrongValueType(f"key {key!r} holds a hash or a record, expected a string value")
+            raise WrongValueType(f"key {key!r} holds a hash, record or queue, not a string")
         return entry.value
 
     @staticmethod
     def _fields(key: str, entry: _Entry, kind: type[dict[str, bytes]]) -> dict[str, bytes]:
         if type(entry.value) is not kind:
-            held = "a string value" if isinstance(entry.value, bytes) else "another kind of hash"
+            held = "a string value" if isinstance(entry.value, bytes) else "another kind of value"
             raise WrongValueType(f"key {key!r} holds {held}, expected a {kind.__name__}")
         return entry.value
 
@@ -223,6 +236,44 @@ class MemoryStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    def queue_push(self, key: str, value: bytes, *, ttl: int) -> int:
+        check_key(key)
+        check_ttl(ttl)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                self._set(key, _Queue(), ttl)
+                entry = self._data[key]
+            items = self._items(key, entry)
+            items.append(bytes(value))
+            entry.expires_at = self._clock() + ttl
+            self._queued.notify_all()
+            return len(items)
+
+    def queue_pop(self, key: str, *, timeout: float) -> bytes | None:
+        check_key(key)
+        check_wait(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                entry = self._live(key)
+                if entry is not None and self._items(key, entry):
+                    items = self._items(key, entry)
+                    value = items.popleft()
+                    if not items:  # an empty list does not exist in Redis either
+                        del self._data[key]
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._queued.wait(left)
+
+    @staticmethod
+    def _items(key: str, entry: _Entry) -> _Queue:
+        if not isinstance(entry.value, _Queue):
+            raise WrongValueType(f"key {key!r} does not hold a queue")
+        return entry.value
 
     def publish(self, channel: str, message: bytes) -> None:
         with self._lock:

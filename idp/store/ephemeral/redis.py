@@ -15,16 +15,25 @@ as a plain value (or the reverse) is refused as the wrong type, as the contract 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
+from redis.exceptions import ClusterDownError, RedisClusterException
 
-from idp.store.ephemeral.base import Subscription, check_key, check_mapping, check_ttl
+from idp.store.ephemeral.base import (
+    Subscription,
+    check_key,
+    check_mapping,
+    check_ttl,
+    check_wait,
+)
 from idp.store.errors import StoreError, StoreUnavailable, WrongValueType
 
+log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "hideez-idp:"
 HEALTH_CHECK_INTERVAL = 30
 SOCKET_TIMEOUT = 5.0
@@ -35,8 +44,18 @@ def _translated(what: str) -> Iterator[None]:
     """Turn redis-py errors into the store's typed errors, naming the operation."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"Redis did not answer {what}: {exc}") from exc
+    except (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        ClusterDownError,
+        RedisClusterException,
+    ) as exc:
+        # redis-py's text names the host and port: it goes to the log, not the client.
+        log.error("Redis did not answer %s: %s", what, exc)
+        raise StoreUnavailable(
+            f"the short-lived store (Redis) did not answer {what}; try again shortly",
+            store="short_lived",
+        ) from exc
     except redis.ResponseError as exc:
         if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
             raise WrongValueType(f"{what}: {exc}") from exc
@@ -292,6 +311,24 @@ class RedisStore:
         with _translated(f"DEL {_shown(key)}"):
             self._client.delete(self._k(key))
 
+    def queue_push(self, key: str, value: bytes, *, ttl: int) -> int:
+        check_ttl(ttl)
+        full = self._k(key)
+        with _translated(f"RPUSH {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
+            pipe.rpush(full, value)
+            pipe.expire(full, ttl)
+            length, _ = pipe.execute()
+        return int(length)
+
+    def queue_pop(self, key: str, *, timeout: float) -> bytes | None:
+        check_wait(timeout)
+        full = self._k(key)
+        with _translated(f"BLPOP {_shown(key)}"):
+            if timeout == 0:  # BLPOP 0 would wait for ever
+                return cast("bytes | None", self._client.lpop(full))
+            popped = cast("tuple[bytes, bytes] | None", self._client.blpop([full], timeout))
+        return None if popped is None else popped[1]
+
     def publish(self, channel: str, message: bytes) -> None:
         with _translated(f"PUBLISH {channel!r}"):
             self._client.publish(self._k(channel), message)
@@ -309,7 +346,7 @@ class RedisStore:
                 if message is not None and message.get("type") == "subscribe":
                     return _RedisSubscription(pubsub, channel)
         pubsub.close()
-        raise StoreUnavailable(f"Redis did not confirm SUBSCRIBE {channel!r}")
+        raise StoreUnavailable(f"Redis did not confirm SUBSCRIBE {channel!r}", store="short_lived")
 
     def ping(self) -> None:
         with _translated("PING"):

@@ -27,6 +27,8 @@ from idp.store.errors import InvalidStoreUrl, StoreUnavailable
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: seconds to wait for PostgreSQL to accept a connection
+CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any constant distinguishes our migration lock from other advisory locks in the database.
 _PG_MIGRATION_LOCK = 0x48494445
@@ -121,7 +123,10 @@ def open_database(url: str, *, echo: bool = False) -> Database:
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
         else:
             raise InvalidStoreUrl(f"use the psycopg driver (postgresql+psycopg://), got {url!r}")
-        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        # A server that accepts but never answers must not hold a request (or the readiness
+        # check) forever; a URL's own connect_timeout wins.
+        connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
         return Database(engine)
     raise InvalidStoreUrl(
         f"unsupported database URL {url.split(':', 1)[0]!r}: expected sqlite:// or postgresql://"

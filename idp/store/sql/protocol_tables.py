@@ -9,4 +9,5 @@ import idp.admin.credential_store
 import idp.directory.sync.store
 import idp.factors.authenticator.store
 import idp.oidc.store
+import idp.workstations.proximity_tables
 import idp.workstations.tables  # noqa: F401

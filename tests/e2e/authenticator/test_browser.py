@@ -111,3 +111,26 @@ def test_a_request_left_unanswered_expires_on_the_page(
     finally:
         rt.clock = real
     assert not any(c["name"] == "hideez_idp_session" for c in page.context.cookies())
+
+
+def test_the_page_offers_the_browsers_last_device_without_a_user_name(
+    page: Any, server: RunningServer, tmp_path: Path
+) -> None:
+    carol = new_person(server)
+    app = enrolled_app(server, carol, tmp_path)
+    number = shown_number(page, server, carol)
+    assert app.approve(number) == "approved"
+    page.wait_for_url(server.sp_url + "/")
+    # The session ends (expired, say); the browser keeps its flow cookie.
+    page.context.clear_cookies(name="hideez_idp_session")
+    page.goto(server.sp_url + "/login")
+    page.wait_for_url("**/login?ticket=*")
+    offer = page.locator("#push-remembered")
+    assert offer.inner_text() == f"Send a request to {carol}'s phone"
+    offer.click()
+    shown = page.locator("#push-number-value")
+    shown.wait_for(state="visible")
+    assert page.input_value("#username") == ""
+    assert app.approve(int(shown.inner_text())) == "approved"
+    page.wait_for_url(server.sp_url + "/")
+    assert f"{carol}@example.com" in page.locator("#who").inner_text()

@@ -55,7 +55,10 @@ def test_approve_with_the_shown_number_signs_in_to_the_saml_sp(
     assert started.status_code == 200, started.text
     shown = started.json()
     assert 10 <= shown["number"] <= 99 and 0 < shown["expires_in"] <= 120
-    assert poll(browser, ticket, shown["transaction_id"]).json() == {"state": "pending"}
+    assert poll(browser, ticket, shown["transaction_id"]).json() == {
+        "state": "pending",
+        "delivery": "sent",
+    }
 
     (waiting,) = app.pending()
     assert shown["number"] in waiting.choices and len(set(waiting.choices)) == 3
@@ -149,6 +152,7 @@ def test_one_outstanding_request_and_rate_limits_for_rapid_pushes(
     answers = [start_push(other, other_ticket, person) for _ in range(100)]
     assert {a.status_code for a in answers} == {429}
     assert answers[0].json()["error"] == "push_outstanding"
+    assert 0 < int(answers[0].headers["Retry-After"]) <= 120
     assert "too many sign-in requests" in answers[-1].json()["error_description"]
     (waiting,) = Authenticator(tmp_path).pending()
     assert waiting.transaction_id == shown["transaction_id"]  # still the one and only

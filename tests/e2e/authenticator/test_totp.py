@@ -99,6 +99,7 @@ def test_five_wrong_codes_lock_until_the_window_ends(server: RunningServer) -> N
     right = oathtool(secret, rt.now() + dt.timedelta(seconds=30))
     locked = submit(client, server.base_url, ticket, bob, right)
     assert locked.status_code == 429 and locked.json()["error"] == "totp_locked"
+    assert locked.headers["Retry-After"] == "300"
     real = rt.clock
     rt.clock = lambda: real() + dt.timedelta(minutes=5)
     try:

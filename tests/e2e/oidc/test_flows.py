@@ -138,6 +138,7 @@ def test_refresh_rotation_and_reuse_revokes_family(
     reuse = requests.post(discovery["token_endpoint"], data=refresh, timeout=5,
                           auth=("webapp", CLIENT_SECRET))  # fmt: skip
     assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    assert len(reuse.json()["error_id"]) == 12  # the id the IdP's log names it by
     newest = requests.post(discovery["token_endpoint"], timeout=5, auth=("webapp", CLIENT_SECRET),
                            data={"grant_type": "refresh_token",
                                  "refresh_token": rotated["refresh_token"]})  # fmt: skip

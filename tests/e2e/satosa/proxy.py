@@ -107,6 +107,17 @@ def wsfed_plugin(idp_config: Path) -> dict[str, Any]:
     }
 
 
+EAM = "EntraEam"
+
+
+def eam_plugin(idp_config: Path) -> dict[str, Any]:
+    return {
+        "module": "satosa_plugins.eam.EntraEamFrontend",
+        "name": EAM,
+        "config": {"idp_config": str(idp_config)},
+    }
+
+
 OWA = "https://mail.example.com/owa/"
 WSFED_YAML = f"""
 wsfed:
@@ -280,11 +291,16 @@ def run_proxy(
     extra_micro_services: tuple[dict[str, Any], ...] = (),
     uv_required: bool = True,
     passwordless: bool = False,
+    extra_config: str = "",
+    replace: dict[str, str] | None = None,
+    eam: bool = False,
 ) -> Iterator[Proxy]:
     """The Flask IdP, the upstream IdP, SATOSA (our MFA plugin) and the demo SP, on loopback.
 
     ``passwordless``: no upstream; SATOSA's backend is our PasswordlessBackend (named
-    ``Hideez``) with the HideezPages micro-service."""
+    ``Hideez``) with the HideezPages micro-service. ``extra_config`` and ``replace`` change
+    the IdP configuration (as for ``run_idp``); ``eam`` adds the EntraEamFrontend (named
+    ``EntraEam``; ``extra_config`` then needs an ``oidc.eam`` section)."""
     from demo_sp.app import create_app as create_sp
     from idp.runtime import _SHARED
 
@@ -295,7 +311,8 @@ def run_proxy(
         storage=storage,
         with_sp=False,
         uv_required=uv_required,
-        extra_config=WSFED_YAML,
+        extra_config=WSFED_YAML + extra_config,
+        replace=replace,
     ) as idp:
         # The passkeys enrolled at the Flask IdP sign in on SATOSA's pages too (one RP ID).
         text = idp.config_path.read_text()
@@ -320,6 +337,8 @@ def run_proxy(
                 {**mfa_plugin(idp.config_path), **(mfa or {})},
             ],
         )
+        if eam:
+            config["FRONTEND_MODULES"].append(eam_plugin(idp.config_path))
         if passwordless:
             config["BACKEND_MODULES"] = [passwordless_plugin(idp.config_path)]
             config["MICRO_SERVICES"] = [pages_plugin(idp.config_path)]

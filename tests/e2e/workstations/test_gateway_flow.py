@@ -13,6 +13,7 @@ from idp.workstations import commands, pclogin
 from idp.workstations.ca import LocalCa
 from idp.workstations.events import EventType, UnlockedBy
 from idp.workstations.model import ProximitySettings, WorkstationStatus
+from idp.workstations.proximity import ProximityPolicy
 from idp.workstations.summaries import SummaryKind, to_csv
 from tests.e2e.workstations.harness import ADMIN, Site, until
 from tests.store.sql.helpers import NOW, employee
@@ -49,7 +50,7 @@ def test_register_approve_settings_lock_events_sessions_summaries(site: Site) ->
             now=site.clock(),
         )
         await until(gateway.connected.is_set, what="welcome after approval")
-        assert gateway.state.settings == ProximitySettings().to_wire()
+        assert gateway.state.settings == ProximityPolicy().to_wire()
 
         site.admin.update_settings(
             actor=ADMIN,

@@ -51,8 +51,12 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
         ("listen: {port: 70000}\n", "listen.port", "at most 65535"),
         ("listen: {port: '80'}\n", "listen.port", "expected an integer"),
         ("trusted_proxies: [not-an-ip]\n", "trusted_proxies[0]", "does not appear"),
-        ("ephemeral_url: mongodb://x\n", "ephemeral_url", "memory:// or redis"),
+        ("ephemeral_url: mongodb://x\n", "ephemeral_url", "expected memory://, redis(s)://"),
         ("ephemeral_url: redis://:pw@localhost\n", "ephemeral_url", "password"),
+        ("ephemeral_url: redis+sentinel://h:26379\n", "ephemeral_url", "/SERVICE[/DB]"),
+        ("ephemeral_url: redis+cluster://h/\n", "ephemeral_url", "needs host:port"),
+        ("ephemeral_url: 'redis+cluster://h:1/?x=1'\n", "ephemeral_url", "unsupported option"),
+        ("ephemeral_url: redis+sentinel://u:pw@h:1/s\n", "ephemeral_url", "password"),
         ("webauthn: {rp_id: other.com}\n", "webauthn.rp_id", "not the host"),
         ("webauthn: {user_verification: maybe}\n", "webauthn.user_verification", "not one of"),
         ("webauthn: {allowed_aaguids: [xyz]}\n", "webauthn.allowed_aaguids[0]", "does not match"),
@@ -214,3 +218,16 @@ def test_relative_sqlite_path_is_taken_from_the_config_file(tmp_path: Path) -> N
         write(tmp_path, BASE.replace("sqlite:///idp.sqlite3", "sqlite:////srv/idp.db")), env=ENV
     )
     assert absolute.database_url == "sqlite:////srv/idp.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://h1:26379,h2:26379/hideez/2",
+        "rediss+cluster://h1:7000,h2:7001/",
+        "unix:///run/redis.sock?db=1",
+    ],
+)
+def test_every_redis_deployment_url_is_accepted(tmp_path: Path, url: str) -> None:
+    config = load_config(write(tmp_path, BASE + f"ephemeral_url: '{url}'\n"), env=ENV)
+    assert config.ephemeral_url == url

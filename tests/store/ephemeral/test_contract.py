@@ -315,3 +315,58 @@ def test_closed_subscription_gets_nothing(ephemeral: EphemeralStore) -> None:
 
 def test_ping(ephemeral: EphemeralStore) -> None:
     ephemeral.ping()
+
+
+def test_queue_is_first_in_first_out_and_empty_is_none(ephemeral: EphemeralStore) -> None:
+    assert ephemeral.queue_pop("q", timeout=0) is None
+    assert ephemeral.queue_push("q", b"one", ttl=60) == 1
+    assert ephemeral.queue_push("q", b"\x00two\xff", ttl=60) == 2
+    assert ephemeral.queue_pop("q", timeout=0) == b"one"
+    assert ephemeral.queue_pop("q", timeout=0.1) == b"\x00two\xff"
+    assert ephemeral.queue_pop("q", timeout=0.1) is None
+    # An emptied queue is gone, like any other key: the name can hold another kind again.
+    ephemeral.put("q", b"plain", ttl=60)
+    assert ephemeral.get("q") == b"plain"
+
+
+def test_queue_item_goes_to_exactly_one_of_racing_consumers(ephemeral: EphemeralStore) -> None:
+    for n in range(N_THREADS // 2):
+        ephemeral.queue_push("work", str(n).encode(), ttl=60)
+    got = race(N_THREADS, lambda: ephemeral.queue_pop("work", timeout=0.5))
+    items = sorted(int(g) for g in got if isinstance(g, bytes))
+    assert items == list(range(N_THREADS // 2))
+    assert got.count(None) == N_THREADS - N_THREADS // 2
+
+
+def test_queue_pop_waits_for_a_push_from_another_thread(ephemeral: EphemeralStore) -> None:
+    timer = threading.Timer(0.2, lambda: ephemeral.queue_push("later", b"x", ttl=60))
+    timer.start()
+    started = time.monotonic()
+    assert ephemeral.queue_pop("later", timeout=2.0) == b"x"
+    assert time.monotonic() - started < 1.5
+    timer.join()
+
+
+def test_queue_expires_after_its_last_push(ephemeral: EphemeralStore) -> None:
+    ephemeral.queue_push("q", b"a", ttl=1)
+    elapse(ephemeral, 1.2)
+    assert ephemeral.queue_pop("q", timeout=0) is None
+
+
+def test_queue_and_values_are_different_kinds(ephemeral: EphemeralStore) -> None:
+    ephemeral.put("v", b"plain", ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.queue_push("v", b"x", ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.queue_pop("v", timeout=0)
+    ephemeral.queue_push("q", b"x", ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.get("q")
+    with pytest.raises(WrongValueType):
+        ephemeral.hash_get("q")
+
+
+@pytest.mark.parametrize("timeout", [-1, 2.5, True])
+def test_queue_pop_refuses_bad_waits(ephemeral: EphemeralStore, timeout: float) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        ephemeral.queue_pop("q", timeout=timeout)

@@ -58,11 +58,26 @@ def test_add_and_get_every_field(repo: EmployeeRepository, org: OrganisationRepo
     )
     stored = repo.add(full, now=NOW)
     assert stored.created_at == NOW
+    assert stored.department == "Finance"  # the name, from the org structure
     assert stored.groups == ("g1", "g2")
     fetched = repo.get("emp-1")
     assert fetched == stored
     assert fetched is not None and fetched.created_at is not None
     assert fetched.created_at.tzinfo is not None and fetched.created_at == NOW
+
+
+def test_the_department_name_is_read_with_the_employee(
+    repo: EmployeeRepository, org: OrganisationRepository
+) -> None:
+    org.add_department(Department("d2", "Sales", "c1"))
+    repo.add(employee(1, department_id="d1"), now=NOW)
+    repo.add(employee(2, department_id="d2"), now=NOW)
+    repo.add(employee(3), now=NOW)
+    assert [e.department for e in repo.list().items] == ["Finance", "Sales", None]
+    moved = repo.update(dataclasses.replace(repo.get("emp-1"), department_id="d2"))  # type: ignore[type-var]
+    assert moved.department == "Sales"
+    assert repo.get_by_username("user1").department == "Sales"  # type: ignore[union-attr]
+    assert repo.set_enabled("emp-3", False).department is None
 
 
 def test_get_missing_is_none(repo: EmployeeRepository) -> None:

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -157,8 +157,29 @@ class AuditRepository:
         self._tickets = itertools.count()
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
+        self._listeners: list[Callable[[AuditEntry], None]] = []
+        self._depth_listeners: list[Callable[[int], None]] = []
+
+    def listen(
+        self,
+        listener: Callable[[AuditEntry], None],
+        *,
+        depth: Callable[[int], None] | None = None,
+    ) -> None:
+        """Call ``listener`` with every entry appended from now on, and ``depth`` with the
+        number of queued entries whenever the background queue grows or is written (metrics).
+        Both must be fast and must not raise."""
+        self._listeners.append(listener)
+        if depth is not None:
+            self._depth_listeners.append(depth)
+
+    def _report_depth(self, depth: int) -> None:
+        for listener in self._depth_listeners:
+            listener(depth)
 
     def append(self, entry: AuditEntry) -> AuditEvent:
+        for listener in self._listeners:
+            listener(entry)
         with self._queue_lock:
             ticket = next(self._tickets)
             self._pending.append((ticket, entry))
@@ -171,10 +192,13 @@ class AuditRepository:
 
     def append_later(self, entry: AuditEntry) -> None:
         """Queue ``entry``; the background writer stores it within ~50 ms, in order."""
+        for listener in self._listeners:
+            listener(entry)
         with self._queue_lock:
             if len(self._pending) >= self.MAX_QUEUED:
                 raise StoreError("the audit queue is full: the database is not keeping up")
             self._pending.append((None, entry))
+            self._report_depth(len(self._pending))
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
                     target=self._write_loop, daemon=True, name="audit-writer"
@@ -194,6 +218,8 @@ class AuditRepository:
             self._wake.clear()
             time.sleep(self.FLUSH_INTERVAL)  # let a burst gather into one transaction
             error = self._drain()
+            with self._queue_lock:
+                self._report_depth(len(self._pending))
             if error is not None:  # the entries were re-queued; keep the writer alive
                 log.error("audit writer could not store queued events (%s); will retry", error)
                 time.sleep(1)

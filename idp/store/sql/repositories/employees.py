@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from idp.directory.model import Employee, Group, SsoMode
 from idp.store.errors import DuplicateRecord, RecordNotFound
 from idp.store.sql.database import Database
-from idp.store.sql.models import EmployeeGroupRow, EmployeeRow, GroupRow
+from idp.store.sql.models import DepartmentRow, EmployeeGroupRow, EmployeeRow, GroupRow
 from idp.store.sql.repositories.common import (
     Page,
     check_paging,
@@ -69,7 +69,7 @@ def _row_values(employee: Employee) -> dict[str, object]:
     }
 
 
-def _from_row(row: EmployeeRow, groups: Iterable[str]) -> Employee:
+def _from_row(row: EmployeeRow, groups: Iterable[str], departments: dict[str, str]) -> Employee:
     return Employee(
         id=row.id,
         username=row.username,
@@ -81,6 +81,7 @@ def _from_row(row: EmployeeRow, groups: Iterable[str]) -> Employee:
         phone=row.phone,
         company_id=row.company_id,
         department_id=row.department_id,
+        department=departments.get(row.department_id) if row.department_id else None,
         position_id=row.position_id,
         ad_object_guid=row.ad_object_guid,
         ad_object_sid=row.ad_object_sid,
@@ -99,6 +100,15 @@ def _groups_of(s: Session, employee_ids: list[str]) -> dict[str, list[str]]:
         for link in s.scalars(query):
             found[link.employee_id].append(link.group_id)
     return found
+
+
+def _departments_of(s: Session, department_ids: Iterable[str | None]) -> dict[str, str]:
+    """Department id → name, for the ids given (no query when there are none)."""
+    wanted = {i for i in department_ids if i}
+    if not wanted:
+        return {}
+    query = select(DepartmentRow.id, DepartmentRow.name).where(DepartmentRow.id.in_(wanted))
+    return {i: name for i, name in s.execute(query)}
 
 
 def _matches(text: str) -> ColumnElement[bool]:
@@ -155,8 +165,14 @@ class EmployeeRepository:
             s.add(EmployeeRow(id=employee.id, created_at=created_at, **values))
             s.flush()
             self._set_groups(s, employee.id, employee.groups)
+            department = _departments_of(s, [employee.department_id]).get(
+                employee.department_id or ""
+            )
         return dataclasses.replace(
-            employee, created_at=created_at, groups=tuple(sorted(set(employee.groups)))
+            employee,
+            created_at=created_at,
+            groups=tuple(sorted(set(employee.groups))),
+            department=department,
         )
 
     def update(self, employee: Employee) -> Employee:
@@ -174,14 +190,15 @@ class EmployeeRepository:
                 setattr(row, name, value)
             self._set_groups(s, employee.id, employee.groups)
             s.flush()
-            return _from_row(row, set(employee.groups))
+            return _from_row(row, set(employee.groups), _departments_of(s, [row.department_id]))
 
     def _one(self, *criteria: ColumnElement[bool]) -> Employee | None:
         with self._db.transaction() as s:
             row = s.scalars(select(EmployeeRow).where(*criteria)).first()
             if row is None:
                 return None
-            return _from_row(row, _groups_of(s, [row.id])[row.id])
+            departments = _departments_of(s, [row.department_id])
+            return _from_row(row, _groups_of(s, [row.id])[row.id], departments)
 
     def get(self, employee_id: str) -> Employee | None:
         return self._one(EmployeeRow.id == employee_id)
@@ -207,7 +224,8 @@ class EmployeeRepository:
                 raise EmployeeNotFound(f"no employee {employee_id!r}")
             row.enabled = enabled
             s.flush()
-            return _from_row(row, _groups_of(s, [row.id])[row.id])
+            departments = _departments_of(s, [row.department_id])
+            return _from_row(row, _groups_of(s, [row.id])[row.id], departments)
 
     def delete(self, employee_id: str) -> None:
         """Delete the employee with their factors, links and memberships (the caller audits)."""
@@ -228,7 +246,8 @@ class EmployeeRepository:
                 s.scalars(query.order_by(EmployeeRow.username_lower).offset(offset).limit(limit))
             )
             groups = _groups_of(s, [r.id for r in rows])
-            items = tuple(_from_row(r, groups[r.id]) for r in rows)
+            departments = _departments_of(s, [r.department_id for r in rows])
+            items = tuple(_from_row(r, groups[r.id], departments) for r in rows)
         return Page(items=items, total=total, offset=offset, limit=limit)
 
     def seek(
@@ -268,7 +287,8 @@ class EmployeeRepository:
             more = len(rows) > limit
             rows = rows[:limit]
             groups = _groups_of(s, [r.id for r in rows])
-            return tuple(_from_row(r, groups[r.id]) for r in rows), more
+            departments = _departments_of(s, [r.department_id for r in rows])
+            return tuple(_from_row(r, groups[r.id], departments) for r in rows), more
 
     def count(self, *, enabled: bool | None = None) -> int:
         query = select(func.count()).select_from(EmployeeRow)

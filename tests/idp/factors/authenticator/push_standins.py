@@ -13,7 +13,8 @@ checks the request shape it documents:
   ``apns-expiration``; errors ``{"reason": …}`` (410 Unregistered, 400 BadDeviceToken,
   429 TooManyRequests, 500 InternalServerError).
 
-``answer`` picks the next outcome; ``seen`` records the checked requests.
+``answer`` picks the next outcome; ``seen`` records the checked requests; clearing ``release``
+holds every answer until it is set again (a slow service), for at most ``HOLD_LIMIT`` seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,11 +88,23 @@ def _context(cert: Path, key: Path, alpn: list[str]) -> ssl.SSLContext:
     return context
 
 
+HOLD_LIMIT = 20.0
+
+
+def _released() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class Standin:
     url: str
     answers: list[str] = field(default_factory=list)
     seen: list[dict[str, Any]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=_released)
+    #: seconds each send takes to answer (a benchmark's stand-in for the service's round trip)
+    latency: float = 0.0
 
     def next_answer(self) -> str:
         return self.answers.pop(0) if self.answers else "ok"
@@ -162,6 +176,8 @@ def fcm_standin(directory: Path) -> Iterator[FcmStandin]:
             assert message["android"]["priority"] == "HIGH"
             assert message["android"]["ttl"].endswith("s")
             state.seen.append(message)
+            state.release.wait(HOLD_LIMIT)
+            time.sleep(state.latency)
             outcome = state.next_answer()
             if outcome == "ok":
                 self._reply(200, {"name": f"projects/{state.project_id}/messages/0:1"})
@@ -234,6 +250,8 @@ def _answer_h2(conn: h2.connection.H2Connection, stream: int, request: dict[str,
     body = json.loads(request["body"])
     assert "alert" in body["aps"]
     state.seen.append({"device_token": h[":path"].removeprefix("/3/device/"), "body": body})
+    state.release.wait(HOLD_LIMIT)
+    time.sleep(state.latency)
     outcome = state.next_answer()
     if outcome == "ok":
         conn.send_headers(stream, [(":status", "200"), ("apns-id", "A1B2C3D4-0000")],

@@ -1,0 +1,93 @@
+"""What operators and orchestrators call: ``/healthz`` (alive), ``/readyz`` (can serve
+sign-ins), ``/metrics`` (Prometheus), and the per-request id and timing every answer gets."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+
+from flask_idp.web import runtime
+from idp import logs, metrics
+from idp.errors import AccessDenied
+from idp.health import NotReady, check_readiness
+
+bp = Blueprint("operations", __name__)
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return _json({"status": "alive"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check."""
+    try:
+        return _json(check_readiness(runtime()).to_dict())
+    except NotReady as exc:
+        response = _json({**exc.readiness.to_dict(), "error_id": exc.error_id}, status=503)
+        response.headers.update(exc.headers())
+        return response
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    settings = runtime().config.observability
+    if not settings.metrics:
+        raise AccessDenied("metrics are switched off (observability.metrics: false)")
+    address = _peer()
+    if address is None or not any(
+        address in ipaddress.ip_network(n, strict=False) for n in settings.metrics_from
+    ):
+        raise AccessDenied(
+            f"metrics are served to observability.metrics_from only; {address} is not in it"
+        )
+    return Response(metrics.exposition(), mimetype=metrics.CONTENT_TYPE, headers=_NO_STORE)
+
+
+def _peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def install(app: Flask) -> None:
+    """Register the endpoints and the hooks that give every request an id and a timing."""
+    app.register_blueprint(bp)
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_forget)
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    g.request_id = logs.request_id_from(request.headers.get("X-Request-Id"))
+    logs.request_id.set(g.request_id)
+
+
+def _finish(response: Response) -> Response:
+    started = g.get("started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.observe_request(route=route, method=request.method, status=response.status_code,
+                                seconds=time.perf_counter() - started)  # fmt: skip
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+def _forget(_error: BaseException | None) -> None:
+    # A worker thread's next log lines (between requests) must not carry this request's id.
+    logs.request_id.set("-")
+
+
+def _json(body: object, *, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json",
+                    headers=_NO_STORE)  # fmt: skip
