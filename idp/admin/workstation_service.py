@@ -99,7 +99,12 @@ class WorkstationService:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._registry = WorkstationRepository(runtime.db)
-        self._actions = WorkstationAdmin(self._registry, runtime.audit, runtime.ephemeral)
+        self._actions = WorkstationAdmin(
+            self._registry,
+            runtime.audit,
+            runtime.ephemeral,
+            calibration=runtime.config.workstations.proximity.calibration,
+        )
 
     @requires(Permission.WORKSTATIONS_READ)
     def page(self, actor: Actor, query: WorkstationQuery) -> Page[WorkstationOut]:
