@@ -1,5 +1,7 @@
 """``hideez-idp employee list|show|edit|disable|enable|delete|sessions|end-sessions``,
-``passkey list|revoke``, ``admin-user …`` and ``api-key …``: the admin services at a shell.
+``passkey list|revoke``, ``admin-user …`` and ``api-key …``: the admin services at a shell
+(the admin-user sign-in credentials are in :mod:`flask_idp.cli_admin_signin`, the
+organisation structure in :mod:`flask_idp.cli_organisation`).
 
 The CLI acts as :data:`idp.admin.access.CLI` (an operator at the server's shell owns its
 database) through the same service methods as the REST API and the console, so it refuses
@@ -16,6 +18,7 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
+from flask_idp import cli_admin_signin, cli_organisation
 from idp.admin.access import CLI, Permission, Role
 from idp.admin.accounts import AdminCreate, AdminOut, AdminUpdate, ApiKeyCreate, ApiKeyOut
 from idp.admin.employee_models import EmployeeOut, EmployeeQuery
@@ -32,7 +35,7 @@ _Group: TypeAlias = Callable[[_Sub, str, str], _Sub]
 EMPLOYEE_ACTIONS = frozenset(
     {"list", "show", "edit", "disable", "enable", "delete", "sessions", "end-sessions", "unlock"}
 )
-COMMANDS = frozenset({"passkey", "admin-user", "api-key"})
+COMMANDS = frozenset({"passkey", "admin-user", "api-key"}) | cli_organisation.COMMANDS
 
 
 class DeleteNotConfirmed(InvalidRequest):
@@ -86,6 +89,7 @@ def add_admin_parsers(sub: _Sub, employees: _Sub, command: _Command, group: _Gro
     revoke.add_argument("credential_id")
     passkeys.choices["list"].add_argument("--json", action="store_true")
     _account_parsers(sub, command, group)
+    cli_organisation.add_parsers(sub, command, group)
 
 
 def _edit_parser(employees: _Sub, command: _Command) -> None:
@@ -107,6 +111,7 @@ def _account_parsers(sub: _Sub, command: _Command, group: _Group) -> None:
     role.add_argument("username")
     role.add_argument("role", choices=[r.value for r in Role])
     command(admins, "remove", "remove an admin account (and its API keys)").add_argument("username")
+    cli_admin_signin.add_parsers(admins, command)
     keys = group(sub, "api-key", "API keys for scripts (hashed, scoped, expiring)")
     create = command(keys, "create", "create a key for an admin; its secret is printed once")
     create.add_argument("--admin", required=True, metavar="USERNAME", help="the key's owner")
@@ -136,8 +141,12 @@ def run_admin_command(args: argparse.Namespace, config: IdpConfig) -> int:
         return commands.employee(config, args)
     svc = build_admin_services(build_runtime(config))
     try:
-        handler = _HANDLERS[(args.command, args.action)]
-        handler(svc, args)
+        if args.command == "admin-user" and args.action in cli_admin_signin.ACTIONS:
+            cli_admin_signin.run(svc, args)
+        elif args.command in cli_organisation.COMMANDS:
+            cli_organisation.run(svc, args)
+        else:
+            _HANDLERS[(args.command, args.action)](svc, args)
     except ValidationError as exc:
         from flask_idp.api.problems import invalid_input
 

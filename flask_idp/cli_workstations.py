@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from idp.admin.actors import AdminActor, AdminRole, FreshAuthentication, NotPermitted
+from idp.admin.access import CLI, Actor, Permission, PermissionDenied, Role
 from idp.admin.workstations import WorkstationAdmin
 from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
@@ -23,7 +23,7 @@ from idp.workstations.summaries import SummaryKind
 #: the top-level commands this module handles
 COMMANDS = frozenset({"workstation", "alarm", "link", "gateway", "workstation-sim", "key-sim"})
 #: the CLI operator administers the server it runs on
-OPERATOR = AdminActor("cli", AdminRole.ADMIN)
+OPERATOR = CLI
 _STATUS_ACTIONS = {
     "approve": WorkstationStatus.APPROVED,
     "unapprove": WorkstationStatus.UNAPPROVED,
@@ -254,8 +254,8 @@ def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> i
                 reason=exc.description,
             )
             raise
-        actions.lift_alarm(now=now, actor=AdminActor(proof.admin, AdminRole.ADMIN), proof=proof)
-        print(f"alarm lifted by {proof.admin}")
+        actions.lift_alarm(now=now, actor=proof)
+        print(f"alarm lifted by {proof.username}")
     else:
         state, counts = parts.registry.alarm(), parts.registry.counts()
         print(f"alarm: {'ON' if state.active else 'off'}")
@@ -269,13 +269,16 @@ def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> i
     return 0
 
 
-def _reauthenticate(runtime: Runtime, args: argparse.Namespace) -> FreshAuthentication:
-    """The lifting admin proves who they are now, with their password (two-factor mode)."""
+def _reauthenticate(runtime: Runtime, args: argparse.Namespace) -> Actor:
+    """The lifting admin proves who they are now, with their password (two-factor mode):
+    the actor that comes back carries the time of that proof."""
     from idp.factors.password_signin import check_password_attempt
 
     username = args.admin
     if username not in runtime.config.workstations.alarm_admins:
-        raise NotPermitted(f"{username!r} is not in workstations.alarm_admins")
+        raise PermissionDenied(
+            f"{username!r} is not in workstations.alarm_admins", permission=Permission.ALARM_LIFT
+        )
     if args.password_file is None:
         password = getpass.getpass(f"password of {username}: ")
     elif str(args.password_file) == "-":
@@ -293,4 +296,4 @@ def _reauthenticate(runtime: Runtime, args: argparse.Namespace) -> FreshAuthenti
         params=runtime.password_params,
         limits=runtime.config.passwords.limits,
     )
-    return FreshAuthentication(username, use.at, "pwd")
+    return Actor(name=f"admin:{username}", role=Role.ADMIN, auth_time=use.at, auth_method="pwd")

@@ -219,8 +219,11 @@ def _load_routes() -> None:
         openapi,
         problems,
         routes_accounts,
+        routes_devices,
         routes_employees,
         routes_organisation,
+        routes_sync,
+        routes_workstations,
     )
 
 

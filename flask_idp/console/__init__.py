@@ -1,31 +1,32 @@
 """The admin console under ``/console``: server-rendered pages over the admin services.
 
-An admin signs in the way every employee does — the core sign-in flow (``/login`` with a
-ticket that resumes at the console, a passkey with user verification) — and is an admin when
-their employee has an admin account. Every form carries the CSRF token of the sign-in pages;
-every action is a service method, so the role checks, validation and audit are those of the
-CLI and the API. Sensitive actions ask for a sign-in within the last minutes
+An admin signs in either the way every employee does — the core sign-in flow (``/login`` with
+a ticket that resumes at the console, a passkey with user verification) — or with the admin
+account's own password and a TOTP or recovery code (:mod:`flask_idp.console.views_signin`),
+and is an admin when their employee has an admin account. Every form carries the CSRF token
+of the sign-in pages; every action is a service method, so the role checks, validation and
+audit are those of the CLI and the API. Sensitive actions ask for a sign-in within the last minutes
 (:func:`idp.admin.access.require_recent_sign_in`); the page sends the admin to sign in again
 and back. Templates live in ``templates/console/``, apart from the sign-in pages.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g, make_response, redirect, render_template, request
 
 from flask_idp.api import services
-from flask_idp.flows import browser
 from flask_idp.web import check_csrf, csrf_token, current_context, runtime
-from idp.admin.access import Actor, ReauthenticationRequired, require_recent_sign_in
+from idp.admin.access import (
+    REAUTH_MAX_AGE,
+    Actor,
+    ReauthenticationRequired,
+    require_recent_sign_in,
+)
 from idp.errors import AccessDenied
-from idp.flows.parking import LoginTicket
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-#: how recent a sign-in the console's sensitive actions need
-REAUTH_AGE = dt.timedelta(minutes=5)
 NOTICES = {
     "created": "The employee was added.",
     "saved": "The changes were saved.",
@@ -35,7 +36,20 @@ NOTICES = {
     "revoked": "The passkey was revoked.",
     "ended": "The session(s) ended.",
     "unlocked": "The password lock was lifted.",
+    "ws_status": "The workstation's status was changed.",
+    "ws_locked": "The lock was sent to the workstation.",
+    "added": "It was added.",
+    "alarm_on": "The alarm is on: every connected workstation was told to lock.",
+    "alarm_off": "The alarm was lifted.",
+    "app_disabled": "The authenticator app was disabled.",
+    "app_enabled": "The authenticator app was enabled.",
+    "app_removed": "The authenticator app was removed.",
+    "totp_removed": "The one-time code set-up was removed.",
 }
+
+
+#: the sign-in pages, the only console pages without a signed-in admin
+_PUBLIC = frozenset({"console.signin", "console.signin_passkey", "console.signin_password"})
 
 
 class NotAnAdmin(AccessDenied):
@@ -64,7 +78,7 @@ def sign_in_again(next_path: str) -> Response:
 
 def sensitive() -> None:
     """Raise :class:`ReauthenticationRequired` unless the admin signed in moments ago."""
-    require_recent_sign_in(actor(), now=runtime().now(), max_age=REAUTH_AGE)
+    require_recent_sign_in(actor(), now=runtime().now(), max_age=REAUTH_MAX_AGE)
 
 
 def posted() -> None:
@@ -73,7 +87,7 @@ def posted() -> None:
 
 @bp.before_request
 def _require_admin() -> Response | None:
-    if request.endpoint == "console.signin":
+    if request.endpoint in _PUBLIC:
         return None
     ctx = current_context()
     if ctx is None:
@@ -92,27 +106,14 @@ def _reauthenticate(exc: ReauthenticationRequired) -> Response:
     return sign_in_again(back)
 
 
-@bp.get("/signin")
-def signin() -> Response:
-    """Start the core sign-in flow with a ticket that resumes at the console page asked for."""
-    next_path = request.args.get("next", "/console")
-    if not next_path.startswith("/console") or "//" in next_path or "\\" in next_path:
-        next_path = "/console"
-    ticket = LoginTicket(
-        resume_url=next_path,
-        relying_party="console",
-        factors=("passkey",),
-        require_user_verification=True,
-        login_hint=None,
-        browser=browser().binding,
-        display_name="the admin console",
-    )
-    handle = runtime().tickets.issue(ticket)
-    return make_response(redirect(f"/login?ticket={handle}", code=303))
-
-
 def _load_views() -> None:
-    from flask_idp.console import views_audit, views_employees  # noqa: F401
+    from flask_idp.console import (  # noqa: F401
+        views_audit,
+        views_employees,
+        views_organisation,
+        views_signin,
+        views_workstations,
+    )
 
 
 _load_views()

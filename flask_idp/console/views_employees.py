@@ -89,6 +89,7 @@ def employee(employee_id: str, errors: dict[str, str] | None = None, status: int
         passkeys=svc.employees.passkeys(who, employee_id),
         sessions=svc.employees.sessions(who, employee_id),
         password=svc.employees.password(who, employee_id),
+        factors=svc.devices.factors(who, employee_id),
         errors=errors or {},
         modes=list(SsoMode),
     )
@@ -167,3 +168,21 @@ def unlock_password(employee_id: str) -> Response:
     posted()
     services().employees.unlock_password(actor(), employee_id)
     return _done(f"/console/employees/{employee_id}", "unlocked")
+
+
+@bp.post("/employees/<employee_id>/app/<any(disable,enable,remove):action>")
+def app_action(employee_id: str, action: str) -> Response:
+    posted()
+    devices = services().devices
+    if action == "remove":
+        devices.remove_app(actor(), employee_id)
+    else:
+        devices.set_app_enabled(actor(), employee_id, action == "enable")
+    return _done(f"/console/employees/{employee_id}", f"app_{action}d")
+
+
+@bp.post("/employees/<employee_id>/totp/remove")
+def remove_totp(employee_id: str) -> Response:
+    posted()
+    services().devices.remove_totp(actor(), employee_id)
+    return _done(f"/console/employees/{employee_id}", "totp_removed")

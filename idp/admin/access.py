@@ -1,10 +1,13 @@
 """Who may do what: the roles, the permissions, and the one table between them.
 
-Every admin action is a method decorated with :func:`requires`; the decorator checks the
-acting :class:`Actor` against :data:`ROLE_PERMISSIONS` (and, for an API key, its scopes)
-before the method runs, so a refused action has touched nothing. Roles follow the Hideez
-server: ``admin`` may do everything; ``helpdesk`` manages people and their factors but never
-sees or changes secrets, admin accounts or the alarm; ``auditor`` reads only.
+Every admin action is a method decorated with :func:`requires` (or, for keyword-only
+actions, calls :func:`check` first); either checks the acting :class:`Actor` against
+:data:`ROLE_PERMISSIONS` (and, for an API key, its scopes) before anything changes, so a
+refused action has touched nothing. Roles follow the Hideez server: ``admin`` may do
+everything; ``helpdesk`` manages people, their factors and workstations (and may raise the
+emergency alarm) but never sees or changes secrets, admin accounts or lifts the alarm;
+``auditor`` reads only. This is the one role model of the CLI, the REST API, the console and
+the workstation actions.
 """
 
 from __future__ import annotations
@@ -45,7 +48,12 @@ class Permission(StrEnum):
     API_KEYS_WRITE = "api_keys:write"
     #: secrets at rest: OIDC client secrets, data protection, backup passphrases
     SECRETS = "secrets"
-    #: the emergency alarm's lift (issue 11 adds the alarm; the permission exists already)
+    #: workstations: approve, unapprove, remove, lock, proximity settings
+    WORKSTATIONS_READ = "workstations:read"
+    WORKSTATIONS_WRITE = "workstations:write"
+    #: raising the emergency alarm locks every workstation at once
+    ALARM_RAISE = "alarm:raise"
+    #: lifting it needs an admin who has just re-authenticated (see require_recent_sign_in)
     ALARM_LIFT = "alarm:lift"
 
 
@@ -57,6 +65,7 @@ _READ = frozenset(
         Permission.AUDIT_READ,
         Permission.CONFIG_READ,
         Permission.ADMINS_READ,
+        Permission.WORKSTATIONS_READ,
     }
 )
 #: The one table of who may do what. Issues adding resources add their permissions here.
@@ -68,6 +77,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.FACTORS_WRITE,
         Permission.SESSIONS_WRITE,
         Permission.API_KEYS_WRITE,
+        Permission.WORKSTATIONS_WRITE,
+        Permission.ALARM_RAISE,
     },
     Role.AUDITOR: _READ,
 }
@@ -79,7 +90,9 @@ class Actor:
 
     ``name`` is what the audit trail records as the actor (``admin:<username>``, ``cli``);
     ``scopes`` narrows an API key to some of its admin's permissions (``None``: all of them).
-    ``auth_time`` is when the console session last signed in (re-authentication checks).
+    ``auth_time`` is when this person last proved who they are (the console session's
+    sign-in, or a password the CLI just checked) and ``auth_method`` how (an amr value such
+    as ``pwd`` or ``hwk``): what the re-authentication check reads.
     """
 
     name: str
@@ -88,6 +101,12 @@ class Actor:
     employee_id: str | None = None
     scopes: frozenset[Permission] | None = None
     auth_time: dt.datetime | None = None
+    auth_method: str | None = None
+
+    @property
+    def username(self) -> str:
+        """The name without its ``admin:`` prefix (what registries record as "by")."""
+        return self.name.removeprefix("admin:")
 
     def permissions(self) -> frozenset[Permission]:
         granted = ROLE_PERMISSIONS[self.role]
@@ -130,10 +149,19 @@ def check(actor: Actor, permission: Permission) -> None:
     )
 
 
-def require_recent_sign_in(actor: Actor, *, now: dt.datetime, max_age: dt.timedelta) -> None:
+#: how recent a sign-in the sensitive actions need (the console and the CLI alike)
+REAUTH_MAX_AGE = dt.timedelta(minutes=5)
+#: a sign-in "from the future" beyond this clock skew is not believed
+_CLOCK_SKEW = dt.timedelta(seconds=30)
+
+
+def require_recent_sign_in(
+    actor: Actor, *, now: dt.datetime, max_age: dt.timedelta = REAUTH_MAX_AGE
+) -> None:
     """The re-authentication check for sensitive actions (alarm lift, data protection, a
-    compromised key): the console session must have signed in within ``max_age``. API keys
-    and the CLI never pass it — these actions need a person who has just proved who they are.
+    compromised key): the actor must have proved who they are within ``max_age``. API keys
+    and the bare CLI operator never pass it — these actions need a person who has just proved
+    who they are (the CLI asks for a password and builds such an actor).
     """
     if actor.auth_time is None:
         raise ReauthenticationRequired(
@@ -141,6 +169,10 @@ def require_recent_sign_in(actor: Actor, *, now: dt.datetime, max_age: dt.timede
             "an API key or the CLI cannot do it"
         )
     age = now - actor.auth_time
+    if age < -_CLOCK_SKEW:
+        raise ReauthenticationRequired(
+            f"the sign-in time lies {int(-age.total_seconds())} s in the future; sign in again"
+        )
     if age > max_age:
         raise ReauthenticationRequired(
             f"sign in again: this action needs a sign-in within the last "

@@ -36,6 +36,7 @@ from idp.admin.models import Page, check_if_match, decode_cursor, encode_cursor,
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee
 from idp.errors import NotFound
+from idp.flows.logout import Logout
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository
 
@@ -167,8 +168,8 @@ class EmployeeAdmin:
         """Disable: the employee can no longer sign in, and their sessions end at once."""
         out = self._change(actor, employee_id, EmployeeChanges(enabled=enabled), None)
         if not enabled:
-            self._rt.sessions.end_for_employee(employee_id)
             self._rt.directory.invalidate(employee_id)
+            self._sign_out(actor, employee_id, reason="employee_disabled")
         return out
 
     def _change(
@@ -197,7 +198,7 @@ class EmployeeAdmin:
             raise EmployeeIsAdmin(
                 f"{employee.username} has an admin account; remove it first (admin-user remove)"
             )
-        self._rt.sessions.end_for_employee(employee_id)
+        self._sign_out(actor, employee_id, reason="employee_deleted")
         delete_employee(
             employees=self._rt.employees,
             audit=self._rt.audit,
@@ -219,11 +220,21 @@ class EmployeeAdmin:
         self, actor: Actor, employee_id: str, *, handle: str | None = None
     ) -> SessionsEnded:
         employee = self._employee(employee_id)
-        ended = self._rt.sessions.end_for_employee(employee_id, handle=handle)
-        if handle is not None and ended == 0:
+        if handle is not None and handle not in {
+            s.handle for s in self._rt.sessions.for_employee(employee_id, now=self._now())
+        }:
             raise SessionHandleNotFound(f"{employee.username} has no live session {handle!r}")
-        self._audit(AuditKind.SESSION_ENDED, actor, employee, {"ended": str(ended)})
+        ended = self._sign_out(actor, employee_id, reason="admin_ended", handle=handle)
         return SessionsEnded(ended=ended)
+
+    def _sign_out(
+        self, actor: Actor, employee_id: str, *, reason: str, handle: str | None = None
+    ) -> int:
+        """The one sign-out plan (:meth:`idp.flows.logout.Logout.end_everywhere`): the
+        sessions end and their OIDC back-channel clients are told, never silently."""
+        return Logout(self._rt).end_everywhere(
+            employee_id, reason=reason, actor=actor.name, handle=handle
+        )
 
     @requires(Permission.FACTORS_READ)
     def passkeys(self, actor: Actor, employee_id: str) -> list[PasskeyOut]:

@@ -1,6 +1,7 @@
 """Administrative actions on proximity: per workstation × key settings and RFID tags.
 
-Like :mod:`idp.admin.workstations`: the actor's role is checked first, every change is
+Like :mod:`idp.admin.workstations`: the actor's permission (``workstations:write``, the one
+role table of :mod:`idp.admin.access`) is checked first, every change is
 audited (``admin_change``) and the workstations concerned are sent their new ``settings``
 command at once through the command channel (an offline one gets it in its next welcome).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.access import Actor, Permission, check
 from idp.audit import AuditKind
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
@@ -20,7 +21,6 @@ from idp.workstations.proximity import Calibration
 from idp.workstations.proximity_store import KeySettings, ProximityRepository, RfidTag
 from idp.workstations.registry import WorkstationRepository
 
-_MANAGERS = (AdminRole.ADMIN, AdminRole.HELPDESK)
 _PAGE = 500
 
 
@@ -60,24 +60,28 @@ class ProximityAdmin:
             )
         return workstation
 
-    def _audit(self, actor: AdminActor, now: dt.datetime, **details: str) -> None:
+    def _audit(self, actor: Actor, now: dt.datetime, **details: str) -> None:
         self.audit.append_event(
-            kind=AuditKind.ADMIN_CHANGE, at=now, actor=actor.audit_actor, details=details
+            kind=AuditKind.ADMIN_CHANGE, at=now, actor=actor.name, details=details
         )
 
     def set_key_settings(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         workstation_id: str,
         serial: str,
         settings: ProximitySettings,
         now: dt.datetime,
     ) -> KeySettings:
-        actor.require(*_MANAGERS, action="changing proximity settings")
+        check(actor, Permission.WORKSTATIONS_WRITE)
         workstation = self._approved(workstation_id)
         saved = self.proximity.set_key(
-            workstation_id=workstation_id, serial=serial, settings=settings, by=actor.name, now=now
+            workstation_id=workstation_id,
+            serial=serial,
+            settings=settings,
+            by=actor.username,
+            now=now,
         )
         wire = {k: str(v) for k, v in settings.to_wire().items()}
         self._audit(
@@ -92,25 +96,25 @@ class ProximityAdmin:
         return saved
 
     def reset_key_settings(
-        self, *, actor: AdminActor, workstation_id: str, serial: str, now: dt.datetime
+        self, *, actor: Actor, workstation_id: str, serial: str, now: dt.datetime
     ) -> Workstation:
         """The key follows the workstation's own settings again (returned)."""
-        actor.require(*_MANAGERS, action="resetting proximity settings")
+        check(actor, Permission.WORKSTATIONS_WRITE)
         workstation = self._approved(workstation_id)
         self.proximity.reset_key(workstation_id=workstation_id, serial=serial)
         self._audit(actor, now, action="proximity_reset", workstation=workstation_id, key=serial)
         push_settings(self.store, workstation, self.proximity, self.calibration)
         return workstation
 
-    def assign_tag(self, *, actor: AdminActor, tag: str, serial: str, now: dt.datetime) -> RfidTag:
-        actor.require(*_MANAGERS, action="assigning an RFID tag")
-        assigned = self.proximity.assign_tag(tag=tag, serial=serial, by=actor.name, now=now)
+    def assign_tag(self, *, actor: Actor, tag: str, serial: str, now: dt.datetime) -> RfidTag:
+        check(actor, Permission.WORKSTATIONS_WRITE)
+        assigned = self.proximity.assign_tag(tag=tag, serial=serial, by=actor.username, now=now)
         self._audit(actor, now, action="rfid_assign", tag=assigned.tag, key=assigned.key_serial)
         self._push_everywhere()
         return assigned
 
-    def remove_tag(self, *, actor: AdminActor, tag: str, now: dt.datetime) -> RfidTag:
-        actor.require(*_MANAGERS, action="removing an RFID tag")
+    def remove_tag(self, *, actor: Actor, tag: str, now: dt.datetime) -> RfidTag:
+        check(actor, Permission.WORKSTATIONS_WRITE)
         removed = self.proximity.remove_tag(tag)
         self._audit(actor, now, action="rfid_remove", tag=removed.tag, key=removed.key_serial)
         self._push_everywhere()

@@ -6,10 +6,16 @@ from dataclasses import dataclass
 
 from idp.admin.accounts import AccountAdmin
 from idp.admin.audit_views import AuditAdmin
+from idp.admin.credential_store import AdminCredentialRepository
+from idp.admin.credentials import AdminCredentialsAdmin
+from idp.admin.device_service import DeviceService
 from idp.admin.employee_service import EmployeeAdmin
 from idp.admin.idempotency import Idempotency
 from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
+from idp.admin.signin import SignInStores
+from idp.admin.sync_runs import SyncRuns
+from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
 
@@ -22,10 +28,17 @@ class AdminServices:
     relying_parties: RelyingPartyCatalogue
     organisation: OrganisationAdmin
     idempotency: Idempotency
+    credentials: AdminCredentialsAdmin
+    workstations: WorkstationService
+    devices: DeviceService
+    sync: SyncRuns
+    #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
+    signin: SignInStores
 
 
 def build_admin_services(runtime: Runtime) -> AdminServices:
     admins = AdminRepository(runtime.db)
+    credentials = AdminCredentialRepository(runtime.db)
     return AdminServices(
         employees=EmployeeAdmin(runtime, admins),
         accounts=AccountAdmin(runtime, admins, ApiKeyRepository(runtime.db)),
@@ -33,4 +46,17 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         relying_parties=RelyingPartyCatalogue(runtime),
         organisation=OrganisationAdmin(runtime),
         idempotency=Idempotency(runtime.ephemeral),
+        credentials=AdminCredentialsAdmin(runtime, admins, credentials),
+        workstations=WorkstationService(runtime),
+        devices=DeviceService(runtime),
+        sync=SyncRuns(runtime),
+        signin=SignInStores(
+            admins=admins,
+            employees=runtime.employees,
+            credentials=credentials,
+            ephemeral=runtime.ephemeral,
+            secrets=runtime.secrets,
+            params=runtime.password_params,
+            limits=runtime.config.passwords.limits,
+        ),
     )

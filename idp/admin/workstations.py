@@ -1,19 +1,21 @@
 """Administrative actions on workstations and the emergency alarm, one method per action.
 
-Behind the CLI today and the REST API/console later. Every action checks the actor's role
-before anything changes, is audited with the acting admin, and tells the connected
-workstations through the command channel (any link server instance delivers it).
+Behind the CLI, the REST API and the console. Every action checks the actor's permission
+(:mod:`idp.admin.access`, the one role table) before anything changes, is audited with the
+acting admin, and tells the connected workstations through the command channel (any link
+server instance delivers it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from idp.admin.actors import (
-    AdminActor,
-    AdminRole,
-    FreshAuthentication,
+from idp.admin.access import (
+    Actor,
+    Permission,
     ReauthenticationRequired,
+    check,
+    require_recent_sign_in,
 )
 from idp.admin.proximity import push_settings
 from idp.audit import AuditKind, Outcome
@@ -27,7 +29,6 @@ from idp.workstations.proximity import Calibration
 from idp.workstations.proximity_store import ProximityRepository
 from idp.workstations.registry import AlarmState, WorkstationRepository
 
-_MANAGERS = (AdminRole.ADMIN, AdminRole.HELPDESK)
 #: which status each action may start from
 _FROM = {
     WorkstationStatus.APPROVED: {WorkstationStatus.PENDING, WorkstationStatus.UNAPPROVED},
@@ -61,13 +62,13 @@ class WorkstationAdmin:
     def set_status(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         workstation_id: str,
         status: WorkstationStatus,
         now: dt.datetime,
     ) -> Workstation:
         """Approve, unapprove or remove a workstation (audited ``admin_change``)."""
-        actor.require(*_MANAGERS, action=f"setting a workstation {status.value}")
+        check(actor, Permission.WORKSTATIONS_WRITE)
         if status not in _FROM:
             raise InvalidWorkstationInput(f"status: approved, unapproved or removed, not {status}")
         current = self.registry.require(workstation_id)
@@ -75,11 +76,13 @@ class WorkstationAdmin:
             raise InvalidWorkstationInput(
                 f"{workstation_id} is {current.status.value}; it cannot become {status.value}"
             )
-        changed, before = self.registry.set_status(workstation_id, status, by=actor.name, now=now)
+        changed, before = self.registry.set_status(
+            workstation_id, status, by=actor.username, now=now
+        )
         self.audit.append_event(
             kind=AuditKind.ADMIN_CHANGE,
             at=now,
-            actor=actor.audit_actor,
+            actor=actor.name,
             details={
                 "action": f"workstation_{status.value}",
                 "workstation": workstation_id,
@@ -95,19 +98,19 @@ class WorkstationAdmin:
     def update_settings(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         workstation_id: str,
         settings: ProximitySettings,
         now: dt.datetime,
     ) -> Workstation:
-        actor.require(*_MANAGERS, action="changing workstation settings")
+        check(actor, Permission.WORKSTATIONS_WRITE)
         if not self.registry.require(workstation_id).approved:
             raise WorkstationNotApproved("only approved workstations get proximity settings")
         changed = self.registry.set_settings(workstation_id, settings)
         self.audit.append_event(
             kind=AuditKind.ADMIN_CHANGE,
             at=now,
-            actor=actor.audit_actor,
+            actor=actor.name,
             details={
                 "action": "workstation_settings",
                 "workstation": workstation_id,
@@ -120,19 +123,19 @@ class WorkstationAdmin:
     def lock_workstation(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         workstation_id: str,
         now: dt.datetime,
     ) -> Workstation:
         """Lock one workstation remotely (it must be approved; it locks if connected)."""
-        actor.require(*_MANAGERS, action="locking a workstation")
+        check(actor, Permission.WORKSTATIONS_WRITE)
         workstation = self.registry.require(workstation_id)
         if not workstation.approved:
             raise WorkstationNotApproved(f"{workstation_id} is {workstation.status.value}")
         self.audit.append_event(
             kind=AuditKind.ADMIN_CHANGE,
             at=now,
-            actor=actor.audit_actor,
+            actor=actor.name,
             details={"action": "workstation_lock", "workstation": workstation_id},
         )
         commands.publish(self.store, workstation_id, commands.lock("admin"))
@@ -141,7 +144,7 @@ class WorkstationAdmin:
     def raise_alarm(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         now: dt.datetime,
     ) -> AlarmState:
         """Lock every connected workstation and refuse unlocks until the alarm is lifted.
@@ -149,10 +152,10 @@ class WorkstationAdmin:
         The state is in the database first, so workstations that connect later (or to a server
         that restarted) are locked too.
         """
-        actor.require(*_MANAGERS, action="raising the emergency alarm")
-        state, changed = self.registry.set_alarm(active=True, by=actor.name, now=now)
+        check(actor, Permission.ALARM_RAISE)
+        state, changed = self.registry.set_alarm(active=True, by=actor.username, now=now)
         if changed:
-            self.audit.append_event(kind=AuditKind.ALARM_RAISED, at=now, actor=actor.audit_actor)
+            self.audit.append_event(kind=AuditKind.ALARM_RAISED, at=now, actor=actor.name)
         commands.publish(self.store, commands.ALL, commands.alarm(True))
         commands.publish(self.store, commands.ALL, commands.lock("alarm"))
         return state
@@ -160,30 +163,30 @@ class WorkstationAdmin:
     def lift_alarm(
         self,
         *,
-        actor: AdminActor,
-        proof: FreshAuthentication,
+        actor: Actor,
         now: dt.datetime,
     ) -> AlarmState:
-        """Lift the alarm: an admin (not helpdesk) with a fresh authentication."""
-        actor.require(AdminRole.ADMIN, action="lifting the emergency alarm")
+        """Lift the alarm: an admin (not helpdesk) who proved who they are moments ago
+        (``actor.auth_time``, see :func:`~idp.admin.access.require_recent_sign_in`)."""
+        check(actor, Permission.ALARM_LIFT)
         try:
-            proof.check(actor, now=now, action="lifting the emergency alarm")
+            require_recent_sign_in(actor, now=now)
         except ReauthenticationRequired as exc:
             self.audit.append_event(
                 kind=AuditKind.ALARM_LIFTED,
                 at=now,
-                actor=actor.audit_actor,
+                actor=actor.name,
                 outcome=Outcome.FAILURE,
                 reason=exc.description,
             )
             raise
-        state, changed = self.registry.set_alarm(active=False, by=actor.name, now=now)
+        state, changed = self.registry.set_alarm(active=False, by=actor.username, now=now)
         if changed:
             self.audit.append_event(
                 kind=AuditKind.ALARM_LIFTED,
                 at=now,
-                actor=actor.audit_actor,
-                details={"reauthenticated": proof.method},
+                actor=actor.name,
+                details={"reauthenticated": actor.auth_method or "yes"},
             )
         commands.publish(self.store, commands.ALL, commands.alarm(False))
         return state

@@ -34,6 +34,7 @@ from idp.saml.logout import (
     build_logout_response,
     parse_logout_response,
 )
+from idp.sessions import session_handle
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -114,17 +115,23 @@ class Logout:
         end_cookie = ended or origin.how == "idp"
         return Answer(self._next(new_handle(), chain).body, end_session=end_cookie)
 
-    def end_everywhere(self, employee_id: str, *, reason: str) -> int:
-        """End every session of the employee without a browser (directory sync, an admin).
+    def end_everywhere(
+        self, employee_id: str, *, reason: str, actor: str = "system", handle: str | None = None
+    ) -> int:
+        """End every session of the employee without a browser (directory sync, an admin),
+        or only the one whose public handle is ``handle``.
 
-        Each session's OIDC clients with a back channel are told at once and every refresh
-        token of the employee is revoked; SAML SPs and front-channel clients cannot be reached
-        without the browser and learn it at their next request (the session is gone). Returns
-        the number of sessions ended.
+        Each session's OIDC clients with a back channel are told at once, and (when every
+        session ends) every refresh token of the employee is revoked; SAML SPs and
+        front-channel clients cannot be reached without the browser and learn it at their next
+        request (the session is gone). Audited with ``actor``. Returns the number of sessions
+        ended.
         """
         sessions, now = self._rt.sessions, self._rt.now()
         ended, told = 0, []
         for session_id in sessions.sessions_of(employee_id):
+            if handle is not None and session_handle(session_id) != handle:
+                continue
             context = sessions.get(session_id, now=now)
             if context is None or context.employee_id != employee_id:
                 continue
@@ -134,16 +141,17 @@ class Logout:
             self._tell_oidc_clients(chain, participants, employee_id)
             told += [f"{name}={status}" for name, status in chain.results]
             ended += 1
-        sessions.forget_employee(employee_id)
         revoked = 0
-        if (oidc := self._rt.protocols.oidc) is not None:
-            families = oidc.provider.grants.families
-            revoked = families.revoke_for_employee(employee_id, now=now, reason=reason[:64])
+        if handle is None:
+            sessions.forget_employee(employee_id)
+            if (oidc := self._rt.protocols.oidc) is not None:
+                families = oidc.provider.grants.families
+                revoked = families.revoke_for_employee(employee_id, now=now, reason=reason[:64])
         self._rt.audit.append_event(
-            kind=AuditKind.SESSION_ENDED, at=now, actor="system", employee_id=employee_id,
+            kind=AuditKind.SESSION_ENDED, at=now, actor=actor, employee_id=employee_id,
             outcome=Outcome.SUCCESS, reason=reason,
-            details={"how": "everywhere", "sessions": str(ended), "refresh_families": str(revoked),
-                     "told": " ".join(told)[:1000]},
+            details={"how": "everywhere" if handle is None else "one", "sessions": str(ended),
+                     "refresh_families": str(revoked), "told": " ".join(told)[:1000]},
         )  # fmt: skip
         return ended
 

@@ -238,3 +238,35 @@ def test_every_way_of_signing_out_reaches_every_application(
     assert event.details["how"] == way
     assert "Web App=signed_out" in event.details["told"]
     assert "Dead App=not_reached" in event.details["told"]
+
+
+@pytest.mark.parametrize("one", [True, False], ids=["one-session", "every-session"])
+def test_an_admin_ending_sessions_tells_the_applications(
+    world: tuple[RunningServer, Receiver], one: bool
+) -> None:
+    """The admin's "end sessions" (CLI, API, console) is the same sign-out plan, not a silent
+    deletion: the back-channel client is told, and the audit names the admin."""
+    from idp.admin.access import CLI
+    from idp.admin.services import build_admin_services
+
+    server, receiver = world
+    alice, id_token = sign_in_everywhere(server)
+    before = len(receiver.tokens)
+    employee = server.runtime.employees.get_by_username("alice")
+    assert employee is not None
+    admin = build_admin_services(server.runtime).employees
+    live = admin.sessions(CLI, employee.id)
+    handle = live[-1].handle if one else None
+    ended = admin.end_sessions(CLI, employee.id, handle=handle)
+    assert ended.ended == (1 if one else len(live)) >= 1
+    assert len(receiver.tokens) == before + 1
+    token = receiver.tokens[-1]
+    jwks = jwt.PyJWKClient(server.url("/oidc/jwks"))
+    claims = jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
+                        audience="webapp", issuer=server.base_url)  # fmt: skip
+    assert claims["sid"] == jwt.decode(id_token, options={"verify_signature": False})["sid"]
+    assert alice.http.get(server.url("/"), allow_redirects=False, timeout=10).status_code == 303
+    (event,) = server.runtime.audit.list(kind=AuditKind.SESSION_ENDED, limit=1).items
+    assert event.actor == "cli" and event.reason == "admin_ended"
+    assert event.details["how"] == ("one" if one else "everywhere")
+    assert "Web App=signed_out" in event.details["told"]

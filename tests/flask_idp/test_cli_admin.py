@@ -111,8 +111,13 @@ def test_show_edit_disable_enable(
     assert "alice: disabled" in capsys.readouterr().out
     assert runtime.sessions.get(session.session_id, now=runtime.now()) is None
     assert main(["employee", "enable", "alice"]) == 0
-    kinds = [e.kind for e in runtime.audit.list(employee_id=alice.id, limit=3).items]
-    assert kinds[:2] == [AuditKind.EMPLOYEE_ENABLED, AuditKind.EMPLOYEE_DISABLED]
+    events = runtime.audit.list(employee_id=alice.id, limit=3).items
+    assert [e.kind for e in events] == [
+        AuditKind.EMPLOYEE_ENABLED,
+        AuditKind.SESSION_ENDED,  # the one sign-out plan, with the admin named
+        AuditKind.EMPLOYEE_DISABLED,
+    ]
+    assert (events[1].actor, events[1].reason) == ("cli", "employee_disabled")
     assert main(["employee", "edit", "alice", "--email", "notanemail"]) == 2
     assert "expected an e-mail address" in capsys.readouterr().err
 
@@ -128,7 +133,7 @@ def test_sessions_and_end_sessions(
     )
     sessions = _json(capsys, "employee", "sessions", "bob")
     assert len(sessions) == 2 and one.session_id not in json.dumps(sessions)
-    assert main(["employee", "end-sessions", "bob", "--session", sessions[0]["handle"]]) == 0
+    assert main(["employee", "end-sessions", "bob", f"--session={sessions[0]['handle']}"]) == 0
     assert "ended 1 session of bob" in capsys.readouterr().out
     assert main(["employee", "end-sessions", "bob"]) == 0
     assert "ended 1 session of bob" in capsys.readouterr().out

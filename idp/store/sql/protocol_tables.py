@@ -5,6 +5,7 @@ Protocol packages define their own tables next to their code (``idp.oidc.store``
 package itself never imports them, so the dependency stays one way at run time.
 """
 
+import idp.admin.credential_store
 import idp.directory.sync.store
 import idp.factors.authenticator.store
 import idp.oidc.store

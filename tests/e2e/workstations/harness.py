@@ -18,7 +18,7 @@ from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
 from device_gateway.spool import Spool
 from flask_idp.link_server import LinkServer
-from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.access import Actor, Role
 from idp.admin.workstations import WorkstationAdmin
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql import AuditRepository, Database
@@ -28,7 +28,7 @@ from idp.workstations.model import WorkstationInfo
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.summaries import Summaries
 
-ADMIN = AdminActor("root", AdminRole.ADMIN)
+ADMIN = Actor("admin:root", Role.ADMIN)
 
 
 def utcnow() -> dt.datetime:

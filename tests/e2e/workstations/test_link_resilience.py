@@ -4,11 +4,11 @@ server instances on one Redis/PostgreSQL (real servers, real gateways)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from idp.admin.actors import FreshAuthentication
 from idp.store.ephemeral import RedisStore
 from idp.store.sql import Database
 from idp.workstations.events import EventType, UnlockedBy
@@ -84,9 +84,8 @@ def test_server_restart_gateways_reconnect_and_the_alarm_is_still_on(site: Site)
             account="CORP\\bob", employee=None, unlocked_by=UnlockedBy.MANUAL
         )
         site.admin.lift_alarm(
-            actor=ADMIN,
+            actor=dataclasses.replace(ADMIN, auth_time=site.clock(), auth_method="pwd"),
             now=site.clock(),
-            proof=FreshAuthentication("root", site.clock(), "pwd"),
         )
         await until(lambda: not later.gateway.state.alarm, what="alarm lifted")
         assert later.gateway.unlocked(

@@ -50,12 +50,15 @@ def test_not_signed_in_goes_through_the_core_sign_in(api: Api) -> None:
     first = client.get("/console/employees")
     assert first.status_code == 303
     assert first.headers["Location"] == "/console/signin?next=/console/employees"
-    second = client.get(first.headers["Location"])
+    page = client.get(first.headers["Location"]).get_data(as_text=True)
+    assert 'href="/console/signin/passkey?next=/console/employees"' in page
+    assert 'id="password-form"' in page
+    second = client.get("/console/signin/passkey?next=/console/employees")
     assert second.status_code == 303 and second.headers["Location"].startswith("/login?ticket=")
     login = client.get(second.headers["Location"])
     assert login.status_code == 200 and "the admin console" in login.get_data(as_text=True)
     # an open redirect through next= is not possible
-    away = client.get("/console/signin?next=https://evil.example/")
+    away = client.get("/console/signin/passkey?next=https://evil.example/")
     ticket = away.headers["Location"].split("=", 1)[1]
     assert api.runtime.tickets.finish(ticket) == "/console"
 

@@ -3,17 +3,12 @@ re-authentication for the lift; a refused action changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 
-from idp.admin.actors import (
-    AdminActor,
-    AdminRole,
-    FreshAuthentication,
-    NotPermitted,
-    ReauthenticationRequired,
-)
+from idp.admin.access import Actor, PermissionDenied, ReauthenticationRequired, Role
 from idp.admin.workstations import WorkstationAdmin
 from idp.audit import AuditKind, Outcome
 from idp.store.ephemeral.base import EphemeralStore
@@ -28,9 +23,9 @@ from idp.workstations.model import ProximitySettings, WorkstationInfo, Workstati
 from idp.workstations.registry import WorkstationRepository
 
 NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
-ROOT = AdminActor("root", AdminRole.ADMIN)
-HELPDESK = AdminActor("hd", AdminRole.HELPDESK)
-AUDITOR = AdminActor("aud", AdminRole.AUDITOR)
+ROOT = Actor("admin:root", Role.ADMIN)
+HELPDESK = Actor("admin:hd", Role.HELPDESK)
+AUDITOR = Actor("admin:aud", Role.AUDITOR)
 WS = "ws-" + "a" * 32
 
 
@@ -48,7 +43,7 @@ def parts(db: Database, ephemeral: EphemeralStore) -> WorkstationAdmin:
 
 def test_approval_by_a_non_admin_is_refused_and_changes_nothing(parts: WorkstationAdmin) -> None:
     registry = parts.registry
-    with pytest.raises(NotPermitted, match="needs the admin or helpdesk role; aud is auditor"):
+    with pytest.raises(PermissionDenied, match="the auditor role may not do this"):
         parts.set_status(
             actor=AUDITOR,
             workstation_id=WS,
@@ -129,28 +124,32 @@ def test_proximity_settings_are_checked(lock: int, unlock: int, timeout: int, me
 
 def test_alarm_lift_needs_an_admin_with_a_fresh_authentication(parts: WorkstationAdmin) -> None:
     registry, audit = parts.registry, parts.audit
-    with pytest.raises(NotPermitted):
+    with pytest.raises(PermissionDenied):
         parts.raise_alarm(actor=AUDITOR, now=NOW)
     assert not registry.alarm().active
     parts.raise_alarm(actor=HELPDESK, now=NOW)
     parts.raise_alarm(actor=ROOT, now=NOW)  # idempotent
     assert registry.alarm().active and registry.alarm().raised_by == "hd"
-    fresh = FreshAuthentication("root", NOW - dt.timedelta(minutes=1), "pwd")
-    with pytest.raises(NotPermitted, match="lifting the emergency alarm needs the admin role"):
-        parts.lift_alarm(actor=HELPDESK, proof=fresh, now=NOW)
-    stale = FreshAuthentication("root", NOW - dt.timedelta(minutes=30), "pwd")
+    fresh = dataclasses.replace(ROOT, auth_time=NOW - dt.timedelta(minutes=1), auth_method="pwd")
+    helpdesk = dataclasses.replace(HELPDESK, auth_time=NOW)
+    with pytest.raises(PermissionDenied, match=r"helpdesk role may not do this .*alarm:lift"):
+        parts.lift_alarm(actor=helpdesk, now=NOW)
+    stale = dataclasses.replace(ROOT, auth_time=NOW - dt.timedelta(minutes=30))
     with pytest.raises(ReauthenticationRequired, match="last 5 minutes"):
-        parts.lift_alarm(actor=ROOT, proof=stale, now=NOW)
-    someone_else = FreshAuthentication("mallory", NOW, "pwd")
-    with pytest.raises(ReauthenticationRequired, match="not 'root'"):
-        parts.lift_alarm(actor=ROOT, proof=someone_else, now=NOW)
+        parts.lift_alarm(actor=stale, now=NOW)
+    future = dataclasses.replace(ROOT, auth_time=NOW + dt.timedelta(minutes=3))
+    with pytest.raises(ReauthenticationRequired, match="in the future"):
+        parts.lift_alarm(actor=future, now=NOW)
+    with pytest.raises(ReauthenticationRequired, match="API key or the CLI"):
+        parts.lift_alarm(actor=ROOT, now=NOW)  # no proof at all
     assert registry.alarm().active
-    parts.lift_alarm(actor=ROOT, proof=fresh, now=NOW)
+    parts.lift_alarm(actor=fresh, now=NOW)
     state = registry.alarm()
     assert not state.active and state.lifted_by == "root" and state.lifted_at == NOW
     kinds = [(e.kind, e.outcome) for e in audit.list(newest_first=False).items]
     assert kinds == [
         (AuditKind.ALARM_RAISED, Outcome.SUCCESS),
+        (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
         (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
         (AuditKind.ALARM_LIFTED, Outcome.FAILURE),
         (AuditKind.ALARM_LIFTED, Outcome.SUCCESS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from idp.admin.actors import AdminActor, AdminRole, NotPermitted
+from idp.admin.access import Actor, PermissionDenied, Role
 from idp.admin.proximity import ProximityAdmin
 from idp.admin.workstations import WorkstationAdmin
 from idp.store.ephemeral.base import EphemeralStore, Subscription
@@ -89,11 +89,11 @@ def test_key_settings_are_audited_and_pushed_to_that_workstation(
 
 def test_refusals_change_nothing(admin: ProximityAdmin) -> None:
     settings = ProximitySettings()
-    with pytest.raises(NotPermitted, match="aud is auditor"):
+    with pytest.raises(PermissionDenied, match="the auditor role may not do this"):
         admin.set_key_settings(
             actor=AUDITOR, workstation_id=WS, serial=ALICE, settings=settings, now=NOW
         )
-    with pytest.raises(NotPermitted):
+    with pytest.raises(PermissionDenied):
         admin.assign_tag(actor=AUDITOR, tag="04a2b3c4", serial=ALICE, now=NOW)
     with pytest.raises(WorkstationNotApproved, match="only approved workstations"):
         admin.set_key_settings(
@@ -134,8 +134,8 @@ def test_the_settings_command_stays_within_its_limits(
 
 
 def test_admin_without_a_role_is_refused_for_reset_and_remove(admin: ProximityAdmin) -> None:
-    nobody = AdminActor("x", AdminRole.AUDITOR)
-    with pytest.raises(NotPermitted):
+    nobody = Actor("admin:x", Role.AUDITOR)
+    with pytest.raises(PermissionDenied):
         admin.reset_key_settings(actor=nobody, workstation_id=WS, serial=ALICE, now=NOW)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(PermissionDenied):
         admin.remove_tag(actor=nobody, tag="04a2b3c4", now=NOW)
