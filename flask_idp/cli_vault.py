@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.access import CLI
 from idp.config.loader import load_config
 from idp.runtime import Runtime, build_runtime
 from idp.vault.errors import EmployeeNotFound, InvalidVaultInput, ProfileNotFound
@@ -26,7 +26,7 @@ from idp.vault.states import DEACTIVATION_REASONS, VaultReason, VaultStatus
 
 COMMANDS = frozenset({"key", "key-profile", "key-account", "key-template"})
 #: the CLI operator administers the server it runs on
-OPERATOR = AdminActor("cli", AdminRole.ADMIN)
+OPERATOR = CLI
 _FLAGS = ("button", "pin", "master_key")
 _STAGES = ("pairing", "connection", "storage")
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

@@ -49,6 +49,9 @@ class Permission(StrEnum):
     #: secrets at rest: OIDC client secrets, data protection, backup passphrases
     SECRETS = "secrets"
     #: workstations: approve, unapprove, remove, lock, proximity settings
+    #: Hideez Keys: their lifecycle, profiles, accounts and templates (idp/vault/)
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
     WORKSTATIONS_READ = "workstations:read"
     WORKSTATIONS_WRITE = "workstations:write"
     #: raising the emergency alarm locks every workstation at once
@@ -66,6 +69,7 @@ _READ = frozenset(
         Permission.CONFIG_READ,
         Permission.ADMINS_READ,
         Permission.WORKSTATIONS_READ,
+        Permission.KEYS_READ,
     }
 )
 #: The one table of who may do what. Issues adding resources add their permissions here.
@@ -79,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.API_KEYS_WRITE,
         Permission.WORKSTATIONS_WRITE,
         Permission.ALARM_RAISE,
+        Permission.KEYS_WRITE,
     },
     Role.AUDITOR: _READ,
 }

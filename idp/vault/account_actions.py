@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from idp.admin.actors import AdminActor
+from idp.admin.access import Actor
 from idp.audit import AuditKind
 from idp.directory.passwords import PasswordChanged
 from idp.vault import account_rules
@@ -79,7 +79,7 @@ class AccountActions(VaultBase):
     def add_account(
         self,
         *,
-        actor: AdminActor,
+        actor: Actor,
         employee_id: str,
         data: AccountInput,
         template: str | None = None,
@@ -132,7 +132,7 @@ class AccountActions(VaultBase):
             )
         return row
 
-    def edit_account(self, *, actor: AdminActor, account_id: str, data: AccountInput) -> Account:
+    def edit_account(self, *, actor: Actor, account_id: str, data: AccountInput) -> Account:
         now = self._begin("editing an account", actor)
         with self.store.write() as tx:
             row = self._personal(tx, account_id, "edit")
@@ -149,7 +149,7 @@ class AccountActions(VaultBase):
         self._changed(actor, now, "key_account_changed", account)
         return account
 
-    def delete_account(self, *, actor: AdminActor, account_id: str) -> None:
+    def delete_account(self, *, actor: Actor, account_id: str) -> None:
         """Soft-delete the account (a shared account's copy too: that holder loses it)."""
         now = self._begin("deleting an account", actor)
         with self.store.write() as tx:
@@ -165,7 +165,7 @@ class AccountActions(VaultBase):
         with self.store.read() as tx:
             return tuple(account_from_row(row) for row in tx.accounts_of(employee_id))
 
-    def set_primary(self, *, actor: AdminActor, account_id: str) -> Account:
+    def set_primary(self, *, actor: Actor, account_id: str) -> Account:
         """The employee's account for Windows logon (one per employee; an OS account)."""
         now = self._begin("setting the primary account", actor)
         with self.store.write() as tx:
@@ -181,7 +181,7 @@ class AccountActions(VaultBase):
         self._changed(actor, now, "key_account_primary", account)
         return account
 
-    def change_password(self, *, actor: AdminActor, account_id: str, password: str) -> Account:
+    def change_password(self, *, actor: Actor, account_id: str, password: str) -> Account:
         """An admin's new password for an account (never shown again), delivered to the key
         at its next connection; only while the holder's key is Ready, Reserved or Active."""
         now = self._begin("changing an account's password", actor)
@@ -201,7 +201,7 @@ class AccountActions(VaultBase):
         self._changed(actor, now, "key_account_password_changed", account)
         return account
 
-    def set_otp(self, *, actor: AdminActor, account_id: str, otp_secret: str | None) -> Account:
+    def set_otp(self, *, actor: Actor, account_id: str, otp_secret: str | None) -> Account:
         """Set (base32 or otpauth:// URI) or, with ``None``, remove an account's OTP secret."""
         now = self._begin("setting an OTP secret", actor)
         secret = None if otp_secret is None else account_rules.otp_secret(otp_secret)
@@ -248,7 +248,7 @@ class AccountActions(VaultBase):
 
     # -- shared accounts ---------------------------------------------------------------------
 
-    def add_shared_account(self, *, actor: AdminActor, data: AccountInput) -> Account:
+    def add_shared_account(self, *, actor: Actor, data: AccountInput) -> Account:
         now = self._begin("adding a shared account", actor)
         if data.skip_password:
             raise InvalidVaultInput("a shared account cannot be skip-password")
@@ -284,7 +284,7 @@ class AccountActions(VaultBase):
         copy.password = copy.otp_secret = None
         self._store_secrets(copy, password, otp)
 
-    def share_account(self, *, actor: AdminActor, shared_id: str, employee_id: str) -> Account:
+    def share_account(self, *, actor: Actor, shared_id: str, employee_id: str) -> Account:
         """Give an employee a copy of a shared account (queued for their key)."""
         now = self._begin("sharing an account", actor)
         self._require_employee(employee_id)
@@ -309,7 +309,7 @@ class AccountActions(VaultBase):
         return account
 
     def edit_shared_account(
-        self, *, actor: AdminActor, shared_id: str, data: AccountInput
+        self, *, actor: Actor, shared_id: str, data: AccountInput
     ) -> tuple[Account, tuple[str, ...]]:
         """Change a shared account: every holder's copy follows and is queued for their key.
         Returns the account and the serials of the keys the change was queued for."""
@@ -336,7 +336,7 @@ class AccountActions(VaultBase):
         self._changed(actor, now, "key_shared_account_changed", account, keys=str(len(serials)))
         return account, tuple(serials)
 
-    def delete_shared_account(self, *, actor: AdminActor, shared_id: str) -> None:
+    def delete_shared_account(self, *, actor: Actor, shared_id: str) -> None:
         now = self._begin("deleting a shared account", actor)
         with self.store.write() as tx:
             shared = tx.shared(shared_id)
@@ -355,7 +355,7 @@ class AccountActions(VaultBase):
     # -- templates ---------------------------------------------------------------------------
 
     def add_template(
-        self, *, actor: AdminActor, name: str, urls: tuple[str, ...], apps: tuple[str, ...]
+        self, *, actor: Actor, name: str, urls: tuple[str, ...], apps: tuple[str, ...]
     ) -> Template:
         now = self._begin("adding an account template", actor)
         row = VaultTemplateRow(
@@ -374,7 +374,7 @@ class AccountActions(VaultBase):
             template = template_from_row(row)
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="key_template_added",
             template=template.name,
@@ -386,25 +386,25 @@ class AccountActions(VaultBase):
         with self.store.read() as tx:
             return tuple(template_from_row(row) for row in tx.templates())
 
-    def delete_template(self, *, actor: AdminActor, name: str) -> None:
+    def delete_template(self, *, actor: Actor, name: str) -> None:
         now = self._begin("deleting an account template", actor)
         with self.store.write() as tx:
             tx.s.delete(tx.template_named(name))
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="key_template_deleted",
             template=name,
         )
 
     def _changed(
-        self, actor: AdminActor, now: dt.datetime, action: str, account: Account, **more: str
+        self, actor: Actor, now: dt.datetime, action: str, account: Account, **more: str
     ) -> None:
         self._audit_log.append_event(
             kind=AuditKind.ADMIN_CHANGE,
             at=now,
-            actor=actor.audit_actor,
+            actor=actor.name,
             employee_id=account.employee_id,
             factor="hardware_vault",
             details={"action": action, "account": account.id, **more},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.access import Actor, Permission, check
 from idp.audit import AuditKind, Outcome
 from idp.secrets import MASTER_KEY_ENV, SecretBox, secret_aad
 from idp.store.sql.database import Database
@@ -21,7 +21,6 @@ from idp.vault.tables import HardwareVaultRow, VaultAccountRow
 #: verifies a password the user typed for a directory account (employee id, login, password);
 #: raises :class:`idp.errors.IdpError` when the directory refuses it
 PasswordCheck = Callable[[str, str, str], None]
-MANAGERS = (AdminRole.ADMIN, AdminRole.HELPDESK)
 
 
 class VaultBase:
@@ -44,10 +43,10 @@ class VaultBase:
         self._password_check = password_check
         self._code_lifetime = code_lifetime
 
-    def _begin(self, action: str, actor: AdminActor | None = None) -> dt.datetime:
+    def _begin(self, action: str, actor: Actor | None = None) -> dt.datetime:
         """Refuse before anything is read when the secrets are locked or the role forbids."""
         if actor is not None:
-            actor.require(*MANAGERS, action=action)
+            check(actor, Permission.KEYS_WRITE)
         if self._secrets.locked:
             raise VaultSecretsLocked(
                 f"unlock the server's secrets first: {action} needs them (configure "

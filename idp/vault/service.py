@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from idp.admin.actors import AdminActor
+from idp.admin.access import Actor
 from idp.audit import AuditKind
 from idp.runtime import Runtime
 from idp.vault import account_rules
@@ -90,7 +90,7 @@ class VaultService(DriverApi, AccountActions):
 
     # -- keys --------------------------------------------------------------------------------
 
-    def import_keys(self, *, actor: AdminActor, keys: Sequence[KeyImport]) -> tuple[Vault, ...]:
+    def import_keys(self, *, actor: Actor, keys: Sequence[KeyImport]) -> tuple[Vault, ...]:
         """Add keys as Ready; all or nothing (a known serial or MAC refuses the whole list)."""
         now = self._begin("importing keys", actor)
         if len(keys) > MAX_IMPORT:
@@ -131,7 +131,7 @@ class VaultService(DriverApi, AccountActions):
             imported = tuple(vault_from_row(row) for row in rows)
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="keys_imported",
             count=str(len(imported)),
@@ -151,7 +151,7 @@ class VaultService(DriverApi, AccountActions):
         with self.store.read() as tx:
             return tx.view(tx.vault(serial))
 
-    def assign(self, *, actor: AdminActor, serial: str, employee_id: str) -> Assignment:
+    def assign(self, *, actor: Actor, serial: str, employee_id: str) -> Assignment:
         """Reserve a Ready key for an employee (one key each): a master key and an activation
         code are made, and the employee's profile and accounts are queued for the key."""
         now = self._begin("assigning a key", actor)
@@ -169,7 +169,7 @@ class VaultService(DriverApi, AccountActions):
             tx.queue(serial, TaskKind.PROFILE, now=now)
             self._queue_accounts(tx, employee_id, now)
             vault = tx.view(row)
-        self._status_audit(actor.audit_actor, now, row, before, VaultAction.ASSIGN, employee_id)
+        self._status_audit(actor.name, now, row, before, VaultAction.ASSIGN, employee_id)
         return Assignment(vault, code)
 
     def _issue_code(self, row: HardwareVaultRow, now: dt.datetime) -> str:
@@ -186,7 +186,7 @@ class VaultService(DriverApi, AccountActions):
             if account.primary:
                 self._queue_for_holder(tx, account, TaskKind.PRIMARY, now)
 
-    def activation_code(self, *, actor: AdminActor, serial: str) -> str:
+    def activation_code(self, *, actor: Actor, serial: str) -> str:
         """The key's current activation code, to send again (audited)."""
         now = self._begin("showing an activation code", actor)
         with self.store.read() as tx:
@@ -197,14 +197,14 @@ class VaultService(DriverApi, AccountActions):
             code = self._open(ACTIVATION_CODE, serial, row.activation_code).decode("ascii")
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="activation_code_shown",
             serial=serial,
         )
         return code
 
-    def cancel(self, *, actor: AdminActor, serial: str) -> Vault:
+    def cancel(self, *, actor: Actor, serial: str) -> Vault:
         """Cancel an assignment before the key was linked: Ready again, secrets dropped."""
         now = self._begin("cancelling an assignment", actor)
         with self.store.write() as tx:
@@ -215,10 +215,10 @@ class VaultService(DriverApi, AccountActions):
             self._forget_secrets(tx, row)
             row.employee_id = None
             vault = tx.view(row)
-        self._status_audit(actor.audit_actor, now, row, before, VaultAction.CANCEL, employee_id)
+        self._status_audit(actor.name, now, row, before, VaultAction.CANCEL, employee_id)
         return vault
 
-    def suspend(self, *, actor: AdminActor, serial: str) -> Assignment:
+    def suspend(self, *, actor: Actor, serial: str) -> Assignment:
         """A new activation code for an Active or Locked key; entering it makes it Active."""
         now = self._begin("suspending a key", actor)
         with self.store.write() as tx:
@@ -227,12 +227,10 @@ class VaultService(DriverApi, AccountActions):
             before = self._move(row, VaultAction.SUSPEND, now=now)
             code = self._issue_code(row, now)
             vault = tx.view(row)
-        self._status_audit(
-            actor.audit_actor, now, row, before, VaultAction.SUSPEND, row.employee_id
-        )
+        self._status_audit(actor.name, now, row, before, VaultAction.SUSPEND, row.employee_id)
         return Assignment(vault, code)
 
-    def deactivate(self, *, actor: AdminActor, serial: str, reason: VaultReason) -> Vault:
+    def deactivate(self, *, actor: Actor, serial: str, reason: VaultReason) -> Vault:
         """Remove the key from its employee (their accounts are soft-deleted, it being their
         only key); its next connection wipes it."""
         now = self._begin("deactivating a key", actor)
@@ -249,10 +247,10 @@ class VaultService(DriverApi, AccountActions):
                 for account in tx.accounts_of(employee_id):
                     account.deleted_at, account.primary = now, False
             vault = tx.view(row)
-        self._status_audit(actor.audit_actor, now, row, before, VaultAction.DEACTIVATE, employee_id)
+        self._status_audit(actor.name, now, row, before, VaultAction.DEACTIVATE, employee_id)
         return vault
 
-    def compromise(self, *, actor: AdminActor, serial: str) -> Vault:
+    def compromise(self, *, actor: Actor, serial: str) -> Vault:
         """Mark the key compromised: unlinked, secrets dropped, refused forever."""
         now = self._begin("marking a key compromised", actor)
         with self.store.write() as tx:
@@ -263,10 +261,10 @@ class VaultService(DriverApi, AccountActions):
             self._forget_secrets(tx, row)
             row.employee_id = None
             vault = tx.view(row)
-        self._status_audit(actor.audit_actor, now, row, before, VaultAction.COMPROMISE, employee_id)
+        self._status_audit(actor.name, now, row, before, VaultAction.COMPROMISE, employee_id)
         return vault
 
-    def set_profile(self, *, actor: AdminActor, serial: str, profile_id: str) -> Vault:
+    def set_profile(self, *, actor: Actor, serial: str, profile_id: str) -> Vault:
         now = self._begin("setting a key's access profile", actor)
         with self.store.write() as tx:
             row = tx.vault(serial)
@@ -279,7 +277,7 @@ class VaultService(DriverApi, AccountActions):
             vault = tx.view(row)
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="key_profile_set",
             serial=serial,
@@ -294,9 +292,7 @@ class VaultService(DriverApi, AccountActions):
         with self.store.read() as tx:
             return tuple(profile_from_row(row) for row in tx.profiles())
 
-    def save_profile(
-        self, *, actor: AdminActor, profile: AccessProfile, create: bool
-    ) -> AccessProfile:
+    def save_profile(self, *, actor: Actor, profile: AccessProfile, create: bool) -> AccessProfile:
         """Add a profile (``create``) or change one; a change is queued to every key using it."""
         now = self._begin("saving an access profile", actor)
         checked = _checked_profile(profile)
@@ -319,10 +315,10 @@ class VaultService(DriverApi, AccountActions):
             tx.s.flush()
             saved = profile_from_row(row)
         action = "key_profile_added" if create else "key_profile_changed"
-        self._audit(AuditKind.ADMIN_CHANGE, actor.audit_actor, now, action=action, profile=saved.id)
+        self._audit(AuditKind.ADMIN_CHANGE, actor.name, now, action=action, profile=saved.id)
         return saved
 
-    def delete_profile(self, *, actor: AdminActor, profile_id: str) -> None:
+    def delete_profile(self, *, actor: Actor, profile_id: str) -> None:
         now = self._begin("deleting an access profile", actor)
         with self.store.write() as tx:
             row = tx.profile(profile_id)
@@ -337,7 +333,7 @@ class VaultService(DriverApi, AccountActions):
             tx.s.delete(row)
         self._audit(
             AuditKind.ADMIN_CHANGE,
-            actor.audit_actor,
+            actor.name,
             now,
             action="key_profile_deleted",
             profile=profile_id,

@@ -45,7 +45,7 @@ BATCH = 500
 MAX_LINE_BYTES = 16 * 1024 * 1024
 # Tables whose rows the migrations insert: an empty database has them, and the import
 # replaces them with the exported rows.
-SEEDED = ("audit_chain_head", "workstation_alarm")
+SEEDED = ("audit_chain_head", "workstation_alarm", "vault_profiles")
 
 
 class ExportMalformed(InvalidRequest):

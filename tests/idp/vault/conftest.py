@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
-from idp.admin.actors import AdminActor, AdminRole
+from idp.admin.access import Actor, Role
 from idp.directory.model import Employee
 from idp.secrets import SecretBox, new_data_key
 from idp.store.sql import AuditRepository, Database, EmployeeRepository
@@ -20,7 +20,7 @@ from idp.vault.model import KeyImport
 from idp.vault.service import VaultService
 
 START = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
-ADMIN = AdminActor("root", AdminRole.ADMIN)
+ADMIN = Actor(name="admin:root", role=Role.ADMIN)
 KEYS = (
     KeyImport("ST10101", "AA:BB:CC:00:00:01", "Hideez Key 4", "4.0.1"),
     KeyImport("ST10102", "AA:BB:CC:00:00:02", "Hideez Key 4", "4.0.1"),

@@ -84,7 +84,11 @@ def fill(db: Database) -> None:
     parents: dict[str, Any] = {}
     with db.engine.begin() as conn:
         for table in tables():
-            if table.name in (*SEEDED, "audit_events"):  # events: appended below, chained
+            if table.name in SEEDED:  # the migrations' row stands in (e.g. a key's profile)
+                seeded = conn.execute(table.select()).mappings().first()
+                parents.update({f"{table.name}.{k}": v for k, v in (seeded or {}).items()})
+                continue
+            if table.name == "audit_events":  # appended below, chained
                 continue
             row = {c.name: _value(table.name, c, parents) for c in table.columns}
             parents.update({f"{table.name}.{name}": value for name, value in row.items()})
