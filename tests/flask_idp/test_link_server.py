@@ -39,7 +39,7 @@ async def _exchange(
             for frame in frames:
                 await ws.send(frame)
             while True:
-                received.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                received.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
                 if received[-1]["type"] == last:
                     return received, None
         except ConnectionClosed:

@@ -169,13 +169,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_vault_tasks_serial_order", table_name="vault_tasks")
+    # Dropping a table drops its indexes; MySQL refuses to drop one a foreign key needs first.
     op.drop_table("vault_tasks")
-    op.drop_index(op.f("ix_vault_accounts_shared_id"), table_name="vault_accounts")
-    op.drop_index("ix_vault_accounts_employee_deleted", table_name="vault_accounts")
     op.drop_table("vault_accounts")
-    op.drop_index(op.f("ix_hardware_vaults_status"), table_name="hardware_vaults")
-    op.drop_index(op.f("ix_hardware_vaults_profile_id"), table_name="hardware_vaults")
     op.drop_table("hardware_vaults")
     op.drop_table("vault_templates")
     op.drop_table("vault_shared_accounts")
