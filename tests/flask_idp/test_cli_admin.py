@@ -149,9 +149,10 @@ def test_passkey_list_and_revoke(
     credential = _passkey(runtime, carol.id)
     listed = _json(capsys, "passkey", "list", "carol")
     assert [p["credential_id"] for p in listed] == [credential]
-    assert main(["passkey", "revoke", "carol", credential]) == 0
+    # ``--``: a credential id is base64url and may begin with "-" (argparse would read an option)
+    assert main(["passkey", "revoke", "carol", "--", credential]) == 0
     assert runtime.passkeys.get(credential) is None
-    assert main(["passkey", "revoke", "carol", credential]) == 2
+    assert main(["passkey", "revoke", "carol", "--", credential]) == 2
     assert "has no passkey" in capsys.readouterr().err
 
 
