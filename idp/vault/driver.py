@@ -347,6 +347,8 @@ class DriverApi(VaultBase):
             try:
                 self._password_check(account.employee_id, login, value)
             except IdpError as exc:  # the directory's own error says why; we say what
+                if exc.status >= 429 or exc.retry_after is not None:
+                    raise  # rate limited or unreachable: the caller may try again later
                 raise PasswordRefusedByDirectory(
                     f"the directory does not accept this password for {login}: {exc.description}"
                 ) from exc

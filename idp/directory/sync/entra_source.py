@@ -65,17 +65,37 @@ class GraphDirectory:
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.verify = str(settings.ca_file) if settings.ca_file else True
+        self._secret = secret
+        self._app = self._msal_app()
+        graph = urlsplit(settings.graph_url)
+        self._scope = f"{graph.scheme}://{graph.netloc}/.default"
+        self._user_scope = f"{graph.scheme}://{graph.netloc}/User.Read"
+
+    def _msal_app(self) -> msal.ConfidentialClientApplication:
+        settings = self.settings
         host = urlsplit(settings.authority).hostname or ""
-        self._app = msal.ConfidentialClientApplication(
+        return msal.ConfidentialClientApplication(
             settings.client_id,
-            client_credential=secret,
+            client_credential=self._secret,
             authority=f"{settings.authority}/{settings.tenant_id}",
             http_client=self.http,
             instance_discovery=host in MICROSOFT_HOSTS,
             timeout=settings.timeout_seconds,
+            token_cache=msal.TokenCache(),
         )
-        graph = urlsplit(settings.graph_url)
-        self._scope = f"{graph.scheme}://{graph.netloc}/.default"
+
+    def sign_in_as(self, username: str, password: str) -> dict[str, Any]:
+        """The token endpoint's answer to the user's own credentials (ROPC, RFC 6749 §4.3),
+        through a throwaway MSAL app: the user's tokens never land in a cache we keep."""
+        try:
+            result = self._msal_app().acquire_token_by_username_password(
+                username, password, scopes=[self._user_scope]
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise DirectoryUnavailable(
+                f"cannot reach the token endpoint: {type(exc).__name__}"
+            ) from None
+        return result if isinstance(result, dict) else {}
 
     def close(self) -> None:
         self.http.close()
