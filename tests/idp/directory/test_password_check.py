@@ -5,13 +5,11 @@ refused, the limit below the domain's lockout (the account is never locked), dir
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from idp.config.directory import DirectorySettings, LdapSource, PasswordCheckSettings
+from idp.config.directory import LdapSource
 from idp.directory.password_check import (
     DirectoryPasswordCheck,
     LoginNotTheEmployee,
@@ -20,83 +18,32 @@ from idp.directory.password_check import (
     TooManyPasswordChecks,
 )
 from idp.directory.sync.store import SyncStore
+from idp.vault.base import PasswordCheck
 from idp.vault.errors import PasswordRefusedByDirectory
-from idp.vault.model import AccountInput, KeyImport, LoginType, TaskKind
-from idp.vault.service import VaultService, build_vault_service
+from idp.vault.model import LoginType
+from idp.vault.service import build_vault_service
 from tests import samba_dc as ad
+from tests.idp.directory import desks
 from tests.idp.directory.conftest import Scenario
-from tests.idp.vault.conftest import ADMIN
+from tests.idp.directory.desks import Desk
 
 pytestmark = pytest.mark.samba
 PASSWORD = "Corr3ct-Horse-2026"
 
 
-@dataclass
-class Desk:
-    """An employee from the DC holding an Active key with a skip-password domain account."""
-
-    service: VaultService
-    serial: str
-    account_id: str
-    employee_id: str
-
-    def type(self, password: str) -> None:
-        self.service.user_password(
-            serial=self.serial, account_id=self.account_id, password=password
-        )
-
-    def stored(self) -> str | None:
-        (account,) = [
-            a
-            for a in self.service.list_accounts(employee_id=self.employee_id)
-            if a.id == self.account_id
-        ]
-        tasks = self.service.pending_tasks(serial=self.serial)
-        delivered = [t.account.password for t in tasks if t.account and t.kind is TaskKind.UPDATE]
-        assert account.has_password == bool(delivered)
-        return delivered[0] if delivered else None
-
-
 def checker(
     scenario: Scenario, source: LdapSource | None = None, **limits: int
 ) -> DirectoryPasswordCheck:
-    source = source or scenario.source
-    settings = DirectorySettings(
-        (source,), by_name={source.name: source}, password_check=PasswordCheckSettings(**limits)
-    )
-    return DirectoryPasswordCheck(
-        settings=settings,
-        links=SyncStore(scenario.runtime.db),
-        secret_of=lambda _: ad.ADMIN_PASSWORD,
-        counters=scenario.runtime.ephemeral,
-        clock=scenario.runtime.now,
+    return desks.checker(
+        scenario.runtime, source or scenario.source, lambda _: ad.ADMIN_PASSWORD, **limits
     )
 
 
-def desk(scenario: Scenario, check: DirectoryPasswordCheck, short: str, login: str = "") -> Desk:
+def desk(scenario: Scenario, check: PasswordCheck, short: str, login: str = "") -> Desk:
     scenario.user(short, password=PASSWORD, userAccountControl=ad.NORMAL_ACCOUNT)
     scenario.sync()
-    employee = scenario.employee(short).id
-    service = build_vault_service(scenario.runtime, password_check=check)
-    serial = f"ST{os.urandom(6).hex().upper()}"
-    mac = ":".join(f"{b:02X}" for b in os.urandom(6))
-    service.import_keys(actor=ADMIN, keys=[KeyImport(serial, mac, "Hideez Key 4", "4.0.1")])
-    code = service.assign(actor=ADMIN, serial=serial, employee_id=employee).activation_code
-    service.check_activation_code(serial=serial, code=code)
-    service.linked(serial=serial)
-    account = service.add_account(
-        actor=ADMIN,
-        employee_id=employee,
-        data=AccountInput(
-            name="Windows",
-            login=login or f"{ad.DOMAIN}\\{scenario.name(short)}",
-            login_type=LoginType.DOMAIN,
-            skip_password=True,
-        ),
-    )
-    for task in service.pending_tasks(serial=serial):
-        service.task_done(serial=serial, task_id=task.id)
-    return Desk(service, serial, account.id, employee)
+    login = login or f"{ad.DOMAIN}\\{scenario.name(short)}"
+    return desks.desk(scenario.runtime, check, scenario.employee(short).id, login, LoginType.DOMAIN)
 
 
 def test_the_right_password_is_stored_and_queued_for_the_key(scenario: Scenario) -> None:
