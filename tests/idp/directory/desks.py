@@ -55,7 +55,11 @@ def checker(
 
 
 def desk(
-    runtime: Runtime, check: PasswordCheck, employee_id: str, login: str, login_type: LoginType
+    runtime: Runtime,
+    check: PasswordCheck | None,
+    employee_id: str,
+    login: str,
+    login_type: LoginType,
 ) -> Desk:
     service = build_vault_service(runtime, password_check=check)
     serial = f"ST{os.urandom(6).hex().upper()}"
