@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from idp.admin.access import Actor
+from idp.audit import AuditKind
 from idp.directory.password_check import directory_password_check
 from idp.directory.sync.service import secret_of
 from idp.directory.sync.store import SyncStore
-from idp.audit import AuditKind
 from idp.runtime import Runtime
 from idp.vault import account_rules
 from idp.vault.account_actions import AccountActions
