@@ -139,7 +139,7 @@ class SessionStore:
     New sessions are written as ``record_version`` (see :mod:`idp.session_records`); both
     versions are read, and an update keeps the version of the record it changes.
 
-    The idle timeout is the hash's TTL, restarted on every read; the absolute lifetime is
+    The idle timeout is the record's TTL, restarted on every read; the absolute lifetime is
     counted from creation and checked against the ``now`` passed in. Every operation costs
     one or two store round trips; updates never revive an ended session. Two concurrent
     ``add_factor`` calls on one session may keep only one of the factors (last write wins); a
