@@ -2,7 +2,8 @@
 
 A session is a *record* of the store (a small hash merged whole, see
 :mod:`idp.store.ephemeral.base`). Version 1 spells its fields out; version 2 holds the same
-facts in about two thirds of the bytes (see docs/storage.md for both layouts):
+facts in fewer bytes (a session at three relying parties takes 568 instead of 760 bytes in
+Redis; docs/storage.md shows both layouts):
 
 ======================  ==========================  =======================================
 fact                    version 1                   version 2

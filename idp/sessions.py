@@ -16,6 +16,7 @@ from idp.session_records import (
     PARTICIPANT,
     RECORD_VERSIONS,
     RecordVersion,
+    SessionRecord,
     iso_utc,
     new_fields,
     read_record,
@@ -100,9 +101,7 @@ def _uses(factor: FactorUse | None, factors: tuple[FactorUse, ...]) -> tuple[Fac
 @dataclass(frozen=True)
 class _Stored:
     context: AuthContext
-    created_at: dt.datetime
-    participants: tuple[str, ...]
-    version: RecordVersion
+    record: SessionRecord
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
     except ValueError as exc:
         raise CorruptSession(f"stored session does not parse: {exc}") from None
     context = AuthContext(session_id, record.employee_id, record.auth_time, record.factors)
-    return _Stored(context, record.created_at, record.participants, record.version)
+    return _Stored(context, record)
 
 
 class SessionStore:
@@ -206,17 +205,17 @@ class SessionStore:
             if stored is None:
                 continue
             if stored.context.employee_id != employee_id or now >= (
-                stored.created_at + self._absolute
+                stored.record.created_at + self._absolute
             ):
                 continue
             found.append(
                 SessionSummary(
                     handle=session_handle(session_id),
                     employee_id=employee_id,
-                    created_at=stored.created_at,
+                    created_at=stored.record.created_at,
                     auth_time=stored.context.auth_time,
                     factors=stored.context.factors,
-                    participants=stored.participants,
+                    participants=stored.record.participants,
                 )
             )
         return tuple(sorted(found, key=lambda x: (x.created_at, x.handle)))
@@ -267,7 +266,7 @@ class SessionStore:
         if not self.is_well_formed(session_id):
             return None
         stored = self._read(session_id, refresh_ttl=self._idle)
-        if stored is not None and now >= stored.created_at + self._absolute:
+        if stored is not None and now >= stored.record.created_at + self._absolute:
             self._store.delete(_KEY_PREFIX + session_id)
             return None
         return stored
@@ -290,7 +289,9 @@ class SessionStore:
         updated = AuthContext(
             session_id, context.employee_id, context.auth_time, (*context.factors, factor)
         )
-        self._update(session_id, update_fields(version=stored.version, factors=updated.factors))
+        self._update(
+            session_id, update_fields(version=stored.record.version, factors=updated.factors)
+        )
         return updated
 
     def reauthenticate(
@@ -316,7 +317,7 @@ class SessionStore:
         updated = AuthContext(session_id, context.employee_id, now, _uses(factor, factors))
         self._update(
             session_id,
-            update_fields(version=stored.version, factors=updated.factors, auth_time=now),
+            update_fields(version=stored.record.version, factors=updated.factors, auth_time=now),
         )
         return updated
 
@@ -340,7 +341,7 @@ class SessionStore:
     def participants(self, session_id: str) -> tuple[str, ...]:
         """The relying parties recorded for the session, sorted; empty if it is gone."""
         stored = self._read(session_id) if self.is_well_formed(session_id) else None
-        return () if stored is None else stored.participants
+        return () if stored is None else stored.record.participants
 
     def end(self, session_id: str) -> None:
         """Forget the session (logout). Unknown or malformed ids are ignored."""
