@@ -28,6 +28,8 @@ _COMMON = {
     401: "no or invalid API key",
     403: "the role or the key's scopes do not allow it",
 }
+#: tags whose operations need the secrets envelope unlocked (the Hideez Key vault)
+_NEED_SECRETS = frozenset({"keys", "key-accounts"})
 
 
 def _models() -> list[type[BaseModel]]:
@@ -60,6 +62,8 @@ def _problems(op: Operation) -> dict[int, str]:
         codes[422] = "invalid query parameters"
     if op.method in ("POST", "PATCH", "DELETE"):
         codes[409] = "conflicts with what is stored"
+    if op.tag in _NEED_SECRETS:
+        codes[503] = "the server's secrets are locked"
     if op.if_match:
         codes.update({412: "If-Match is not the current ETag", 428: "If-Match missing"})
     if op.idempotent:
