@@ -33,10 +33,15 @@ KeySort = Literal["serial", "-serial", "status_changed_at", "-status_changed_at"
 _ID = Field(min_length=1, max_length=64)
 _NAME = Field(min_length=1, max_length=100)
 _LOGIN = Field(min_length=1, max_length=255)
-_URLS = Field(max_length=32, description="http(s) URLs; github.com means https://github.com")
-_APPS = Field(max_length=32, description="application names")
-_PASSWORD = Field(max_length=256, description="write-only: never returned, needs `secrets`")
+_URLS = Field(
+    default=None, max_length=32, description="http(s) URLs; github.com means https://github.com"
+)
+_APPS = Field(default=None, max_length=32, description="application names")
+_PASSWORD = Field(
+    default=None, max_length=256, description="write-only: never returned, needs `secrets`"
+)
 _OTP = Field(
+    default=None,
     max_length=512,
     description="write-only base32 secret or otpauth:// URI; never returned, needs `secrets`",
 )
