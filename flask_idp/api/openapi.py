@@ -185,7 +185,7 @@ def document() -> dict[str, Any]:
             "title": "hideez-idp admin API",
             "version": "1",
             "description": "Employees, passkeys, sessions, admin accounts, API keys, "
-            "audit and relying parties. See docs/api.md.",
+            "audit, relying parties, workstations and Hideez Keys. See docs/api.md.",
         },
         "servers": [{"url": PREFIX}],
         "security": [{"apiKey": []}],
