@@ -38,8 +38,18 @@ _FLAGS = ("button", "pin", "master_key")
 REASONS = sorted(r.value for r in DEACTIVATION_REASONS)
 
 
-def _done(path: str, what: str) -> Response:
+def done(path: str, what: str) -> Response:
+    """After an action: back to ``path`` with the notice ``what`` (303, so a reload is a GET)."""
     return make_response(redirect(f"{path}?done={what}", code=303))
+
+
+def employee_named(field: str) -> str:
+    """The id of the employee whose username the form's ``field`` names (a 422 beside it)."""
+    username = request.form.get(field, "").strip()[:128]
+    employee = runtime().employees.get_by_username(username) if username else None
+    if employee is None:
+        raise field_error(field, f"no employee with username {username!r}")
+    return employee.id
 
 
 def form_errors(exc: InvalidRequest) -> dict[str, str]:
@@ -84,7 +94,7 @@ def import_keys() -> Response:
         services().keys.import_keys(actor(), body)
     except InvalidRequest as exc:
         return keys(form_errors(exc), exc.status)
-    return _done("/console/keys", "keys_imported")
+    return done("/console/keys", "keys_imported")
 
 
 def _key_page(serial: str, errors: dict[str, str] | None = None, status: int = 200) -> Response:
@@ -110,15 +120,12 @@ def _code_page(done: KeyCodeOut, what: str) -> Response:
 @bp.post(f"{ONE}/assign")
 def assign_key(serial: str) -> Response:
     posted()
-    username = request.form.get("username", "").strip()[:128]
     try:
-        employee = runtime().employees.get_by_username(username) if username else None
-        if employee is None:
-            raise field_error("username", f"no employee with username {username!r}")
-        done = services().keys.assign(actor(), serial, AssignIn(employee_id=employee.id))
+        body = AssignIn(employee_id=employee_named("username"))
+        assigned = services().keys.assign(actor(), serial, body)
     except InvalidRequest as exc:
         return _key_page(serial, form_errors(exc), exc.status)
-    return _code_page(done, "assigned")
+    return _code_page(assigned, "assigned")
 
 
 @bp.post(f"{ONE}/suspend")
@@ -130,8 +137,8 @@ def suspend_key(serial: str) -> Response:
 @bp.post(f"{ONE}/cancel")
 def cancel_key(serial: str) -> Response:
     posted()
-    done = services().keys.cancel(actor(), serial)
-    return _done(f"/console/keys/{done.serial}", "key_cancelled")
+    cancelled = services().keys.cancel(actor(), serial)
+    return done(f"/console/keys/{cancelled.serial}", "key_cancelled")
 
 
 @bp.post(f"{ONE}/deactivate")
@@ -139,10 +146,10 @@ def deactivate_key(serial: str) -> Response:
     posted()
     try:
         body = model_of(DeactivateIn, {"reason": request.form.get("reason", "")})
-        done = services().keys.deactivate(actor(), serial, body)
+        gone = services().keys.deactivate(actor(), serial, body)
     except InvalidRequest as exc:
         return _key_page(serial, form_errors(exc), exc.status)
-    return _done(f"/console/keys/{done.serial}", "key_deactivated")
+    return done(f"/console/keys/{gone.serial}", "key_deactivated")
 
 
 @bp.post(f"{ONE}/compromise")
@@ -150,8 +157,8 @@ def compromise_key(serial: str) -> Response:
     """Cannot be undone: a sign-in of the last minutes, or off to sign in again and back."""
     posted()
     sensitive()
-    done = services().keys.compromise(actor(), serial)
-    return _done(f"/console/keys/{done.serial}", "key_compromised")
+    marked = services().keys.compromise(actor(), serial)
+    return done(f"/console/keys/{marked.serial}", "key_compromised")
 
 
 @bp.post(f"{ONE}/profile")
@@ -162,7 +169,7 @@ def set_key_profile(serial: str) -> Response:
         services().keys.set_profile(actor(), serial, body, if_match=request.form.get("etag"))
     except InvalidInput as exc:
         return _key_page(serial, form_errors(exc), exc.status)
-    return _done(f"/console/keys/{serial[:64]}", "saved")
+    return done(f"/console/keys/{serial[:64]}", "saved")
 
 
 def employee_keys(employee_id: str) -> dict[str, Any]:
@@ -228,7 +235,7 @@ def create_profile() -> Response:
         made = services().keys.create_profile(actor(), body)
     except InvalidRequest as exc:
         return profiles(form_errors(exc), exc.status)
-    return _done(f"/console/key-profiles/{made.id}", "added")
+    return done(f"/console/key-profiles/{made.id}", "added")
 
 
 @bp.get("/key-profiles/<profile_id>")
@@ -247,11 +254,11 @@ def update_profile(profile_id: str) -> Response:
         )
     except InvalidRequest as exc:
         return profile(profile_id, form_errors(exc), exc.status)
-    return _done(f"/console/key-profiles/{profile_id[:64]}", "saved")
+    return done(f"/console/key-profiles/{profile_id[:64]}", "saved")
 
 
 @bp.post("/key-profiles/<profile_id>/delete")
 def delete_profile(profile_id: str) -> Response:
     posted()
     services().keys.delete_profile(actor(), profile_id, if_match=request.form.get("etag") or None)
-    return _done("/console/key-profiles", "deleted_it")
+    return done("/console/key-profiles", "deleted_it")

@@ -5,13 +5,12 @@ the ``secrets`` permission; nothing ever shows a stored secret."""
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, request
+from flask import Response, request
 
 from flask_idp.api import services
 from flask_idp.console import actor, bp, page, posted
 from flask_idp.console.views_employees import employee
-from flask_idp.console.views_keys import form_errors, model_of
-from flask_idp.web import runtime
+from flask_idp.console.views_keys import done, employee_named, form_errors, model_of
 from idp.admin.access import Permission
 from idp.admin.keys_models import (
     KeyAccountCreate,
@@ -20,15 +19,11 @@ from idp.admin.keys_models import (
     ShareIn,
     TemplateCreate,
 )
-from idp.admin.models import etag_of, field_error
+from idp.admin.models import etag_of
 from idp.errors import InvalidRequest
 from idp.vault.model import LoginType
 
 _ACCOUNT_FIELDS = ("name", "login", "login_type", "password", "otp_secret", "template_id")
-
-
-def _done(path: str, what: str) -> Response:
-    return make_response(redirect(f"{path}?done={what}", code=303))
 
 
 def _lines(name: str) -> list[str]:
@@ -59,7 +54,7 @@ def create_key_account(employee_id: str) -> Response:
         services().key_accounts.create(actor(), employee_id, body)
     except InvalidRequest as exc:
         return _employee_again(employee_id, exc)
-    return _done(f"/console/employees/{employee_id[:64]}", "added")
+    return done(f"/console/employees/{employee_id[:64]}", "added")
 
 
 @bp.post("/employees/<employee_id>/key-accounts/<account_id>/<any(primary,delete):action>")
@@ -70,7 +65,7 @@ def key_account_action(employee_id: str, account_id: str, action: str) -> Respon
         accounts.set_primary(actor(), account_id)
     else:
         accounts.delete(actor(), account_id, if_match=None)
-    return _done(f"/console/employees/{employee_id[:64]}", f"account_{action}")
+    return done(f"/console/employees/{employee_id[:64]}", f"account_{action}")
 
 
 # -- shared accounts -------------------------------------------------------------------------
@@ -94,7 +89,7 @@ def create_shared_account() -> Response:
         made = services().key_accounts.shared_create(actor(), body)
     except InvalidRequest as exc:
         return shared_accounts(form_errors(exc), exc.status)
-    return _done(f"/console/shared-accounts/{made.id}", "added")
+    return done(f"/console/shared-accounts/{made.id}", "added")
 
 
 @bp.get("/shared-accounts/<shared_id>")
@@ -125,15 +120,12 @@ def update_shared_account(shared_id: str) -> Response:
 @bp.post("/shared-accounts/<shared_id>/holders")
 def share_account(shared_id: str) -> Response:
     posted()
-    username = request.form.get("username", "").strip()[:128]
     try:
-        employee = runtime().employees.get_by_username(username) if username else None
-        if employee is None:
-            raise field_error("username", f"no employee with username {username!r}")
-        services().key_accounts.share(actor(), shared_id, ShareIn(employee_id=employee.id))
+        body = ShareIn(employee_id=employee_named("username"))
+        services().key_accounts.share(actor(), shared_id, body)
     except InvalidRequest as exc:
         return shared_account(shared_id, form_errors(exc), exc.status)
-    return _done(f"/console/shared-accounts/{shared_id[:64]}", "added")
+    return done(f"/console/shared-accounts/{shared_id[:64]}", "added")
 
 
 @bp.post("/shared-accounts/<shared_id>/delete")
@@ -142,7 +134,7 @@ def delete_shared_account(shared_id: str) -> Response:
     services().key_accounts.shared_delete(
         actor(), shared_id, if_match=request.form.get("etag") or None
     )
-    return _done("/console/shared-accounts", "deleted_it")
+    return done("/console/shared-accounts", "deleted_it")
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -162,11 +154,11 @@ def create_key_template() -> Response:
         services().key_accounts.create_template(actor(), model_of(TemplateCreate, values))
     except InvalidRequest as exc:
         return key_templates(form_errors(exc), exc.status)
-    return _done("/console/key-templates", "added")
+    return done("/console/key-templates", "added")
 
 
 @bp.post("/key-templates/<template_id>/delete")
 def delete_key_template(template_id: str) -> Response:
     posted()
     services().key_accounts.delete_template(actor(), template_id)
-    return _done("/console/key-templates", "deleted_it")
+    return done("/console/key-templates", "deleted_it")
