@@ -11,7 +11,7 @@ import pytest
 
 from idp.admin.access import Role
 from idp.vault.service import build_vault_service
-from tests.flask_idp.admin_support import Api
+from tests.flask_idp.admin_support import Api, admin_app
 from tests.flask_idp.console.test_console_pages import XSS, csrf, signed_in
 
 
@@ -181,3 +181,26 @@ def test_the_dashboard_lists_keys_needing_attention(api: Api) -> None:
             driver.check_activation_code(serial=serial, code="x")
     board = admin.get("/console").get_data(as_text=True)
     assert 'id="keys-attention"' in board and f'href="/console/keys/{serial}"' in board
+
+
+def test_with_the_secrets_locked_the_pages_say_so(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The dashboard and an employee's page still open and say why keys are missing; the
+    key pages answer 503 with the reason (nothing is read)."""
+    made = admin_app(tmp_path_factory)
+    locked = next(made)
+    try:
+        client = signed_in(locked, Role.ADMIN)
+        employee = locked.new_employee()
+        locked.runtime.secrets.lock()
+        board = client.get("/console")
+        assert board.status_code == 200
+        assert 'id="attention-locked"' in board.get_data(as_text=True)
+        page = client.get(f"/console/employees/{employee['id']}").get_data(as_text=True)
+        assert 'id="key-locked"' in page and "unlock the server&#39;s secrets first" in page
+        refused = client.get("/console/keys")
+        assert refused.status_code == 503
+        assert "unlock the server&#39;s secrets first" in refused.get_data(as_text=True)
+    finally:
+        next(made, None)
