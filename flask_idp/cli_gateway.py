@@ -7,14 +7,16 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import getpass
 import platform
 import socket
 import ssl
+from pathlib import Path
 
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
-from device_gateway.key_agent import KeyAgent
+from device_gateway.key_agent import KeyAgent, PasswordPrompt
 from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
@@ -76,6 +78,9 @@ def run_gateway(args: argparse.Namespace) -> int:
     keys = str(getattr(args, "keys", "none"))
     if keys not in ("none", "system") and not keys.startswith("bumble:"):
         raise InvalidRequest(f"--keys: none, system or bumble:TRANSPORT, got {keys!r}")
+    passwords: PasswordPrompt = _typed_password
+    if getattr(args, "password_script", None) is not None:
+        passwords = scripted_passwords(args.password_script)
     gateway = Gateway(
         identity=Identity.load_or_create(args.state_dir / "identity"),
         spool=Spool(args.state_dir / "spool"),
@@ -88,7 +93,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if keys != "none":
-            gateway.keys = await _key_agent(keys)
+            gateway.keys = await _key_agent(keys, passwords)
         await gateway.run(asyncio.Event())
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -103,7 +108,29 @@ async def _typed_code(serial: str, attempts_left: int, purpose: str) -> str:
     return (await asyncio.to_thread(input, question)).strip()
 
 
-async def _key_agent(keys: str) -> KeyAgent:
+async def _typed_password(serial: str, name: str, login: str, refused: str) -> str:
+    """An account's password, typed at the gateway's terminal without echo (empty: later)."""
+    if refused:
+        print(f"not accepted: {refused}")
+    question = f"password of {login} ({name}) for key {serial}, empty to skip: "
+    return await asyncio.to_thread(getpass.getpass, question)
+
+
+def scripted_passwords(path: Path) -> PasswordPrompt:
+    """Answers from ``path``, one line per prompt in order; once they run out, skip."""
+    if not path.is_file():
+        raise InvalidRequest(f"--password-script: no such file: {path}")
+    answers = path.read_text(encoding="utf-8").splitlines()
+
+    async def answer(serial: str, name: str, login: str, refused: str) -> str:
+        why = f" (the last one was not accepted: {refused})" if refused else ""
+        print(f"password of {login} ({name}) for key {serial}: from the script{why}")
+        return answers.pop(0) if answers else ""
+
+    return answer
+
+
+async def _key_agent(keys: str, passwords: PasswordPrompt) -> KeyAgent:
     backend = None
     if keys.startswith("bumble:"):
         # the simulator's radio (hideez-idp key-sim): bumble is only needed here
@@ -111,7 +138,7 @@ async def _key_agent(keys: str) -> KeyAgent:
 
         central = await BumbleCentral.over_hci(keys.removeprefix("bumble:"))
         backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
-    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code)
+    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code, password_prompt=passwords)
 
 
 def run_simulator(args: argparse.Namespace) -> int:
