@@ -3,7 +3,6 @@ sign-ins), ``/metrics`` (Prometheus), and the per-request id and timing every an
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 
@@ -39,24 +38,12 @@ def metrics_view() -> Response:
     settings = runtime().config.observability
     if not settings.metrics:
         raise AccessDenied("metrics are switched off (observability.metrics: false)")
-    address = _peer()
-    if address is None or not any(
-        address in ipaddress.ip_network(n, strict=False) for n in settings.metrics_from
-    ):
+    if not metrics.may_read(settings.metrics_from, request.remote_addr):
         raise AccessDenied(
-            f"metrics are served to observability.metrics_from only; {address} is not in it"
+            f"metrics are served to observability.metrics_from only; {request.remote_addr} "
+            "is not in it"
         )
     return Response(metrics.exposition(), mimetype=metrics.CONTENT_TYPE, headers=_NO_STORE)
-
-
-def _peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def install(app: Flask) -> None:
