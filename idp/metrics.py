@@ -153,12 +153,11 @@ class LinkCollector:
         connected: Callable[[], int],
         clock: Callable[[], dt.datetime],
     ) -> None:
-        name = iter(LINK_GAUGES)
         self._readers: dict[str, Callable[[], int]] = {
-            next(name): lambda: push.outstanding_count(store, now=clock()),
-            next(name): lambda: sender.queue_depth(store),
-            next(name): vault_tasks,
-            next(name): connected,
+            f"{_PREFIX}_push_outstanding": lambda: push.outstanding_count(store, now=clock()),
+            f"{_PREFIX}_push_queue_depth": lambda: sender.queue_depth(store),
+            f"{_PREFIX}_vault_tasks_pending": vault_tasks,
+            f"{_PREFIX}_workstations_connected": connected,
         }
 
     def collect(self) -> Iterator[Metric]:

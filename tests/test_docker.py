@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,19 +149,10 @@ def test_the_entrypoint_initialises_serves_with_two_workers_and_stops(tmp_path: 
         assert (state / "keys/idp-signing.key").stat().st_mode & 0o077 == 0
         again = subprocess.run([entrypoint, "init"], env=env, capture_output=True, timeout=120)
         assert again.returncode == 0 and (state / "secrets/pairwise_salt").read_text() == salt
-        served = subprocess.Popen([entrypoint, "idp"], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        try:
+        with _running([entrypoint, "idp"], env) as served:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if requests.get(url + "/readyz", timeout=5).status_code == 200:
-                        break
-                except (requests.ConnectionError, requests.Timeout):
-                    pass  # the workers are still starting (migrations, argon2's measurement)
-                assert time.monotonic() < deadline and served.poll() is None, "no /readyz"
-                time.sleep(0.3)
+            # the workers take a while to start (migrations, argon2's measurement)
+            _until(lambda: _answers(url + "/readyz"), "/readyz", served)
             for _ in range(20):  # spread over both workers
                 requests.get(url + "/healthz", timeout=5)
             exposed = requests.get(url + "/metrics", timeout=5).text
@@ -169,12 +162,21 @@ def test_the_entrypoint_initialises_serves_with_two_workers_and_stops(tmp_path: 
             assert counted >= 20, exposed[:2000]  # every worker's, not only the answering one's
             served.send_signal(signal.SIGTERM)
             output, _ = served.communicate(timeout=60)
-        finally:
-            if served.poll() is None:
-                served.kill()
-                served.communicate(timeout=20)
         assert served.returncode == 0, output[-3000:]
         assert "Shutting down: Master" in output
+
+
+@contextmanager
+def _running(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """The process, output piped; killed on the way out if it is still running."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=20)
 
 
 def _until(check: Any, what: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
@@ -218,33 +220,22 @@ def test_the_entrypoint_serves_satosa_and_the_virtual_keys_as_compose_runs_them(
                           timeout=120)  # fmt: skip
     assert init.returncode == 0, init.stdout + init.stderr
     assert (state / "keys/satosa-frontend.key").stat().st_mode & 0o077 == 0
-    satosa = subprocess.Popen([entrypoint, "satosa"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
+    with _running([entrypoint, "satosa"], env) as satosa:
         health = " ".join(services["satosa"]["healthcheck"]["test"])
         path = re.search(r"127\.0\.0\.1:8080(/[^']+)", health)
         assert path, health
         _until(lambda: _answers(f"http://127.0.0.1:{port}{path.group(1)}"), "SATOSA", satosa)
         satosa.send_signal(signal.SIGTERM)
         output, _ = satosa.communicate(timeout=60)
-    finally:
-        if satosa.poll() is None:
-            satosa.kill()
-            satosa.communicate(timeout=20)
     assert satosa.returncode == 0, output[-3000:]
 
     keys_port = _free_port()
     keys_env = {**env, **services["key-sim"]["environment"], "KEYSIM_PORT": str(keys_port)}
     probe = services["key-sim"]["healthcheck"]["test"][1:]  # what compose runs in the container
     probe[0] = sys.executable
-    key_sim = subprocess.Popen([entrypoint, "key-sim"], env=keys_env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
+    with _running([entrypoint, "key-sim"], keys_env) as key_sim:
         _until(lambda: subprocess.run(probe, env=keys_env).returncode == 0, "key-sim", key_sim)
         assert key_sim.stdout is not None
         line = key_sim.stdout.readline()
         assert line.split() == ["hci", "tcp-server", f"0.0.0.0:{keys_port}", "keys",
                                 *keys_env["KEY_SERIALS"].split()]  # fmt: skip
-    finally:
-        key_sim.terminate()
-        key_sim.communicate(timeout=20)
