@@ -94,12 +94,13 @@ def add_admin_parsers(sub: _Sub, employees: _Sub, command: _Command, group: _Gro
 
 
 def _edit_parser(employees: _Sub, command: _Command) -> None:
-    from flask_idp.cli import _employee_fields
+    from flask_idp.cli import _employee_fields, enable_switch
 
     edit = command(employees, "edit", "change an employee (same as update)")
     edit.add_argument("username")
     edit.add_argument("--email")
     _employee_fields(edit)
+    enable_switch(edit)
 
 
 def _account_parsers(sub: _Sub, command: _Command, group: _Group) -> None:

@@ -118,6 +118,10 @@ def test_show_edit_disable_enable(
         AuditKind.EMPLOYEE_DISABLED,
     ]
     assert (events[1].actor, events[1].reason) == ("cli", "employee_disabled")
+    again = runtime.sessions.create(employee_id=alice.id, now=runtime.now(), factors=_uses(runtime))
+    assert main(["employee", "edit", "alice", "--disable"]) == 0  # the same sign-out
+    assert "ended 1 session of alice" in capsys.readouterr().out
+    assert runtime.sessions.get(again.session_id, now=runtime.now()) is None
     assert main(["employee", "edit", "alice", "--email", "notanemail"]) == 2
     assert "expected an e-mail address" in capsys.readouterr().err
 
