@@ -117,7 +117,7 @@ class OfflineGrants:
         return grant
 
     def revoke(self, device_id: object, revoked_at: object = None) -> bool:
-        """Forget ``device_id``'s grant if it was issued before ``revoked_at`` (ISO 8601; the
+        """Forget ``device_id``'s grant unless it was issued after ``revoked_at`` (ISO 8601; the
         server revoked that app's offline codes then), or whenever it was without one."""
         if not isinstance(device_id, str) or not _DEVICE.fullmatch(device_id):
             raise InvalidLinkMessage("offline_revoke: device_id must be a device id")
@@ -129,8 +129,8 @@ class OfflineGrants:
                 raise InvalidLinkMessage("offline_revoke: revoked_at must be ISO 8601")
             until = _moment(revoked_at, "offline_revoke: revoked_at")
             issued = Grant(**json.loads(path.read_text())).issued_at
-            if issued and dt.datetime.fromisoformat(issued) >= until:
-                return False  # minted after the revocation: the app may use PCs again
+            if issued and dt.datetime.fromisoformat(issued) > until:
+                return False  # minted after the revocation (the same second counts as before)
         path.unlink(missing_ok=True)
         return True
 

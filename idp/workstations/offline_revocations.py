@@ -6,7 +6,7 @@ that signs the employee out everywhere) — revokes the app's offline-code grant
 per device (the latest revocation wins) and an ``offline_revoke`` command to every connected
 workstation at once. A workstation that connects later gets the revocations of the last
 ``workstations.pc_login.offline_hours`` in its welcome (older ones concern grants that have
-expired anyway). Each carries ``revoked_at``: a workstation drops only grants issued before
+expired anyway). Each carries ``revoked_at``: a workstation keeps only grants issued after
 it, so a grant the app earned after PC logon was switched on again survives the replay.
 """
 
