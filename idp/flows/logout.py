@@ -124,10 +124,9 @@ class Logout:
 
         Each session's OIDC clients with a back channel are told at once, and (when every
         session ends) every refresh token of the employee and the offline PC-login codes of
-        their app are revoked; SAML SPs and
-        front-channel clients cannot be reached without the browser and learn it at their next
-        request (the session is gone). Audited with ``actor``. Returns the number of sessions
-        ended.
+        their app are revoked; SAML SPs and front-channel clients cannot be reached without
+        the browser and learn it at their next request (the session is gone). Audited with
+        ``actor``. Returns the number of sessions ended.
         """
         sessions, now = self._rt.sessions, self._rt.now()
         ended, told = 0, []
