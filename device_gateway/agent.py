@@ -331,7 +331,7 @@ class Gateway:
         elif command.kind is CommandKind.VAULT_TASKS:
             self.state.vault_tasks_ready += 1
         elif command.kind is CommandKind.OFFLINE_REVOKE:
-            self.offline.revoke(body.get("device_id"))
+            self.offline.revoke(body.get("device_id"), body.get("revoked_at"))
         elif command.kind in _KEY_COMMANDS and self.keys is not None:
             self.keys.command(command)
 

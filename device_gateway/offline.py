@@ -40,6 +40,8 @@ class Grant:
     count: int
     next_index: int
     expires_at: str
+    #: when the server minted it ("" in grants kept before servers said so)
+    issued_at: str = ""
 
     @property
     def expiry(self) -> dt.datetime:
@@ -50,6 +52,16 @@ class Grant:
 class Redeemed:
     grant: Grant
     password: str = field(repr=False)
+
+
+def _moment(text: str, what: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidLinkMessage(f"{what} must be ISO 8601") from None
+    if moment.tzinfo is None:
+        raise InvalidLinkMessage(f"{what} must carry its UTC offset")
+    return moment
 
 
 def _write(path: Path, data: object) -> None:
@@ -81,7 +93,7 @@ class OfflineGrants:
     ) -> Grant:
         """Store the grant a credentials command carried (checked for shape first)."""
         device_id, count, expires = body.get("device_id"), body.get("count"), body.get("expires_at")
-        secret, password = body.get("secret"), sealed_password
+        secret, password, issued = body.get("secret"), sealed_password, body.get("issued_at", "")
         if not isinstance(device_id, str) or not _DEVICE.fullmatch(device_id):
             raise InvalidLinkMessage("offline: device_id must be a device id")
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 20:
@@ -95,19 +107,32 @@ class OfflineGrants:
             dt.datetime.fromisoformat(expires)
         except ValueError:
             raise InvalidLinkMessage("offline: expires_at must be ISO 8601") from None
-        grant = Grant(device_id, employee, account, password, secret, count, 1, expires)
+        if not isinstance(issued, str):
+            raise InvalidLinkMessage("offline: issued_at must be ISO 8601")
+        if issued:
+            _moment(issued, "offline: issued_at")
+        grant = Grant(device_id, employee, account, password, secret, count, 1, expires, issued)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _write(self.directory / f"{device_id}.json", asdict(grant))
         return grant
 
-    def revoke(self, device_id: object) -> bool:
-        """Forget ``device_id``'s grant (the server switched PC logon off for that app)."""
+    def revoke(self, device_id: object, revoked_at: object = None) -> bool:
+        """Forget ``device_id``'s grant unless it was issued after ``revoked_at`` (ISO 8601; the
+        server revoked that app's offline codes then), or whenever it was without one."""
         if not isinstance(device_id, str) or not _DEVICE.fullmatch(device_id):
             raise InvalidLinkMessage("offline_revoke: device_id must be a device id")
         path = self.directory / f"{device_id}.json"
-        existed = path.exists()
+        if not path.exists():
+            return False
+        if revoked_at is not None:
+            if not isinstance(revoked_at, str):
+                raise InvalidLinkMessage("offline_revoke: revoked_at must be ISO 8601")
+            until = _moment(revoked_at, "offline_revoke: revoked_at")
+            issued = Grant(**json.loads(path.read_text())).issued_at
+            if issued and dt.datetime.fromisoformat(issued) > until:
+                return False  # minted after the revocation (the same second counts as before)
         path.unlink(missing_ok=True)
-        return existed
+        return True
 
     def grants(self) -> list[Grant]:
         if not self.directory.is_dir():

@@ -129,6 +129,15 @@ def _group(
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
+def enable_switch(parser: argparse.ArgumentParser) -> None:
+    """``--enable`` / ``--disable`` of ``employee update`` and ``edit``."""
+    switch = parser.add_mutually_exclusive_group()
+    switch.add_argument("--enable", dest="enabled", action="store_const", const=True,
+                        help="allow the employee to sign in again")  # fmt: skip
+    switch.add_argument("--disable", dest="enabled", action="store_const", const=False,
+                        help="stop the employee signing in; their sessions end")  # fmt: skip
+
+
 def _employee_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = _command(sub, "add", "add an employee")
     add.add_argument("username")
@@ -138,11 +147,7 @@ def _employee_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     update.add_argument("username")
     update.add_argument("--email")
     _employee_fields(update)
-    switch = update.add_mutually_exclusive_group()
-    switch.add_argument("--enable", dest="enabled", action="store_const", const=True,
-                        help="allow the employee to sign in again")  # fmt: skip
-    switch.add_argument("--disable", dest="enabled", action="store_const", const=False,
-                        help="stop the employee from signing in")  # fmt: skip
+    enable_switch(update)
     show = _command(sub, "show", "show one employee")
     show.add_argument("username")
     listing = _command(sub, "list", "list employees by username")

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 from pydantic import BaseModel, ValidationError
 
 from flask_idp import cli_admin_signin, cli_organisation
+from flask_idp.cli_args import add_id_argument
 from idp.admin.access import CLI, Permission, Role
 from idp.admin.accounts import AdminCreate, AdminOut, AdminUpdate, ApiKeyCreate, ApiKeyOut
 from idp.admin.employee_models import EmployeeOut, EmployeeQuery
@@ -86,19 +87,20 @@ def add_admin_parsers(sub: _Sub, employees: _Sub, command: _Command, group: _Gro
     command(passkeys, "list", "list an employee's passkeys").add_argument("username")
     revoke = command(passkeys, "revoke", "revoke a passkey (after a clone alarm, a lost key)")
     revoke.add_argument("username")
-    revoke.add_argument("credential_id")
+    add_id_argument(revoke, "credential_id", text="the passkey's credential id (passkey list)")
     passkeys.choices["list"].add_argument("--json", action="store_true")
     _account_parsers(sub, command, group)
     cli_organisation.add_parsers(sub, command, group)
 
 
 def _edit_parser(employees: _Sub, command: _Command) -> None:
-    from flask_idp.cli import _employee_fields
+    from flask_idp.cli import _employee_fields, enable_switch
 
     edit = command(employees, "edit", "change an employee (same as update)")
     edit.add_argument("username")
     edit.add_argument("--email")
     _employee_fields(edit)
+    enable_switch(edit)
 
 
 def _account_parsers(sub: _Sub, command: _Command, group: _Group) -> None:

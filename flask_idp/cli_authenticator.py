@@ -165,6 +165,7 @@ def run_device_command(args: argparse.Namespace, config_path: Path) -> int:
 def _device_action(rt: Runtime, args: argparse.Namespace) -> None:
     from idp.admin import devices as admin
     from idp.factors.authenticator.model import DeviceStatus
+    from idp.workstations.offline_revocations import OfflineRevocations
 
     action, devices, totp = args.action, rt.authenticator.devices, rt.authenticator.totp
     if action == "list":
@@ -180,13 +181,14 @@ def _device_action(rt: Runtime, args: argparse.Namespace) -> None:
         status = DeviceStatus.DISABLED if action == "disable" else DeviceStatus.ACTIVE
         device = admin.set_device_status(
             employees=rt.employees, devices=devices, audit=rt.audit, username=args.username,
-            status=status, actor="cli", now=rt.now(),
+            revocations=OfflineRevocations(rt.db, rt.ephemeral), status=status, actor="cli",
+            now=rt.now(),
         )  # fmt: skip
         print(f"{args.username}: app {device.display_name} is {device.status.value}")
     elif action == "remove":
         device = admin.remove_device(
             employees=rt.employees, devices=devices, audit=rt.audit, username=args.username,
-            actor="cli", now=rt.now(),
+            revocations=OfflineRevocations(rt.db, rt.ephemeral), actor="cli", now=rt.now(),
         )  # fmt: skip
         print(f"{args.username}: app {device.display_name} removed")
     elif action == "pc-logon":
@@ -199,6 +201,7 @@ def _device_action(rt: Runtime, args: argparse.Namespace) -> None:
 
 def _pc_logon_action(rt: Runtime, args: argparse.Namespace) -> None:
     from idp.admin.pc_logon import pc_logon_of, set_pc_logon
+    from idp.workstations.offline_revocations import OfflineRevocations
     from idp.workstations.pc_logon import PcLogonRepository
 
     default = rt.config.workstations.pc_login.default_enabled
@@ -210,7 +213,8 @@ def _pc_logon_action(rt: Runtime, args: argparse.Namespace) -> None:
     else:
         setting = set_pc_logon(
             employees=rt.employees, devices=devices, pc_logon=repo, audit=rt.audit,
-            store=rt.ephemeral, username=args.username, enabled=args.switch == "enable",
+            revocations=OfflineRevocations(rt.db, rt.ephemeral), username=args.username,
+            enabled=args.switch == "enable",
             actor="cli", now=rt.now(),
         )  # fmt: skip
     state = "enabled" if setting.enabled else "disabled"

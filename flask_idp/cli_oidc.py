@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 import yaml
 
+from flask_idp.cli_args import add_id_argument
 from idp.config.oidc import load_clients
 from idp.config.reader import load_yaml
 from idp.errors import Conflict, InvalidRequest, NotFound
@@ -40,7 +41,7 @@ def add_client_parsers(
     sub: _Sub, command: Callable[[_Sub, str, str], argparse.ArgumentParser]
 ) -> None:
     add = command(sub, "add", "register a client: an entry in the clients file and a secret")
-    add.add_argument("client_id", help="the client id (3-128 of A-Z a-z 0-9 . _ ~ -)")
+    add_id_argument(add, "client_id", text="the client id (3-128 of A-Z a-z 0-9 . _ ~ -)")
     add.add_argument("--name", help="display name (default: the client id)")
     add.add_argument("--redirect-uri", action="append", required=True, dest="redirect_uris")
     add.add_argument("--post-logout-redirect-uri", action="append", default=[],
@@ -61,7 +62,7 @@ def add_client_parsers(
         ("rotate-secret", "give a client a new secret (the old one stops working at restart)"),
         ("remove", "remove a client and its secret file"),
     ):
-        command(sub, name, text).add_argument("client_id")
+        add_id_argument(command(sub, name, text), "client_id", text="the client id")
     for parser in sub.choices.values():
         parser.add_argument(
             "--clients-file", type=Path, help="the clients YAML (default: oidc.clients_file)"

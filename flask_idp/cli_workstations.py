@@ -55,12 +55,8 @@ def add_parsers(
         command(ws, name, text).add_argument("workstation_id")
     settings = command(ws, "settings", "change an approved workstation's proximity settings")
     settings.add_argument("workstation_id")
-    for option, default in (
-        ("--lock-proximity", 30),
-        ("--unlock-proximity", 70),
-        ("--lock-timeout", 5),
-    ):
-        settings.add_argument(option, type=int, default=default, help=f"default {default}")
+    for option in ("--lock-proximity", "--unlock-proximity", "--lock-timeout"):
+        settings.add_argument(option, type=int, help="default: the workstation's current value")
     events = command(ws, "events", "a workstation's newest events")
     events.add_argument("workstation_id")
     events.add_argument("--limit", type=int, default=50)
@@ -222,7 +218,9 @@ def _workstation(runtime: Runtime, parts: Workstations, args: argparse.Namespace
         )
         print(f"lock sent to {locked.id} ({locked.info.name})")
     elif action == "settings":
-        settings = ProximitySettings(args.lock_proximity, args.unlock_proximity, args.lock_timeout)
+        current = parts.registry.require(args.workstation_id).settings.to_wire()
+        given = {n: getattr(args, n) for n in current if getattr(args, n) is not None}
+        settings = ProximitySettings(**{**current, **given})
         actions.update_settings(
             now=now, actor=OPERATOR, workstation_id=args.workstation_id, settings=settings
         )

@@ -191,6 +191,14 @@ def employee(config: IdpConfig, args: argparse.Namespace) -> int:
                                directory_owned=SyncStore(runtime.db).owned)  # fmt: skip
         what = ", ".join(done.fields) if done.fields else "nothing changed"
         print(f"updated {done.employee.username}: {what}")
+        if changes.enabled is False:  # as ``employee disable``: the one sign-out, at once
+            from idp.flows.logout import Logout
+
+            runtime.directory.invalidate(done.employee.id)
+            ended = Logout(runtime).end_everywhere(
+                done.employee.id, reason="employee_disabled", actor="cli"
+            )
+            print(f"ended {ended} session{'' if ended == 1 else 's'} of {done.employee.username}")
     return 0
 
 

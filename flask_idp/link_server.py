@@ -33,7 +33,14 @@ from idp.workstations.link import LinkService
 from idp.workstations.wire import MAX_FRAME_BYTES, server_frame
 
 log = logging.getLogger(__name__)
+#: A peer must finish the WebSocket handshake within OPEN_TIMEOUT and its first frame within
+#: FIRST_FRAME_TIMEOUT; one that then stalls (mid-frame, or silent) misses the keepalive ping
+#: (PING_INTERVAL + PING_TIMEOUT) and is dropped; a close it never answers is cut after
+#: CLOSE_TIMEOUT. Each connection is its own task: a stalled one holds up nobody else.
+OPEN_TIMEOUT = 10.0
 FIRST_FRAME_TIMEOUT = 10.0
+PING_INTERVAL = PING_TIMEOUT = 20.0
+CLOSE_TIMEOUT = 10.0
 #: errors after which the connection is closed (the others are answered and it stays open)
 _FATAL = (Unauthorized, WorkstationNotApproved)
 
@@ -81,8 +88,10 @@ class LinkServer:
             port,
             ssl=tls,
             max_size=MAX_FRAME_BYTES,
-            ping_interval=20,
-            ping_timeout=20,
+            open_timeout=OPEN_TIMEOUT,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
+            close_timeout=CLOSE_TIMEOUT,
             process_request=self._http if self.metrics is not None else None,
         )
 

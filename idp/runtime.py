@@ -58,8 +58,6 @@ class Runtime:
     enrolment: EnrolmentRepository
     audit: AuditRepository
     passwords: PasswordRepository
-    #: the argon2id costs of this process (measured once at start, or fixed in the config)
-    password_params: Argon2Params
     #: read-through employee cache for sign-in paths (see idp.directory.cache)
     directory: EmployeeCache
     tickets: Tickets
@@ -72,6 +70,14 @@ class Runtime:
 
     def now(self) -> dt.datetime:
         return self.clock()
+
+    @property
+    def password_params(self) -> Argon2Params:
+        """The argon2id costs of this process: fixed in the config, or measured at the first
+        hash (once per process) — not at start, so a command that hashes nothing (say
+        ``check-config``) never pays the measurement."""
+        passwords = self.config.passwords
+        return prepare_hashing(params=passwords.argon2, target_ms=passwords.target_ms)
 
     def close(self) -> None:
         """Stop cleanly: queued audit rows are written, refreshers and the push sender stop, pools
@@ -126,9 +132,6 @@ def build_runtime(
         enrolment=EnrolmentRepository(db),
         audit=AuditRepository(db),
         passwords=PasswordRepository(db),
-        password_params=prepare_hashing(
-            params=config.passwords.argon2, target_ms=config.passwords.target_ms
-        ),
         directory=EmployeeCache(employees, ttl=config.directory_cache_seconds),
         tickets=Tickets(ephemeral),
         secrets=box,

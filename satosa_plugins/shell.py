@@ -107,7 +107,9 @@ class Shell:
         if not supplied or not hmac.compare_digest(supplied, visit.csrf):
             raise InvalidRequest("missing or wrong CSRF token; reload the page and try again")
         if not isinstance(context.request, dict):
-            raise InvalidRequest("request body must be a JSON object")
+            raise InvalidRequest(
+                "request body must be a JSON object (Content-Type: application/json)"
+            )
         return context.request
 
     # -- responses ---------------------------------------------------------------------------

@@ -7,6 +7,11 @@ middlewares, every module and option unchanged) except that the cookie is compre
 preset 0. The format is the same — a stock SATOSA worker reads these cookies and ours read
 its — so workers can be switched one at a time. Run it as SATOSA runs:
 ``SATOSA_CONFIG=proxy_conf.yaml gunicorn satosa_plugins.wsgi:app``.
+
+SATOSA parses a POST body before any module sees it, outside its own error handling: a POST
+without a Content-Type (a ``KeyError``), a JSON body that does not parse or a body that is
+not UTF-8 escaped as a 500 from the WSGI server. This app answers those with a 400 saying what
+it expected; a body of another type reaches the endpoint as no data (which refuses it).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from typing import Any
 
 from cookies_samesite_compat import CookiesSameSiteCompatMiddleware
 from satosa.proxy_server import ToBytesMiddleware, WsgiApplication
+from satosa.response import BadRequest
 from satosa.satosa_config import SATOSAConfig
 from satosa.state import State, _AESCipher
 
 PRESET = 0
+log = logging.getLogger(__name__)
 
 
 class CheapState(State):  # type: ignore[misc]
@@ -42,6 +49,20 @@ class CheapState(State):  # type: ignore[misc]
 
 
 class Application(WsgiApplication):  # type: ignore[misc]
+    def __call__(self, environ: dict[str, Any], start_response: Any, debug: bool = False) -> Any:
+        environ.setdefault("CONTENT_TYPE", "")  # SATOSA indexes it on every POST
+        try:
+            return super().__call__(environ, start_response, debug)
+        except ValueError as exc:  # raised before SATOSA's own try: the body, as it parsed it
+            log.info("request refused: 400 unreadable body (%s)", type(exc).__name__)
+            refusal = BadRequest(
+                "the request body could not be read: expected UTF-8 form fields "
+                "(application/x-www-form-urlencoded) or a JSON document (application/json), "
+                f"got Content-Type {environ['CONTENT_TYPE'][:80]!r}",
+                content="text/plain",
+            )
+            return refusal(environ, start_response)
+
     def _load_state(self, context: Any) -> None:
         super()._load_state(context)
         context.state = CheapState.adopt(context.state)

@@ -17,6 +17,7 @@ from idp.errors import InvalidRequest, NotFound, RequestTooLarge
 from idp.factors.authenticator import enrolment, wire
 from idp.flows.device_api import SignedRequest
 from idp.flows.push_step import Requester
+from idp.workstations.offline_revocations import OfflineRevocations
 
 bp = Blueprint("authenticator", __name__)
 
@@ -97,7 +98,8 @@ def remove_own_factor() -> Response:
     common = {"employees": rt.employees, "audit": rt.audit, "username": employee.username,
               "actor": employee.id, "now": rt.now()}  # fmt: skip
     if what == "app":
-        remove_device(devices=rt.authenticator.devices, **common)  # type: ignore[arg-type]
+        revocations = OfflineRevocations(rt.db, rt.ephemeral)
+        remove_device(devices=rt.authenticator.devices, revocations=revocations, **common)  # type: ignore[arg-type]
     else:
         remove_totp(totp=rt.authenticator.totp, **common)  # type: ignore[arg-type]
     return make_response(redirect(f"/?done=removed-{what}", code=303))

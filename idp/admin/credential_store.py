@@ -1,11 +1,11 @@
 """The admin accounts' own sign-in credentials: a password, a TOTP secret, recovery codes.
 
 One row per admin account (``admin_id`` is the key; it goes with the account). The TOTP
-secret is stored sealed by the secrets envelope; recovery codes only as digests. The counting
-of wrong attempts is one conditional update per attempt, made *before* the password is
-checked, so parallel guesses on several instances cannot slip past the limit; a TOTP step and
-a recovery code are each spent by one conditional update, so of two requests with the same
-code exactly one succeeds.
+secret is stored sealed by the secrets envelope; recovery codes only as tagged argon2id
+hashes. The counting of wrong attempts is one conditional update per attempt, made *before*
+the password is checked, so parallel guesses on several instances cannot slip past the limit;
+a TOTP step and a recovery code are each spent by one conditional update, so of two requests
+with the same code exactly one succeeds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class AdminCredentialRow(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    #: SHA-256 digests (hex) of the recovery codes not used yet
+    #: the recovery codes not used yet, as tag$argon2id records (idp.admin.signin.recovery_record)
     recovery_codes: Mapped[list[str]] = mapped_column(JSON)
 
 

@@ -21,7 +21,7 @@ from idp.admin.signin import (
     TOTP_DIGITS,
     TOTP_PERIOD,
     new_recovery_codes,
-    recovery_digest,
+    recovery_record,
 )
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee
@@ -120,8 +120,8 @@ class AdminCredentialsAdmin:
             secret.encode("ascii"), aad=secret_aad(SECRET_PURPOSE, admin.id)
         )
         codes = new_recovery_codes()
-        digests = [recovery_digest(admin.id, c) for c in codes]
-        self._store.set_totp(admin.id, sealed=sealed, codes=digests, now=self._rt.now())
+        records = self._recovery_records(admin.id, codes)
+        self._store.set_totp(admin.id, sealed=sealed, codes=records, now=self._rt.now())
         self._audit(actor, employee, "admin_totp_enabled")
         uri = provisioning_uri(
             secret=secret, account=employee.username, issuer=TOTP_ISSUER,
@@ -146,9 +146,13 @@ class AdminCredentialsAdmin:
         if found is None or not found.totp_enabled:
             raise TotpNotEnabled(f"{employee.username} has no TOTP; recovery codes come with it")
         codes = new_recovery_codes()
-        self._store.set_recovery_codes(admin.id, [recovery_digest(admin.id, c) for c in codes])
+        self._store.set_recovery_codes(admin.id, self._recovery_records(admin.id, codes))
         self._audit(actor, employee, "admin_recovery_codes")
         return tuple(codes)
+
+    def _recovery_records(self, admin_id: str, codes: list[str]) -> list[str]:
+        params = self._rt.password_params
+        return [recovery_record(admin_id, c, params=params) for c in codes]
 
     @requires(Permission.ADMINS_WRITE)
     def unlock(self, actor: Actor, username: str) -> bool:

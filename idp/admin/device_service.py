@@ -13,6 +13,7 @@ from idp.admin.models import Output
 from idp.directory.model import Employee
 from idp.factors.authenticator.model import Device, DeviceStatus
 from idp.runtime import Runtime
+from idp.workstations.offline_revocations import OfflineRevocations
 
 
 class DeviceOut(Output):
@@ -65,7 +66,8 @@ class DeviceService:
     def set_app_enabled(self, actor: Actor, employee_id: str, enabled: bool) -> DeviceOut:
         device = devices.set_device_status(
             employees=self._rt.employees, devices=self._rt.authenticator.devices,
-            audit=self._rt.audit, username=self._employee(employee_id).username,
+            audit=self._rt.audit, revocations=self._revocations(),
+            username=self._employee(employee_id).username,
             status=DeviceStatus.ACTIVE if enabled else DeviceStatus.DISABLED,
             actor=actor.name, now=self._rt.now(),
         )  # fmt: skip
@@ -75,9 +77,13 @@ class DeviceService:
     def remove_app(self, actor: Actor, employee_id: str) -> None:
         devices.remove_device(
             employees=self._rt.employees, devices=self._rt.authenticator.devices,
-            audit=self._rt.audit, username=self._employee(employee_id).username,
+            audit=self._rt.audit, revocations=self._revocations(),
+            username=self._employee(employee_id).username,
             actor=actor.name, now=self._rt.now(),
         )  # fmt: skip
+
+    def _revocations(self) -> OfflineRevocations:
+        return OfflineRevocations(self._rt.db, self._rt.ephemeral)
 
     @requires(Permission.FACTORS_WRITE)
     def remove_totp(self, actor: Actor, employee_id: str) -> None:

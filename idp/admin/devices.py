@@ -19,6 +19,7 @@ from idp.factors.authenticator.store import DeviceRepository, TotpRepository
 from idp.factors.kinds import FactorKind
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
+from idp.workstations.offline_revocations import OfflineRevocations
 
 
 class EmployeeNotFound(NotFound):
@@ -65,17 +66,21 @@ def set_device_status(
     employees: EmployeeRepository,
     devices: DeviceRepository,
     audit: AuditRepository,
+    revocations: OfflineRevocations,
     username: str,
     status: DeviceStatus,
     actor: str,
     now: dt.datetime,
 ) -> Device:
-    """Disable the employee's app for sign-in (it stays enrolled) or enable it again."""
+    """Disable the employee's app for sign-in (it stays enrolled; its offline PC-login codes
+    are revoked) or enable it again."""
     employee = _employee(employees, username)
     device = _device(devices, employee)
     if device.status is status:
         return device
     devices.set_status(device.device_id, status)
+    if status is not DeviceStatus.ACTIVE:
+        revocations.revoke(device_id=device.device_id, reason="device_disabled", now=now)
     audit.append(
         AuditEntry(
             at=now, kind=AuditKind.ADMIN_CHANGE, actor=actor, employee_id=employee.id,
@@ -92,13 +97,16 @@ def remove_device(
     employees: EmployeeRepository,
     devices: DeviceRepository,
     audit: AuditRepository,
+    revocations: OfflineRevocations,
     username: str,
     actor: str,
     now: dt.datetime,
 ) -> Device:
+    """Remove the employee's app; its offline PC-login codes are revoked with it."""
     employee = _employee(employees, username)
     device = _device(devices, employee)
     devices.delete(device.device_id)
+    revocations.revoke(device_id=device.device_id, reason="device_removed", now=now)
     audit.append(
         AuditEntry(
             at=now, kind=AuditKind.FACTOR_REMOVED, actor=actor, employee_id=employee.id,

@@ -11,7 +11,10 @@ from idp.admin.employees import EMAIL, GUID, USERNAME
 from idp.admin.models import Input, Output
 from idp.directory.model import Employee, SsoMode
 from idp.factors.registry import PasskeyCredential
+from idp.oidc.logout_channels import OidcParticipant
+from idp.saml.logout import SessionParticipant
 from idp.sessions import SessionSummary
+from idp.wsfed.signout import participant_name
 
 SortKey = Literal[
     "username",
@@ -126,8 +129,23 @@ class SessionOut(Output):
                 FactorUseOut(kind=f.kind.value, at=f.at, user_verified=f.user_verified)
                 for f in s.factors
             ],
-            relying_parties=sorted({p.split(":", 1)[-1].split("|", 1)[0] for p in s.participants}),
+            relying_parties=sorted({n for n in map(relying_party_of, s.participants) if n}),
         )
+
+
+def relying_party_of(participant: str) -> str | None:
+    """The SAML entity id, OIDC client id or WS-Fed relying party a session participant names.
+
+    Each protocol encodes its participants its own way (SAML as JSON, since entity ids and
+    NameIDs may hold any separator); only its own decoder reads them right.
+    """
+    saml = SessionParticipant.decode(participant)
+    if saml is not None:
+        return saml.entity_id
+    oidc = OidcParticipant.decode(participant)
+    if oidc is not None:
+        return oidc.client_id
+    return participant_name(participant)
 
 
 class SessionsEnded(Output):

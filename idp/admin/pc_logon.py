@@ -8,10 +8,9 @@ from idp.admin.devices import _device, _employee
 from idp.audit import AuditKind, Outcome
 from idp.factors.authenticator.store import DeviceRepository
 from idp.factors.kinds import FactorKind
-from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.repositories.audit import AuditRepository
 from idp.store.sql.repositories.employees import EmployeeRepository
-from idp.workstations import commands
+from idp.workstations.offline_revocations import OfflineRevocations
 from idp.workstations.pc_logon import PcLogonRepository, PcLogonSetting
 
 
@@ -21,7 +20,7 @@ def set_pc_logon(
     devices: DeviceRepository,
     pc_logon: PcLogonRepository,
     audit: AuditRepository,
-    store: EphemeralStore,
+    revocations: OfflineRevocations,
     username: str,
     enabled: bool,
     actor: str,
@@ -29,18 +28,15 @@ def set_pc_logon(
 ) -> PcLogonSetting:
     """Let the employee's app unlock PCs, or stop it (sign-in approvals are not affected).
 
-    Switching it off also tells every connected workstation to forget the app's offline-code
-    grant; one that is offline now forgets it when the app next logs in there, or never —
-    the grant's lifetime bounds that (docs/workstations.md, offline codes).
+    Switching it off also revokes the app's offline-code grants: every connected workstation
+    forgets them at once, one offline now when it next connects
+    (:mod:`idp.workstations.offline_revocations`).
     """
     employee = _employee(employees, username)
     device = _device(devices, employee)
     setting = pc_logon.set(device.device_id, enabled=enabled, by=actor, now=now)
     if not enabled:
-        revoke = commands.Command(
-            commands.CommandKind.OFFLINE_REVOKE, {"device_id": device.device_id}
-        )
-        commands.publish(store, commands.ALL, revoke)
+        revocations.revoke(device_id=device.device_id, reason="pc_logon_disabled", now=now)
     audit.append_event(
         kind=AuditKind.ADMIN_CHANGE,
         at=now,

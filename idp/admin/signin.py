@@ -2,7 +2,8 @@
 
 The Hideez server's admin accounts: a password (argon2id, :mod:`idp.factors.password`) and a
 TOTP authenticator (a secret of 32 base32 characters, shown once as an ``otpauth://`` URI)
-with 10 recovery codes of 8 characters, shown once and stored as digests; disabling and
+with 10 recovery codes of 8 characters, shown once and stored as argon2id hashes behind a short
+tag (:func:`recovery_record`); disabling and
 enabling TOTP again makes a new secret and new codes. A passkey sign-in (the core flow) is the
 other way in; both end in an ordinary session of the admin's employee.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from typing import NoReturn
@@ -32,7 +32,13 @@ from idp.errors import AccessDenied, Unauthorized
 from idp.factors.authenticator.errors import TotpError, TotpReused
 from idp.factors.authenticator.totp import MAX_CODE_FIELD, verify_code
 from idp.factors.kinds import FactorKind, FactorUse
-from idp.factors.password import Argon2Params, StoredPassword, hash_password, verify_password
+from idp.factors.password import (
+    Argon2Params,
+    StoredPassword,
+    argon2_verify,
+    hash_password,
+    verify_password,
+)
 from idp.factors.password_errors import AccountLocked, TooManyPasswordAttempts
 from idp.factors.password_rules import normalise_password
 from idp.factors.password_signin import PasswordLimits
@@ -47,6 +53,8 @@ SECRET_PURPOSE = "admin_totp_secret"
 TOTP_ALGORITHM, TOTP_DIGITS, TOTP_PERIOD = "SHA1", 6, 30
 RECOVERY_CODES = 10
 RECOVERY_LENGTH = 8
+#: hex digits of a recovery code's digest stored in the clear to find its record
+RECOVERY_TAG = 2
 #: no 0/o, 1/l/i: a code read off paper is typed back without ambiguity
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 MAX_USERNAME = 256
@@ -83,8 +91,31 @@ class AdminSignIn:
 
 
 def recovery_digest(admin_id: str, code: str) -> str:
-    """What is stored of a recovery code (bound to its account, so equal codes differ)."""
+    """A recovery code's SHA-256, bound to its account (so equal codes differ)."""
     return hashlib.sha256(f"{admin_id}|{code}".encode()).hexdigest()
+
+
+def recovery_record(admin_id: str, code: str, *, params: Argon2Params) -> str:
+    """What is stored of a recovery code: ``<tag>$<argon2id PHC string>``, both over its
+    :func:`recovery_digest`.
+
+    The tag (the digest's first :data:`RECOVERY_TAG` hex digits) picks the record a typed code
+    is checked against, so a sign-in runs argon2 about once, not once per stored code. It is
+    too short to test a guess offline (one wrong guess in 256 passes it); the argon2 hash is
+    what a guess at a copied database must beat.
+    """
+    digest = recovery_digest(admin_id, code)
+    return f"{digest[:RECOVERY_TAG]}${hash_password(password=digest, params=params)}"
+
+
+def matching_record(admin_id: str, code: str, records: tuple[str, ...]) -> str | None:
+    """The stored record ``code`` (normalised) is, or None."""
+    digest = recovery_digest(admin_id, code)
+    prefix = digest[:RECOVERY_TAG] + "$"
+    for record in records:
+        if record.startswith(prefix) and argon2_verify(record[len(prefix) :], digest):
+            return record
+    return None
 
 
 def new_recovery_codes() -> list[str]:
@@ -200,10 +231,10 @@ def _second_factor(
     normal = _normal_code(code)
     left = len(creds.recovery_codes)
     if len(normal) == RECOVERY_LENGTH and not normal.isdigit():
-        digest = recovery_digest(creds.admin_id, normal)
-        if not any(hmac.compare_digest(digest, c) for c in creds.recovery_codes):
+        record = matching_record(creds.admin_id, normal, creds.recovery_codes)
+        if record is None:
             raise AdminSignInRejected("wrong_recovery_code")
-        remaining = stores.credentials.spend_recovery_code(creds.admin_id, digest)
+        remaining = stores.credentials.spend_recovery_code(creds.admin_id, record)
         if remaining is None:  # spent by a parallel request a moment ago
             raise AdminSignInRejected("recovery_code_reused")
         use = FactorUse(FactorKind.TOTP, f"admin-recovery:{creds.admin_id}", now, False, ("otp",))

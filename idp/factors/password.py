@@ -5,7 +5,7 @@ Hashes are PHC strings (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``), so each
 parameters it was made with: raising the parameters later rehashes a password at its next
 successful sign-in (:attr:`PasswordCheck.needs_rehash`).
 
-Parameters are either fixed in the configuration or measured at start
+Parameters are either fixed in the configuration or measured at their first use
 (:func:`measured_params`): the memory cost is raised from OWASP's minimum (m = 19 MiB, t = 2,
 p = 1) until one hash takes about the target time on this machine. :func:`verify_password`
 does the same argon2 work whether or not there is a stored hash, so the time of an answer says
@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ def hash_password(*, password: str, params: Argon2Params) -> str:
 _VERIFIER = argon2.PasswordHasher()
 
 
-def _argon2_verify(stored_hash: str, password: str) -> bool:
-    """One argon2 verification; the only place a password meets a hash."""
+def argon2_verify(stored_hash: str, password: str) -> bool:
+    """One argon2 verification; the only place a secret (a password, an admin's recovery
+    code) meets a hash."""
     try:
         return _VERIFIER.verify(stored_hash, password)
     except VerifyMismatchError:
@@ -142,9 +144,9 @@ def verify_password(
     """
     normal = normalise_password(password)
     if stored is None or expected_employee_id is None or stored.employee_id != expected_employee_id:
-        _argon2_verify(dummy_hash(params), normal)
+        argon2_verify(dummy_hash(params), normal)
         return PasswordCheck(ok=False, needs_rehash=False)
-    if not _argon2_verify(stored.hash, normal):
+    if not argon2_verify(stored.hash, normal):
         return PasswordCheck(ok=False, needs_rehash=False)
     return PasswordCheck(ok=True, needs_rehash=_hasher(params).check_needs_rehash(stored.hash))
 
@@ -193,11 +195,18 @@ def measured_params(target_ms: int) -> Argon2Params:
     return measure_params(target_ms=target_ms)
 
 
+#: the first thread to need measured parameters measures; the others wait for its answer
+_MEASURING = threading.Lock()
+
+
 def prepare_hashing(*, params: Argon2Params | None, target_ms: int) -> Argon2Params:
     """The parameters to use (fixed, or measured when ``params`` is None), ready for use.
 
-    Called once at start: it measures if asked and makes the dummy hash for that parameter set.
+    Cheap after its first call per parameter set: it measures if asked (once per process) and
+    makes the dummy hash for that set (cached).
     """
-    chosen = measured_params(target_ms) if params is None else params
-    dummy_hash(chosen)
-    return chosen
+    if params is None:
+        with _MEASURING:
+            params = measured_params(target_ms)
+    dummy_hash(params)
+    return params

@@ -26,6 +26,7 @@ from idp.factors.authenticator.model import Device, DeviceStatus
 from idp.factors.authenticator.signing import device_id_of, verify_device_request
 from idp.factors.kinds import FactorKind
 from idp.flows.answers import Answer, Json
+from idp.flows.logout import Logout
 from idp.flows.push_step import audit_answer
 
 if TYPE_CHECKING:
@@ -171,13 +172,15 @@ class DeviceApi:
         return Answer(Json({"ok": True, "decision": answer.decision.value}))
 
     def _reported(self, device: Device, challenge: push.PushChallenge) -> None:
-        """ "This wasn't me": counted for the administrator, audited, and by policy the
-        employee's SSO is suspended (an administrator enables it again)."""
+        """ "This wasn't me": counted for the administrator, audited, the employee's sessions
+        ended through the one sign-out (someone else knows enough to start a sign-in), and by
+        policy the employee's SSO suspended (an administrator enables it again)."""
         rt = self._rt
         rt.authenticator.devices.record_report(device.device_id)
         suspend = rt.config.authenticator.suspend_sso_on_report
         employee = rt.employees.get(device.employee_id)
-        if suspend and employee is not None and employee.enabled:
+        suspended = suspend and employee is not None and employee.enabled
+        if suspended and employee is not None:
             rt.employees.update(dataclasses.replace(employee, enabled=False))
             rt.directory.invalidate(employee.id)
         rt.audit.append_event(
@@ -193,8 +196,11 @@ class DeviceApi:
                 "ip": challenge.ip,
                 "user_agent": challenge.user_agent[:200],
                 "device_id": device.device_id,
-                "sso_suspended": "yes" if suspend else "no",
+                "sso_suspended": "yes" if suspended else "no",
             },
+        )
+        Logout(rt).end_everywhere(
+            device.employee_id, reason="push_reported", actor=device.employee_id
         )
 
 

@@ -35,6 +35,7 @@ from idp.saml.logout import (
     parse_logout_response,
 )
 from idp.sessions import session_handle
+from idp.workstations.offline_revocations import revoke_for_employee
 
 if TYPE_CHECKING:
     from idp.runtime import Runtime
@@ -122,10 +123,10 @@ class Logout:
         or only the one whose public handle is ``handle``.
 
         Each session's OIDC clients with a back channel are told at once, and (when every
-        session ends) every refresh token of the employee is revoked; SAML SPs and
-        front-channel clients cannot be reached without the browser and learn it at their next
-        request (the session is gone). Audited with ``actor``. Returns the number of sessions
-        ended.
+        session ends) every refresh token of the employee and the offline PC-login codes of
+        their app are revoked; SAML SPs and front-channel clients cannot be reached without
+        the browser and learn it at their next request (the session is gone). Audited with
+        ``actor``. Returns the number of sessions ended.
         """
         sessions, now = self._rt.sessions, self._rt.now()
         ended, told = 0, []
@@ -144,6 +145,7 @@ class Logout:
         revoked = 0
         if handle is None:
             sessions.forget_employee(employee_id)
+            revoke_for_employee(self._rt, employee_id, reason=reason, now=now)
             if (oidc := self._rt.protocols.oidc) is not None:
                 families = oidc.provider.grants.families
                 revoked = families.revoke_for_employee(employee_id, now=now, reason=reason[:64])

@@ -66,10 +66,12 @@ class PushStep:
         username = str_field(data, "username", max_len=256, required=False)
         # No user name, and none known yet: the device this browser last signed in with.
         unknown = ticket is None or ticket.employee_id is None
+        bound = _bound(browser, handle)
         if unknown and not username and _flag(data, "remembered"):
-            return self._begin_remembered(ticket, browser=browser, requester=requester)
+            return self._begin_remembered(ticket, browser=browser, bound=bound, requester=requester)
         employee, device = self._target(ticket, username)
-        return self._send(ticket, employee, device, username, browser=browser, requester=requester)
+        return self._send(ticket, employee, device, username, browser=browser, bound=bound,
+                          requester=requester)  # fmt: skip
 
     def _send(
         self,
@@ -79,6 +81,7 @@ class PushStep:
         username: str | None,
         *,
         browser: Browser,
+        bound: str,
         requester: Requester,
     ) -> Answer:
         rt, settings = self._rt, self._rt.config.authenticator
@@ -93,7 +96,7 @@ class PushStep:
             ip=browser.ip,
             user_agent=requester.user_agent,
             location=requester.location,
-            browser=browser.binding,
+            browser=bound,
             now=rt.now(),
             ttl=settings.push_ttl,
         )
@@ -115,6 +118,7 @@ class PushStep:
         ticket: LoginTicket | None,
         *,
         browser: Browser,
+        bound: str,
         requester: Requester,
     ) -> Answer:
         """The push to the device this browser last signed in with; without a (still valid)
@@ -135,7 +139,8 @@ class PushStep:
             reason="sign-in request sent to the device remembered on this browser",
             details={"ip": browser.ip, "device_id": device.device_id},
         )
-        return self._send(ticket, employee, device, None, browser=browser, requester=requester)
+        return self._send(ticket, employee, device, None, browser=browser, bound=bound,
+                          requester=requester)  # fmt: skip
 
     def remembered(self, browser: Browser) -> tuple[Employee, Device] | None:
         """The employee and device this browser last signed in with, if both may still be
@@ -203,7 +208,7 @@ class PushStep:
         challenge = push.load_challenge(
             rt.ephemeral, str_field(data, "transaction_id", max_len=64) or ""
         )
-        push.check_browser(challenge, browser.binding)
+        push.check_browser(challenge, _bound(browser, handle))
         answer = push.answer_of(rt.ephemeral, challenge)
         if answer is None and not challenge.expired(rt.now()):
             return Answer(Json(_pending(rt, challenge)))
@@ -265,6 +270,12 @@ class PushStep:
             remembered.remember(rt.ephemeral, binding=browser.binding, employee_id=employee.id,
                                 device_id=challenge.device_id, days=days)  # fmt: skip
         return done
+
+
+def _bound(browser: Browser, handle: str | None) -> str:
+    """What a challenge is tied to: this browser *and* this sign-in (its ticket), so a second
+    tab's sign-in can neither reuse nor finish the push the phone shows for the first."""
+    return f"{browser.binding}|{handle or ''}"
 
 
 def _flag(data: Mapping[str, Any], name: str) -> bool:

@@ -42,6 +42,7 @@ from idp.workstations.model import (
     load_public_key,
     workstation_id_for,
 )
+from idp.workstations.offline_revocations import OfflineRevocations
 from idp.workstations.pclogin import issue_qr
 from idp.workstations.proximity import Calibration
 from idp.workstations.proximity_store import ProximityRepository
@@ -72,6 +73,8 @@ class LinkService:
         proximity: ProximityRepository | None = None,
         calibration: Calibration | None = None,
         key_conversations: KeyConversations | None = None,
+        revocations: OfflineRevocations | None = None,
+        offline_hours: int = 72,
     ) -> None:
         self.registry = registry
         self.proximity = proximity or ProximityRepository(registry.database)
@@ -83,6 +86,9 @@ class LinkService:
         self.window = window
         self.registration_limit = registration_limit or RegistrationLimit()
         self.key_conversations = key_conversations
+        #: revoked offline grants a connecting workstation is told of (the last offline_hours)
+        self.revocations = revocations
+        self.offline_hours = offline_hours
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def _fresh(self, frame: SignedFrame, now: dt.datetime) -> None:
@@ -176,7 +182,8 @@ class LinkService:
         return registration.workstation
 
     def welcome(self, workstation: Workstation) -> tuple[str, ...]:
-        """What a workstation gets on connecting: its status, its settings and the alarm.
+        """What a workstation gets on connecting: its status, its settings, the alarm and
+        the offline-code grants revoked while it may have been away.
 
         The settings are a :class:`~idp.workstations.proximity.ProximityPolicy`: its own, the
         per-key ones, the RFID tags and the calibration.
@@ -192,6 +199,9 @@ class LinkService:
         ]
         if alarm.active:
             frames.append(commands.lock("alarm").to_frame())
+        if self.revocations is not None:
+            since = self.clock() - dt.timedelta(hours=self.offline_hours)
+            frames.extend(r.command().to_frame() for r in self.revocations.since(since))
         return tuple(frames)
 
     def handle(self, workstation_id: str, raw: str | bytes) -> tuple[str, ...]:

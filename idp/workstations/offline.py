@@ -11,7 +11,9 @@ secret. Code *i* (1 … count) is::
 dynamically truncated to 8 decimal digits as in RFC 4226 §5.3. The gateway accepts a code
 once, only the next unused ones (an accepted code *i* burns every code before it), only
 until the expiry, and only a few wrong tries per window (:data:`MAX_FAILURES`). A newer grant
-of the same device replaces the older one. The threat model is in docs/workstations.md.
+of the same device replaces the older one; a revocation (an ``offline_revoke`` command, see
+:mod:`idp.workstations.offline_revocations`) drops the grants issued before it. The threat
+model is in docs/workstations.md.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class MintedGrant:
     secret: bytes
     count: int
     expires_at: dt.datetime
+    #: when it was minted: a revocation made later drops it, one made earlier does not
+    issued_at: dt.datetime
 
     def for_workstation(self, *, public_key: str, workstation_id: str) -> dict[str, object]:
         box = sealed.seal(
@@ -61,19 +65,25 @@ class MintedGrant:
             workstation_id=workstation_id,
             purpose=SECRET_PURPOSE,
         )
-        return {"secret": box.to_wire(), "count": self.count, "expires_at": self._expiry()}
+        return {
+            "secret": box.to_wire(),
+            "count": self.count,
+            "expires_at": _iso(self.expires_at),
+            "issued_at": _iso(self.issued_at),
+        }
 
     def for_phone(self, *, workstation_id: str) -> dict[str, object]:
         return {
             "workstation_id": workstation_id,
             "secret": b64url(self.secret),
             "count": self.count,
-            "expires_at": self._expiry(),
+            "expires_at": _iso(self.expires_at),
         }
 
-    def _expiry(self) -> str:
-        return self.expires_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def mint(*, count: int, lifetime: dt.timedelta, now: dt.datetime) -> MintedGrant:
-    return MintedGrant(secrets.token_bytes(32), count, now + lifetime)
+    return MintedGrant(secrets.token_bytes(32), count, now + lifetime, now.replace(microsecond=0))

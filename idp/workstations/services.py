@@ -10,6 +10,7 @@ from idp.vault.service import build_vault_service
 from idp.workstations.ca import LocalCa
 from idp.workstations.journal import EventJournal
 from idp.workstations.link import LinkService
+from idp.workstations.offline_revocations import OfflineRevocations
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.summaries import Summaries
 
@@ -41,5 +42,7 @@ def build_workstations(runtime: Runtime) -> Workstations:
         registration_limit=settings.registration_limit,
         calibration=settings.proximity.calibration,
         key_conversations=KeyConversations(vault=build_vault_service(runtime)),
+        revocations=OfflineRevocations(runtime.db, runtime.ephemeral),
+        offline_hours=settings.pc_login.offline_hours,
     )
     return Workstations(registry, journal, Summaries(runtime.db), link, ca)

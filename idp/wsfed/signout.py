@@ -24,6 +24,13 @@ def participant_key(rp: RelyingParty) -> str:
     return _PREFIX + rp.name
 
 
+def participant_name(value: str) -> str | None:
+    """The relying party's name a :func:`participant_key` names, or None for another entry."""
+    if not value.startswith(_PREFIX):
+        return None
+    return value[len(_PREFIX) :] or None
+
+
 @dataclass(frozen=True)
 class SignOutPlan:
     cleanup_urls: tuple[str, ...]

@@ -89,3 +89,28 @@ def test_an_exhausted_grant_is_refused(
     beyond = offline.code_at(secret, workstation_id=ws_id, device_id=DEVICE, index=3)
     with pytest.raises(OfflineCodeRefused):
         grants.redeem(beyond)
+
+
+def test_a_revocation_drops_only_the_grants_issued_before_it(
+    setup: tuple[OfflineGrants, dict[str, Any], dict[str, str], bytes],
+) -> None:
+    grants, body, password, _ = setup
+    assert body["issued_at"] == "2026-12-02T09:00:00+00:00"
+
+    def keep(**change: Any) -> None:
+        grants.keep(body={**body, **change}, employee="alice", account="CORP\\alice",
+                    sealed_password=password)  # fmt: skip
+
+    keep()
+    # A revocation older than the grant (replayed in a later welcome) leaves it alone.
+    assert not grants.revoke(DEVICE, "2026-12-02T08:59:59+00:00") and len(grants.grants()) == 1
+    assert grants.revoke(DEVICE, "2026-12-02T09:00:00+00:00") and grants.grants() == []
+    keep(issued_at="")  # a grant kept before servers said when they minted it: always dropped
+    assert grants.revoke(DEVICE, "2020-01-01T00:00:00+00:00") and grants.grants() == []
+    keep()
+    for bad in ("yesterday", "2026-12-02T09:00:00", 7):
+        with pytest.raises(InvalidRequest, match="revoked_at"):
+            grants.revoke(DEVICE, bad)
+    assert grants.revoke(DEVICE) and not grants.revoke(DEVICE)  # without a time: whatever age
+    with pytest.raises(InvalidRequest, match="issued_at"):
+        keep(issued_at="soon")

@@ -118,6 +118,10 @@ def test_show_edit_disable_enable(
         AuditKind.EMPLOYEE_DISABLED,
     ]
     assert (events[1].actor, events[1].reason) == ("cli", "employee_disabled")
+    again = runtime.sessions.create(employee_id=alice.id, now=runtime.now(), factors=_uses(runtime))
+    assert main(["employee", "edit", "alice", "--disable"]) == 0  # the same sign-out
+    assert "ended 1 session of alice" in capsys.readouterr().out
+    assert runtime.sessions.get(again.session_id, now=runtime.now()) is None
     assert main(["employee", "edit", "alice", "--email", "notanemail"]) == 2
     assert "expected an e-mail address" in capsys.readouterr().err
 
@@ -149,11 +153,28 @@ def test_passkey_list_and_revoke(
     credential = _passkey(runtime, carol.id)
     listed = _json(capsys, "passkey", "list", "carol")
     assert [p["credential_id"] for p in listed] == [credential]
-    # ``--``: a credential id is base64url and may begin with "-" (argparse would read an option)
-    assert main(["passkey", "revoke", "carol", "--", credential]) == 0
+    assert main(["passkey", "revoke", "carol", credential]) == 0
     assert runtime.passkeys.get(credential) is None
-    assert main(["passkey", "revoke", "carol", "--", credential]) == 2
+    assert main(["passkey", "revoke", "carol", credential]) == 2
     assert "has no passkey" in capsys.readouterr().err
+
+
+def test_passkey_revoke_an_id_that_begins_with_a_dash(
+    config: Path, runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    carol = runtime.employees.get_by_username("carol")
+    assert carol is not None
+    dashed, other = (_passkey(runtime, carol.id, "-" + secrets.token_urlsafe(16)) for _ in "12")
+    assert main(["passkey", "revoke", "carol", f"--credential-id={dashed}"]) == 0
+    assert runtime.passkeys.get(dashed) is None
+    assert main(["passkey", "revoke", "carol", "--", other]) == 0
+    assert runtime.passkeys.get(other) is None
+    for argv in (["carol"], ["carol", "abc", "--credential-id=abc"], ["carol", dashed]):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(["passkey", "revoke", *argv])
+        assert exited.value.code == 2
+        assert "CREDENTIAL_ID" in capsys.readouterr().err
 
 
 def test_delete_needs_yes(
@@ -242,8 +263,8 @@ def _uses(runtime: Runtime) -> tuple[FactorUse, ...]:
     )
 
 
-def _passkey(runtime: Runtime, employee_id: str) -> str:
-    credential_id = secrets.token_urlsafe(16)
+def _passkey(runtime: Runtime, employee_id: str, credential_id: str | None = None) -> str:
+    credential_id = credential_id or secrets.token_urlsafe(16)
     runtime.passkeys.add(
         PasskeyCredential(
             credential_id=credential_id,

@@ -144,6 +144,22 @@ def test_show_rotate_and_remove(config: Path, capsys: pytest.CaptureFixture[str]
     assert "no client 'gitlab'" in capsys.readouterr().err
 
 
+def test_a_client_id_that_begins_with_a_dash(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["client", "add", "--client-id=-wiki", "--config", str(config),
+                 "--redirect-uri", "https://wiki.example.com/cb"]) == 0  # fmt: skip
+    assert set(_clients(config).clients.clients) == {"-wiki"}
+    assert main(["client", "show", "--config", str(config), "--client-id=-wiki"]) == 0
+    assert "-wiki" in capsys.readouterr().out
+    assert main(["client", "rotate-secret", "--client-id=-wiki", "--config", str(config)]) == 0
+    with pytest.raises(SystemExit) as exited:  # without the option form: argparse's own error
+        main(["client", "remove", "-wiki", "--config", str(config)])
+    assert exited.value.code == 2
+    assert main(["client", "remove", "--config", str(config), "--", "-wiki"]) == 0
+    assert set(_clients(config).clients.clients) == set()
+
+
 def test_rotate_refuses_a_public_client(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _add(config, "spa", "--public") == 0
     assert main(["client", "rotate-secret", "spa", "--config", str(config)]) == 2

@@ -89,9 +89,10 @@ def test_disable_and_enable_are_their_own_audit_events(config: Path) -> None:
     assert not _alice(config).enabled
     assert main(["employee", "update", "alice", "--enable"]) == 0
     assert _alice(config).enabled
-    kinds = [e.kind for e in _runtime(config).audit.list(limit=3).items]
-    assert kinds == [AuditKind.EMPLOYEE_ENABLED, AuditKind.EMPLOYEE_DISABLED,
-                     AuditKind.EMPLOYEE_CREATED]  # fmt: skip
+    kinds = [e.kind for e in _runtime(config).audit.list(limit=4).items]
+    # --disable signs the employee out everywhere, as ``employee disable`` does
+    assert kinds == [AuditKind.EMPLOYEE_ENABLED, AuditKind.SESSION_ENDED,
+                     AuditKind.EMPLOYEE_DISABLED, AuditKind.EMPLOYEE_CREATED]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,20 @@ def test_set_show_reset_a_keys_settings(config: Path, capsys: pytest.CaptureFixt
     runtime.close()
 
 
+def test_workstation_settings_keep_the_configured_defaults_not_given(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws_id = _workstation(config)
+    assert main(["workstation", "settings", ws_id, "--lock-timeout", "9"]) == 0
+    assert main(["proximity", "show", ws_id]) == 0
+    # 25/75 from workstations.proximity, not the built-in 30/70
+    assert "workstation: lock below 25, unlock at 75, after 9 s" in capsys.readouterr().out
+    assert main(["workstation", "settings", ws_id, "--lock-proximity", "80"]) == 2
+    assert "must be above lock_proximity (80)" in capsys.readouterr().err
+    assert main(["proximity", "show", ws_id]) == 0
+    assert "workstation: lock below 25, unlock at 75, after 9 s" in capsys.readouterr().out
+
+
 def test_rfid_assign_list_remove(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rfid", "assign", "04:A2:B3:C4", ALICE]) == 0
     assert main(["rfid", "assign", "04a2b3c4", ALICE]) == 0  # the same again: no change

@@ -207,7 +207,7 @@ def test_refused_inputs_say_what_was_wrong_and_change_nothing(
     cases = [
         (["workstation", "approve", unknown], f"no workstation '{unknown}'"),
         (["workstation", "lock", "not-an-id"], "no workstation 'not-an-id'"),
-        (["workstation", "settings", unknown, "--lock-proximity", "80"], "must be above"),
+        (["workstation", "settings", unknown, "--lock-proximity", "80"], "no workstation"),
         (["workstation", "summary", "employee", "--employee", "nobody"], "no employee 'nobody'"),
         (
             ["alarm", "off", "--admin", "mallory", "--password-file", "-"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import struct
 import time
 from pathlib import Path
 
@@ -228,5 +229,82 @@ def test_metrics_refuse_other_networks_and_survive_a_store_outage(site: Site) ->
                 }
             else:
                 assert "hideez_idp" not in got.text
+
+
+_UPGRADE = (
+    b"GET /link HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+#: a masked text frame that announces 100 bytes and carries 5
+_HALF_FRAME = bytes([0x81, 0x80 | 100]) + b"\x00\x00\x00\x00" + b"12345"
+
+
+_WRITERS: dict[int, asyncio.StreamWriter] = {}
+
+
+async def _raw(port: int, *sends: bytes) -> asyncio.StreamReader:
+    """A peer on a bare socket: it sends ``sends`` (reading the handshake's answer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    _WRITERS[id(reader)] = writer
+    for data in sends:
+        await _raw_on(reader, data)
+        if data == _UPGRADE:
+            await reader.readuntil(b"\r\n\r\n")
+    return reader
+
+
+async def _raw_on(reader: asyncio.StreamReader, data: bytes) -> asyncio.StreamReader:
+    writer = _WRITERS[id(reader)]
+    writer.write(data)
+    await writer.drain()
+    return reader
+
+
+async def _dropped_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    try:
+        while await asyncio.wait_for(reader.read(4096), seconds):
+            pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_silent_and_stalled_peers_are_dropped_and_block_nobody(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_idp import link_server
+
+    # The production timeouts are 10-20 s; a second each shows the same behaviour sooner.
+    for name in ("OPEN_TIMEOUT", "FIRST_FRAME_TIMEOUT", "PING_INTERVAL", "PING_TIMEOUT"):
+        monkeypatch.setattr(link_server, name, 1.0)
+    monkeypatch.setattr(link_server, "CLOSE_TIMEOUT", 1.0)
+    key = ec.generate_private_key(ec.SECP256R1())
+    ws_id = workstation_id_for(key.public_key())
+    site.registry.register(
+        workstation_id=ws_id, public_key=public_key_b64(key.public_key()), info=INFO,
+        now=site.clock(),
+    )  # fmt: skip
+    site.registry.set_status(ws_id, WorkstationStatus.APPROVED, by="root", now=site.clock())
+
+    async def scenario() -> None:
+        instance = await site.instance()
+        port = instance.port
+        stalled = [
+            await _raw(port),  # connects, sends nothing
+            await _raw(port, b"GET /link HTTP/1.1\r\n"),  # half a handshake
+            await _raw(port, _UPGRADE),  # a handshake, then silence
+            await _raw(port, _UPGRADE, _HALF_FRAME),  # stalls in its first frame
+        ]
+        # Welcomed, then stalled mid-frame: the keepalive ping goes unanswered, it is dropped.
+        hello = _signed(key, "hello", INFO.to_wire()).encode()
+        framed = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(hello)) + b"\0" * 4 + hello
+        welcomed = await _raw(port, _UPGRADE, framed)
+        assert b"welcome" in await asyncio.wait_for(welcomed.read(4096), 10)
+        stalled.append(await _raw_on(welcomed, _HALF_FRAME))
+        # Meanwhile another peer is answered at once.
+        got, code = await _exchange(instance.url, "not json")
+        assert code == 4400 and got[0]["error"] == "invalid_link_message"
+        assert [await _dropped_within(r, 10) for r in stalled] == [True] * 5
+        await instance.stop()
 
     asyncio.run(scenario())

@@ -56,7 +56,7 @@ class PushChallenge:
     location: str | None
     created_at: int
     expires_at: int
-    #: digest of the browser binding the sign-in began in
+    #: digest of the binding the sign-in began in (the push step's: browser and sign-in)
     browser: str
 
     def expired(self, now: dt.datetime) -> bool:
@@ -116,9 +116,10 @@ def create_challenge(
     now: dt.datetime,
     ttl: int,
 ) -> tuple[PushChallenge, bool]:
-    """A new challenge for the employee, or their outstanding one when this same browser asks
-    again (a reload); ``(challenge, created)``. Another browser's outstanding request refuses
-    with :class:`PushOutstanding`."""
+    """A new challenge for the employee, or their outstanding one when the same ``browser``
+    binding asks again (a reload); ``(challenge, created)``. Another binding's outstanding
+    request — another browser, or another sign-in of the same browser — refuses with
+    :class:`PushOutstanding`."""
     txn = secrets.token_urlsafe(18)
     if not store.add_if_absent(_USER + employee_id, txn.encode(), ttl=ttl):
         current = store.get(_USER + employee_id)
@@ -222,7 +223,9 @@ def answer_of(store: EphemeralStore, challenge: PushChallenge) -> PushAnswer | N
 
 def check_browser(challenge: PushChallenge, browser: str) -> None:
     if challenge.browser != _browser_digest(browser):
-        raise ChallengeNotYours("this sign-in request was started in another browser")
+        raise ChallengeNotYours(
+            "this sign-in request was started in another browser or for another sign-in"
+        )
 
 
 def consume(store: EphemeralStore, challenge: PushChallenge) -> bool:

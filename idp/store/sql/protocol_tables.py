@@ -10,6 +10,7 @@ import idp.directory.sync.store
 import idp.factors.authenticator.store
 import idp.oidc.store
 import idp.vault.tables
+import idp.workstations.offline_revocations
 import idp.workstations.pc_logon
 import idp.workstations.proximity_tables
 import idp.workstations.tables  # noqa: F401

@@ -66,7 +66,7 @@ class ReplayedMessage(KeyProtocolError):
     code = 7
 
 
-class AuthenticationFailed(KeyProtocolError, Unauthorized):  # type: ignore[misc]
+class AuthenticationFailed(KeyProtocolError, Unauthorized):
     """A proof or a sealed message does not verify: the other side lacks the master key."""
 
     error = "key_authentication_failed"
@@ -81,19 +81,19 @@ class SerialMismatch(AuthenticationFailed):
     code = 9
 
 
-class NotLinked(KeyProtocolError, Conflict):  # type: ignore[misc]
+class NotLinked(KeyProtocolError, Conflict):
     error = "key_not_linked"
     status = 409
     code = 10
 
 
-class AlreadyLinked(KeyProtocolError, Conflict):  # type: ignore[misc]
+class AlreadyLinked(KeyProtocolError, Conflict):
     error = "key_already_linked"
     status = 409
     code = 11
 
 
-class KeyLocked(KeyProtocolError, AccessDenied):  # type: ignore[misc]
+class KeyLocked(KeyProtocolError, AccessDenied):
     """The key is locked: only unlock with the activation code (and info, wipe) are served."""
 
     error = "key_locked"
@@ -101,19 +101,19 @@ class KeyLocked(KeyProtocolError, AccessDenied):  # type: ignore[misc]
     code = 12
 
 
-class WrongCode(KeyProtocolError, AccessDenied):  # type: ignore[misc]
+class WrongCode(KeyProtocolError, AccessDenied):
     error = "key_wrong_code"
     status = 403
     code = 13
 
 
-class WrongPin(KeyProtocolError, AccessDenied):  # type: ignore[misc]
+class WrongPin(KeyProtocolError, AccessDenied):
     error = "key_wrong_pin"
     status = 403
     code = 14
 
 
-class PinRequired(KeyProtocolError, AccessDenied):  # type: ignore[misc]
+class PinRequired(KeyProtocolError, AccessDenied):
     error = "key_pin_required"
     status = 403
     code = 15
@@ -126,25 +126,25 @@ class PinPolicy(KeyProtocolError):
     code = 16
 
 
-class ButtonNotPressed(KeyProtocolError, AccessDenied):  # type: ignore[misc]
+class ButtonNotPressed(KeyProtocolError, AccessDenied):
     error = "key_button_not_pressed"
     status = 403
     code = 17
 
 
-class NoSuchAccount(KeyProtocolError, NotFound):  # type: ignore[misc]
+class NoSuchAccount(KeyProtocolError, NotFound):
     error = "key_no_such_account"
     status = 404
     code = 18
 
 
-class StorageFull(KeyProtocolError, Conflict):  # type: ignore[misc]
+class StorageFull(KeyProtocolError, Conflict):
     error = "key_storage_full"
     status = 409
     code = 19
 
 
-class NoOtpSecret(KeyProtocolError, NotFound):  # type: ignore[misc]
+class NoOtpSecret(KeyProtocolError, NotFound):
     error = "key_no_otp_secret"
     status = 404
     code = 20

@@ -12,6 +12,7 @@ import pytest
 
 from flask_idp.cli import main
 from idp.audit import AuditKind
+from idp.factors.kinds import FactorKind, FactorUse
 from tests.e2e.authenticator.helpers import Browserless, enrolled_app, new_person
 from tests.e2e.server import RunningServer
 
@@ -27,11 +28,14 @@ def cli(server: RunningServer, *args: str) -> int:
     return main(["device", *args, "--config", str(server.config_path)])
 
 
-def test_not_me_is_audited_counted_and_suspends_sso(
+def test_not_me_is_audited_counted_ends_sessions_and_suspends_sso(
     server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bob = new_person(server)
     app = enrolled_app(server, bob, tmp_path)
+    rt = server.runtime
+    use = FactorUse(FactorKind.AUTHENTICATOR_APP, "app:x", rt.now(), True, ("swk",))
+    live = rt.sessions.create(employee_id=server.employee(bob).id, factor=use, now=rt.now())
     client = Browserless(server)
     started = client.post("/push/login/start", {"username": bob})
     assert started.status_code == 200
@@ -41,6 +45,10 @@ def test_not_me_is_audited_counted_and_suspends_sso(
     assert event.details["sso_suspended"] == "yes" and event.details["ip"] == "127.0.0.1"
     assert event.employee_id == server.employee(bob).id
     assert not server.employee(bob).enabled
+    # Someone else knows enough to start a sign-in: the employee's sessions end at once.
+    assert rt.sessions.get(live.session_id, now=rt.now()) is None
+    (ended,) = rt.audit.list(kind=AuditKind.SESSION_ENDED, employee_id=event.employee_id).items
+    assert ended.reason == "push_reported" and ended.details["sessions"] == "1"
     device = server.runtime.authenticator.devices.for_employee(server.employee(bob).id)
     assert device is not None and device.reported_count == 1
     assert cli(server, "list") == 0

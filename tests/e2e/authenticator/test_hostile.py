@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from authenticator import AuthenticatorError
 from idp.factors.authenticator import wire
 from tests.e2e.authenticator.helpers import Browserless, enrolled_app, new_person
+from tests.e2e.authenticator.test_totp import ticket_of
 from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.e2e
@@ -206,6 +208,30 @@ def test_a_device_cannot_answer_another_persons_request(
     peek = stranger.post("/push/login/poll", {"transaction_id": shown["transaction_id"]})
     assert peek.status_code == 403
     assert bob_app.deny() == "denied"
+
+
+def test_a_push_finishes_only_the_sign_in_it_was_started_for(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    person = new_person(server)
+    app = enrolled_app(server, person, tmp_path)
+    client = Browserless(server)  # one browser, two tabs: two sign-ins (tickets)
+    first, second = (ticket_of(client, server.base_url, server) for _ in "12")
+
+    def post(path: str, ticket: str, **body: object) -> requests.Response:
+        return client.post(path, {"ticket": ticket, **body}, page=f"/login?ticket={ticket}")
+
+    shown = post("/push/login/start", first, username=person).json()
+    again = post("/push/login/start", first, username=person)  # a reload: the same request
+    assert again.json()["transaction_id"] == shown["transaction_id"]
+    other = post("/push/login/start", second, username=person)
+    assert other.status_code == 429 and other.json()["error"] == "push_outstanding"
+    assert app.approve(shown["number"]) == "approved"
+    txn = shown["transaction_id"]
+    taken = post("/push/login/poll", second, transaction_id=txn)
+    assert taken.status_code == 403 and "another sign-in" in taken.json()["error_description"]
+    done = post("/push/login/poll", first, transaction_id=txn)
+    assert done.status_code == 200 and done.json()["redirect"], done.text
 
 
 def test_an_unknown_user_gets_a_decoy_no_app_can_answer(server: RunningServer) -> None:

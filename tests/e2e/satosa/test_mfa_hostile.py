@@ -165,3 +165,24 @@ def test_step_endpoints_take_post_only_and_static_files_by_name(proxy: Proxy) ->
     assert http.get(proxy.url("/hideez/static/nothing.js"), timeout=10).status_code == 404
     refused(http.get(proxy.url("/hideez/login?ticket=unknown"), timeout=10), 400)
     refused(http.get(proxy.url("/hideez/login"), timeout=10), 400)
+
+
+def test_post_bodies_satosa_cannot_parse_are_a_400_not_a_500(alice: SatosaClient) -> None:
+    """SATOSA parses the body before routing (outside its error handling); the pack's app
+    answers a missing Content-Type, broken JSON and non-UTF-8 form fields with a 400."""
+    alice.http.cookies.clear()
+    csrf = alice.csrf(alice.ticket_of(alice.start()))
+    url = alice.proxy.url("/passkey/login/options")
+    bare = alice.http.post(url, data=b'{"a": 1}', headers={"X-CSRF-Token": csrf}, timeout=10)
+    assert "Content-Type" not in bare.request.headers
+    assert bare.status_code == 400, bare.text
+    assert "JSON object (Content-Type: application/json)" in bare.json()["error_description"]
+    for content_type, body in (
+        ("application/json", b'{"handle": '),
+        ("application/x-www-form-urlencoded", b"a=\xff\xfe"),
+    ):
+        headers = {"X-CSRF-Token": csrf, "Content-Type": content_type}
+        response = alice.http.post(url, data=body, headers=headers, timeout=10)
+        assert response.status_code == 400, response.text
+        assert "could not be read" in response.text and content_type in response.text
+        assert "Traceback" not in response.text

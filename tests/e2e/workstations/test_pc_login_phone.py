@@ -35,6 +35,7 @@ from idp.workstations.ca import MS_UPN, SMART_CARD_LOGON, LocalCa
 from idp.workstations.errors import OfflineCodeRefused
 from idp.workstations.events import EventType, UnlockedBy
 from idp.workstations.model import WorkstationStatus
+from idp.workstations.offline_revocations import OfflineRevocations
 from idp.workstations.pc_logon import PcLogonRepository
 from idp.workstations.services import build_workstations
 from tests.e2e.authenticator.helpers import authenticator_idp, enrolled_app, new_person
@@ -225,7 +226,8 @@ def test_offline_codes_work_within_their_limits(pc_server: RunningServer, tmp_pa
             rt = pc_server.runtime
             set_pc_logon(
                 employees=rt.employees, devices=rt.authenticator.devices, audit=rt.audit,
-                pc_logon=PcLogonRepository(rt.db, default_enabled=True), store=rt.ephemeral,
+                pc_logon=PcLogonRepository(rt.db, default_enabled=True),
+                revocations=OfflineRevocations(rt.db, rt.ephemeral),
                 username=username, enabled=False, actor="test", now=rt.now(),
             )  # fmt: skip
             await until(lambda: gateway.offline.grants() == [], what="the grant revoked")

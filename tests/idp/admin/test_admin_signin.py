@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyotp
 import pytest
 
+from idp.admin import signin
 from idp.admin.access import Role
 from idp.admin.credential_store import AdminCredentialRepository
 from idp.admin.records import AdminUser
@@ -22,11 +23,12 @@ from idp.admin.signin import (
     SignInStores,
     new_recovery_codes,
     recovery_digest,
+    recovery_record,
     sign_in,
 )
 from idp.factors.authenticator.totp import new_secret
 from idp.factors.kinds import FactorKind
-from idp.factors.password import Argon2Params, hash_password
+from idp.factors.password import Argon2Params, argon2_verify, hash_password
 from idp.factors.password_errors import AccountLocked, PasswordTooLong, TooManyPasswordAttempts
 from idp.factors.password_signin import PasswordLimits
 from idp.secrets import SecretBox, new_data_key, secret_aad
@@ -75,8 +77,8 @@ def world(db: Database, ephemeral: EphemeralStore) -> World:
         "adm-1", password_hash=hash_password(password=PASSWORD, params=FAST), now=NOW
     )
     sealed = box.encrypt(secret.encode(), aad=secret_aad(SECRET_PURPOSE, "adm-1"))
-    digests = [recovery_digest("adm-1", c) for c in codes]
-    creds.set_totp("adm-1", sealed=sealed, codes=digests, now=NOW)
+    records = [recovery_record("adm-1", c, params=FAST) for c in codes]
+    creds.set_totp("adm-1", sealed=sealed, codes=records, now=NOW)
     stores = SignInStores(admins, employees, creds, ephemeral, box, FAST, PasswordLimits())
     return World(stores, secret, codes)
 
@@ -109,12 +111,30 @@ def test_two_parallel_requests_with_one_code_let_one_in(world: World) -> None:
     assert outcomes == ["code_reused", "ok"]
 
 
-def test_recovery_codes_work_once_each_and_are_stored_hashed(world: World) -> None:
+def test_recovery_codes_work_once_each_and_are_stored_hashed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stored = world.stores.credentials.get("adm-1")
-    assert stored is not None and not set(world.codes) & set(stored.recovery_codes)
+    assert stored is not None and len(stored.recovery_codes) == 10
+    for code, record in zip(world.codes, stored.recovery_codes, strict=True):
+        digest = recovery_digest("adm-1", code)
+        tag, _, phc = record.partition("$")
+        # argon2id behind a 2-digit tag: neither the code nor its fast digest is stored
+        assert tag == digest[:2] and phc.startswith("$argon2id$") and digest not in record
+        assert code not in record
+    checked: list[str] = []
+
+    def counting(stored_hash: str, secret: str) -> bool:
+        checked.append(stored_hash)
+        return argon2_verify(stored_hash, secret)
+
+    monkeypatch.setattr(signin, "argon2_verify", counting)
     first = world.codes[0]
     done = world.attempt(code=first.upper()[:4] + "-" + first[4:])
     assert done.recovery_codes_left == 9
+    # The tag finds the record: argon2 runs for the records sharing it, not for all ten.
+    same_tag = [r for r in stored.recovery_codes if r[:2] == stored.recovery_codes[0][:2]]
+    assert len(checked) <= len(same_tag) < 10
     with pytest.raises(AdminSignInRejected) as again:
         world.attempt(code=first)
     assert again.value.why == "wrong_recovery_code"
