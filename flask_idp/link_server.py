@@ -22,6 +22,7 @@ from http import HTTPStatus
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from idp import metrics
 from idp.errors import IdpError, Unauthorized
@@ -139,6 +140,10 @@ class LinkServer:
             await self._refuse(ws, exc)
             return
         except (TimeoutError, ConnectionClosed):
+            return
+        if ws.state is not State.OPEN:
+            # Closed while its hello was checked (an oversized frame, the peer gone): a newer
+            # connection of the same workstation may be registered by now; it must stay.
             return
         workstation_id = opened.workstation.id
         previous = self.connections.get(workstation_id)
