@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from idp.admin.accounts import AccountAdmin
 from idp.admin.audit_views import AuditAdmin
+from idp.admin.backup import BackupAdmin
 from idp.admin.credential_store import AdminCredentialRepository
 from idp.admin.credentials import AdminCredentialsAdmin
 from idp.admin.device_service import DeviceService
@@ -32,6 +33,7 @@ class AdminServices:
     workstations: WorkstationService
     devices: DeviceService
     sync: SyncRuns
+    backup: BackupAdmin
     #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
     signin: SignInStores
 
@@ -50,6 +52,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         workstations=WorkstationService(runtime),
         devices=DeviceService(runtime),
         sync=SyncRuns(runtime),
+        backup=BackupAdmin(runtime),
         signin=SignInStores(
             admins=admins,
             employees=runtime.employees,

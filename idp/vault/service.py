@@ -20,7 +20,7 @@ from idp.admin.access import Actor
 from idp.audit import AuditKind
 from idp.runtime import Runtime
 from idp.vault import account_rules
-from idp.vault.account_actions import AccountActions
+from idp.vault.account_backup import AccountBackup
 from idp.vault.base import PasswordCheck
 from idp.vault.driver import ACTIVATION_CODE, MASTER_KEY, DriverApi
 from idp.vault.errors import (
@@ -85,7 +85,7 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-class VaultService(DriverApi, AccountActions):
+class VaultService(DriverApi, AccountBackup):
     """Every vault action of the server (admin and driver), over one secrets envelope."""
 
     # -- keys --------------------------------------------------------------------------------
