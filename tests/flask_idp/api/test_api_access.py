@@ -71,6 +71,8 @@ ALLOWED: dict[str, set[Role]] = {
     "list_sync_sources": {A, H, U},
     "list_sync_runs": {A, H, U},
     "get_sync_run": {A, H, U},
+    "export_key_accounts": {A},
+    "restore_key_accounts": {A},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
