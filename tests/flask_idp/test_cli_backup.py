@@ -50,8 +50,9 @@ def test_export_then_import_with_skip_and_replace(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, pass_file = workdir / "alice.hkbak", str(workdir / "pass")
-    assert _lines(capsys, "key-account", "export", "--employee", "alice", "--out", str(out),
-                  "--passphrase-file", pass_file) == [f"2 accounts of alice written to {out}"]  # fmt: skip
+    done = _lines(capsys, "key-account", "export", "--employee", "alice", "--out", str(out),
+                  "--passphrase-file", pass_file)  # fmt: skip
+    assert done == [f"2 accounts of alice written to {out}"]
     assert out.read_bytes().startswith(b"HIDKBAK\n") and b"s3cret-pw" not in out.read_bytes()
     first = _lines(capsys, "key-account", "import", str(out), "--employee", "bob",
                    "--on-conflict", "skip", "--passphrase-file", pass_file)  # fmt: skip
