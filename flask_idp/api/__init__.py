@@ -103,8 +103,10 @@ def _read_body(model: type[BaseModel], limit: int = MAX_BODY_BYTES) -> BaseModel
     return model.model_validate(data)
 
 
-def read_upload(model: type[BaseModel], part: str, limit: int) -> tuple[BaseModel, bytes]:
-    """A multipart form's text fields (validated by ``model``) and its file ``part``."""
+def read_upload(
+    model: type[BaseModel], part: str, limit: int, *, skip: tuple[str, ...] = ()
+) -> tuple[BaseModel, bytes]:
+    """A multipart form's text fields but ``skip`` (validated by ``model``) and its ``part``."""
     if request.content_length is not None and request.content_length > limit:
         raise RequestTooLarge(f"the upload is larger than {limit} bytes")
     if request.mimetype != "multipart/form-data":
@@ -122,7 +124,7 @@ def read_upload(model: type[BaseModel], part: str, limit: int) -> tuple[BaseMode
     content = found.read(limit + 1)
     if len(content) > limit:
         raise RequestTooLarge(f"the file is larger than {limit} bytes")
-    return model.model_validate({k: form[k] for k in form}), content
+    return model.model_validate({k: form[k] for k in form if k not in skip}), content
 
 
 def _read_query(model: type[BaseModel], skip: str | None = None) -> BaseModel:

@@ -109,6 +109,7 @@ def _reauthenticate(exc: ReauthenticationRequired) -> Response:
 def _load_views() -> None:
     from flask_idp.console import (  # noqa: F401
         views_audit,
+        views_backup,
         views_employees,
         views_organisation,
         views_signin,
