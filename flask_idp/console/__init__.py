@@ -113,6 +113,7 @@ def _load_views() -> None:
         views_employees,
         views_organisation,
         views_signin,
+        views_sync_jobs,
         views_workstations,
     )
 

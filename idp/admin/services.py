@@ -15,6 +15,7 @@ from idp.admin.idempotency import Idempotency
 from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.admin.signin import SignInStores
+from idp.admin.sync_jobs import SyncJobs
 from idp.admin.sync_runs import SyncRuns
 from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
@@ -33,6 +34,7 @@ class AdminServices:
     workstations: WorkstationService
     devices: DeviceService
     sync: SyncRuns
+    sync_jobs: SyncJobs
     backup: BackupAdmin
     #: what the console's password + TOTP sign-in reads and writes (idp.admin.signin)
     signin: SignInStores
@@ -52,6 +54,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         workstations=WorkstationService(runtime),
         devices=DeviceService(runtime),
         sync=SyncRuns(runtime),
+        sync_jobs=SyncJobs(runtime),
         backup=BackupAdmin(runtime),
         signin=SignInStores(
             admins=admins,

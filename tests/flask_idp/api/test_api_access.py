@@ -73,6 +73,8 @@ ALLOWED: dict[str, set[Role]] = {
     "get_sync_run": {A, H, U},
     "export_key_accounts": {A},
     "restore_key_accounts": {A},
+    "start_sync_run": {A},
+    "get_sync_job": {A, H, U},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
@@ -97,6 +99,7 @@ def test_role_against_endpoint(api: Api, role: Role, op: Any) -> None:
         rp_id="saml:none",
         workstation_id="ws-" + "0" * 32,
         run_id="0",
+        job_id="0" * 16,
     )
     body = {} if op.body is not None else None
     response = api.call(op.method, path, role=role, json=body)
