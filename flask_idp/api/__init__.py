@@ -300,6 +300,7 @@ def _load_routes() -> None:
         routes_employees,
         routes_organisation,
         routes_sync,
+        routes_workstation_audit,
         routes_workstations,
     )
 

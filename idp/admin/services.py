@@ -17,6 +17,7 @@ from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.admin.signin import SignInStores
 from idp.admin.sync_jobs import SyncJobs
 from idp.admin.sync_runs import SyncRuns
+from idp.admin.workstation_audit import WorkstationAudit
 from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
@@ -32,6 +33,7 @@ class AdminServices:
     idempotency: Idempotency
     credentials: AdminCredentialsAdmin
     workstations: WorkstationService
+    workstation_audit: WorkstationAudit
     devices: DeviceService
     sync: SyncRuns
     sync_jobs: SyncJobs
@@ -52,6 +54,7 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         idempotency=Idempotency(runtime.ephemeral),
         credentials=AdminCredentialsAdmin(runtime, admins, credentials),
         workstations=WorkstationService(runtime),
+        workstation_audit=WorkstationAudit(runtime),
         devices=DeviceService(runtime),
         sync=SyncRuns(runtime),
         sync_jobs=SyncJobs(runtime),

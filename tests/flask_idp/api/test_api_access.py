@@ -75,6 +75,11 @@ ALLOWED: dict[str, set[Role]] = {
     "restore_key_accounts": {A},
     "start_sync_run": {A},
     "get_sync_job": {A, H, U},
+    "list_workstation_events": {A, H, U},
+    "workstation_summary_by_day_employee": {A, H, U},
+    "workstation_summary_by_employee": {A, H, U},
+    "workstation_summary_by_department": {A, H, U},
+    "workstation_summary_by_workstation": {A, H, U},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
