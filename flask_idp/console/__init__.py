@@ -114,6 +114,7 @@ def _load_views() -> None:
         views_organisation,
         views_signin,
         views_sync_jobs,
+        views_workstation_audit,
         views_workstations,
     )
 
