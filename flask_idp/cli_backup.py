@@ -5,9 +5,7 @@ accounts (:mod:`idp.admin.backup`), as a file. The passphrase is read from a fil
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
@@ -25,6 +23,7 @@ from idp.vault.errors import EmployeeNotFound
 ACTIONS = frozenset({"export", "import"})
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command: TypeAlias = Callable[..., argparse.ArgumentParser]
+ReadSecret: TypeAlias = Callable[[Path | None, str], str]
 
 
 def add_parsers(accounts: Subs, command: Command) -> None:
@@ -45,17 +44,6 @@ def add_parsers(accounts: Subs, command: Command) -> None:
     restore.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def _passphrase(path: Path | None) -> str:
-    if path is None:
-        return getpass.getpass("backup passphrase: ")
-    if str(path) == "-":
-        return sys.stdin.readline().rstrip("\n")
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"cannot read {path}: {exc.__class__.__name__}") from None
-
-
 def _read_backup(path: Path) -> bytes:
     try:
         with path.open("rb") as file:
@@ -67,11 +55,12 @@ def _read_backup(path: Path) -> bytes:
     return blob
 
 
-def run(runtime: Runtime, args: argparse.Namespace) -> int:
+def run(runtime: Runtime, args: argparse.Namespace, read_secret: ReadSecret) -> int:
+    """``read_secret(path, prompt)``: the CLI's one way to read a secret (file, ``-``, prompt)."""
     employee = runtime.employees.get_by_username(args.employee)
     if employee is None:
         raise EmployeeNotFound(f"--employee: no employee {args.employee!r}")
-    passphrase = _passphrase(args.passphrase_file)
+    passphrase = read_secret(args.passphrase_file, "backup passphrase: ")
     try:
         if args.action == "export":
             return _export(

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from flask_idp.api import read_upload, services
 from flask_idp.api.problems import invalid_input
 from flask_idp.console import actor, bp, page, posted, sensitive
+from idp.admin.access import Permission, check
 from idp.admin.backup import MEDIA_TYPE, BackupExport, RestoreForm
 from idp.admin.models import InvalidInput
 from idp.errors import InvalidRequest
@@ -27,6 +28,7 @@ def _page(employee_id: str, status: int = 200, **values: object) -> Response:
 
 @bp.get(ONE)
 def key_backup(employee_id: str) -> Response:
+    check(actor(), Permission.SECRETS)  # the page offers nothing to anyone else
     return _page(employee_id)
 
 

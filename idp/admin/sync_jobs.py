@@ -4,7 +4,8 @@ every instance, run in a background worker, their progress and result kept in th
 Starting a run takes a *claim* in the short-lived store (set-if-absent with a TTL): a second
 start, on this instance or another, while the claim is held is refused with
 :class:`SyncRunInProgress` (409). The worker refreshes the claim while it runs and releases it
-when done, so a crashed worker blocks new runs for at most :data:`CLAIM_TTL` seconds. The job
+when done, so a crashed worker blocks new runs for at most :data:`CLAIM_TTL` seconds (and its
+job then reads as failed). The job
 record (state, phase, counts, the result of each source or the error) lives for
 :data:`JOB_TTL`; each finished source is also the ``directory_sync`` audit event that
 :mod:`idp.admin.sync_runs` lists. The worker is whatever the shell passes as ``spawn`` (a
@@ -40,6 +41,7 @@ CLAIM_TTL = 120
 HEARTBEAT = 20.0
 #: how long a job's record (and so GET of it) outlives its start
 JOB_TTL = 24 * 3600
+_WORKER_LOST = "the worker stopped before the run finished (instance restarted?)"
 Spawn = Callable[[Callable[[], None]], None]
 
 
@@ -156,6 +158,10 @@ class SyncJobs:
         if not found:
             raise SyncJobNotFound(f"no directory sync job {job_id[:32]!r} (kept for 24 hours)")
         data = {k: json.loads(v) for k, v in found.items()}
+        if data["state"] == SyncJobState.RUNNING and self._store.get(CLAIM) != job_id.encode():
+            # the worker records its end before it lets go of the claim: a running job without
+            # the claim lost its worker (the instance stopped) and will never finish
+            data.update(state=SyncJobState.FAILED.value, error=_WORKER_LOST)
         return SyncJobOut.model_validate({
             "id": job_id, "finished_at": None, "current_source": None, "phase": None,
             "total": None, "error": None, **data,

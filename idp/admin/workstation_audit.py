@@ -23,6 +23,7 @@ from idp.workstations.summaries import (
     SummaryFilter,
     SummaryKind,
     SummaryRow,
+    csv_cell,
     to_csv,
 )
 
@@ -58,7 +59,7 @@ class WorkstationEventPage(Page[WorkstationEventOut]):
             values = (e.at.isoformat(), e.type.value, e.workstation, e.employee, e.account,
                       e.unlocked_by.value if e.unlocked_by else None, e.clock_skew,
                       e.during_alarm, details)  # fmt: skip
-            writer.writerow([_cell(v) for v in values])
+            writer.writerow([csv_cell(v) for v in values])
         return out.getvalue()
 
 
@@ -110,11 +111,6 @@ class SummaryQuery(Input):
     workstation_id: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=512)
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _offset(kind: str, cursor: str | None, state: dict[str, object]) -> int:

@@ -51,6 +51,9 @@ def test_download_then_restore_with_a_conflict_report(api: Api) -> None:
     assert r.status_code == 200 and r.mimetype == "application/vnd.hideez-idp.key-backup"
     assert r.headers["Content-Disposition"].startswith(f'attachment; filename="{alice["username"]}')
     assert b"GitHub-pw" not in r.data and r.headers["Cache-Control"] == "no-store"
+    audited = api.runtime.audit.list(employee_id=alice["id"], limit=5).items
+    assert any(e.details.get("action") == "key_accounts_exported" and e.actor.startswith("admin:")
+               for e in audited)  # fmt: skip
 
     bob = api.new_employee()
     first = _restore(api, bob["id"], r.data)

@@ -100,6 +100,15 @@ def test_one_run_at_a_time_across_instances(synced: Any) -> None:
         api.runtime.ephemeral.delete(CLAIM)
 
 
+def test_a_job_whose_worker_died_reads_as_failed(synced: Any) -> None:
+    api = synced[0]
+    held = api.call("POST", "/sync/runs", json={"sources": ["broken"]})
+    job = _finished(api, held.headers["Location"])
+    api.runtime.ephemeral.hash_put("sync-job:" + job["id"], {"state": b'"running"'}, ttl=60)
+    shown = api.call("GET", f"/sync/jobs/{job['id']}").json  # no claim: nobody runs it
+    assert shown["state"] == "failed" and "worker stopped" in shown["error"]
+
+
 def test_a_failing_source_fails_the_job_and_frees_the_slot(synced: Any) -> None:
     api = synced[0]
     started = api.call("POST", "/sync/runs", json={"sources": ["broken"]})

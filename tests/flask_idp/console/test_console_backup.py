@@ -54,5 +54,6 @@ def test_helpdesk_sees_no_backup(api: Api) -> None:
     shown = helpdesk.get(f"/console/employees/{employee['id']}").get_data(as_text=True)
     assert "key-backup" not in shown
     base = f"/console/employees/{employee['id']}/key-backup"
+    assert helpdesk.get(base).status_code == 403
     refused = helpdesk.post(f"{base}/export", data={"csrf": csrf(helpdesk), "passphrase": PASS})
     assert refused.status_code == 403
