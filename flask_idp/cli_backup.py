@@ -19,6 +19,7 @@ from idp.runtime import Runtime
 from idp.vault.account_backup import OnConflict
 from idp.vault.backup import MAX_BACKUP_BYTES, BackupTooLarge
 from idp.vault.errors import EmployeeNotFound
+from idp.vault.service import VaultService
 
 ACTIONS = frozenset({"export", "import"})
 Subs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -55,7 +56,9 @@ def _read_backup(path: Path) -> bytes:
     return blob
 
 
-def run(runtime: Runtime, args: argparse.Namespace, read_secret: ReadSecret) -> int:
+def run(
+    runtime: Runtime, vault: VaultService, args: argparse.Namespace, read_secret: ReadSecret
+) -> int:
     """``read_secret(path, prompt)``: the CLI's one way to read a secret (file, ``-``, prompt)."""
     employee = runtime.employees.get_by_username(args.employee)
     if employee is None:
@@ -64,12 +67,12 @@ def run(runtime: Runtime, args: argparse.Namespace, read_secret: ReadSecret) -> 
     try:
         if args.action == "export":
             return _export(
-                BackupAdmin(runtime), employee.id, args, BackupExport(passphrase=passphrase)
+                BackupAdmin(runtime, vault), employee.id, args, BackupExport(passphrase=passphrase)
             )
         form = RestoreForm(passphrase=passphrase, on_conflict=args.on_conflict)
     except ValidationError as exc:
         raise InvalidRequest(f"passphrase: {exc.errors()[0]['msg']}") from None
-    return _import(BackupAdmin(runtime), employee.id, args, form)
+    return _import(BackupAdmin(runtime, vault), employee.id, args, form)
 
 
 def _export(

@@ -361,7 +361,7 @@ def _account_input(args: argparse.Namespace) -> AccountInput:
 def _account(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> int:
     action = args.action
     if action in cli_backup.ACTIONS:
-        return cli_backup.run(runtime, args, _read_secret)
+        return cli_backup.run(runtime, service, args, _read_secret)
     if action == "list":
         if args.shared:
             found = service.list_shared_accounts()

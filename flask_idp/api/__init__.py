@@ -298,6 +298,8 @@ def _load_routes() -> None:
         routes_backup,
         routes_devices,
         routes_employees,
+        routes_keys,
+        routes_keys_accounts,
         routes_organisation,
         routes_sync,
         routes_workstation_audit,

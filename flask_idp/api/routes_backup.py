@@ -9,7 +9,7 @@ from idp.admin.backup import MEDIA_TYPE, BackupExport, ExportedBackup, RestoreFo
 from idp.admin.backup import BackupAdmin as B
 from idp.vault.backup import MAX_BACKUP_BYTES
 
-TAG = "key accounts"
+TAG = "key-accounts"
 ONE = "/employees/{employee_id}/key-accounts"
 
 

@@ -22,7 +22,7 @@ from idp.runtime import Runtime
 from idp.vault.account_backup import OnConflict, RestoreAction, RestoreOutcome
 from idp.vault.backup import MAX_BACKUP_BYTES, BackupMetadata, open_backup, seal
 from idp.vault.errors import EmployeeNotFound
-from idp.vault.service import build_vault_service
+from idp.vault.service import VaultService
 
 MEDIA_TYPE = "application/vnd.hideez-idp.key-backup"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -71,9 +71,9 @@ class RestoreReport(Output):
 
 
 class BackupAdmin:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, vault: VaultService) -> None:
         self._rt = runtime
-        self._vault = build_vault_service(runtime)
+        self._vault = vault
 
     def _employee(self, employee_id: str) -> Employee:
         employee = self._rt.employees.get(employee_id[:64])
