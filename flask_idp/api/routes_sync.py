@@ -61,7 +61,6 @@ def get_sync_run(actor: Actor, *, run_id: str) -> SyncRunOut:
     body=SyncRunStart,
     response=SyncJobOut,
     status=202,
-    idempotent=True,
     location=lambda job: f"/sync/jobs/{job.id}",
 )
 def start_sync_run(actor: Actor, *, body: SyncRunStart) -> SyncJobOut:
