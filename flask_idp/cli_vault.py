@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from flask_idp import cli_backup
 from idp.admin.access import CLI
 from idp.config.loader import load_config
 from idp.runtime import Runtime, build_runtime
@@ -137,6 +138,7 @@ def _account_parsers(accounts: Subs, command: Command) -> None:
     share = command(accounts, "share", "give an employee a copy of a shared account")
     share.add_argument("shared_id")
     share.add_argument("--employee", required=True, help="username")
+    cli_backup.add_parsers(accounts, command)
 
 
 def _account_fields(parser: argparse.ArgumentParser) -> None:
@@ -358,6 +360,8 @@ def _account_input(args: argparse.Namespace) -> AccountInput:
 
 def _account(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> int:
     action = args.action
+    if action in cli_backup.ACTIONS:
+        return cli_backup.run(runtime, service, args, _read_secret)
     if action == "list":
         if args.shared:
             found = service.list_shared_accounts()

@@ -58,6 +58,10 @@ def _problems(op: Operation) -> dict[int, str]:
         codes[404] = "no such resource"
     if op.body is not None:
         codes.update({413: "body too large", 415: "not JSON", 422: "invalid fields"})
+    if op.upload is not None:
+        codes[415] = "not multipart/form-data"
+    if op.csv is not None:
+        codes[422] = "invalid query parameters (or format)"
     if op.query is not None:
         codes[422] = "invalid query parameters"
     if op.method in ("POST", "PATCH", "DELETE"):
@@ -110,6 +114,16 @@ def _parameters(op: Operation, defs: dict[str, Any]) -> list[dict[str, Any]]:
                 "description": "the ETag of the version being changed",
             }
         )
+    if op.csv is not None:
+        params.append(
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "csv"]},
+                "description": "csv: the same rows as text/csv (or send Accept: text/csv)",
+            }
+        )
     if op.idempotent:
         params.append(
             {
@@ -137,18 +151,48 @@ def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
+def _ok(op: Operation, refs: dict[type[BaseModel], Any]) -> dict[str, Any]:
+    assert op.response is not None
+    content: dict[str, Any] = {"application/json": {"schema": refs[op.response]}}
+    if op.download is not None:
+        content = {op.download: {"schema": {"type": "string", "contentMediaType": op.download}}}
+    elif op.csv is not None:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    ok: dict[str, Any] = {"description": "OK", "content": content}
+    headers: dict[str, Any] = {}
+    if op.etag:
+        headers["ETag"] = {"schema": {"type": "string"}}
+    if op.location is not None:
+        headers["Location"] = {"schema": {"type": "string"}, "required": True}
+    if op.download is not None:
+        headers["Content-Disposition"] = {"schema": {"type": "string"}}
+    if headers:
+        ok["headers"] = headers
+    return ok
+
+
+def _request_body(
+    op: Operation, refs: dict[type[BaseModel], Any], defs: dict[str, Any]
+) -> dict[str, Any]:
+    assert op.body is not None
+    if op.upload is None:
+        return {"required": True, "content": {"application/json": {"schema": refs[op.body]}}}
+    form = op.body.model_json_schema(ref_template=_REF)
+    defs.update(form.pop("$defs", {}))
+    form["properties"][op.upload] = {
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+    }
+    form["required"] = [*form.get("required", []), op.upload]
+    return {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+
+
 def _operation(op: Operation, refs: dict[type[BaseModel], Any], defs: dict[str, Any]) -> Any:
     responses: dict[str, Any] = {}
     if op.response is None:
         responses[str(op.status)] = {"description": "done"}
     else:
-        ok: dict[str, Any] = {
-            "description": "OK",
-            "content": {"application/json": {"schema": refs[op.response]}},
-        }
-        if op.etag:
-            ok["headers"] = {"ETag": {"schema": {"type": "string"}}}
-        responses[str(op.status)] = ok
+        responses[str(op.status)] = _ok(op, refs)
     for code, text in sorted(_problems(op).items()):
         responses[str(code)] = {
             "description": text,
@@ -166,10 +210,7 @@ def _operation(op: Operation, refs: dict[type[BaseModel], Any], defs: dict[str, 
     if op.permission is not None:
         spec["x-permission"] = op.permission.value
     if op.body is not None:
-        spec["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[op.body]}},
-        }
+        spec["requestBody"] = _request_body(op, refs, defs)
     return spec
 
 

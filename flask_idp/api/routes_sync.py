@@ -1,10 +1,13 @@
-"""``/api/v1/sync/sources`` and ``/api/v1/sync/runs``: directory sync, read-only."""
+"""``/api/v1/sync/sources``, ``/api/v1/sync/runs`` (list, show, start) and
+``/api/v1/sync/jobs/{job_id}`` (a started run's progress): directory sync."""
 
 from __future__ import annotations
 
 from flask_idp.api import operation, services
 from idp.admin.access import Actor
 from idp.admin.models import Items, Page
+from idp.admin.sync_jobs import SyncJobOut, SyncRunStart
+from idp.admin.sync_jobs import SyncJobs as J
 from idp.admin.sync_runs import SyncRunOut, SyncRunQuery, SyncSourceOut
 from idp.admin.sync_runs import SyncRuns as S
 
@@ -46,3 +49,31 @@ def list_sync_runs(actor: Actor, *, query: SyncRunQuery) -> Page[SyncRunOut]:
 )
 def get_sync_run(actor: Actor, *, run_id: str) -> SyncRunOut:
     return services().sync.get(actor, run_id)
+
+
+@operation(
+    "POST",
+    "/sync/runs",
+    summary="Start a directory sync run now (202; one at a time across instances, 409 while "
+    "one runs); follow Location for its progress",
+    tag=TAG,
+    needs=J.start,
+    body=SyncRunStart,
+    response=SyncJobOut,
+    status=202,
+    location=lambda job: f"/sync/jobs/{job.id}",
+)
+def start_sync_run(actor: Actor, *, body: SyncRunStart) -> SyncJobOut:
+    return services().sync_jobs.start(actor, body)
+
+
+@operation(
+    "GET",
+    "/sync/jobs/{job_id}",
+    summary="A started sync run: its state, progress and, when done, each source's result",
+    tag=TAG,
+    needs=J.get,
+    response=SyncJobOut,
+)
+def get_sync_job(actor: Actor, *, job_id: str) -> SyncJobOut:
+    return services().sync_jobs.get(actor, job_id)

@@ -116,11 +116,14 @@ def _reauthenticate(exc: ReauthenticationRequired) -> Response:
 def _load_views() -> None:
     from flask_idp.console import (  # noqa: F401
         views_audit,
+        views_backup,
         views_employees,
         views_keys,
         views_keys_accounts,
         views_organisation,
         views_signin,
+        views_sync_jobs,
+        views_workstation_audit,
         views_workstations,
     )
 

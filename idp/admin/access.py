@@ -58,6 +58,8 @@ class Permission(StrEnum):
     ALARM_RAISE = "alarm:raise"
     #: lifting it needs an admin who has just re-authenticated (see require_recent_sign_in)
     ALARM_LIFT = "alarm:lift"
+    #: starting a directory sync run (it creates, changes and disables employees)
+    DIRECTORY_SYNC = "directory:sync"
 
 
 _READ = frozenset(

@@ -50,6 +50,13 @@ class Items(Output, Generic[T]):
     items: list[T]
 
 
+class Download(Output):
+    """A file to answer with as is (the API sends ``content`` as an attachment)."""
+
+    filename: str
+    content: bytes = Field(repr=False)
+
+
 class FieldError(Output):
     field: str = Field(description="the input field, as a dotted path (e.g. email)")
     message: str

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from idp.admin.accounts import AccountAdmin
 from idp.admin.audit_views import AuditAdmin
+from idp.admin.backup import BackupAdmin
 from idp.admin.credential_store import AdminCredentialRepository
 from idp.admin.credentials import AdminCredentialsAdmin
 from idp.admin.device_service import DeviceService
@@ -16,7 +17,9 @@ from idp.admin.keys_accounts import KeyAccountAdmin
 from idp.admin.organisation import OrganisationAdmin
 from idp.admin.relying_parties import RelyingPartyCatalogue
 from idp.admin.signin import SignInStores
+from idp.admin.sync_jobs import SyncJobs
 from idp.admin.sync_runs import SyncRuns
+from idp.admin.workstation_audit import WorkstationAudit
 from idp.admin.workstation_service import WorkstationService
 from idp.runtime import Runtime
 from idp.store.sql.repositories.admins import AdminRepository, ApiKeyRepository
@@ -33,8 +36,11 @@ class AdminServices:
     idempotency: Idempotency
     credentials: AdminCredentialsAdmin
     workstations: WorkstationService
+    workstation_audit: WorkstationAudit
     devices: DeviceService
     sync: SyncRuns
+    sync_jobs: SyncJobs
+    backup: BackupAdmin
     #: Hideez Keys and access profiles; the accounts on them and templates (idp.vault)
     keys: KeyAdmin
     key_accounts: KeyAccountAdmin
@@ -55,8 +61,11 @@ def build_admin_services(runtime: Runtime) -> AdminServices:
         idempotency=Idempotency(runtime.ephemeral),
         credentials=AdminCredentialsAdmin(runtime, admins, credentials),
         workstations=WorkstationService(runtime),
+        workstation_audit=WorkstationAudit(runtime),
         devices=DeviceService(runtime),
         sync=SyncRuns(runtime),
+        sync_jobs=SyncJobs(runtime),
+        backup=BackupAdmin(runtime, vault),
         keys=KeyAdmin(runtime, vault),
         key_accounts=KeyAccountAdmin(runtime, vault),
         signin=SignInStores(

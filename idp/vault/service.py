@@ -23,7 +23,7 @@ from idp.directory.sync.service import secret_of
 from idp.directory.sync.store import SyncStore
 from idp.runtime import Runtime
 from idp.vault import account_rules
-from idp.vault.account_actions import AccountActions
+from idp.vault.account_backup import AccountBackup
 from idp.vault.base import PasswordCheck
 from idp.vault.driver import ACTIVATION_CODE, MASTER_KEY, DriverApi
 from idp.vault.errors import (
@@ -89,7 +89,7 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-class VaultService(DriverApi, AccountActions):
+class VaultService(DriverApi, AccountBackup):
     """Every vault action of the server (admin and driver), over one secrets envelope."""
 
     # -- keys --------------------------------------------------------------------------------

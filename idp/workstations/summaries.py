@@ -216,10 +216,11 @@ def to_csv(kind: SummaryKind, rows: Iterable[SummaryRow]) -> str:
     columns = COLUMNS[kind]
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(getattr(row, c)) for c in columns])
+        writer.writerow([csv_cell(getattr(row, c)) for c in columns])
     return out.getvalue()
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell; one a spreadsheet would run as a formula starts with an apostrophe."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -116,6 +116,10 @@ def test_admin_works_through_the_console(
     assert page.locator("#passkeys li").count() == 1
     assert page.locator("#sessions li").count() == 1
     _shot(page, "employee", storage)
+    page.click("#key-backup")  # the key accounts backup page (admins only)
+    assert page.locator("#export-button").is_visible()
+    _shot(page, "key-backup", storage)
+    page.goto(detail_url)
     page.locator("#passkeys button").click()
     page.wait_for_url("**?done=revoked")
     assert page.locator("#passkeys").inner_text() == "No passkeys."
@@ -172,6 +176,7 @@ def test_admin_approves_a_workstation_and_raises_and_lifts_the_alarm(
     page.click("#save-settings")
     page.wait_for_url("**?done=saved")
     _shot(page, "workstation", storage)
+    _events_and_summary(page, idp_server, ws, name, admin, storage)
     page.click("nav >> text=Alarm")
     page.click("#alarm-on")
     page.wait_for_url("**?done=alarm_on")
@@ -315,3 +320,25 @@ def test_every_console_form_field_has_a_label(
     page.set_viewport_size({"width": 375, "height": 800})  # a phone: nothing wider than it
     page.goto(idp_server.url("/console/employees"))
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+
+
+def _events_and_summary(
+    page: Any, server: RunningServer, ws: str, name: str, admin: str, storage: str
+) -> None:
+    """The workstation's events, then its sessions by employee (usernames, not ids)."""
+    import datetime as dt
+
+    from idp.workstations.events import EventType, UnlockedBy, new_event
+    from idp.workstations.journal import EventJournal
+
+    now = server.runtime.now()
+    EventJournal(server.runtime.db).ingest(ws, [
+        new_event(EventType.UNLOCK, at=now - dt.timedelta(hours=2), account=f"CORP\\{admin}",
+                  employee=admin, unlocked_by=UnlockedBy.PROXIMITY),
+        new_event(EventType.LOCK, at=now - dt.timedelta(hours=1)),
+    ], now=now)  # fmt: skip
+    page.click("#ws-own-events")
+    assert name in page.locator("#ws-events").inner_text()
+    page.goto(server.url(f"/console/workstation-summaries/employee?workstation_id={ws}"))
+    assert admin in page.locator("#summary").inner_text()
+    _shot(page, "workstation-summary", storage)

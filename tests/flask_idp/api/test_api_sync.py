@@ -41,3 +41,11 @@ def test_runs_are_listed_paged_filtered_and_shown(api: Api) -> None:
     )
     assert api.call("GET", f"/sync/runs/{other.seq}").status_code == 404  # not a sync run
     assert api.call("GET", "/sync/sources").json == {"items": []}  # the demo syncs nothing
+
+
+def test_starting_a_run_without_a_directory_is_a_conflict(api: Api) -> None:
+    r = api.call("POST", "/sync/runs", json={"full": True})
+    assert r.status_code == 409 and r.json["error"] == "no_directory_configured"
+    assert "directory: section" in r.json["detail"]
+    r = api.call("POST", "/sync/runs", json={"sources": "corp"})
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "sources"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from idp.directory.passwords import PasswordChanged
 from idp.store.sql import Database
+from idp.vault.account_backup import OnConflict
 from idp.vault.errors import VaultSecretsLocked
 from idp.vault.model import AccessProfile, AccountInput, Reported
 from idp.vault.service import VaultService
@@ -64,6 +65,13 @@ CALLS: dict[str, dict[str, Any]] = {
         "changed": PasswordChanged("e", "alice", "ad", "reset", START, "pw"),
     },
     "delete_template": {"actor": ADMIN, "name": "t"},
+    "export_entries": {"actor": ADMIN, "employee_id": "e"},
+    "restore_entries": {
+        "actor": ADMIN,
+        "employee_id": "e",
+        "entries": (),
+        "on_conflict": OnConflict.SKIP,
+    },
 }
 
 
