@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import time
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from flask_idp.web import runtime
 from idp import logs, metrics
@@ -16,6 +17,9 @@ from idp.health import NotReady, check_readiness
 
 bp = Blueprint("operations", __name__)
 _NO_STORE = {"Cache-Control": "no-store"}
+_DRAINING = "hideez_idp_draining"
+#: what a draining instance asks a load balancer to wait before asking again
+DRAINING_RETRY_AFTER = "5"
 
 
 @bp.get("/healthz")
@@ -25,7 +29,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check."""
+    """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check
+    (or ``draining`` once ``serve`` got SIGTERM)."""
+    if current_app.extensions[_DRAINING].is_set():
+        response = _json({"status": "draining"}, status=503)
+        response.headers["Retry-After"] = DRAINING_RETRY_AFTER
+        return response
     try:
         return _json(check_readiness(runtime()).to_dict())
     except NotReady as exc:
@@ -62,9 +71,15 @@ def _peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def install(app: Flask) -> None:
     """Register the endpoints and the hooks that give every request an id and a timing."""
     app.register_blueprint(bp)
+    app.extensions[_DRAINING] = threading.Event()
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_forget)
+
+
+def start_draining(app: Flask) -> None:
+    """From now on ``/readyz`` answers 503 ``draining``; everything else is served as before."""
+    app.extensions[_DRAINING].set()
 
 
 def _start() -> None:
