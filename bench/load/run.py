@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import scenarios
-from bench.load.cluster import private_stores, process_cpu_seconds
+from bench.load.cluster import private_stores, process_cpu_seconds, wait_until
 from bench.load.generator import Summary, closed_loop, open_loop, summarize
 from bench.load.harness import Harness, close_browsers, harness, pin
 
@@ -67,7 +67,7 @@ async def main_async(h: Harness, seconds: float) -> None:
     second = h.instances[1]
     second.start()
     await asyncio.to_thread(second.wait_ready)
-    await asyncio.to_thread(scenarios.wait_until, lambda: h.proxy_sees_ready(second),
+    await asyncio.to_thread(wait_until, lambda: h.proxy_sees_ready(second),
                             seconds=10, what="the proxy seeing instance B")  # fmt: skip
     pin(os.getpid(), BOTH)
     pin(h.proxy.pid, BOTH)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.load.proxy import Proxy, dechunk, main, parse_answer, read_request
+from bench.load.proxy import BackendFailed, Proxy, dechunk, main, parse_answer, read_request
 
 
 @dataclass
@@ -136,9 +136,9 @@ def test_an_unanswered_get_is_retried_and_an_unanswered_post_is_a_502() -> None:
 
 def test_a_chunked_answer_reaches_the_client_with_a_length() -> None:
     async def test() -> None:
-        async with proxied(Backend("chunky", mode="chunked")) as (_, url):
-            async with httpx.AsyncClient(base_url=url) as client:
-                answer = await client.get("/")
+        chunky = Backend("chunky", mode="chunked")
+        async with proxied(chunky) as (_, url), httpx.AsyncClient(base_url=url) as client:
+            answer = await client.get("/")
         assert answer.text == "chunky" and answer.headers["Content-Length"] == "6"
 
     run(test)
@@ -159,12 +159,10 @@ def test_a_request_the_proxy_cannot_forward_is_a_400() -> None:
 
 def test_backend_answers_are_parsed_and_malformed_ones_refused() -> None:
     answer = parse_answer(b"HTTP/1.1 303 See Other\r\nLocation: /x\r\nContent-Length: 2\r\n\r\nokX")
-    assert (answer.status, answer.headers, answer.body) == (303, [("Location", "/x"),
-                                                                  ("Content-Length", "2")], b"ok")  # fmt: skip
+    assert (answer.status, answer.body) == (303, b"ok")
+    assert answer.headers == [("Location", "/x"), ("Content-Length", "2")]
     assert dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n") == b"abcde"
-    from bench.load.proxy import BackendFailed
-
-    with pytest.raises(BackendFailed, match="HTTP/1.x status line"):
+    with pytest.raises(BackendFailed, match=r"HTTP/1\.x status line"):
         parse_answer(b"SMTP ready\r\n\r\n")
     with pytest.raises(BackendFailed, match="before a whole head"):
         parse_answer(b"HTTP/1.1 200 OK\r\nContent-")
