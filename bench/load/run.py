@@ -75,14 +75,15 @@ async def main_async(h: Harness, seconds: float) -> None:
     two = await closed_phase(h, 2, seconds)
     rate = 0.7 * two.summary.rate
     at_70 = summarize(await open_loop(h.users, h.rp, rate=rate, seconds=seconds), seconds)
+    # The rolling restart first: the others fail sign-ins on purpose.
     faults = [
+        await scenarios.under_load(h, "rolling restart (SIGTERM)",
+                                   lambda: scenarios.rolling_restart(h)),
         await scenarios.under_load(h, "kill an instance (SIGKILL)",
                                    lambda: scenarios.kill_one(h)),
         await scenarios.under_load(h, "restart Redis", lambda: scenarios.restart_redis(h)),
         await scenarios.under_load(h, "restart PostgreSQL",
                                    lambda: scenarios.restart_postgres(h)),
-        await scenarios.under_load(h, "rolling restart (SIGTERM)",
-                                   lambda: scenarios.rolling_restart(h)),
     ]  # fmt: skip
     await close_browsers(h.users)
     report(one, two, at_70, rate, faults, users=len(h.users))

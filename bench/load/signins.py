@@ -10,7 +10,10 @@
   page shows.
 
 Every sign-in is one fresh browser (the user's cookie jar is emptied first); a step that gets
-another answer than expected ends it as failed, naming the step and the status.
+another answer than expected ends it as failed, naming the step and the status. A push sign-in
+that failed after its request was sent leaves that request outstanding on the server (one per
+person, for its lifetime): the user then signs in with the passkey instead until it expired,
+so that one failure is not counted again as the next sign-ins' ``push_outstanding``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class User:
     key: CraftedKey
     phone: Authenticator
     browser: httpx.AsyncClient
+    #: until then (monotonic clock) a push request of a failed sign-in may still be outstanding
+    push_blocked_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,15 @@ async def push(user: User, base_url: str, location: str) -> str:
     body = {"ticket": ticket, "username": user.username}
     started = await user.browser.post("/push/login/start", headers=headers, json=body)
     shown = _check(started, "push start", 200).json()
+    try:
+        return await _approved(user, ticket, shown, headers)
+    except SignInFailed:
+        user.push_blocked_until = time.monotonic() + float(shown.get("expires_in", 120)) + 5
+        raise
+
+
+async def _approved(user: User, ticket: str, shown: dict[str, Any],
+                    headers: dict[str, str]) -> str:  # fmt: skip
     transaction = shown["transaction_id"]
     try:
         decision = await asyncio.to_thread(user.phone.approve, shown["number"],
@@ -208,6 +222,8 @@ async def oidc(user: User, rp: Relying, factor: Callable[[User, str, str], Await
 async def sign_in(flow: str, user: User, rp: Relying) -> Outcome:
     """One complete sign-in of ``flow`` by ``user``; never raises for what the server did."""
     user.browser.cookies.clear()
+    if flow == "push" and time.monotonic() < user.push_blocked_until:
+        flow = "oidc"
     started = time.perf_counter()
     try:
         if flow == "saml":
