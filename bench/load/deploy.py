@@ -102,10 +102,16 @@ def enrol_user(deployment: Deployment, runtime: Runtime, username: str, phones: 
         headers = {"X-CSRF-Token": csrf_of(http.get(f"/enrol/{token}").text)}
         started = http.post("/authenticator/enrol/start", json={"token": token}, headers=headers)
         started.raise_for_status()
-    phone = Authenticator(phones / username, http=httpx.Client(timeout=30))
+    retry_after = [""]
+
+    def remember(response: httpx.Response) -> None:
+        retry_after[0] = response.headers.get("Retry-After", "")
+
+    http = httpx.Client(timeout=30, event_hooks={"response": [remember]})
+    phone = Authenticator(phones / username, http=http)
     phone.enrol(started.json()["uri"], display_name=f"{username}'s phone")
     browser = httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False)
-    return User(username, key, phone, browser)
+    return User(username, key, phone, browser, retry_after)
 
 
 def relying(deployment: Deployment, *, saml_requests: int) -> Relying:

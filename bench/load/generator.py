@@ -45,10 +45,20 @@ def percentile(values: list[float], share: float) -> float:
 def summarize(outcomes: list[Outcome], seconds: float) -> Summary:
     done = [o for o in outcomes if o.error is None]
     times = [o.seconds for o in done]
-    errors = Counter(f"{o.flow} {o.error}"[:140] for o in outcomes if o.error is not None)
+    errors = Counter(_error_key(o) for o in outcomes if o.error is not None)
     return Summary(seconds, len(done), len(outcomes) - len(done), percentile(times, 0.50),
                    percentile(times, 0.95), percentile(times, 0.99),
                    Counter(o.flow for o in done), errors)  # fmt: skip
+
+
+#: marks a 503 that came without Retry-After (the harness counts those as plain failures)
+NO_RETRY_AFTER = " [no Retry-After]"
+
+
+def _error_key(outcome: Outcome) -> str:
+    assert outcome.error is not None
+    bare = outcome.error.status == 503 and not outcome.error.retry_after
+    return f"{outcome.flow} {outcome.error}"[:140] + (NO_RETRY_AFTER if bare else "")
 
 
 def completed_per_user(outcomes: list[Outcome]) -> Counter[str]:

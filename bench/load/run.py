@@ -6,7 +6,7 @@ generator (this process) and the proxy take CPU 1; with two, instance B takes CP
 generator and proxy share both CPUs with the instances. Their CPU time is measured and printed,
 so the ratio can be read against what the instances actually got.
 
-Run: .venv/bin/python -m bench.load.run [--seconds 10] [--users 24]
+Run: .venv/bin/python -m bench.load.run [--seconds 10] [--users 24] [--faults rolling,kill]
 """
 
 from __future__ import annotations
@@ -16,15 +16,23 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import scenarios
 from bench.load.cluster import private_stores, process_cpu_seconds, wait_until
-from bench.load.generator import Summary, closed_loop, open_loop, summarize
+from bench.load.generator import NO_RETRY_AFTER, Summary, closed_loop, open_loop, summarize
 from bench.load.harness import Harness, close_browsers, harness, pin
 
 CPU_A, CPU_B, BOTH = {0}, {1}, {0, 1}
+#: in this order: the rolling restart first, as the others fail sign-ins on purpose
+FAULTS: dict[str, tuple[str, Callable[[Harness], str]]] = {
+    "rolling": ("rolling restart (SIGTERM)", scenarios.rolling_restart),
+    "kill": ("kill an instance (SIGKILL)", scenarios.kill_one),
+    "redis": ("restart Redis", scenarios.restart_redis),
+    "postgres": ("restart PostgreSQL", scenarios.restart_postgres),
+}
 
 
 @dataclass(frozen=True)
@@ -59,60 +67,79 @@ async def closed_phase(h: Harness, running: int, seconds: float) -> Phase:
     return Phase(summary, {name: after[name] - before[name] for name in after})
 
 
-async def main_async(h: Harness, seconds: float) -> None:
-    pin(os.getpid(), CPU_B)
-    pin(h.proxy.pid, CPU_B)
-    await closed_phase(h, 1, 2.0)  # warm-up: connections, caches, JIT-free Python paths
-    one = await closed_phase(h, 1, seconds)
+async def start_second(h: Harness) -> None:
     second = h.instances[1]
     second.start()
     await asyncio.to_thread(second.wait_ready)
     await asyncio.to_thread(wait_until, lambda: h.proxy_sees_ready(second),
                             seconds=10, what="the proxy seeing instance B")  # fmt: skip
+
+
+async def scaling(h: Harness, seconds: float) -> None:
+    pin(os.getpid(), CPU_B)
+    pin(h.proxy.pid, CPU_B)
+    await closed_phase(h, 1, 2.0)  # warm-up: connections, caches
+    one = await closed_phase(h, 1, seconds)
+    print(f"complete sign-ins (SAML, OIDC, OIDC + app push in turn), {len(h.users)} users, "
+          "closed loop through the proxy:")  # fmt: skip
+    print(f"  1 instance : {one.summary.line()}\n               {one.cpu_line()}", flush=True)
+    await start_second(h)
     pin(os.getpid(), BOTH)
     pin(h.proxy.pid, BOTH)
     await closed_phase(h, 2, 2.0)
     two = await closed_phase(h, 2, seconds)
-    rate = 0.7 * two.summary.rate
-    at_70 = summarize(await open_loop(h.users, h.rp, rate=rate, seconds=seconds), seconds)
-    # The rolling restart first: the others fail sign-ins on purpose.
-    faults = [
-        await scenarios.under_load(h, "rolling restart (SIGTERM)",
-                                   lambda: scenarios.rolling_restart(h)),
-        await scenarios.under_load(h, "kill an instance (SIGKILL)",
-                                   lambda: scenarios.kill_one(h)),
-        await scenarios.under_load(h, "restart Redis", lambda: scenarios.restart_redis(h)),
-        await scenarios.under_load(h, "restart PostgreSQL",
-                                   lambda: scenarios.restart_postgres(h)),
-    ]  # fmt: skip
-    await close_browsers(h.users)
-    report(one, two, at_70, rate, faults, users=len(h.users))
-
-
-def report(one: Phase, two: Phase, at_70: Summary, rate: float,
-           faults: list[scenarios.FaultResult], *, users: int) -> None:  # fmt: skip
-    print(f"complete sign-ins (SAML, OIDC, OIDC + app push in turn), {users} users, "
-          "closed loop through the proxy:")  # fmt: skip
-    print(f"  1 instance : {one.summary.line()}")
-    print(f"               {one.cpu_line()}")
-    print(f"  2 instances: {two.summary.line()}")
-    print(f"               {two.cpu_line()}")
+    print(f"  2 instances: {two.summary.line()}\n               {two.cpu_line()}")
     ratio = two.summary.rate / one.summary.rate if one.summary.rate else 0.0
     print(f"  scaling: 2 instances / 1 instance  ratio {ratio:.2f}x (goal >= 1.8x)")
+    rate = 0.7 * two.summary.rate
+    at_70 = summarize(await open_loop(h.users, h.rp, rate=rate, seconds=seconds), seconds)
     print(f"  at 70% of the 2-instance peak ({rate:.1f}/s offered, open loop): {at_70.line()}")
-    print("fault scenarios (2 instances, closed loop on every user):")
-    for fault in faults:
-        print(f"  {fault.line()}")
-    phases = [("1 instance", one.summary), ("2 instances", two.summary), ("70% of peak", at_70)]
-    for name, phase in phases + [(f.name, f.summary) for f in faults]:
-        for error, count in phase.errors.most_common(4):
-            print(f"    {name}: {count} x {error}")
+    for name, phase in (("1 instance", one.summary), ("2 instances", two.summary),
+                        ("70%", at_70)):  # fmt: skip
+        print_errors(name, phase)
+
+
+def print_errors(name: str, summary: Summary) -> None:
+    """Every kind of failure but refusals (503), then the commonest refusals."""
+    errors = summary.errors.most_common()
+    refusals = [(e, n) for e, n in errors if ": 503 " in e and not e.endswith(NO_RETRY_AFTER)]
+    others = [(e, n) for e, n in errors if (e, n) not in refusals]
+    for error, count in others[:8] + refusals[:2]:
+        print(f"    {name}: {count} x {error}")
+
+
+async def main_async(h: Harness, seconds: float, faults: list[str], *, measure: bool) -> None:
+    try:
+        if measure:
+            await scaling(h, seconds)
+        else:
+            await start_second(h)
+        print("fault scenarios (2 instances, closed loop on every user):", flush=True)
+        for key in faults:
+            name, fault = FAULTS[key]
+            result = await scenarios.under_load(h, name, lambda f=fault: f(h))  # type: ignore[misc]
+            print(f"  {result.line()}", flush=True)
+            print_errors(key, result.summary)
+    finally:
+        await close_browsers(h.users)
+
+
+def _faults(text: str) -> list[str]:
+    names = [n for n in text.split(",") if n]
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(FAULTS)}, got {unknown}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load.run", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per load phase")
     parser.add_argument("--users", type=int, default=24, help="virtual users (default 24)")
+    choices = ",".join(FAULTS)
+    parser.add_argument("--faults", type=_faults, default=list(FAULTS),
+                        help=f"fault scenarios, comma-separated (default {choices})")  # fmt: skip
+    parser.add_argument("--no-scaling", action="store_true", help="only the fault scenarios")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     with private_stores(work / "stores") as (redis_server, postgres), harness(
@@ -121,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         saml_requests=int(args.seconds * 60),
     ) as h:  # fmt: skip
         h.redis, h.postgres = redis_server, postgres
-        asyncio.run(main_async(h, args.seconds))
+        asyncio.run(main_async(h, args.seconds, args.faults, measure=not args.no_scaling))
     return 0
 
 

@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -63,6 +63,8 @@ class User:
     key: CraftedKey
     phone: Authenticator
     browser: httpx.AsyncClient
+    #: the phone's last answer's Retry-After (the reference app raises without its headers)
+    phone_retry_after: list[str] = field(default_factory=lambda: [""])
     #: until then (monotonic clock) a push request of a failed sign-in may still be outstanding
     push_blocked_until: float = 0.0
 
@@ -153,7 +155,8 @@ async def _approved(user: User, ticket: str, shown: dict[str, Any],
                                            transaction_id=transaction)  # fmt: skip
     except AuthenticatorError as exc:
         await _deny_left_over(user, transaction)
-        raise SignInFailed("phone approve", exc.status, str(exc)[:160]) from None
+        raise SignInFailed("phone approve", exc.status, str(exc)[:160],
+                           retry_after=user.phone_retry_after[0]) from None  # fmt: skip
     if decision != "approved":
         raise SignInFailed("phone approve", 200, f"expected approved, got {decision}")
     body = {"ticket": ticket, "transaction_id": transaction}
