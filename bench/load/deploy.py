@@ -141,8 +141,12 @@ def audited(runtime: Runtime, *, after: int) -> Counter[tuple[str, str]]:
     return Counter({(str(e).removeprefix("id-"), k): int(n) for e, k, n in rows})
 
 
-def audit_lost(completed: Counter[str], found: Counter[tuple[str, str]]) -> int:
-    """Events a completed sign-in should have left and the audit does not hold: per user and
-    kind, completed sign-ins minus events found (a failed sign-in may leave a ceremony event
-    too, so the count is per user and never negative)."""
-    return sum(max(0, n - found[(user, kind)]) for user, n in completed.items() for kind in AUDITED)
+def audit_lost(completed: Counter[str], found: Counter[tuple[str, str]]) -> Counter[str]:
+    """Events completed sign-ins should have left and the audit does not hold, per kind: per
+    user and kind, completed sign-ins minus events found (a failed sign-in may leave a ceremony
+    event too, so the count is per user and never negative)."""
+    lost: Counter[str] = Counter()
+    for user, count in completed.items():
+        for kind in AUDITED:
+            lost[kind] += max(0, count - found[(user, kind)])
+    return +lost

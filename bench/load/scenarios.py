@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,9 +28,13 @@ FAULT_LIMIT = 120.0
 class FaultResult:
     name: str
     summary: Summary
-    audit_lost: int
+    lost: Counter[str]
     refused_503: int
     notes: str
+
+    @property
+    def audit_lost(self) -> int:
+        return sum(self.lost.values())
 
     @property
     def other_failures(self) -> int:
@@ -38,7 +43,11 @@ class FaultResult:
     def line(self) -> str:
         return (f"{self.name:<28} {self.summary.completed:5d} done, failed {self.summary.failed} "
                 f"({self.refused_503} refused 503 + Retry-After, {self.other_failures} other), "
-                f"audit lost {self.audit_lost}; {self.notes}")  # fmt: skip
+                f"audit lost {self.audit_lost}{_kinds(self.lost)}; {self.notes}")  # fmt: skip
+
+
+def _kinds(lost: Counter[str]) -> str:
+    return f" ({', '.join(f'{kind} {n}' for kind, n in lost.items())})" if lost else ""
 
 
 async def under_load(h: Harness, name: str, fault: Callable[[], str], *, lead: float = 1.0,
@@ -67,7 +76,9 @@ def _refused(outcomes: list[Outcome]) -> int:
     return sum(1 for o in outcomes if o.error and o.error.status == 503 and o.error.retry_after)
 
 
-def _lost_after_flush(h: Harness, outcomes: list[Outcome], mark: int, seconds: float = 5) -> int:
+def _lost_after_flush(
+    h: Harness, outcomes: list[Outcome], mark: int, seconds: float = 5
+) -> Counter[str]:
     """Audit events lost, once the instances' background writers had time to write (~50 ms)."""
     completed = completed_per_user(outcomes)
     deadline = time.monotonic() + seconds
@@ -89,7 +100,8 @@ def kill_one(h: Harness) -> str:
     victim.wait_ready(FAULT_LIMIT)
     wait_until(lambda: h.proxy_sees_ready(victim), seconds=10, what="the proxy seeing it again")
     failed = h.backend_stats(victim)["failed"] - before["failed"]
-    return (f"{in_flight} request(s) in flight at the kill, {failed} answered 502 by the proxy; "
+    return (f"{in_flight} request(s) in flight there just before the kill, {failed} of its "
+            "requests answered 502 by the proxy; "
             f"back in {time.monotonic() - killed_at:.1f} s")  # fmt: skip
 
 
