@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import pytest
 from waitress import create_server
 
+from flask_idp.cli import main
 from flask_idp.operations import start_draining
 from flask_idp.serving import drain
 from tests.flask_idp.conftest import Shell
@@ -48,3 +49,12 @@ def test_drain_answers_what_waits_in_the_backlog_then_refuses() -> None:
     finally:
         server.task_dispatcher.shutdown(timeout=1)
         server.close()
+
+
+@pytest.mark.parametrize("bad", ["-1", "3601", "soon"])
+def test_serve_refuses_a_bad_unready_delay(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--unready-delay", bad])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--unready-delay" in err and ("expected" in err)
