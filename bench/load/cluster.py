@@ -67,7 +67,7 @@ def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) ->
 
 @dataclass
 class PrivateRedis:
-    """redis-server on a free port; ``restart`` stops it (saving its data) and starts it."""
+    """redis-server on a free port; ``stop`` saves its data, which ``start`` loads again."""
 
     directory: Path
     port: int = field(default_factory=free_port)
@@ -88,10 +88,6 @@ class PrivateRedis:
 
     def stop(self) -> None:
         _stop(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 def _as_postgres() -> Callable[[], None] | None:
@@ -146,10 +142,6 @@ class PrivatePostgres:
     def stop(self) -> None:
         _stop(self.process, signal.SIGINT)  # "fast" shutdown: sessions are disconnected
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
 
 @dataclass
 class Instance:
@@ -187,15 +179,9 @@ class Instance:
     def wait_ready(self, seconds: float = 120) -> None:
         wait_until(self.ready, seconds=seconds, what=f"instance on port {self.port} ready")
 
-    def terminate(self) -> int:
-        """SIGTERM and wait for the drain; the exit status."""
-        assert self.process is not None
-        self.process.terminate()
-        return self.process.wait(timeout=self.unready_delay + self.grace + 30)
-
-    def replace(self) -> int:
-        """A rolling restart's step: SIGTERM, start the new process as soon as the old one has
-        closed its listening socket (while it drains), wait for the old one's exit status."""
+    def replace(self) -> subprocess.Popen[bytes]:
+        """A rolling restart's step: SIGTERM, and start the new process as soon as the old one
+        has closed its listening socket (while it drains); the old process, still exiting."""
         old = self.process
         assert old is not None
         old.terminate()
@@ -205,7 +191,7 @@ class Instance:
             what="the old instance closing its socket",
         )
         self.start()
-        return old.wait(timeout=self.grace + 30)
+        return old
 
     def kill(self) -> None:
         assert self.process is not None
@@ -223,20 +209,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Cluster:
-    instances: list[Instance]
-
-    def start(self) -> None:
-        for instance in self.instances:
-            instance.start()
-        for instance in self.instances:
-            instance.wait_ready()
-
-    def stop(self) -> None:
-        for instance in self.instances:
-            if instance.process is not None and instance.process.poll() is None:
-                instance.terminate()
+def stop_all(instances: list[Instance]) -> None:
+    """SIGTERM every running instance at once, then wait for each to finish its drain."""
+    running = [i.process for i in instances if i.process is not None and i.process.poll() is None]
+    for process in running:
+        process.terminate()
+    for process in running:
+        _stop(process)
 
 
 def instance_configs(config: Path, ports: list[int]) -> list[Path]:

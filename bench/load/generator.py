@@ -66,9 +66,9 @@ def completed_per_user(outcomes: list[Outcome]) -> Counter[str]:
 
 
 async def closed_loop(users: list[User], rp: Relying, *, until: asyncio.Future[None] | float,
-                      ) -> list[Outcome]:  # fmt: skip
-    """Every user signs in over and over until ``until`` (a deadline on the monotonic clock,
-    or a future that is done when the load should stop)."""
+                      think: float = 0.0) -> list[Outcome]:  # fmt: skip
+    """Every user signs in over and over, ``think`` seconds apart, until ``until`` (a deadline
+    on the monotonic clock, or a future that is done when the load should stop)."""
     outcomes: list[Outcome] = []
     turns = itertools.count()
 
@@ -80,6 +80,8 @@ async def closed_loop(users: list[User], rp: Relying, *, until: asyncio.Future[N
     async def user_loop(user: User) -> None:
         while more():
             outcomes.append(await sign_in(FLOWS[next(turns) % len(FLOWS)], user, rp))
+            if think:
+                await asyncio.sleep(think)
 
     await asyncio.gather(*(user_loop(u) for u in users))
     return outcomes

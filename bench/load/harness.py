@@ -22,6 +22,7 @@ from bench.load.cluster import (
     PrivateRedis,
     free_port,
     instance_configs,
+    stop_all,
     wait_until,
 )
 from bench.load.deploy import Deployment, configure, enrol_user, relying, seeded_runtime
@@ -123,9 +124,7 @@ def harness(
         rp = relying(deployment, saml_requests=saml_requests)
         yield Harness(deployment, runtime, instances, proxy, public_port, people, rp)
     finally:
-        for instance in instances:
-            if instance.process is not None and instance.process.poll() is None:
-                instance.terminate()
+        stop_all(instances)
         if proxy is not None:
             proxy.terminate()
             proxy.wait()

@@ -51,8 +51,9 @@ def _kinds(lost: Counter[str]) -> str:
 
 
 async def under_load(h: Harness, name: str, fault: Callable[[], str], *, lead: float = 1.0,
-                     tail: float = 1.0) -> FaultResult:  # fmt: skip
-    """Run ``fault`` (which returns its notes) ``lead`` seconds into a load on every user."""
+                     tail: float = 1.0, think: float = 0.0) -> FaultResult:  # fmt: skip
+    """Run ``fault`` (which returns its notes) ``lead`` seconds into a load on every user
+    (each pausing ``think`` seconds between sign-ins)."""
     mark = audit_mark(h.runtime)
     stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -66,7 +67,9 @@ async def under_load(h: Harness, name: str, fault: Callable[[], str], *, lead: f
             stop.set_result(None)
 
     begin = time.monotonic()
-    outcomes, notes = await asyncio.gather(closed_loop(h.users, h.rp, until=stop), drive())
+    outcomes, notes = await asyncio.gather(
+        closed_loop(h.users, h.rp, until=stop, think=think), drive()
+    )
     summary = summarize(outcomes, time.monotonic() - begin)
     lost = await asyncio.to_thread(_lost_after_flush, h, outcomes, mark)
     return FaultResult(name, summary, lost, _refused(outcomes), notes)
@@ -134,10 +137,11 @@ def rolling_restart(h: Harness) -> str:
     codes = []
     begin = time.monotonic()
     for instance in h.instances:
-        codes.append(instance.replace())
+        old = instance.replace()
         instance.wait_ready(FAULT_LIMIT)
         wait_until(lambda i=instance: h.proxy_sees_ready(i), seconds=10,  # type: ignore[misc]
                    what="the proxy seeing the new instance")  # fmt: skip
+        codes.append(old.wait(timeout=FAULT_LIMIT))
     return (
         f"{len(codes)} instances restarted in {time.monotonic() - begin:.1f} s, exit codes {codes}"
     )

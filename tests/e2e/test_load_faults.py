@@ -24,7 +24,7 @@ async def _rolling(h: Harness) -> scenarios.FaultResult:
     try:
         return await scenarios.under_load(h, "rolling restart",
                                           lambda: scenarios.rolling_restart(h),
-                                          lead=0.5, tail=0.5)  # fmt: skip
+                                          lead=0.5, tail=0.5, think=0.2)  # fmt: skip
     finally:
         await close_browsers(h.users)
 
