@@ -41,7 +41,12 @@ from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_fram
 log = logging.getLogger(__name__)
 ACK_TIMEOUT = 10.0
 _KEY_COMMANDS = frozenset(
-    {CommandKind.KEY_MESSAGE, CommandKind.KEY_CODE_PROMPT, CommandKind.KEY_DONE}
+    {
+        CommandKind.KEY_MESSAGE,
+        CommandKind.KEY_CODE_PROMPT,
+        CommandKind.KEY_PASSWORD_PROMPT,
+        CommandKind.KEY_DONE,
+    }
 )
 
 

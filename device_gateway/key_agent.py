@@ -3,9 +3,11 @@
 A key heard and not connected is connected and announced (``key_seen``); the server then
 drives: each ``key_message`` command is written to the key and its answer sent back, a
 ``key_code_prompt`` asks the user through the injectable ``prompt`` (the simulator and tests
-answer it), ``key_done`` ends the conversation. The key stays connected (proximity goes on);
-a refused key is disconnected and left alone for ``refused_retry`` seconds. A key that drops
-is reported ``key_gone``. The gateway never sees inside a message: they are sealed.
+answer it), ``key_password_prompt`` asks for an account's password through ``password_prompt``
+(none given: every such prompt is skipped), ``key_done`` ends the conversation. The key stays
+connected (proximity goes on); a refused key is disconnected and left alone for
+``refused_retry`` seconds. A key that drops is reported ``key_gone``. The gateway never sees
+inside a message: they are sealed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from idp.workstations.wire import b64url, unb64url
 log = logging.getLogger(__name__)
 #: (serial, attempts left, purpose "link" or "unlock") → the code the user typed
 CodePrompt = Callable[[str, int, str], Awaitable[str]]
+#: (serial, account name, login, why the last answer was refused or "") → the password ("" skips)
+PasswordPrompt = Callable[[str, str, str, str], Awaitable[str]]
 Send = Callable[[str, dict[str, Any]], Awaitable[bool]]
 #: (serial, connected) → the workstation's event journal (key connected / disconnected)
 Record = Callable[[str, bool], None]
@@ -38,10 +42,12 @@ class KeyAgent:
         *,
         radio: KeyRadio,
         prompt: CodePrompt,
+        password_prompt: PasswordPrompt | None = None,
         refused_retry: float = 60.0,
     ) -> None:
         self.radio = radio
         self.prompt = prompt
+        self.password_prompt = password_prompt
         self.refused_retry = refused_retry
         #: the last outcome the server reported per key (``key_done`` bodies)
         self.outcomes: dict[str, dict[str, Any]] = {}
@@ -121,10 +127,28 @@ class KeyAgent:
                     serial, int(body.get("attempts_left", 0)), str(body.get("purpose", ""))
                 )
                 await self._say("key_code", {"serial": serial, "code": code})
+            elif command.kind is CommandKind.KEY_PASSWORD_PROMPT:
+                await self._password(serial, body)
             elif command.kind is CommandKind.KEY_DONE:
                 await self._done(serial, body)
         except (KeyGone, IdpError, binascii.Error, ValueError) as exc:
             log.info("key %s: %s", serial, exc)
+
+    async def _password(self, serial: str, body: dict[str, Any]) -> None:
+        password = ""
+        if self.password_prompt is not None:
+            password = await self.password_prompt(
+                serial,
+                str(body.get("name", "")),
+                str(body.get("login", "")),
+                str(body.get("refused", "")),
+            )
+        answer = {
+            "serial": serial,
+            "account_id": str(body.get("account_id", "")),
+            "password": password,
+        }
+        await self._say("key_password", answer)
 
     async def _relay(self, serial: str, message: bytes) -> None:
         link = self.radio.links.get(serial)

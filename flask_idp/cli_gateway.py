@@ -7,21 +7,25 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import getpass
 import platform
 import socket
 import ssl
+from pathlib import Path
 
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
-from device_gateway.key_agent import KeyAgent
+from device_gateway.key_agent import KeyAgent, PasswordPrompt
 from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
 from flask_idp.commands import ListenFailed
-from flask_idp.link_server import LinkServer, run_forever, tls_context
+from flask_idp.link_server import LinkMetrics, LinkServer, run_forever, tls_context
 from idp.errors import InvalidRequest
+from idp.metrics import LinkCollector
 from idp.runtime import Runtime
+from idp.vault.store import VaultStore
 from idp.workstations.model import WorkstationInfo
 from idp.workstations.services import Workstations
 
@@ -33,7 +37,17 @@ def serve_link(runtime: Runtime, parts: Workstations, *, host: str | None, port:
     tls = None
     if settings.tls is not None:
         tls = tls_context(str(settings.tls.cert), str(settings.tls.key))
-    server = LinkServer(parts.link, runtime.ephemeral)
+    observability = runtime.config.observability
+    served = None
+    if observability.metrics:
+        collector = LinkCollector(
+            store=runtime.ephemeral,
+            vault_tasks=VaultStore(runtime.db).pending_tasks,
+            connected=lambda: len(server.connections),
+            clock=runtime.now,
+        )
+        served = LinkMetrics(collector, observability.metrics_from)
+    server = LinkServer(parts.link, runtime.ephemeral, metrics=served)
     host, port = host or settings.host, port or settings.port
     try:
         asyncio.run(run_forever(server, host, port, tls))
@@ -76,6 +90,9 @@ def run_gateway(args: argparse.Namespace) -> int:
     keys = str(getattr(args, "keys", "none"))
     if keys not in ("none", "system") and not keys.startswith("bumble:"):
         raise InvalidRequest(f"--keys: none, system or bumble:TRANSPORT, got {keys!r}")
+    passwords: PasswordPrompt = _typed_password
+    if getattr(args, "password_script", None) is not None:
+        passwords = scripted_passwords(args.password_script)
     gateway = Gateway(
         identity=Identity.load_or_create(args.state_dir / "identity"),
         spool=Spool(args.state_dir / "spool"),
@@ -88,7 +105,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if keys != "none":
-            gateway.keys = await _key_agent(keys)
+            gateway.keys = await _key_agent(keys, passwords)
         await gateway.run(asyncio.Event())
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -103,7 +120,29 @@ async def _typed_code(serial: str, attempts_left: int, purpose: str) -> str:
     return (await asyncio.to_thread(input, question)).strip()
 
 
-async def _key_agent(keys: str) -> KeyAgent:
+async def _typed_password(serial: str, name: str, login: str, refused: str) -> str:
+    """An account's password, typed at the gateway's terminal without echo (empty: later)."""
+    if refused:
+        print(f"not accepted: {refused}")
+    question = f"password of {login} ({name}) for key {serial}, empty to skip: "
+    return await asyncio.to_thread(getpass.getpass, question)
+
+
+def scripted_passwords(path: Path) -> PasswordPrompt:
+    """Answers from ``path``, one line per prompt in order; once they run out, skip."""
+    if not path.is_file():
+        raise InvalidRequest(f"--password-script: no such file: {path}")
+    answers = path.read_text(encoding="utf-8").splitlines()
+
+    async def answer(serial: str, name: str, login: str, refused: str) -> str:
+        why = f" (the last one was not accepted: {refused})" if refused else ""
+        print(f"password of {login} ({name}) for key {serial}: from the script{why}")
+        return answers.pop(0) if answers else ""
+
+    return answer
+
+
+async def _key_agent(keys: str, passwords: PasswordPrompt) -> KeyAgent:
     backend = None
     if keys.startswith("bumble:"):
         # the simulator's radio (hideez-idp key-sim): bumble is only needed here
@@ -111,7 +150,7 @@ async def _key_agent(keys: str) -> KeyAgent:
 
         central = await BumbleCentral.over_hci(keys.removeprefix("bumble:"))
         backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
-    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code)
+    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code, password_prompt=passwords)
 
 
 def run_simulator(args: argparse.Namespace) -> int:

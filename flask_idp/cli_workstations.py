@@ -125,6 +125,13 @@ def add_parsers(
         help="Hideez Keys: none (default), system (bleak's platform Bluetooth) or "
         "bumble:TRANSPORT (e.g. bumble:tcp-client:127.0.0.1:PORT of hideez-idp key-sim)",
     )
+    run.add_argument(
+        "--password-script",
+        type=Path,
+        metavar="FILE",
+        help="answer the prompts for key accounts' passwords from FILE, one line per prompt in "
+        "order, then skip (a simulated user; default: typed at this terminal)",
+    )
 
     sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
     sim.add_argument("--server", required=True, help="the link URL")

@@ -1,9 +1,10 @@
 """Key conversations over the workstation link: the server drives, the gateway relays.
 
 The gateway announces a connected key (``key_seen``), passes on every whole message the key
-sends (``key_message``), the code its user typed (``key_code``) and the key's departure
-(``key_gone``). The server answers with commands: ``key_message`` (a message for the key),
-``key_code_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
+sends (``key_message``), the code its user typed (``key_code``), a password its user typed
+(``key_password``, empty to skip) and the key's departure (``key_gone``). The server answers
+with commands: ``key_message`` (a message for the key), ``key_code_prompt`` and
+``key_password_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
 error). One :func:`~idp.vault.conversation.converse` generator per workstation × key.
 """
 
@@ -16,14 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp.errors import IdpError
-from idp.vault.conversation import AskCode, Conversation, Outcome, ToKey, converse
+from idp.vault.account_rules import MAX_PASSWORD
+from idp.vault.conversation import AskCode, AskPassword, Conversation, Outcome, ToKey, converse
 from idp.vault.driver import DriverApi
 from idp.vault.protocol import framing, gatt
 from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import InvalidLinkMessage, LinkMessageTooLarge
 from idp.workstations.wire import b64url, unb64url
 
-KEY_TYPES = frozenset({"key_seen", "key_message", "key_code", "key_gone"})
+KEY_TYPES = frozenset({"key_seen", "key_message", "key_code", "key_password", "key_gone"})
 #: conversations one workstation may hold at once (a gateway serves a handful of keys)
 MAX_PER_WORKSTATION = 16
 _CODE = re.compile(r"[0-9]{1,16}")
@@ -32,7 +34,9 @@ _CODE = re.compile(r"[0-9]{1,16}")
 @dataclass
 class _Talk:
     steps: Conversation
-    waiting: type[ToKey] | type[AskCode]
+    waiting: type[ToKey] | type[AskCode] | type[AskPassword]
+    #: the account whose password was asked
+    asked: str = ""
 
 
 def _serial(body: dict[str, Any]) -> str:
@@ -63,10 +67,14 @@ class KeyConversations:
             raise InvalidLinkMessage(f"{kind}: no conversation with key {serial} is open")
         if kind == "key_message":
             if talk.waiting is not ToKey:
-                raise InvalidLinkMessage(f"key_message: the code for {serial} is due first")
+                raise InvalidLinkMessage(
+                    f"key_message: the user's answer for {serial} is due first"
+                )
             return self._advance(key, talk, _data(body))
-        if talk.waiting is not AskCode:
-            raise InvalidLinkMessage(f"key_code: no code was asked of {serial}")
+        if kind == "key_password":
+            return self._advance(key, talk, _password(body, talk, serial))
+        if kind != "key_code" or talk.waiting is not AskCode:
+            raise InvalidLinkMessage(f"{kind[:32]}: no code was asked of {serial}")
         code = body.get("code")
         if not isinstance(code, str) or not _CODE.fullmatch(code):
             raise InvalidLinkMessage("key_code: code is 1-16 digits")
@@ -100,6 +108,16 @@ class KeyConversations:
             talk.waiting = ToKey
             body: dict[str, Any] = {"serial": serial, "data": b64url(step.message)}
             return (Command(CommandKind.KEY_MESSAGE, body).to_frame(),)
+        if isinstance(step, AskPassword):
+            talk.waiting, talk.asked = AskPassword, step.account_id
+            body = {
+                "serial": serial,
+                "account_id": step.account_id,
+                "name": step.name,
+                "login": step.login,
+                "refused": step.refused,
+            }
+            return (Command(CommandKind.KEY_PASSWORD_PROMPT, body).to_frame(),)
         talk.waiting = AskCode
         body = {"serial": serial, "attempts_left": step.attempts_left, "purpose": step.purpose}
         return (Command(CommandKind.KEY_CODE_PROMPT, body).to_frame(),)
@@ -116,6 +134,18 @@ class KeyConversations:
     def open_conversations(self, workstation_id: str) -> int:
         with self._lock:
             return sum(1 for ws, _ in self._talks if ws == workstation_id)
+
+
+def _password(body: dict[str, Any], talk: _Talk, serial: str) -> str:
+    """The typed password of the account asked ("" skips it); never echoed in an error."""
+    if talk.waiting is not AskPassword:
+        raise InvalidLinkMessage(f"key_password: no password was asked of {serial}")
+    if body.get("account_id") != talk.asked:
+        raise InvalidLinkMessage(f"key_password: the password of account {talk.asked} was asked")
+    password = body.get("password")
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        raise InvalidLinkMessage(f"key_password: password is text of at most {MAX_PASSWORD}")
+    return password
 
 
 def _data(body: dict[str, Any]) -> bytes:

@@ -29,6 +29,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "pending_tasks": {"serial": SERIAL},
     "task_done": {"serial": SERIAL, "task_id": 1},
     "user_password": {"serial": SERIAL, "account_id": "a", "password": "p"},
+    "passwords_wanted": {"serial": SERIAL},
     "import_keys": {"actor": ADMIN, "keys": KEYS},
     "list_keys": {},
     "show_key": {"serial": SERIAL},
