@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         "--grace", type=_grace, default=30.0, metavar="SECONDS",
         help="on SIGTERM, requests in flight may finish this long (default 30)",
     )  # fmt: skip
+    serve.add_argument(
+        "--unready-delay", type=_grace, default=0.0, metavar="SECONDS",
+        help="on SIGTERM, answer /readyz 503 and serve on this long before the socket closes "
+        "(default 0; set it above the load balancer's readiness interval)",
+    )  # fmt: skip
     demo = sub.add_parser("demo", help="run the IdP on localhost with demo data and a demo SP")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="state directory")
     demo.add_argument("--port", type=int, default=8080, help="the IdP's port (default 8080)")
@@ -212,7 +217,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_transfer.run(args, path)
     config = load_config(path)
     if command == "serve":
-        return commands.serve(config, threads=args.threads, grace=args.grace)
+        return commands.serve(config, threads=args.threads, grace=args.grace,
+                              unready_delay=args.unready_delay)  # fmt: skip
     if command == "metadata":
         return commands.print_metadata(config)
     if command == "enrol":

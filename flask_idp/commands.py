@@ -63,21 +63,28 @@ def bind(app: Flask, config: IdpConfig, *, threads: int = 8) -> Server:
     return bound
 
 
-def serve(config: IdpConfig, *, threads: int = 8, grace: float = 30.0) -> int:
-    """Serve until SIGTERM/SIGINT, then drain for up to ``grace`` seconds (flask_idp.serving)."""
+def serve(
+    config: IdpConfig, *, threads: int = 8, grace: float = 30.0, unready_delay: float = 0.0
+) -> int:
+    """Serve until SIGTERM/SIGINT; then answer ``/readyz`` 503 for ``unready_delay`` seconds
+    while serving on, and drain for up to ``grace`` seconds (flask_idp.serving)."""
     from flask_idp.app import create_app
+    from flask_idp.operations import start_draining
     from flask_idp.serving import serve_until_terminated
     from idp import logs
 
     logs.configure(log_format=config.observability.log_format)
     runtime = build_runtime(config)
-    server = bind(create_app(runtime), config, threads=threads)
+    app = create_app(runtime)
+    server = bind(app, config, threads=threads)
     print(
         f"hideez-idp listening on http://{config.listen.host}:{config.listen.port} "
         f"(external URL {config.base_url})",
         flush=True,
     )
-    serve_until_terminated(server, grace=grace, on_stopped=runtime.close)
+    serve_until_terminated(server, grace=grace, unready_delay=unready_delay,
+                           on_draining=lambda: start_draining(app),
+                           on_stopped=runtime.close)  # fmt: skip
     print("hideez-idp stopped", flush=True)
     return 0
 

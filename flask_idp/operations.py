@@ -4,6 +4,7 @@ sign-ins), ``/metrics`` (Prometheus), and the per-request id and timing every an
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -16,6 +17,9 @@ from idp.health import NotReady, check_readiness
 bp = Blueprint("operations", __name__)
 _TRACING = "hideez_idp_tracing"
 _NO_STORE = {"Cache-Control": "no-store"}
+_DRAINING = "hideez_idp_draining"
+#: what a draining instance asks a load balancer to wait before asking again
+DRAINING_RETRY_AFTER = "5"
 
 
 @bp.get("/healthz")
@@ -25,7 +29,12 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check."""
+    """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check
+    (or ``draining`` once ``serve`` got SIGTERM)."""
+    if current_app.extensions[_DRAINING].is_set():
+        response = _json({"status": "draining"}, status=503)
+        response.headers["Retry-After"] = DRAINING_RETRY_AFTER
+        return response
     try:
         return _json(check_readiness(runtime()).to_dict())
     except NotReady as exc:
@@ -56,9 +65,15 @@ def install(app: Flask) -> None:
 
         app.extensions[_TRACING] = tracing.start(settings, audit=app.extensions["hideez_idp"].audit)
     app.register_blueprint(bp)
+    app.extensions[_DRAINING] = threading.Event()
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_forget)
+
+
+def start_draining(app: Flask) -> None:
+    """From now on ``/readyz`` answers 503 ``draining``; everything else is served as before."""
+    app.extensions[_DRAINING].set()
 
 
 def _start() -> None:
