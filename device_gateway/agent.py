@@ -24,7 +24,12 @@ from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
 from device_gateway.key_agent import KeyAgent
 from device_gateway.offline import OfflineGrants
-from device_gateway.proximity_monitor import CredentialSource, ProximityMonitor
+from device_gateway.proximity_monitor import (
+    CredentialSource,
+    KeyConnected,
+    KeyDisconnected,
+    ProximityMonitor,
+)
 from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
@@ -41,7 +46,13 @@ from idp.workstations.wire import MAX_FRAME_BYTES, parse_server_frame, sign_fram
 log = logging.getLogger(__name__)
 ACK_TIMEOUT = 10.0
 _KEY_COMMANDS = frozenset(
-    {CommandKind.KEY_MESSAGE, CommandKind.KEY_CODE_PROMPT, CommandKind.KEY_DONE}
+    {
+        CommandKind.KEY_MESSAGE,
+        CommandKind.KEY_CODE_PROMPT,
+        CommandKind.KEY_DONE,
+        CommandKind.KEY_PIN_PROMPT,
+        CommandKind.KEY_CREDENTIALS,
+    }
 )
 
 
@@ -273,8 +284,15 @@ class Gateway:
                 await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
 
     def _key_event(self, serial: str, connected: bool) -> None:
+        if self.proximity is not None:
+            # The monitor journals it (details.key) and a lost connection may lock.
+            t = self.proximity.clock()
+            self.proximity.feed(
+                KeyConnected(serial, t) if connected else KeyDisconnected(serial, t)
+            )
+            return
         kind = EventType.KEY_CONNECTED if connected else EventType.KEY_DISCONNECTED
-        self.record(kind, details={"serial": serial})
+        self.record(kind, details={"key": serial})
 
     async def send(self, type: str, body: dict[str, Any]) -> bool:
         """Send one signed frame now; False when the link is down (the frame is dropped)."""

@@ -125,6 +125,13 @@ def add_parsers(
         help="Hideez Keys: none (default), system (bleak's platform Bluetooth) or "
         "bumble:TRANSPORT (e.g. bumble:tcp-client:127.0.0.1:PORT of hideez-idp key-sim)",
     )
+    run.add_argument(
+        "--pin-script",
+        type=Path,
+        metavar="FILE",
+        help="answer the keys' PIN prompts from FILE, one PIN per line in turn (for the "
+        "simulator; default: typed at the terminal)",
+    )
 
     sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
     sim.add_argument("--server", required=True, help="the link URL")

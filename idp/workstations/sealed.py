@@ -26,6 +26,8 @@ _INFO = b"hideez-idp sealed v1"
 MAX_PLAINTEXT = 4096
 #: the purpose a PC-login password is sealed for
 PASSWORD_PURPOSE = "pc-login-password"
+#: the purpose a key's primary-account password is sealed for (a proximity unlock)
+KEY_PASSWORD_PURPOSE = "key-unlock-password"
 
 
 @dataclass(frozen=True)
