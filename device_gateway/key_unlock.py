@@ -81,11 +81,12 @@ class KeyUnlock:
         except (IdpError, UnicodeDecodeError) as exc:
             log.error("key %s: the server's credential does not open here: %s", serial, exc)
             return None
-        account = body.get("account")
+        account, employee = body.get("account"), body.get("employee")
         if not isinstance(account, str) or not account:
             log.error("key %s: the server's credential names no account", serial)
             return None
-        return LogonCredential(account, "password", password)
+        named = employee if isinstance(employee, str) and employee else None
+        return LogonCredential(account, "password", password, employee=named)
 
 
 def key_gateway(

@@ -88,6 +88,8 @@ def test_the_sealed_password_becomes_the_logon_credential(parts):
     _, unlock, _ = parts
     body = {"refused": False, "account": "CORP\\alice", "sealed": _sealed(unlock, b"pw")}
     assert _answer(unlock, body) == LogonCredential("CORP\\alice", "password", "pw")
+    named = _answer(unlock, {**body, "employee": "alice"})
+    assert named == LogonCredential("CORP\\alice", "password", "pw", employee="alice")
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,11 @@ from tests.e2e.workstations.harness import ADMIN, Site, free_port, until
 from tests.idp.vault.conftest import Vaults, make_vaults
 
 SERIAL = "ST10301234567890"
+BOB = "ST10301234567891"
 NEAR, BAND, FAR, TAP = -45, -65, -88, -30  # proximity 90, 50, 4; a tap on the dongle
 #: LockTimeout for the test's key (seconds): short, so the walk takes seconds
 TIMEOUT = 1
-ALICE = LogonCredential("CORP\\alice", "password", "win-secret")
+ALICE = LogonCredential("CORP\\alice", "password", "win-secret", employee="alice")
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Walk:
     agent: KeyAgent
     actuator: TimedActuator
     key_clock: Clock
+    #: Bob's key, when the walk has one
+    bob: VirtualKey | None = None
     pins: list[str] = field(default_factory=list)
     prompts: list[tuple[str, int | None]] = field(default_factory=list)
 
@@ -90,50 +93,96 @@ class Walk:
         return self.actuator.at[calls]
 
 
+def _holder(vaults: Vaults, serial: str, username: str, n: int) -> str:
+    """``username`` holds key ``serial`` with a primary Windows account; the activation code."""
+    service = vaults.service
+    mac = f"AA:BB:CC:00:00:{n:02X}"
+    service.import_keys(actor=ADMIN, keys=[KeyImport(serial, mac, "Hideez Key 4", "4.0.1")])
+    employee = vaults.employee(username)
+    data = AccountInput(
+        name="Windows",
+        login=f"CORP\\{username}",
+        login_type=LoginType.DOMAIN,
+        password="win-secret",
+    )
+    primary = service.add_account(actor=ADMIN, employee_id=employee, data=data)
+    service.set_primary(actor=ADMIN, account_id=primary.id)
+    return service.assign(actor=ADMIN, serial=serial, employee_id=employee).activation_code
+
+
+def _strict(vaults: Vaults, serial: str, storage: Requirement) -> None:
+    service = vaults.service
+    [default] = service.list_profiles()
+    strict = dataclasses.replace(default, id="", name="Strict", storage=storage, pin_attempts=3)
+    saved = service.save_profile(actor=ADMIN, profile=strict, create=True)
+    service.set_profile(actor=ADMIN, serial=serial, profile_id=saved.id)
+
+
+async def _approved(site: Site, gateway: Gateway, serials: tuple[str, ...], timeout: int) -> None:
+    """The workstation approved, each key's LockTimeout ``timeout``, the settings arrived."""
+    ws_id = gateway.identity.workstation_id
+    await until(lambda: site.registry.get(ws_id) is not None, what="registration")
+    site.admin.set_status(
+        actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED, now=site.clock()
+    )
+    admin = ProximityAdmin(
+        registry=site.registry,
+        proximity=ProximityRepository(site.db),
+        audit=site.audit,
+        store=site.store,
+        calibration=Calibration(),
+    )
+    settings = ProximitySettings(lock_proximity=30, unlock_proximity=70, lock_timeout=timeout)
+    for serial in serials:
+        admin.set_key_settings(
+            actor=ADMIN, workstation_id=ws_id, serial=serial, settings=settings, now=site.clock()
+        )
+    monitor = gateway.proximity
+    assert monitor is not None
+    await until(
+        lambda: (
+            monitor.engine.policy is not None and set(serials) <= set(monitor.engine.policy.keys)
+        ),
+        what="the keys' settings pushed",
+    )
+
+
+def _link_server(site: Site, vaults: Vaults) -> LinkServer:
+    service = LinkService(
+        registry=site.registry,
+        journal=site.journal,
+        store=site.store,
+        audit=site.audit,
+        clock=site.clock,
+        key_conversations=KeyConversations(vault=vaults.service),
+    )
+    return LinkServer(service, site.store)
+
+
 @asynccontextmanager
 async def walk(
-    site: Site, *, profile: Requirement | None = None, timeout: int = TIMEOUT
+    site: Site, *, profile: Requirement | None = None, timeout: int = TIMEOUT, bob: bool = False
 ) -> AsyncIterator[Walk]:
     """Alice's key assigned and linked at the gateway (her Windows account primary), the
-    workstation approved, her key's LockTimeout set to ``timeout``; the key starts far."""
+    workstation approved, her key's LockTimeout set to ``timeout``; the key starts far. With
+    ``bob``, Bob's key too (``Walk.bob``), linked and far."""
     vaults = make_vaults(site.db)
-    service = vaults.service
-    service.import_keys(
-        actor=ADMIN, keys=[KeyImport(SERIAL, "AA:BB:CC:00:00:41", "Hideez Key 4", "4.0.1")]
-    )
-    alice = vaults.employee("alice")
-    data = AccountInput(
-        name="Windows", login="CORP\\alice", login_type=LoginType.DOMAIN, password="win-secret"
-    )
-    primary = service.add_account(actor=ADMIN, employee_id=alice, data=data)
-    service.set_primary(actor=ADMIN, account_id=primary.id)
+    codes = {SERIAL: _holder(vaults, SERIAL, "alice", 1)}
+    if bob:
+        codes[BOB] = _holder(vaults, BOB, "bob", 2)
     if profile is not None:
-        [default] = service.list_profiles()
-        strict = dataclasses.replace(default, id="", name="Strict", storage=profile, pin_attempts=3)
-        profile_id = service.save_profile(actor=ADMIN, profile=strict, create=True).id
-    code = service.assign(actor=ADMIN, serial=SERIAL, employee_id=alice).activation_code
-    if profile is not None:
-        service.set_profile(actor=ADMIN, serial=SERIAL, profile_id=profile_id)
-    link = LinkServer(
-        LinkService(
-            registry=site.registry,
-            journal=site.journal,
-            store=site.store,
-            audit=site.audit,
-            clock=site.clock,
-            key_conversations=KeyConversations(vault=service),
-        ),
-        site.store,
-    )
+        _strict(vaults, SERIAL, profile)
+    link = _link_server(site, vaults)
     port = free_port()
     server = await link.start("127.0.0.1", port)
     radio = Radio()
     key_clock = Clock()
     key = VirtualKey(radio, KeyStorage(serial=SERIAL), rssi=FAR, clock=key_clock)
+    other = VirtualKey(radio, KeyStorage(serial=BOB), rssi=FAR) if bob else None
     central = await BumbleCentral.on_radio(radio, "gateway")
 
     async def typed_code(serial: str, attempts_left: int, purpose: str) -> str:
-        return code
+        return codes[serial]
 
     backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
     agent = KeyAgent(radio=KeyRadio(backend=backend), prompt=typed_code)
@@ -150,42 +199,23 @@ async def walk(
         ),
         agent=agent,
     )
-    state = Walk(vaults, key, gateway, agent, actuator, key_clock)
+    state = Walk(vaults, key, gateway, agent, actuator, key_clock, bob=other)
     agent.pin_prompt = state.pin
     stop = asyncio.Event()
     running = asyncio.create_task(gateway.run(stop))
-    ws_id = gateway.identity.workstation_id
-    await until(lambda: site.registry.get(ws_id) is not None, what="registration")
-    site.admin.set_status(
-        actor=ADMIN, workstation_id=ws_id, status=WorkstationStatus.APPROVED, now=site.clock()
-    )
-    ProximityAdmin(
-        registry=site.registry,
-        proximity=ProximityRepository(site.db),
-        audit=site.audit,
-        store=site.store,
-        calibration=Calibration(),
-    ).set_key_settings(
-        actor=ADMIN,
-        workstation_id=ws_id,
-        serial=SERIAL,
-        settings=ProximitySettings(lock_proximity=30, unlock_proximity=70, lock_timeout=timeout),
-        now=site.clock(),
-    )
-    monitor = gateway.proximity
-    assert monitor is not None
-    await until(
-        lambda: monitor.engine.policy is not None and SERIAL in monitor.engine.policy.keys,
-        what="the key's settings pushed",
-    )
-    await key.start()
-    await until(lambda: SERIAL in agent.accepted, what="the key linked and accepted")
+    await _approved(site, gateway, tuple(codes), timeout)
+    for virtual in (key, other):
+        if virtual is not None:
+            await virtual.start()
+    await until(lambda: set(codes) <= agent.accepted, what="the keys linked and accepted")
     try:
         yield state
     finally:
         stop.set()
         await asyncio.wait_for(running, 10)
-        await key.close()
+        for virtual in (key, other):
+            if virtual is not None:
+                await virtual.close()
         await central.close()
         await link.stop(server)
         vaults.audit.flush()

@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from idp.audit import AuditKind
+from idp.store.sql import EmployeeRepository
 from idp.vault.model import Requirement
 from idp.vault.states import VaultReason, VaultStatus
 from idp.workstations.events import EventType, UnlockedBy
@@ -29,14 +30,18 @@ def moves(site: Site) -> list[tuple[EventType, UnlockedBy | None, str | None, st
 
 def test_a_scripted_walk_unlocks_lingers_locks_and_times_out(site: Site) -> None:
     async def scenario() -> None:
-        async with walk(site) as w:
-            key = w.key
+        async with walk(site, bob=True) as w:
+            key, bob = w.key, w.bob
+            assert bob is not None
             assert w.calls() == 0  # far: nothing yet
             key.rssi = NEAR  # approach
             await w.moved(0, "the unlock")
             assert w.actuator.calls == [("unlock", ALICE)]
 
-            key.rssi = BAND  # linger between the thresholds, longer than LockTimeout
+            key.rssi = BAND  # linger between the thresholds, longer than LockTimeout,
+            bob.rssi = NEAR  # while Bob's key passes by and goes: not his session
+            await asyncio.sleep(0.3)
+            bob.rssi = FAR
             await asyncio.sleep(1.5 * TIMEOUT)
             assert w.calls() == 1
 
@@ -70,6 +75,16 @@ def test_a_scripted_walk_unlocks_lingers_locks_and_times_out(site: Site) -> None
             assert all("win-secret" not in str(e.details) for e in reads)
 
     asyncio.run(scenario())
+    ws_id = site.registry.list().items[0].id
+    alice = EmployeeRepository(site.db).get_by_username("alice")
+    assert alice is not None
+    unlocks = [
+        e
+        for e in site.journal.events(workstation_id=ws_id).items
+        if e.event.type is EventType.UNLOCK
+    ]
+    # the sessions are Alice's: the gateway named her, as the server did
+    assert {(e.employee_id, e.event.details.get("key")) for e in unlocks} == {(alice.id, SERIAL)}
     assert moves(site) == [
         (EventType.UNLOCK, UnlockedBy.PROXIMITY, None, "CORP\\alice"),
         (EventType.LOCK, None, "proximity", ""),
