@@ -251,6 +251,8 @@ class Gateway:
                 stopper.cancel()
                 self._ws = None
                 self.connected.clear()
+                if self.keys is not None:
+                    self.keys.link_down()
                 if not stop.is_set():
                     self.record(EventType.SERVER_DISCONNECTED)
         return True

@@ -86,6 +86,12 @@ class KeyAgent:
         for serial in list(self.radio.links):
             self._spawn(self._announce(serial))
 
+    def link_down(self) -> None:
+        """The server link dropped: the server forgot its conversations, so no unlock asked
+        of it is answered (the keys stay accepted: the owner leaving still locks)."""
+        for serial in list(self._unlocks):
+            self._resolve(serial, None)
+
     def _observed(self, observation: Observation) -> None:
         serial = observation.serial
         if isinstance(observation, KeyLost):
@@ -194,6 +200,7 @@ class KeyAgent:
             if body.get("status") == "active" and serial in self.radio.links:
                 self.accepted.add(serial)
             return
+        self.accepted.discard(serial)
         self._refused_until[serial] = self.radio.clock() + self.refused_retry
         link = self.radio.links.pop(serial, None)
         if link is not None:

@@ -127,3 +127,30 @@ def test_anything_but_a_sealed_credential_for_this_workstation_is_no_unlock(part
 def test_a_key_not_accepted_is_not_asked_for(parts):
     agent, _, _ = parts
     assert asyncio.run(agent.unlock(SERIAL)) is None
+
+
+def test_an_unlock_in_flight_ends_when_the_link_drops_or_the_key_goes(parts):
+    agent, _, _ = parts
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def send(kind: str, body: dict[str, Any]) -> bool:
+        sent.append((kind, body))
+        return True
+
+    async def scenario() -> None:
+        agent._send = send  # what start() sets, without starting the radio
+        agent.accepted.add(SERIAL)
+        waiting = asyncio.create_task(agent.unlock(SERIAL))
+        await asyncio.sleep(0)
+        assert sent == [("key_unlock", {"serial": SERIAL})]
+        agent.link_down()
+        assert await waiting is None
+        waiting = asyncio.create_task(agent.unlock(SERIAL))
+        await asyncio.sleep(0)
+        for listener in agent.radio.listeners:
+            listener(KeyLost(SERIAL, 1.0))
+        assert await waiting is None and SERIAL not in agent.accepted
+        assert await agent.unlock(SERIAL) is None  # no longer accepted: not even asked
+        assert len(sent) == 3  # the two asks and the key_gone
+
+    asyncio.run(scenario())
