@@ -37,7 +37,6 @@ from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import (
     InvalidLinkMessage,
     OfflineCodeRefused,
-    SealedCredentialInvalid,
 )
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.model import WorkstationInfo
@@ -364,17 +363,12 @@ class Gateway:
             return
         method = body.get("method")
         if method == "password":
-            box = sealed.Sealed.from_wire(body.get("sealed"))
-            opened = sealed.open_sealed(
-                box,
+            secret = sealed.open_text(
+                body.get("sealed"),
                 key=self.identity.key,
                 purpose=sealed.PASSWORD_PURPOSE,
                 workstation_id=self.identity.workstation_id,
             )
-            try:
-                secret = opened.decode("utf-8")
-            except UnicodeDecodeError:
-                raise SealedCredentialInvalid("the sealed password is not UTF-8 text") from None
         elif method == "certificate":
             secret = str(body.get("certificate", ""))
         else:

@@ -71,14 +71,13 @@ class KeyUnlock:
             log.info("no unlock with key %s: %s", serial, body.get("error_description"))
             return None
         try:
-            box = sealed.Sealed.from_wire(body.get("sealed"))
-            password = sealed.open_sealed(
-                box,
+            password = sealed.open_text(
+                body.get("sealed"),
                 key=self.identity.key,
                 purpose=sealed.KEY_PASSWORD_PURPOSE,
                 workstation_id=self.identity.workstation_id,
-            ).decode("utf-8")
-        except (IdpError, UnicodeDecodeError) as exc:
+            )
+        except IdpError as exc:
             log.error("key %s: the server's credential does not open here: %s", serial, exc)
             return None
         account, employee = body.get("account"), body.get("employee")

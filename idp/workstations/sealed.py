@@ -87,3 +87,16 @@ def open_sealed(
         raise SealedCredentialInvalid(
             f"the sealed {purpose} does not open with the key of {workstation_id}"
         ) from exc
+
+
+def open_text(
+    value: object, *, key: ec.EllipticCurvePrivateKey, workstation_id: str, purpose: str
+) -> str:
+    """The text sealed in ``value`` (a sealed value's wire form), as the gateway opens it."""
+    opened = open_sealed(
+        Sealed.from_wire(value), key=key, workstation_id=workstation_id, purpose=purpose
+    )
+    try:
+        return opened.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SealedCredentialInvalid(f"the sealed {purpose} is not UTF-8 text") from None
