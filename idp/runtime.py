@@ -119,6 +119,7 @@ def build_runtime(
             ephemeral,
             idle_timeout=config.session.idle_timeout,
             absolute_lifetime=config.session.absolute_lifetime,
+            record_version=config.session.record_version,
         ),
         employees=employees,
         passkeys=PasskeyRepository(db),

@@ -5,16 +5,25 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from idp.errors import IdpError
-from idp.factors.kinds import FactorKind, FactorUse
+from idp.factors.kinds import FactorUse
+from idp.session_records import (
+    PARTICIPANT,
+    RECORD_VERSIONS,
+    RecordVersion,
+    SessionRecord,
+    iso_utc,
+    new_fields,
+    read_record,
+    update_fields,
+)
 from idp.store.ephemeral.base import EphemeralStore
+from idp.store.errors import WrongValueType
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +58,9 @@ class AuthContext:
 SESSION_ID_BYTES = 32
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _KEY_PREFIX = "session:"
-_PARTICIPANT = "p:"
 #: per employee, a hash of their session ids (field) → creation time: what admins list and end
 _EMPLOYEE_PREFIX = "employee_sessions:"
 MAX_PARTICIPANT_LENGTH = 2048
-SCHEMA_VERSION = b"1"
 
 
 class SessionError(IdpError):
@@ -84,36 +91,6 @@ class CorruptSession(SessionError):
     status = 500
 
 
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"session times must be timezone-aware, got {value.isoformat()}")
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def factor_to_json(use: FactorUse) -> dict[str, object]:
-    return {
-        "kind": str(use.kind),
-        "credential_id": use.credential_id,
-        "at": _iso(use.at),
-        "user_verified": use.user_verified,
-        "amr": list(use.amr),
-    }
-
-
-def factor_from_json(data: dict[str, Any]) -> FactorUse:
-    return FactorUse(
-        kind=FactorKind(data["kind"]),
-        credential_id=str(data["credential_id"]),
-        at=dt.datetime.fromisoformat(data["at"]),
-        user_verified=bool(data["user_verified"]),
-        amr=tuple(str(a) for a in data["amr"]),
-    )
-
-
-def _encode_factors(factors: tuple[FactorUse, ...]) -> bytes:
-    return json.dumps([factor_to_json(f) for f in factors], separators=(",", ":")).encode()
-
-
 def _uses(factor: FactorUse | None, factors: tuple[FactorUse, ...]) -> tuple[FactorUse, ...]:
     uses = (factor,) if factor is not None else factors
     if not uses or (factor is not None and factors):
@@ -124,8 +101,7 @@ def _uses(factor: FactorUse | None, factors: tuple[FactorUse, ...]) -> tuple[Fac
 @dataclass(frozen=True)
 class _Stored:
     context: AuthContext
-    created_at: dt.datetime
-    participants: tuple[str, ...]
+    record: SessionRecord
 
 
 @dataclass(frozen=True)
@@ -149,40 +125,43 @@ def session_handle(session_id: str) -> str:
 
 def _decode(session_id: str, fields: dict[str, bytes]) -> _Stored:
     try:
-        if fields.get("v") != SCHEMA_VERSION:
-            raise ValueError(f"schema version {fields.get('v')!r}")
-        context = AuthContext(
-            session_id=session_id,
-            employee_id=fields["employee_id"].decode(),
-            auth_time=dt.datetime.fromisoformat(fields["auth_time"].decode()),
-            factors=tuple(factor_from_json(f) for f in json.loads(fields["factors"])),
-        )
-        created_at = dt.datetime.fromisoformat(fields["created_at"].decode())
-    except (KeyError, ValueError, TypeError) as exc:
+        record = read_record(fields)
+    except ValueError as exc:
         raise CorruptSession(f"stored session does not parse: {exc}") from None
-    participants = tuple(
-        sorted(name[len(_PARTICIPANT) :] for name in fields if name.startswith(_PARTICIPANT))
-    )
-    return _Stored(context, created_at, participants)
+    context = AuthContext(session_id, record.employee_id, record.auth_time, record.factors)
+    return _Stored(context, record)
 
 
 class SessionStore:
-    """Sessions in the short-lived store, as hashes under ``session:<id>``.
+    """Sessions in the short-lived store, as records under ``session:<id>``.
 
-    The idle timeout is the hash's TTL, restarted on every read; the absolute lifetime is
+    New sessions are written as ``record_version`` (see :mod:`idp.session_records`); both
+    versions are read, and an update keeps the version of the record it changes.
+
+    The idle timeout is the record's TTL, restarted on every read; the absolute lifetime is
     counted from creation and checked against the ``now`` passed in. Every operation costs
     one or two store round trips; updates never revive an ended session. Two concurrent
     ``add_factor`` calls on one session may keep only one of the factors (last write wins); a
     sign-in makes them one after another.
     """
 
-    def __init__(self, store: EphemeralStore, *, idle_timeout: int, absolute_lifetime: int) -> None:
+    def __init__(
+        self,
+        store: EphemeralStore,
+        *,
+        idle_timeout: int,
+        absolute_lifetime: int,
+        record_version: RecordVersion = 2,
+    ) -> None:
         if idle_timeout < 1 or absolute_lifetime < idle_timeout:
             raise ValueError(
                 "need 1 <= idle_timeout <= absolute_lifetime (seconds), got "
                 f"{idle_timeout} and {absolute_lifetime}"
             )
+        if record_version not in RECORD_VERSIONS:
+            raise ValueError(f"record_version must be 1 or 2, got {record_version!r}")
         self._store = store
+        self._version: RecordVersion = record_version
         self._idle = idle_timeout
         self._absolute = dt.timedelta(seconds=absolute_lifetime)
 
@@ -203,19 +182,15 @@ class SessionStore:
         context = AuthContext(session_id, employee_id, now, _uses(factor, factors))
         self._store.record_put(
             _KEY_PREFIX + session_id,
-            {
-                "v": SCHEMA_VERSION,
-                "employee_id": employee_id.encode(),
-                "created_at": _iso(now).encode(),
-                "auth_time": _iso(now).encode(),
-                "factors": _encode_factors(context.factors),
-            },
+            new_fields(
+                version=self._version, employee_id=employee_id, now=now, factors=context.factors
+            ),
             ttl=self._idle,
         )
         # The index lives as long as the longest session in it; stale ids are skipped on read.
         self._store.hash_put(
             _EMPLOYEE_PREFIX + employee_id,
-            {session_id: _iso(now).encode()},
+            {session_id: iso_utc(now).encode()},
             ttl=int(self._absolute.total_seconds()),
         )
         return context
@@ -226,29 +201,21 @@ class SessionStore:
         index = self._store.hash_get(_EMPLOYEE_PREFIX + employee_id) or {}
         found = []
         for session_id in index:
-            fields = (
-                self._store.record_get(_KEY_PREFIX + session_id)
-                if self.is_well_formed(session_id)
-                else None
-            )
-            if fields is None:
-                continue
-            try:
-                stored = _decode(session_id, fields)
-            except CorruptSession:
+            stored = self._read(session_id) if self.is_well_formed(session_id) else None
+            if stored is None:
                 continue
             if stored.context.employee_id != employee_id or now >= (
-                stored.created_at + self._absolute
+                stored.record.created_at + self._absolute
             ):
                 continue
             found.append(
                 SessionSummary(
                     handle=session_handle(session_id),
                     employee_id=employee_id,
-                    created_at=stored.created_at,
+                    created_at=stored.record.created_at,
                     auth_time=stored.context.auth_time,
                     factors=stored.context.factors,
-                    participants=stored.participants,
+                    participants=stored.record.participants,
                 )
             )
         return tuple(sorted(found, key=lambda x: (x.created_at, x.handle)))
@@ -263,8 +230,8 @@ class SessionStore:
                 continue
             if not self.is_well_formed(session_id):
                 continue
-            fields = self._store.record_get(_KEY_PREFIX + session_id)
-            if fields is not None and fields.get("employee_id") == employee_id.encode():
+            stored = self._read(session_id)
+            if stored is not None and stored.context.employee_id == employee_id:
                 self._store.delete(_KEY_PREFIX + session_id)
                 ended += 1
         if handle is None:
@@ -280,24 +247,27 @@ class SessionStore:
         """Drop the index after every session in it was ended."""
         self._store.delete(_EMPLOYEE_PREFIX + employee_id)
 
+    def _read(self, session_id: str, *, refresh_ttl: int | None = None) -> _Stored | None:
+        """The stored session, or ``None``; one round trip (two to drop an unreadable one)."""
+        key = _KEY_PREFIX + session_id
+        try:
+            fields = self._store.record_get(key, refresh_ttl=refresh_ttl)
+            return None if fields is None else _decode(session_id, fields)
+        except (CorruptSession, WrongValueType) as exc:
+            # E.g. a write racing the session's end left half a record, or a version this
+            # release does not know: the browser simply has no session (and signs in again),
+            # rather than an error page.
+            log.warning("dropping unreadable session: %s", exc.description)
+            self._store.delete(key)
+            return None
+
     def _load(self, session_id: str, now: dt.datetime) -> _Stored | None:
         """One round trip (two when the session has outlived its absolute lifetime)."""
         if not self.is_well_formed(session_id):
             return None
-        key = _KEY_PREFIX + session_id
-        fields = self._store.record_get(key, refresh_ttl=self._idle)
-        if fields is None:
-            return None
-        try:
-            stored = _decode(session_id, fields)
-        except CorruptSession as exc:
-            # E.g. a write racing the session's end left half a hash: the browser simply
-            # has no session (and signs in again), rather than an error page.
-            log.warning("dropping unreadable session: %s", exc.description)
-            self._store.delete(key)
-            return None
-        if now >= stored.created_at + self._absolute:
-            self._store.delete(key)
+        stored = self._read(session_id, refresh_ttl=self._idle)
+        if stored is not None and now >= stored.record.created_at + self._absolute:
+            self._store.delete(_KEY_PREFIX + session_id)
             return None
         return stored
 
@@ -314,11 +284,14 @@ class SessionStore:
 
     def add_factor(self, session_id: str, factor: FactorUse, *, now: dt.datetime) -> AuthContext:
         """Step-up: one more factor in the same sign-in; ``auth_time`` stays."""
-        context = self._require(session_id, now).context
+        stored = self._require(session_id, now)
+        context = stored.context
         updated = AuthContext(
             session_id, context.employee_id, context.auth_time, (*context.factors, factor)
         )
-        self._update(session_id, {"factors": _encode_factors(updated.factors)})
+        self._update(
+            session_id, update_fields(version=stored.record.version, factors=updated.factors)
+        )
         return updated
 
     def reauthenticate(
@@ -335,7 +308,8 @@ class SessionStore:
         ``auth_time`` becomes ``now`` and the factors are those of this sign-in only. It must
         be the same employee; a different one gets a new session instead.
         """
-        context = self._require(session_id, now).context
+        stored = self._require(session_id, now)
+        context = stored.context
         if context.employee_id != expected_employee_id:
             raise SessionEmployeeMismatch(
                 f"the session belongs to another employee than {expected_employee_id!r}"
@@ -343,7 +317,7 @@ class SessionStore:
         updated = AuthContext(session_id, context.employee_id, now, _uses(factor, factors))
         self._update(
             session_id,
-            {"auth_time": _iso(now).encode(), "factors": _encode_factors(updated.factors)},
+            update_fields(version=stored.record.version, factors=updated.factors, auth_time=now),
         )
         return updated
 
@@ -356,7 +330,7 @@ class SessionStore:
             raise ValueError(f"participant must be 1–{MAX_PARTICIPANT_LENGTH} characters")
         if not self.is_well_formed(session_id):
             raise SessionNotFound("the session has ended or expired; sign in again")
-        self._update(session_id, {_PARTICIPANT + participant: b""})
+        self._update(session_id, {PARTICIPANT + participant: b""})
 
     def _update(self, session_id: str, fields: dict[str, bytes]) -> None:
         # Atomic "only if it still exists": a write racing the session's end (logout, expiry)
@@ -366,14 +340,8 @@ class SessionStore:
 
     def participants(self, session_id: str) -> tuple[str, ...]:
         """The relying parties recorded for the session, sorted; empty if it is gone."""
-        if not self.is_well_formed(session_id):
-            return ()
-        fields = self._store.record_get(_KEY_PREFIX + session_id)
-        if fields is None:
-            return ()
-        return tuple(
-            sorted(name[len(_PARTICIPANT) :] for name in fields if name.startswith(_PARTICIPANT))
-        )
+        stored = self._read(session_id) if self.is_well_formed(session_id) else None
+        return () if stored is None else stored.record.participants
 
     def end(self, session_id: str) -> None:
         """Forget the session (logout). Unknown or malformed ids are ignored."""

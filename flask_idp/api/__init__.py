@@ -221,6 +221,8 @@ def _load_routes() -> None:
         routes_accounts,
         routes_devices,
         routes_employees,
+        routes_keys,
+        routes_keys_accounts,
         routes_organisation,
         routes_sync,
         routes_workstations,

@@ -28,6 +28,8 @@ _COMMON = {
     401: "no or invalid API key",
     403: "the role or the key's scopes do not allow it",
 }
+#: tags whose operations need the secrets envelope unlocked (the Hideez Key vault)
+_NEED_SECRETS = frozenset({"keys", "key-accounts"})
 
 
 def _models() -> list[type[BaseModel]]:
@@ -60,6 +62,8 @@ def _problems(op: Operation) -> dict[int, str]:
         codes[422] = "invalid query parameters"
     if op.method in ("POST", "PATCH", "DELETE"):
         codes[409] = "conflicts with what is stored"
+    if op.tag in _NEED_SECRETS:
+        codes[503] = "the server's secrets are locked"
     if op.if_match:
         codes.update({412: "If-Match is not the current ETag", 428: "If-Match missing"})
     if op.idempotent:
@@ -181,7 +185,7 @@ def document() -> dict[str, Any]:
             "title": "hideez-idp admin API",
             "version": "1",
             "description": "Employees, passkeys, sessions, admin accounts, API keys, "
-            "audit and relying parties. See docs/api.md.",
+            "audit, relying parties, workstations and Hideez Keys. See docs/api.md.",
         },
         "servers": [{"url": PREFIX}],
         "security": [{"apiKey": []}],

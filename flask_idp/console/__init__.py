@@ -45,6 +45,13 @@ NOTICES = {
     "app_enabled": "The authenticator app was enabled.",
     "app_removed": "The authenticator app was removed.",
     "totp_removed": "The one-time code set-up was removed.",
+    "deleted_it": "It was deleted.",
+    "keys_imported": "The keys were imported as ready.",
+    "key_cancelled": "The assignment was cancelled; the key is ready again.",
+    "key_deactivated": "The key was deactivated; it is wiped at its next connection.",
+    "key_compromised": "The key was marked compromised: every connection is refused.",
+    "account_primary": "The account is now the one for Windows logon.",
+    "account_delete": "The account was deleted (from the key at its next connection).",
 }
 
 
@@ -110,6 +117,8 @@ def _load_views() -> None:
     from flask_idp.console import (  # noqa: F401
         views_audit,
         views_employees,
+        views_keys,
+        views_keys_accounts,
         views_organisation,
         views_signin,
         views_workstations,

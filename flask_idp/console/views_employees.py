@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from flask_idp.api import services
 from flask_idp.api.problems import invalid_input
 from flask_idp.console import actor, bp, page, posted, sensitive
+from flask_idp.console.views_keys import employee_keys, keys_attention
 from idp.admin.audit_views import AuditQuery
 from idp.admin.employee_models import EmployeeCreate, EmployeeQuery, EmployeeUpdate
 from idp.admin.models import InvalidInput, etag_of
@@ -37,7 +38,7 @@ def dashboard() -> Response:
     board = svc.audit.dashboard(actor(), admins=admins)
     recent = svc.audit.page(actor(), AuditQuery(limit=10)).items
     peak = max([h.count for h in board.sign_ins_per_hour] + [1])
-    return page("dashboard.html", board=board, recent=recent, peak=peak)
+    return page("dashboard.html", board=board, recent=recent, peak=peak, **keys_attention())
 
 
 @bp.get("/employees")
@@ -92,6 +93,7 @@ def employee(employee_id: str, errors: dict[str, str] | None = None, status: int
         factors=svc.devices.factors(who, employee_id),
         errors=errors or {},
         modes=list(SsoMode),
+        **employee_keys(employee_id),
     )
 
 

@@ -29,6 +29,7 @@ from idp.config.schema import (
 from idp.config.workstations import WorkstationSettings, parse_workstations
 from idp.factors.kinds import FactorKind
 from idp.policy import Policy, PolicySet
+from idp.session_records import RECORD_VERSIONS, RecordVersion
 from idp.store.ephemeral import redis_topology
 from idp.store.errors import InvalidStoreUrl
 
@@ -253,7 +254,7 @@ def _key_files(node: Node, base: Path) -> KeyFiles:
 
 
 def _session(node: Node) -> SessionSettings:
-    node.only_keys("cookie_name", "idle_timeout", "absolute_lifetime")
+    node.only_keys("cookie_name", "idle_timeout", "absolute_lifetime", "record_version")
     d = SessionSettings()
     s = SessionSettings(
         cookie_name=optional(
@@ -267,10 +268,19 @@ def _session(node: Node) -> SessionSettings:
         absolute_lifetime=optional(
             node.get("absolute_lifetime"), lambda n: n.as_int(min_value=300), d.absolute_lifetime
         ),
+        record_version=optional(node.get("record_version"), _record_version, d.record_version),
     )
     if s.idle_timeout > s.absolute_lifetime:
         raise node.child("idle_timeout").error("must not exceed absolute_lifetime")
     return s
+
+
+def _record_version(node: Node) -> RecordVersion:
+    version = node.as_int()
+    for known in RECORD_VERSIONS:
+        if version == known:
+            return known
+    raise node.error(f"expected 1 or 2 (the session record version to write), got {version}")
 
 
 def _cookie_name(node: Node) -> str:

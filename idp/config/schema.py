@@ -13,6 +13,7 @@ from idp.config.observability import ObservabilitySettings
 from idp.config.passwords import PasswordSettings
 from idp.config.workstations import WorkstationSettings
 from idp.policy import PolicySet
+from idp.session_records import RecordVersion
 
 UserVerification = Literal["required", "preferred", "discouraged"]
 ResidentKey = Literal["required", "preferred"]
@@ -36,6 +37,8 @@ class SessionSettings:
     cookie_name: str = "hideez_idp_session"
     idle_timeout: int = 1800
     absolute_lifetime: int = 8 * 3600
+    #: what new sessions are written as (``idp.session_records``); both are always read
+    record_version: RecordVersion = 2
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from idp.errors import InvalidRequest
 from idp.factors.kinds import FactorUse
 from idp.flows.browser import Browser
-from idp.sessions import factor_from_json, factor_to_json
+from idp.session_records import factor_from_json, factor_to_json
 from idp.store.ephemeral.base import EphemeralStore
 
 TICKET_TTL = 900

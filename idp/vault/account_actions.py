@@ -165,6 +165,12 @@ class AccountActions(VaultBase):
         with self.store.read() as tx:
             return tuple(account_from_row(row) for row in tx.accounts_of(employee_id))
 
+    def show_account(self, *, account_id: str) -> Account:
+        """One live personal account (a shared account's copy included)."""
+        self._begin("showing an account")
+        with self.store.read() as tx:
+            return account_from_row(tx.account(account_id))
+
     def set_primary(self, *, actor: Actor, account_id: str) -> Account:
         """The employee's account for Windows logon (one per employee; an OS account)."""
         now = self._begin("setting the primary account", actor)
@@ -346,6 +352,13 @@ class AccountActions(VaultBase):
                 self._queue_for_holder(tx, copy, TaskKind.DELETE, now)
             account = account_from_row(shared)
         self._changed(actor, now, "key_shared_account_deleted", account)
+
+    def show_shared_account(self, *, shared_id: str) -> tuple[Account, tuple[Account, ...]]:
+        """A shared account and its holders' copies."""
+        self._begin("showing a shared account")
+        with self.store.read() as tx:
+            shared = account_from_row(tx.shared(shared_id))
+            return shared, tuple(account_from_row(row) for row in tx.copies(shared_id))
 
     def list_shared_accounts(self) -> tuple[Account, ...]:
         self._begin("listing shared accounts")

@@ -149,6 +149,16 @@ class KeyAccount:
 
 
 @dataclass(frozen=True)
+class PendingTask:
+    """A task queued for a key, as an admin sees it (no payload)."""
+
+    id: int
+    kind: TaskKind
+    account_id: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class TaskPayload:
     """One pending task with what the key needs to perform it, in delivery order.
 

@@ -40,6 +40,7 @@ from idp.vault.model import (
     MASTER_KEY_BYTES,
     AccessProfile,
     KeyImport,
+    PendingTask,
     TaskKind,
     Vault,
 )
@@ -141,17 +142,37 @@ class VaultService(UnlockApi, AccountActions):
         return imported
 
     def list_keys(
-        self, *, status: VaultStatus | None = None, limit: int = 100
+        self,
+        *,
+        status: VaultStatus | None = None,
+        employee_id: str | None = None,
+        sort: str = "serial",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 100,
     ) -> tuple[Vault, ...]:
+        """Keys by serial (or by ``status_changed_at``), filtered by status or holder."""
         self._begin("listing keys")
         if not 1 <= limit <= MAX_LIST:
             raise InvalidVaultInput(f"limit is 1-{MAX_LIST}, got {limit}")
-        return self.store.list_vaults(status=status, limit=limit)
+        return self.store.list_vaults(
+            status=status, employee_id=employee_id, sort=sort, descending=descending,
+            offset=offset, limit=limit,
+        )  # fmt: skip
 
     def show_key(self, *, serial: str) -> Vault:
         self._begin("showing a key")
         with self.store.read() as tx:
             return tx.view(tx.vault(serial))
+
+    def key_tasks(self, *, serial: str) -> tuple[PendingTask, ...]:
+        """What is queued for the key, in delivery order."""
+        self._begin("listing a key's tasks")
+        with self.store.read() as tx:
+            rows = tx.tasks(tx.vault(serial).serial)
+            return tuple(
+                PendingTask(r.id, TaskKind(r.kind), r.account_id, r.created_at) for r in rows
+            )
 
     def assign(self, *, actor: Actor, serial: str, employee_id: str) -> Assignment:
         """Reserve a Ready key for an employee (one key each): a master key and an activation

@@ -47,6 +47,11 @@ from idp.vault.tables import (
 HOLDING = (VaultStatus.RESERVED, VaultStatus.ACTIVE, VaultStatus.LOCKED, VaultStatus.SUSPENDED)
 _STAGES = ("pairing", "connection", "storage")
 MAX_SERIAL = 64
+#: the orders :meth:`VaultStore.list_vaults` offers
+_SORTS = {
+    "serial": HardwareVaultRow.serial,
+    "status_changed_at": HardwareVaultRow.status_changed_at,
+}
 
 
 def task_priority(kind: TaskKind, login_type: LoginType | None) -> int:
@@ -321,11 +326,23 @@ class VaultStore:
             yield VaultTx(session)
 
     def list_vaults(
-        self, *, status: VaultStatus | None = None, offset: int = 0, limit: int = 100
+        self,
+        *,
+        status: VaultStatus | None = None,
+        employee_id: str | None = None,
+        sort: str = "serial",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 100,
     ) -> tuple[Vault, ...]:
+        """Keys by ``sort`` (``serial`` or ``status_changed_at``, ties by serial)."""
         query = select(HardwareVaultRow)
         if status is not None:
             query = query.where(HardwareVaultRow.status == status.value)
+        if employee_id is not None:
+            query = query.where(HardwareVaultRow.employee_id == employee_id)
+        column = _SORTS[sort]
+        order = (column.desc(), HardwareVaultRow.serial.desc()) if descending else (column,)
         counts = (
             select(VaultTaskRow.serial, func.count().label("n"))
             .group_by(VaultTaskRow.serial)
@@ -335,7 +352,7 @@ class VaultStore:
             rows = s.execute(
                 query.add_columns(counts.c.n)
                 .outerjoin(counts, counts.c.serial == HardwareVaultRow.serial)
-                .order_by(HardwareVaultRow.serial)
+                .order_by(*order, HardwareVaultRow.serial)
                 .offset(offset)
                 .limit(limit)
             ).all()

@@ -8,6 +8,7 @@ IdP gets its own throwaway database and its own Redis namespace, removed when it
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import socket
 import threading
@@ -25,6 +26,7 @@ from flask_idp.demo import prepare, seed
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.runtime import Runtime, build_runtime
+from idp.session_records import RecordVersion
 from tests.conftest import (
     REDIS_URL,
     throwaway_mariadb_database,
@@ -207,10 +209,17 @@ def _serve(
 
 
 @contextmanager
-def second_instance(server: RunningServer) -> Iterator[int]:
+def second_instance(
+    server: RunningServer, *, record_version: RecordVersion | None = None
+) -> Iterator[int]:
     """Another IdP process-equivalent on the same config (same base URL, database and
-    short-lived store), listening on its own port: what a load balancer would send to."""
-    runtime = build_runtime(load_config(server.config_path))
+    short-lived store), listening on its own port: what a load balancer would send to.
+    ``record_version`` overrides ``session.record_version`` (an instance mid-upgrade)."""
+    config = load_config(server.config_path)
+    if record_version is not None:
+        session = dataclasses.replace(config.session, record_version=record_version)
+        config = dataclasses.replace(config, session=session)
+    runtime = build_runtime(config)
     port = free_port()
     wsgi = make_server("127.0.0.1", port, create_app(runtime), threaded=True)
     thread = _Thread(wsgi)

@@ -183,6 +183,84 @@ def test_admin_approves_a_workstation_and_raises_and_lifts_the_alarm(
     assert admin in page.locator("#lifted").inner_text()
 
 
+def test_admin_assigns_suspends_and_compromises_a_key(
+    admin_page: tuple[Any, str], idp_server: RunningServer, storage: str
+) -> None:
+    """A Ready key assigned from its page: the activation code is shown once; the key links
+    (through the service the key driver calls), is suspended with a new code, and is marked
+    compromised — after a sign-in older than five minutes the console sends the admin to sign
+    in again and back, and only then does it."""
+    import datetime as dt
+
+    from idp.admin.keys_models import KeyImportIn, KeyImportItem
+    from idp.factors.kinds import FactorKind, FactorUse
+    from idp.vault.service import build_vault_service
+
+    page, admin = admin_page
+    rt = idp_server.runtime
+    svc = build_admin_services(rt)
+    tail = secrets.token_hex(5).upper()
+    serial = f"E2E{tail}"
+    mac = "DD:" + ":".join(tail[i : i + 2] for i in range(0, 10, 2))
+    item = KeyImportItem(serial=serial, mac=mac, model="Hideez Key 4", firmware="4.3.1")
+    svc.keys.import_keys(CLI, KeyImportIn(keys=[item]))
+    holder = f"key-holder-{secrets.token_hex(3)}"
+    svc.employees.create(CLI, EmployeeCreate(username=holder, email=f"{holder}@example.com",
+                                             first_name=XSS))  # fmt: skip
+    _sign_in(page, idp_server)
+    assert page.locator("#keys-attention").is_visible()
+    page.click("nav >> text=Keys")
+    page.select_option("#status", "ready")
+    page.click("text=Show")
+    _shot(page, "keys", storage)
+    page.click(f"text={serial}")
+    page.fill("#username", holder)
+    page.click("#assign")
+    code = page.locator("#activation-code").input_value()
+    assert len(code) == 6 and code.isdigit()
+    _shot(page, "key-code", storage)
+    page.click("#back-to-key")
+    assert page.locator("#key-status").inner_text() == "reserved"
+    assert code not in page.content()  # shown once: never again, not in any URL
+    assert holder in page.locator("#key-holder").inner_text()
+
+    driver = build_vault_service(rt)  # the key connects: the user types the code
+    driver.check_activation_code(serial=serial, code=code)
+    driver.linked(serial=serial)
+    page.reload()
+    page.click("#suspend")
+    again = page.locator("#activation-code").input_value()
+    assert len(again) == 6 and again.isdigit()
+    page.click("#back-to-key")
+    assert page.locator("#key-status").inner_text() == "suspended"
+    _shot(page, "key", storage)
+
+    # the admin's sign-in is now older than five minutes (a session from back then)
+    employee = idp_server.employee(admin)
+    then = rt.now() - dt.timedelta(minutes=6)
+    use = FactorUse(kind=FactorKind.PASSKEY, credential_id="c", at=then, user_verified=True,
+                    amr=("hwk",))  # fmt: skip
+    old = rt.sessions.create(employee_id=employee.id, now=then, factor=use)
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": rt.config.session.cookie_name, "value": old.session_id,
+                               "url": idp_server.url("/")}])  # fmt: skip
+    page.reload()
+    page.click("#compromise")
+    page.wait_for_url(f"**/console/signin?next=/console/keys/{serial}")
+    assert page.locator("#key-status").count() == 0
+    assert svc.keys.get(CLI, serial).key.status.value == "suspended"
+    page.click("#passkey-signin")
+    try:  # conditional UI (passkey autofill) may finish the sign-in by itself
+        page.wait_for_url(idp_server.url(f"/console/keys/{serial}"), timeout=3_000)
+    except Exception:
+        page.click("#signin")
+        page.wait_for_url(idp_server.url(f"/console/keys/{serial}"))
+    page.click("#compromise")
+    page.wait_for_url("**?done=key_compromised")
+    assert page.locator("#key-status").inner_text() == "compromised"
+    assert page.locator("#key-holder").inner_text() == "–"
+
+
 def test_admin_signs_in_with_password_and_totp(
     browser: Any, idp_server: RunningServer, storage: str
 ) -> None:
@@ -224,7 +302,9 @@ def test_every_console_form_field_has_a_label(
     _sign_in(page, idp_server)
     for path in ("/console/employees", "/console/employees/new", "/console/audit",
                  "/console/signin", "/console/workstations", "/console/alarm",
-                 "/console/organisation", "/console/sync"):  # fmt: skip
+                 "/console/organisation", "/console/sync", "/console/keys",
+                 "/console/key-profiles", "/console/shared-accounts",
+                 "/console/key-templates"):  # fmt: skip
         page.goto(idp_server.url(path))
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll('input:not([type=hidden]), select')]

@@ -76,8 +76,11 @@ def test_an_old_session_is_offered_the_sign_in_it_needs(idp_server: RunningServe
     sid = alice.http.cookies["hideez_idp_session"]
     rt = idp_server.runtime
     old = rt.now().replace(year=rt.now().year - 1)
-    store = rt.ephemeral
-    store.record_update(f"session:{sid}", {"auth_time": old.isoformat().encode()}, ttl=600)
+    session = rt.sessions.get(sid, now=rt.now())
+    assert session is not None  # signed in a year ago, by the session's record
+    rt.sessions.reauthenticate(
+        sid, expected_employee_id=session.employee_id, factors=session.factors, now=old
+    )
     page = alice.http.get(idp_server.url("/"), timeout=10).text
     assert 'id="reauth"' in page and 'href="/login"' in page
 

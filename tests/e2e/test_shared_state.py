@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from idp.session_records import RecordVersion
 from tests.e2e.helpers import PasskeyClient, submit_autopost
 from tests.e2e.server import (
     POSTGRES_REDIS,
@@ -37,18 +38,23 @@ class Relay(PasskeyClient):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_sign_in_started_on_one_instance_finishes_on_another(tmp_path: Path) -> None:
+@pytest.mark.parametrize("other_writes", [None, 1], ids=["same-release", "mid-upgrade"])
+def test_sign_in_started_on_one_instance_finishes_on_another(
+    tmp_path: Path, other_writes: RecordVersion | None
+) -> None:
     # Shared state needs the shared set-up, so this test is on PostgreSQL + Redis only.
+    # Mid-upgrade, the other instance still writes session record version 1 (as instances of
+    # the previous release do): the session it makes is answered from by this one.
     with run_idp(tmp_path, storage=POSTGRES_REDIS) as server:
-        _sign_in_across_instances(server)
+        _sign_in_across_instances(server, other_writes)
 
 
-def _sign_in_across_instances(server: RunningServer) -> None:
+def _sign_in_across_instances(server: RunningServer, other_writes: RecordVersion | None) -> None:
     assert server.runtime.db.dialect == "postgresql"
     assert type(server.runtime.ephemeral).__name__ == "RedisStore"
     enrolled = PasskeyClient(server)
     enrolled.enrol("alice")
-    with second_instance(server) as other_port:
+    with second_instance(server, record_version=other_writes) as other_port:
         browser = Relay(server, other_port)
         browser.key = enrolled.key
         start = browser.http.get(server.sp_url + "/login", allow_redirects=False, timeout=10)
@@ -60,6 +66,10 @@ def _sign_in_across_instances(server: RunningServer) -> None:
         landed = submit_autopost(browser.http, back)
         assert landed.status_code == 302, landed.text
     assert "alice@example.com" in browser.http.get(server.sp_url + "/", timeout=10).text
+    sid = browser.http.cookies["hideez_idp_session"]
+    record = server.runtime.ephemeral.record_get("session:" + sid)  # made on B, answered on A
+    assert record is not None and record["v"] == b"%d" % (other_writes or 2)
+    assert [name for name in record if name.startswith("p:saml:")]
     server.runtime.audit.flush()
     assert server.runtime.audit.verify().ok
     kinds = {e.kind.value for e in server.runtime.audit.list(limit=50).items}

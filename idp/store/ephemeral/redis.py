@@ -132,16 +132,21 @@ def _unpack(packed: bytes, what: str) -> dict[str, bytes]:
         raise WrongValueType(f"{what}: the key holds a plain value, not a record")
     fields: dict[str, bytes] = {}
     at = len(MAGIC)
-    while at < len(packed):
-        name, at = _field(packed, at)
-        value, at = _field(packed, at)
-        fields[name.decode("utf-8")] = value
+    try:
+        while at < len(packed):
+            name, at = _field(packed, at)
+            value, at = _field(packed, at)
+            fields[name.decode("utf-8")] = value
+    except ValueError as exc:
+        raise WrongValueType(f"{what}: the record is damaged ({exc})") from None
     return fields
 
 
 def _field(packed: bytes, at: int) -> tuple[bytes, int]:
     colon = packed.index(b":", at)
     end = colon + 1 + int(packed[at:colon])
+    if end > len(packed):
+        raise ValueError(f"a field of {end - colon - 1} bytes at offset {at} runs past the end")
     return packed[colon + 1 : end], end
 
 

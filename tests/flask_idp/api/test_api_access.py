@@ -71,10 +71,44 @@ ALLOWED: dict[str, set[Role]] = {
     "list_sync_sources": {A, H, U},
     "list_sync_runs": {A, H, U},
     "get_sync_run": {A, H, U},
+    "list_keys": {A, H, U},
+    "import_keys": {A, H},
+    "get_key": {A, H, U},
+    "assign_key": {A, H},
+    "cancel_key": {A, H},
+    "suspend_key": {A, H},
+    "deactivate_key": {A, H},
+    "compromise_key": {A, H},
+    "set_key_profile": {A, H},
+    "list_key_profiles": {A, H, U},
+    "create_key_profile": {A, H},
+    "get_key_profile": {A, H, U},
+    "update_key_profile": {A, H},
+    "delete_key_profile": {A, H},
+    "list_key_accounts": {A, H, U},
+    "create_key_account": {A, H},
+    "get_key_account": {A, H, U},
+    "update_key_account": {A, H},
+    "delete_key_account": {A, H},
+    "set_primary_key_account": {A, H},
+    # an account's secrets: never helpdesk
+    "change_key_account_password": {A},
+    "set_key_account_otp": {A},
+    "remove_key_account_otp": {A},
+    "list_shared_accounts": {A, H, U},
+    "create_shared_account": {A},
+    "get_shared_account": {A, H, U},
+    "update_shared_account": {A, H},
+    "delete_shared_account": {A, H},
+    "share_account": {A, H},
+    "list_key_templates": {A, H, U},
+    "create_key_template": {A, H},
+    "get_key_template": {A, H, U},
+    "delete_key_template": {A, H},
 }
 
 #: sensitive operations: the role may, but only with a sign-in of the last minutes
-NEEDS_FRESH_SIGN_IN = {"lift_alarm"}
+NEEDS_FRESH_SIGN_IN = {"lift_alarm", "compromise_key"}
 
 
 def test_the_table_covers_every_operation() -> None:
@@ -95,6 +129,11 @@ def test_role_against_endpoint(api: Api, role: Role, op: Any) -> None:
         rp_id="saml:none",
         workstation_id="ws-" + "0" * 32,
         run_id="0",
+        serial="ST" + "0" * 10,
+        profile_id="0" * 16,
+        account_id="0" * 16,
+        shared_id="0" * 16,
+        template_id="0" * 16,
     )
     body = {} if op.body is not None else None
     response = api.call(op.method, path, role=role, json=body)

@@ -42,6 +42,12 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert config.secure_cookies is True
     assert set(config.protocols) == {"saml"}  # SAML is on unless disabled; the rest opt in
     assert config.protocols["saml"].service_providers == {}
+    assert config.session.record_version == 2
+
+
+def test_sessions_may_keep_the_previous_record_version(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE + "session: {record_version: 1}\n"), env=ENV)
+    assert config.session.record_version == 1
 
 
 @pytest.mark.parametrize(
@@ -76,6 +82,9 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
             "session.idle_timeout",
             "must not exceed",
         ),
+        ("session: {record_version: 3}\n", "session.record_version", "expected 1 or 2"),
+        ("session: {record_version: '2'}\n", "session.record_version", "expected an integer"),
+        ("session: {record_version: true}\n", "session.record_version", "expected an integer"),
     ],
 )
 def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, path: str, reason: str) -> None:

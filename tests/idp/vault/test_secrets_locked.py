@@ -38,6 +38,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "import_keys": {"actor": ADMIN, "keys": KEYS},
     "list_keys": {},
     "show_key": {"serial": SERIAL},
+    "key_tasks": {"serial": SERIAL},
     "assign": {"actor": ADMIN, "serial": SERIAL, "employee_id": "e"},
     "activation_code": {"actor": ADMIN, "serial": SERIAL},
     "cancel": {"actor": ADMIN, "serial": SERIAL},
@@ -52,6 +53,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "edit_account": {"actor": ADMIN, "account_id": "a", "data": AccountInput()},
     "delete_account": {"actor": ADMIN, "account_id": "a"},
     "list_accounts": {"employee_id": "e"},
+    "show_account": {"account_id": "a"},
     "set_primary": {"actor": ADMIN, "account_id": "a"},
     "change_password": {"actor": ADMIN, "account_id": "a", "password": "p"},
     "set_otp": {"actor": ADMIN, "account_id": "a", "otp_secret": None},
@@ -60,6 +62,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "edit_shared_account": {"actor": ADMIN, "shared_id": "s", "data": AccountInput()},
     "delete_shared_account": {"actor": ADMIN, "shared_id": "s"},
     "list_shared_accounts": {},
+    "show_shared_account": {"shared_id": "s"},
     "add_template": {"actor": ADMIN, "name": "t", "urls": ("x.com",), "apps": ()},
     "list_templates": {},
     "directory_password_changed": {

@@ -7,6 +7,7 @@ import pytest
 
 from idp.store.ephemeral import RedisStore
 from idp.store.ephemeral.redis import MAGIC
+from idp.store.errors import WrongValueType
 
 pytestmark = pytest.mark.redis
 
@@ -53,3 +54,16 @@ def test_a_plain_value_may_not_look_like_a_hash(redis_store: RedisStore) -> None
     with pytest.raises(ValueError, match="record marker"):
         redis_store.add_if_absent("s", MAGIC, ttl=60)
     assert redis_store.get("s") is None
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [MAGIC + b"1:a", MAGIC + b"x:a1:b", MAGIC + b"1:a9:b", MAGIC + b"1:\xff1:b"],
+    ids=["no-colon", "bad-length", "runs-past-end", "name-not-utf8"],
+)
+def test_a_damaged_record_is_the_wrong_type_not_a_crash(
+    redis_store: RedisStore, damaged: bytes
+) -> None:
+    redis_store.client.set(redis_store.prefix + "session:x", damaged)
+    with pytest.raises(WrongValueType, match=r"record GET 'session:…': the record is damaged"):
+        redis_store.record_get("session:x")
