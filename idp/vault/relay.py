@@ -36,8 +36,8 @@ from idp.workstations.wire import b64url, unb64url
 KEY_TYPES = frozenset({"key_seen", "key_message", "key_code", "key_gone", "key_unlock", "key_pin"})
 #: conversations one workstation may hold at once (a gateway serves a handful of keys)
 MAX_PER_WORKSTATION = 16
-_CODE = re.compile(r"[0-9]{1,16}")
-_PIN = re.compile(r"[0-9]{1,16}")
+#: an activation code or a PIN as typed (the vault and the key check them further)
+_DIGITS = re.compile(r"[0-9]{1,16}")
 _Steps = Generator[ToKey | AskCode | AskPin, bytes | str, Outcome | Unlocked]
 
 
@@ -153,7 +153,7 @@ def _answer(kind: str, body: dict[str, Any], talk: _Talk, serial: str) -> bytes 
     if kind == "key_message":
         return _data(body)
     text = body.get(kind.removeprefix("key_"))
-    if not isinstance(text, str) or not (_CODE if kind == "key_code" else _PIN).fullmatch(text):
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text):
         raise InvalidLinkMessage(f"{kind}: {kind.removeprefix('key_')} is 1-16 digits")
     return text
 
