@@ -48,6 +48,7 @@ _KEY_COMMANDS = frozenset(
     {
         CommandKind.KEY_MESSAGE,
         CommandKind.KEY_CODE_PROMPT,
+        CommandKind.KEY_PASSWORD_PROMPT,
         CommandKind.KEY_DONE,
         CommandKind.KEY_PIN_PROMPT,
         CommandKind.KEY_CREDENTIALS,

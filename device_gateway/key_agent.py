@@ -3,9 +3,11 @@
 A key heard and not connected is connected and announced (``key_seen``); the server then
 drives: each ``key_message`` command is written to the key and its answer sent back, a
 ``key_code_prompt`` asks the user through the injectable ``prompt`` (the simulator and tests
-answer it), ``key_done`` ends the conversation. The key stays connected (proximity goes on);
-a refused key is disconnected and left alone for ``refused_retry`` seconds. A key that drops
-is reported ``key_gone``. The gateway never sees inside a message: they are sealed.
+answer it), ``key_password_prompt`` asks for an account's password through ``password_prompt``
+(none given: every such prompt is skipped), ``key_done`` ends the conversation. The key stays
+connected (proximity goes on); a refused key is disconnected and left alone for
+``refused_retry`` seconds. A key that drops is reported ``key_gone``. The gateway never sees
+inside a message: they are sealed.
 
 A key the server accepted (``key_done``: Active, not refused) is in :attr:`KeyAgent.accepted`
 until it drops. :meth:`KeyAgent.unlock` asks the server for such a key's primary account
@@ -33,6 +35,8 @@ from idp.workstations.wire import b64url, unb64url
 log = logging.getLogger(__name__)
 #: (serial, attempts left, purpose "link" or "unlock") → the code the user typed
 CodePrompt = Callable[[str, int, str], Awaitable[str]]
+#: (serial, account name, login, why the last answer was refused or "") → the password ("" skips)
+PasswordPrompt = Callable[[str, str, str, str], Awaitable[str]]
 #: (serial, attempts left or None, purpose "verify" or "set") → the PIN the user typed
 PinPrompt = Callable[[str, int | None, str], Awaitable[str]]
 #: how long an unlock may take, the user typing a PIN included
@@ -48,11 +52,13 @@ class KeyAgent:
         *,
         radio: KeyRadio,
         prompt: CodePrompt,
+        password_prompt: PasswordPrompt | None = None,
         pin_prompt: PinPrompt | None = None,
         refused_retry: float = 60.0,
     ) -> None:
         self.radio = radio
         self.prompt = prompt
+        self.password_prompt = password_prompt
         self.pin_prompt = pin_prompt
         self.refused_retry = refused_retry
         #: the last outcome the server reported per key (``key_done`` bodies)
@@ -144,6 +150,8 @@ class KeyAgent:
                     serial, int(body.get("attempts_left", 0)), str(body.get("purpose", ""))
                 )
                 await self._say("key_code", {"serial": serial, "code": code})
+            elif command.kind is CommandKind.KEY_PASSWORD_PROMPT:
+                await self._password(serial, body)
             elif command.kind is CommandKind.KEY_DONE:
                 await self._done(serial, body)
             elif command.kind is CommandKind.KEY_PIN_PROMPT:
@@ -152,6 +160,22 @@ class KeyAgent:
                 self._resolve(serial, dict(body))
         except (KeyGone, IdpError, binascii.Error, ValueError) as exc:
             log.info("key %s: %s", serial, exc)
+
+    async def _password(self, serial: str, body: dict[str, Any]) -> None:
+        password = ""
+        if self.password_prompt is not None:
+            password = await self.password_prompt(
+                serial,
+                str(body.get("name", "")),
+                str(body.get("login", "")),
+                str(body.get("refused", "")),
+            )
+        answer = {
+            "serial": serial,
+            "account_id": str(body.get("account_id", "")),
+            "password": password,
+        }
+        await self._say("key_password", answer)
 
     async def unlock(self, serial: str, timeout: float = UNLOCK_TIMEOUT) -> dict[str, Any] | None:
         """Ask the server for the primary account of accepted key ``serial``: the

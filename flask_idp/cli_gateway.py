@@ -16,7 +16,7 @@ from pathlib import Path
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
-from device_gateway.key_agent import KeyAgent, PinPrompt
+from device_gateway.key_agent import KeyAgent, PasswordPrompt, PinPrompt
 from device_gateway.key_unlock import key_gateway
 from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
@@ -83,6 +83,9 @@ def run_gateway(args: argparse.Namespace) -> int:
     pins = None if script is None else _pin_script(script)
     if pins is not None and keys == "none":
         raise InvalidRequest("--pin-script answers the PIN prompts of keys: give --keys too")
+    passwords: PasswordPrompt = _typed_password
+    if getattr(args, "password_script", None) is not None:
+        passwords = scripted_passwords(args.password_script)
     actuator = actuator_for(args.actuator)
     identity = Identity.load_or_create(args.state_dir / "identity")
     spool = Spool(args.state_dir / "spool")
@@ -96,7 +99,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             gateway = Gateway(identity=identity, spool=spool, actuator=actuator, options=options)
         else:
             # Keys unlock and lock the workstation by proximity (the server's settings).
-            agent = await _key_agent(keys, pins)
+            agent = await _key_agent(keys, pins, passwords)
             gateway = key_gateway(
                 identity=identity, spool=spool, actuator=actuator, options=options, agent=agent
             )
@@ -146,7 +149,29 @@ def _scripted(pins: list[str]) -> PinPrompt:
     return answer
 
 
-async def _key_agent(keys: str, pins: list[str] | None) -> KeyAgent:
+async def _typed_password(serial: str, name: str, login: str, refused: str) -> str:
+    """An account's password, typed at the gateway's terminal without echo (empty: later)."""
+    if refused:
+        print(f"not accepted: {refused}")
+    question = f"password of {login} ({name}) for key {serial}, empty to skip: "
+    return await asyncio.to_thread(getpass.getpass, question)
+
+
+def scripted_passwords(path: Path) -> PasswordPrompt:
+    """Answers from ``path``, one line per prompt in order; once they run out, skip."""
+    if not path.is_file():
+        raise InvalidRequest(f"--password-script: no such file: {path}")
+    answers = path.read_text(encoding="utf-8").splitlines()
+
+    async def answer(serial: str, name: str, login: str, refused: str) -> str:
+        why = f" (the last one was not accepted: {refused})" if refused else ""
+        print(f"password of {login} ({name}) for key {serial}: from the script{why}")
+        return answers.pop(0) if answers else ""
+
+    return answer
+
+
+async def _key_agent(keys: str, pins: list[str] | None, passwords: PasswordPrompt) -> KeyAgent:
     backend = None
     if keys.startswith("bumble:"):
         # the simulator's radio (hideez-idp key-sim): bumble is only needed here
@@ -155,7 +180,12 @@ async def _key_agent(keys: str, pins: list[str] | None) -> KeyAgent:
         central = await BumbleCentral.over_hci(keys.removeprefix("bumble:"))
         backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
     pin_prompt = _typed_pin if pins is None else _scripted(pins)
-    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code, pin_prompt=pin_prompt)
+    return KeyAgent(
+        radio=KeyRadio(backend=backend),
+        prompt=_typed_code,
+        password_prompt=passwords,
+        pin_prompt=pin_prompt,
+    )
 
 
 def run_simulator(args: argparse.Namespace) -> int:

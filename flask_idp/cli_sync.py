@@ -1,7 +1,8 @@
 """``hideez-idp sync …`` and ``hideez-idp password …``: directory sync and domain passwords.
 
 Only translation: arguments in, :mod:`idp.directory.sync` and :mod:`idp.directory.passwords`
-do the work, errors are the core's (rendered once by ``cli.main``).
+do the work, errors are the core's (rendered once by ``cli.main``). A password the directory
+took is handed to the vault (``directory_password_changed``): the key's copy follows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from idp.config.schema import IdpConfig
 from idp.directory.model import Employee
 from idp.directory.passwords import (
     AdPasswords,
+    PasswordChanged,
     PasswordDirectory,
     PasswordRefused,
     Refusal,
@@ -34,6 +36,8 @@ from idp.directory.sync.service import run_sync, secret_of
 from idp.directory.sync.store import SyncStore
 from idp.errors import InvalidRequest
 from idp.runtime import Runtime, build_runtime
+from idp.secrets import MASTER_KEY_ENV
+from idp.vault.service import build_vault_service
 
 _Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 BAR_WIDTH = 30
@@ -245,12 +249,12 @@ def run_password_command(config: IdpConfig, args: argparse.Namespace) -> int:
             )
             print(f"password of {employee.username} set in {source.name}", file=out)
             if args.generate:
-                # Shown this once: nothing here keeps it (the key side will take it as a task).
+                # Shown this once: only the key's copy (encrypted, as a vault task) keeps it.
                 print(f"generated password (shown once): {done.password}", file=out)
-            return 0
+            return _to_keys(runtime, [done], out)
         old = sys.stdin.readline().rstrip("\r\n")
         new = sys.stdin.readline().rstrip("\r\n")
-        change_password(
+        done = change_password(
             directory=directory,
             employee=employee,
             audit=runtime.audit,
@@ -259,7 +263,26 @@ def run_password_command(config: IdpConfig, args: argparse.Namespace) -> int:
             now=runtime.now(),
         )
         print(f"password of {employee.username} changed in {source.name}", file=out)
+        return _to_keys(runtime, [done], out)
+
+
+def _to_keys(runtime: Runtime, changed: list[PasswordChanged], out: TextIO) -> int:
+    """The directory took the passwords; the employees' Domain/AzureAD accounts on their
+    Hideez Keys follow as vault tasks (delivered at each key's next connection)."""
+    if not changed:
         return 0
+    if runtime.secrets.locked:
+        print(
+            "error: the directory has the new password, but the Hideez Key accounts were not "
+            f"updated: the server's secrets are locked (set master_key or {MASTER_KEY_ENV})",
+            file=sys.stderr,
+        )
+        return 1
+    vault = build_vault_service(runtime)
+    updated = sum(len(vault.directory_password_changed(changed=done)) for done in changed)
+    if updated:
+        print(f"{updated} account(s) on Hideez Keys updated (at the next connection)", file=out)
+    return 0
 
 
 def _employee_source(runtime: Runtime, employee: Employee) -> Source:
@@ -311,4 +334,6 @@ def _rotate(runtime: Runtime, sources: list[Source], out: TextIO) -> int:
         for username, why in result.refused:
             print(f"  refused: {username}: {why}", file=out)
         refused += len(result.refused)
+        if _to_keys(runtime, list(result.changed), out):
+            refused += 1
     return 1 if refused else 0

@@ -132,6 +132,13 @@ def add_parsers(
         help="answer the keys' PIN prompts from FILE, one PIN per line in turn (for the "
         "simulator; default: typed at the terminal)",
     )
+    run.add_argument(
+        "--password-script",
+        type=Path,
+        metavar="FILE",
+        help="answer the prompts for key accounts' passwords from FILE, one line per prompt in "
+        "order, then skip (a simulated user; default: typed at this terminal)",
+    )
 
     sim = sub.add_parser("workstation-sim", help="run simulated gateways against a link server")
     sim.add_argument("--server", required=True, help="the link URL")

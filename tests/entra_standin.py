@@ -8,12 +8,16 @@ token endpoint MSAL talks to, and Microsoft Graph v1.0 ``users/delta`` and ``gro
 ``POST /users/{id}/changePassword``, Graph's error body ``{"error": {"code", "message"}}`` and
 throttling (429 with ``Retry-After``). Tests drive its faults: ``throttle``, ``drop_after``,
 ``lose_delta_link``.
+
+The user's own sign-in (ROPC, ``grant_type=password``, what MSAL's
+``acquire_token_by_username_password`` sends after its user-realm lookup,
+``GET /common/userrealm/{name}``) answers as Entra does: a token, or ``invalid_grant`` with
+the AADSTS code — 50126 wrong credentials, 50057 disabled, 50076 MFA required (the password
+was right), 50053 locked by smart lockout after ``lockout_threshold`` wrong passwords.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import re
 import secrets
@@ -25,58 +29,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.loopback_tls import make_tls
 
 TENANT = "7d5f3c2a-0b1e-4c6d-9a8b-1c2d3e4f5a6b"
 CLIENT_ID = "3f2e1d0c-9b8a-4765-8432-10fedcba9876"
 CLIENT_SECRET = "stand-in-client-secret-0123456789"
 _COMPLEX = [re.compile(p) for p in (r"[A-Z]", r"[a-z]", r"[0-9]", r"[^A-Za-z0-9]")]
-
-
-def make_tls(directory: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, cert.pem, key.pem) for localhost / 127.0.0.1, signed by a fresh test CA."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Entra stand-in test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 @dataclass
@@ -93,6 +51,8 @@ class User:
     mobilePhone: str | None = None
     password: str = ""
     protected: bool = False  # a Global Administrator: app-only resets are refused
+    mfa: bool = False  # conditional access asks for MFA after the password (AADSTS50076)
+    failed_sign_ins: int = 0  # smart lockout's count of wrong passwords
     version: int = 0
     deleted: bool = False
 
@@ -140,6 +100,8 @@ class EntraStandIn:
         self.drop_after: int | None = None  # close the connection after N more Graph pages
         self.lose_delta_link = False
         self.token_requests = 0
+        self.password_sign_ins: list[str] = []  # the user names of ROPC requests
+        self.lockout_threshold = 10  # Entra smart lockout's default
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
@@ -245,6 +207,9 @@ def _handler(tenant: EntraStandIn) -> type[BaseHTTPRequestHandler]:
         # -- identity platform --------------------------------------------------------------
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
+            if path.startswith("/common/userrealm/"):
+                self._send(200, {"ver": "1.0", "account_type": "Managed"})
+                return
             if path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
                 base = f"{tenant.base}/{TENANT}"
                 self._send(
@@ -265,6 +230,9 @@ def _handler(tenant: EntraStandIn) -> type[BaseHTTPRequestHandler]:
             if path == f"/{TENANT}/oauth2/v2.0/token":
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 tenant.token_requests += 1
+                if form.get("grant_type") == "password":
+                    self._password_grant(form)
+                    return
                 if (form.get("grant_type"), form.get("client_id"), form.get("client_secret")) != (
                     "client_credentials",
                     CLIENT_ID,
@@ -283,6 +251,69 @@ def _handler(tenant: EntraStandIn) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
                 return
             self._graph("POST", body)
+
+        def _password_grant(self, form: dict[str, str]) -> None:
+            """ROPC as Entra answers it (the AADSTS codes of the login errors reference)."""
+            if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+                self._token_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+                return
+            name = form.get("username", "")
+            tenant.password_sign_ins.append(name)
+            with tenant.lock:
+                user = next(
+                    (
+                        u
+                        for u in tenant.users.values()
+                        if u.userPrincipalName.lower() == name.lower()
+                    ),
+                    None,
+                )
+                if user is not None and user.failed_sign_ins >= tenant.lockout_threshold:
+                    self._token_error(
+                        400, "invalid_grant", 50053, "The account is locked (smart lockout)."
+                    )
+                    return
+                if user is None or user.deleted or user.password != form.get("password"):
+                    if user is not None:
+                        user.failed_sign_ins += 1
+                    self._token_error(
+                        400,
+                        "invalid_grant",
+                        50126,
+                        "Error validating credentials due to invalid username or password.",
+                    )
+                    return
+                user.failed_sign_ins = 0
+            if not user.accountEnabled:
+                self._token_error(400, "invalid_grant", 50057, "The user account is disabled.")
+            elif user.mfa:
+                self._token_error(
+                    400,
+                    "invalid_grant",
+                    50076,
+                    "Due to a configuration change made by your administrator, you must use "
+                    "multi-factor authentication to access this resource.",
+                )
+            else:
+                self._send(
+                    200,
+                    {
+                        "token_type": "Bearer",
+                        "expires_in": 3599,
+                        "scope": form.get("scope", ""),
+                        "access_token": secrets.token_urlsafe(24),
+                    },
+                )
+
+        def _token_error(self, status: int, error: str, code: int, text: str) -> None:
+            self._send(
+                status,
+                {
+                    "error": error,
+                    "error_description": f"AADSTS{code}: {text}",
+                    "error_codes": [code],
+                },
+            )
 
         def do_PATCH(self) -> None:
             self._graph("PATCH", self._body())

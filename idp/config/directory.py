@@ -148,17 +148,29 @@ Source = LdapSource | EntraSource
 
 
 @dataclass(frozen=True)
+class PasswordCheckSettings:
+    """Limits of checking a password typed at a workstation (idp.directory.password_check)."""
+
+    #: wrong passwords per employee within ``window_minutes`` before checks stop (429); never
+    #: more than the domain's lockoutThreshold − 1
+    max_failures: int = 3
+    #: the counting window (never shorter than the domain's lockoutObservationWindow)
+    window_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class DirectorySettings:
     sources: tuple[Source, ...] = ()
     interval_seconds: int = DEFAULT_INTERVAL
     by_name: Mapping[str, Source] = field(default_factory=dict)
+    password_check: PasswordCheckSettings = PasswordCheckSettings()
 
     def source(self, name: str) -> Source | None:
         return self.by_name.get(name)
 
 
 def parse_directory(node: Node, env: Mapping[str, str], base: Path) -> DirectorySettings:
-    node.only_keys("sources", "interval_seconds")
+    node.only_keys("sources", "interval_seconds", "password_check")
     sources = tuple(_source(n, env, base) for n in node.child("sources").elements())
     seen: set[str] = set()
     for i, source in enumerate(sources):
@@ -175,7 +187,20 @@ def parse_directory(node: Node, env: Mapping[str, str], base: Path) -> Directory
         lambda n: n.as_int(min_value=60, max_value=86_400),
         DEFAULT_INTERVAL,
     )
-    return DirectorySettings(sources, interval, {s.name: s for s in sources})
+    check = optional(node.get("password_check"), _password_check, PasswordCheckSettings())
+    return DirectorySettings(sources, interval, {s.name: s for s in sources}, check)
+
+
+def _password_check(node: Node) -> PasswordCheckSettings:
+    node.only_keys("max_failures", "window_minutes")
+    return PasswordCheckSettings(
+        max_failures=optional(
+            node.get("max_failures"), lambda n: n.as_int(min_value=1, max_value=20), 3
+        ),
+        window_minutes=optional(
+            node.get("window_minutes"), lambda n: n.as_int(min_value=1, max_value=1440), 30
+        ),
+    )
 
 
 def _source(node: Node, env: Mapping[str, str], base: Path) -> Source:

@@ -181,7 +181,7 @@ class AdPasswords:
     def policy(self) -> PasswordPolicy:
         if self._policy is None:
             attrs = ["minPwdLength", "pwdProperties", "minPwdAge", "maxPwdAge", "pwdHistoryLength"]
-            found = self._read(self.directory.settings.base_dn, "(objectClass=domain)", attrs)
+            found = self.read(self.directory.settings.base_dn, "(objectClass=domain)", attrs)
             if found is None:
                 raise PasswordDirectoryError("the domain object (password policy) is not readable")
             self._policy = PasswordPolicy(
@@ -194,9 +194,10 @@ class AdPasswords:
             )
         return self._policy
 
-    def _read(
+    def read(
         self, base: str, query: str, attributes: list[str], scope: str = ldap3.BASE
     ) -> dict[str, str] | None:
+        """The first entry's attributes as text (and its ``dn``), or None."""
         conn = self.directory.conn
         conn.search(base, query, search_scope=scope, attributes=attributes)
         entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
@@ -215,7 +216,7 @@ class AdPasswords:
             query = (
                 f"(&(objectClass=user)(sAMAccountName={escape_filter_chars(employee.username)}))"
             )
-        found = self._read(
+        found = self.read(
             self.directory.settings.base_dn,
             query,
             ["adminCount", "pwdLastSet", "userPrincipalName", "sAMAccountName"],

@@ -7,7 +7,9 @@ answer::
     step = steps.send(reply_or_code)   # ... until StopIteration carries the Outcome
 
 ``ToKey`` wants the key's reply to ``message``; ``AskCode`` wants the activation code the user
-typed at the workstation. The master key stays here: the gateway only relays sealed messages.
+typed at the workstation; ``AskPassword`` (after the tasks) the password of a skip-password or
+primary account the user completes there — checked against the directory, stored, delivered.
+The master key stays here: the gateway only relays sealed messages.
 A refusal (unknown, compromised, wiped by hand, another server's key) or a protocol error is
 raised out of the generator as its typed error; the link server reports it to the gateway.
 """
@@ -18,6 +20,7 @@ import secrets
 from collections.abc import Generator
 from dataclasses import dataclass
 
+from idp.errors import IdpError
 from idp.vault.driver import DriverApi
 from idp.vault.errors import ActivationCodeWrong
 from idp.vault.model import (
@@ -50,6 +53,19 @@ class AskCode:
 
 
 @dataclass(frozen=True)
+class AskPassword:
+    """The password of an account the user completes at the workstation (an empty answer
+    skips it until the next connection)."""
+
+    serial: str
+    account_id: str
+    name: str
+    login: str
+    #: why the previous answer was refused ("" when first asked)
+    refused: str = ""
+
+
+@dataclass(frozen=True)
 class Outcome:
     serial: str
     plan: PlanKind
@@ -60,7 +76,9 @@ class Outcome:
     note: str = ""
 
 
-Step = ToKey | AskCode
+Step = ToKey | AskCode | AskPassword
+#: answers a user may give for one account's password in one connection
+PASSWORD_TRIES = 3
 Conversation = Generator[Step, bytes | str, Outcome]
 
 
@@ -171,7 +189,8 @@ def converse(*, vault: DriverApi, serial: str) -> Conversation:
         vault.key_locked(serial=serial)
         return Outcome(serial, plan.kind, VaultStatus.LOCKED, battery=info.battery)
     done = yield from _tasks(vault, host, serial)
-    return Outcome(serial, plan.kind, VaultStatus.ACTIVE, done, info.battery)
+    typed, note = yield from _user_passwords(vault, host, serial)
+    return Outcome(serial, plan.kind, VaultStatus.ACTIVE, done + typed, info.battery, note)
 
 
 def _ask_code(vault: DriverApi, serial: str, purpose: str) -> Generator[Step, bytes | str, bool]:
@@ -202,7 +221,8 @@ def _link(vault: DriverApi, plan: ConnectionPlan, probe: HostSession) -> Convers
     if plan.profile is not None:
         yield from call(host, profile_command(plan.profile))
     done = yield from _tasks(vault, host, serial)
-    return Outcome(serial, plan.kind, VaultStatus.ACTIVE, done, info.battery)
+    typed, note = yield from _user_passwords(vault, host, serial)
+    return Outcome(serial, plan.kind, VaultStatus.ACTIVE, done + typed, info.battery, note)
 
 
 def _unlock(vault: DriverApi, host: HostSession, serial: str) -> Generator[Step, bytes | str, bool]:
@@ -228,3 +248,32 @@ def _tasks(vault: DriverApi, host: HostSession, serial: str) -> Generator[Step, 
         vault.task_done(serial=serial, task_id=task.id)
         done += 1
     return done
+
+
+def _user_passwords(
+    vault: DriverApi, host: HostSession, serial: str
+) -> Generator[Step, bytes | str, tuple[int, str]]:
+    """Ask for each password the user is to give; the Updates they made are delivered at
+    once. (tasks delivered, a note when the directory could not check now)."""
+    stored = False
+    for wanted in vault.passwords_wanted(serial=serial):
+        refused = ""
+        for _ in range(PASSWORD_TRIES):
+            answer = yield AskPassword(
+                serial, wanted.account_id, wanted.name, wanted.login, refused
+            )
+            if not answer:
+                break  # skipped: asked again at the next connection
+            try:
+                vault.user_password(
+                    serial=serial, account_id=wanted.account_id, password=str(answer)
+                )
+            except IdpError as exc:
+                if exc.status >= 429 or exc.retry_after is not None:  # later, not "wrong"
+                    done = (yield from _tasks(vault, host, serial)) if stored else 0
+                    return done, f"{wanted.login}: {exc.description}"
+                refused = exc.description
+                continue
+            stored = True
+            break
+    return ((yield from _tasks(vault, host, serial)) if stored else 0), ""

@@ -39,6 +39,7 @@ from idp.vault.model import (
     Reported,
     TaskKind,
     TaskPayload,
+    WantedPassword,
 )
 from idp.vault.states import VaultAction, VaultReason, VaultStatus
 from idp.vault.store import VaultTx, profile_from_row
@@ -55,6 +56,11 @@ _PASSWORD_AT_WORKSTATION = (LoginType.DOMAIN, LoginType.AZURE_AD)
 
 def _actor(serial: str) -> str:
     return f"key:{serial}"
+
+
+def _typed_at_workstation(account: VaultAccountRow) -> bool:
+    """A skip-password account, or the primary (OS) account: the user gives its password."""
+    return account.skip_password or (account.primary and LoginType(account.login_type).is_os)
 
 
 class DriverApi(VaultBase):
@@ -308,7 +314,7 @@ class DriverApi(VaultBase):
         account = tx.account(account_id)
         if account.employee_id != vault.employee_id:
             raise AccountNotFound(f"key {serial} holds no account {account_id!r}")
-        if not (account.skip_password or (account.primary and LoginType(account.login_type).is_os)):
+        if not _typed_at_workstation(account):
             raise KeyStatusForbids(
                 f"account {account_id} takes its password from an admin, not the workstation"
             )
@@ -333,6 +339,20 @@ class DriverApi(VaultBase):
             details={"serial": serial, "action": "task_done", "task": kind, "account": account_id},
         )
 
+    def passwords_wanted(self, *, serial: str) -> tuple[WantedPassword, ...]:
+        """The accounts whose password the user of this Active key is to type at the
+        workstation and that have none yet (asked after the tasks, at every connection)."""
+        self._begin("listing the passwords a key's user is to give")
+        with self.store.read() as tx:
+            vault = tx.vault(serial)
+            if VaultStatus(vault.status) is not VaultStatus.ACTIVE or vault.employee_id is None:
+                return ()
+            return tuple(
+                WantedPassword(row.id, row.name, row.login)
+                for row in tx.accounts_of(vault.employee_id)
+                if row.password is None and _typed_at_workstation(row)
+            )
+
     def user_password(self, *, serial: str, account_id: str, password: str) -> None:
         """The user typed the password of a skip-password or primary domain account at the
         workstation: verified against the directory (the hook), stored encrypted, queued."""
@@ -347,6 +367,8 @@ class DriverApi(VaultBase):
             try:
                 self._password_check(account.employee_id, login, value)
             except IdpError as exc:  # the directory's own error says why; we say what
+                if exc.status >= 429 or exc.retry_after is not None:
+                    raise  # rate limited or unreachable: the caller may try again later
                 raise PasswordRefusedByDirectory(
                     f"the directory does not accept this password for {login}: {exc.description}"
                 ) from exc

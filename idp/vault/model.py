@@ -208,3 +208,12 @@ class CodeCheck:
 
     serial: str
     status: VaultStatus
+
+
+@dataclass(frozen=True)
+class WantedPassword:
+    """An account on an Active key that waits for the user to type its password."""
+
+    account_id: str
+    name: str
+    login: str

@@ -1,9 +1,10 @@
 """Key conversations over the workstation link: the server drives, the gateway relays.
 
 The gateway announces a connected key (``key_seen``), passes on every whole message the key
-sends (``key_message``), the code its user typed (``key_code``) and the key's departure
-(``key_gone``). The server answers with commands: ``key_message`` (a message for the key),
-``key_code_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
+sends (``key_message``), the code its user typed (``key_code``), a password its user typed
+(``key_password``, empty to skip) and the key's departure (``key_gone``). The server answers
+with commands: ``key_message`` (a message for the key), ``key_code_prompt`` and
+``key_password_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
 error). One :func:`~idp.vault.conversation.converse` generator per workstation × key.
 
 An unlock (``key_unlock``: the gateway's proximity engine wants the key's primary account) is
@@ -25,7 +26,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.errors import IdpError
-from idp.vault.conversation import AskCode, Outcome, ToKey, converse
+from idp.vault.account_rules import MAX_PASSWORD
+from idp.vault.conversation import AskCode, AskPassword, Outcome, ToKey, converse
 from idp.vault.protocol import framing, gatt
 from idp.vault.unlock import AskPin, UnlockApi, Unlocked, unlock
 from idp.workstations import sealed
@@ -33,20 +35,24 @@ from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import AlarmActive, InvalidLinkMessage, LinkMessageTooLarge
 from idp.workstations.wire import b64url, unb64url
 
-KEY_TYPES = frozenset({"key_seen", "key_message", "key_code", "key_gone", "key_unlock", "key_pin"})
+KEY_TYPES = frozenset(
+    {"key_seen", "key_message", "key_code", "key_password", "key_gone", "key_unlock", "key_pin"}
+)
 #: conversations one workstation may hold at once (a gateway serves a handful of keys)
 MAX_PER_WORKSTATION = 16
 #: an activation code or a PIN as typed (the vault and the key check them further)
 _DIGITS = re.compile(r"[0-9]{1,16}")
-_Steps = Generator[ToKey | AskCode | AskPin, bytes | str, Outcome | Unlocked]
+_Steps = Generator[ToKey | AskCode | AskPassword | AskPin, bytes | str, Outcome | Unlocked]
 
 
 @dataclass
 class _Talk:
     steps: _Steps
-    waiting: type[ToKey] | type[AskCode] | type[AskPin]
+    waiting: type[ToKey] | type[AskCode] | type[AskPassword] | type[AskPin]
     #: an unlock: its end (and any refusal) is a ``key_credentials`` command, sealed for this
     recipient: ec.EllipticCurvePublicKey | None = None
+    #: the account whose password was asked
+    asked: str = ""
 
 
 def _serial(body: dict[str, Any]) -> str:
@@ -126,6 +132,16 @@ class KeyConversations:
         if isinstance(step, ToKey):
             body: dict[str, Any] = {"serial": serial, "data": b64url(step.message)}
             return (Command(CommandKind.KEY_MESSAGE, body).to_frame(),)
+        if isinstance(step, AskPassword):
+            talk.asked = step.account_id
+            body = {
+                "serial": serial,
+                "account_id": step.account_id,
+                "name": step.name,
+                "login": step.login,
+                "refused": step.refused,
+            }
+            return (Command(CommandKind.KEY_PASSWORD_PROMPT, body).to_frame(),)
         body = {"serial": serial, "attempts_left": step.attempts_left, "purpose": step.purpose}
         if isinstance(step, AskPin):
             return (Command(CommandKind.KEY_PIN_PROMPT, body).to_frame(),)
@@ -147,15 +163,34 @@ class KeyConversations:
 
 def _answer(kind: str, body: dict[str, Any], talk: _Talk, serial: str) -> bytes | str:
     """What the frame answers, if it is what the conversation waits for."""
-    expected = {ToKey: "key_message", AskCode: "key_code", AskPin: "key_pin"}[talk.waiting]
+    expected = {
+        ToKey: "key_message",
+        AskCode: "key_code",
+        AskPassword: "key_password",
+        AskPin: "key_pin",
+    }[talk.waiting]
     if kind != expected:
-        raise InvalidLinkMessage(f"{kind}: the conversation with {serial} waits for {expected}")
+        raise InvalidLinkMessage(
+            f"{kind[:32]}: the conversation with {serial} waits for {expected}"
+        )
     if kind == "key_message":
         return _data(body)
+    if kind == "key_password":
+        return _password(body, talk)
     text = body.get(kind.removeprefix("key_"))
     if not isinstance(text, str) or not _DIGITS.fullmatch(text):
         raise InvalidLinkMessage(f"{kind}: {kind.removeprefix('key_')} is 1-16 digits")
     return text
+
+
+def _password(body: dict[str, Any], talk: _Talk) -> str:
+    """The typed password of the account asked ("" skips it); never echoed in an error."""
+    if body.get("account_id") != talk.asked:
+        raise InvalidLinkMessage(f"key_password: the password of account {talk.asked} was asked")
+    password = body.get("password")
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        raise InvalidLinkMessage(f"key_password: password is text of at most {MAX_PASSWORD}")
+    return password
 
 
 def _data(body: dict[str, Any]) -> bytes:

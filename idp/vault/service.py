@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 from idp.admin.access import Actor
 from idp.audit import AuditKind
+from idp.directory.password_check import directory_password_check
+from idp.directory.sync.service import secret_of
+from idp.directory.sync.store import SyncStore
 from idp.runtime import Runtime
 from idp.vault import account_rules
 from idp.vault.account_actions import AccountActions
@@ -389,6 +392,16 @@ def _checked_profile(profile: AccessProfile) -> AccessProfile:
 def build_vault_service(
     runtime: Runtime, *, password_check: PasswordCheck | None = None
 ) -> VaultService:
+    """The runtime's vault service; passwords typed at workstations are checked against the
+    employee's directory (:mod:`idp.directory.password_check`) when one is configured."""
+    if password_check is None:
+        password_check = directory_password_check(
+            settings=runtime.config.directory,
+            links=SyncStore(runtime.db),
+            secret_of=lambda source: secret_of(runtime, source),
+            counters=runtime.ephemeral,
+            clock=runtime.clock,
+        )
     return VaultService(
         db=runtime.db,
         secrets=runtime.secrets,

@@ -38,9 +38,10 @@ class CommandKind(StrEnum):
     #: forget the offline-code grant of one authenticator app (PC logon switched off for it)
     OFFLINE_REVOKE = "offline_revoke"
     #: a key conversation (idp/vault/relay.py): a message for the key, ask the user for the
-    #: activation code, the conversation's outcome
+    #: activation code or an account's password, the conversation's outcome
     KEY_MESSAGE = "key_message"
     KEY_CODE_PROMPT = "key_code_prompt"
+    KEY_PASSWORD_PROMPT = "key_password_prompt"
     KEY_DONE = "key_done"
     #: an unlock with a key's primary account (idp/vault/unlock.py): ask the user for the
     #: key's PIN; the account and its password sealed to the workstation (or the refusal)

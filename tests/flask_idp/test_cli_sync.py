@@ -16,7 +16,9 @@ from flask_idp.demo import prepare
 from idp.audit import AuditKind
 from idp.config.loader import load_config
 from idp.runtime import Runtime, build_runtime
+from idp.vault.model import LoginType
 from tests import samba_dc as ad
+from tests.idp.directory import desks
 
 pytestmark = pytest.mark.samba
 START = "Start-Pass-123!x"
@@ -206,3 +208,28 @@ def test_progress_bar_on_a_terminal_only() -> None:
         "\rcorp read: 500 users\rcorp [#######-----------------------] 1000/4000 read\n"
     )
     assert pipe.getvalue() == ""
+
+
+def test_password_commands_update_the_domain_account_on_the_key(world, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path, conn, group, prefix, _ = world
+    name = f"{prefix}kim"
+    _user(conn, group, name, password=START)
+    assert main(["sync", "run"]) == 0
+    runtime = _runtime(path)
+    employee = runtime.employees.get_by_username(name)
+    assert employee is not None
+    desk = desks.desk(runtime, None, employee.id, f"{ad.DOMAIN}\\{name}", LoginType.DOMAIN)
+    capsys.readouterr()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Reset-Pass-2026!x\n"))
+    assert main(["password", "reset", name, "--stdin"]) == 0
+    assert "1 account(s) on Hideez Keys updated" in capsys.readouterr().out
+    assert desk.stored() == "Reset-Pass-2026!x"
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Reset-Pass-2026!x\nOwn-Pass-2026!xy\n"))
+    assert main(["password", "change", name]) == 0
+    assert desk.stored() == "Own-Pass-2026!xy"  # one Update, carrying the latest password
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["password", "reset", name, "--stdin"]) == 2  # refused by AD: the key keeps it
+    assert desk.stored() == "Own-Pass-2026!xy"

@@ -65,17 +65,58 @@ class GraphDirectory:
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.verify = str(settings.ca_file) if settings.ca_file else True
-        host = urlsplit(settings.authority).hostname or ""
-        self._app = msal.ConfidentialClientApplication(
-            settings.client_id,
-            client_credential=secret,
-            authority=f"{settings.authority}/{settings.tenant_id}",
-            http_client=self.http,
-            instance_discovery=host in MICROSOFT_HOSTS,
-            timeout=settings.timeout_seconds,
-        )
+        self._secret = secret
+        self._app = self._msal_app()
         graph = urlsplit(settings.graph_url)
         self._scope = f"{graph.scheme}://{graph.netloc}/.default"
+        self._user_scope = f"{graph.scheme}://{graph.netloc}/User.Read"
+
+    def _msal_app(self) -> msal.ConfidentialClientApplication:
+        settings = self.settings
+        host = urlsplit(settings.authority).hostname or ""
+        try:  # MSAL reads the authority's metadata here
+            return msal.ConfidentialClientApplication(
+                settings.client_id,
+                client_credential=self._secret,
+                authority=f"{settings.authority}/{settings.tenant_id}",
+                http_client=self.http,
+                instance_discovery=host in MICROSOFT_HOSTS,
+                timeout=settings.timeout_seconds,
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise DirectoryUnavailable(
+                f"cannot reach the authority {settings.authority}: {type(exc).__name__}"
+            ) from None
+
+    def sign_in_as(self, username: str, password: str) -> dict[str, Any]:
+        """The token endpoint's answer to the user's own credentials (ROPC, RFC 6749 §4.3,
+        as a confidential client). Posted here rather than through MSAL's helper, whose
+        user-realm lookup ignores the authority's port; the token is not kept."""
+        form = {
+            "grant_type": "password",
+            "client_id": self.settings.client_id,
+            "client_secret": self._secret,
+            "username": username,
+            "password": password,
+            "scope": f"openid {self._user_scope}",
+        }
+        try:
+            response = self.http.post(
+                self._app.authority.token_endpoint,
+                data=form,
+                timeout=self.settings.timeout_seconds,
+            )
+        except requests.RequestException as exc:
+            raise DirectoryUnavailable(
+                f"cannot reach the token endpoint: {type(exc).__name__}"
+            ) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise DirectoryUnavailable(f"the token endpoint answered {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        return answer if isinstance(answer, dict) else {}
 
     def close(self) -> None:
         self.http.close()

@@ -1,4 +1,5 @@
-"""Directory sync against the real Samba AD DC (``samba`` fixture, tests/samba_dc.py).
+"""Directory sync against the real Samba AD DC (``samba`` fixture, tests/samba_dc.py) and the
+loopback Entra ID stand-in (``tenant``, ``cloud``: tests/entra_standin.py).
 
 One IdP runtime per module (SQLite + the in-process store, OIDC on so refresh tokens exist);
 each test gets its own source name and its own scoping group, so tests share the DC and the
@@ -17,7 +18,7 @@ import ldap3
 import pytest
 
 from flask_idp.demo import prepare
-from idp.config.directory import LdapSource
+from idp.config.directory import ENTRA_MAPPING, EntraSource, LdapSource
 from idp.config.loader import load_config
 from idp.directory.model import Employee
 from idp.directory.sync.records import SyncSummary
@@ -26,6 +27,7 @@ from idp.factors.kinds import FactorKind, FactorUse
 from idp.runtime import Runtime, build_runtime
 from tests import samba_dc as ad
 from tests.e2e.entra_sim import oidc_section
+from tests.entra_standin import CLIENT_ID, CLIENT_SECRET, TENANT, EntraStandIn, Group
 
 BIND_ENV = "TEST_AD_BIND_PASSWORD"
 
@@ -128,3 +130,70 @@ def scenario(runtime: Runtime, samba: ad.SambaDC) -> Iterator[Scenario]:
 
 def config_dir(runtime: Runtime) -> Path:
     return runtime.config.source.parent
+
+
+# -- Entra ID: the loopback stand-in (tests/entra_standin.py) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraStandIn]:
+    standin = EntraStandIn(tmp_path_factory.mktemp("entra"), page_size=3).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    rt = build_test_runtime(tmp_path_factory.mktemp("entra-idp"))
+    yield rt
+    rt.close()
+
+
+@dataclass
+class Cloud:
+    runtime: Runtime
+    tenant: EntraStandIn
+    source: EntraSource
+    group: Group
+    prefix: str
+    waits: list[float]
+
+    def sync(self, **kwargs: object) -> SyncSummary:
+        return run_sync(self.runtime, self.source, **kwargs)  # type: ignore[arg-type]
+
+    def user(self, short: str, *, member: bool = True, **values: object):  # type: ignore[no-untyped-def]
+        user = self.tenant.add_user(
+            f"{self.prefix}{short}",
+            givenName=short.title(),
+            surname="Cloud",
+            jobTitle="Engineer",
+            companyName="Contoso",
+            **values,
+        )
+        if member:
+            self.tenant.add_member(self.group, user)
+        return user
+
+    def employee(self, short: str) -> Employee:
+        found = self.runtime.employees.get_by_username(f"{self.prefix}{short}@contoso.example")
+        assert found is not None, short
+        return found
+
+
+@pytest.fixture
+def cloud(idp: Runtime, tenant: EntraStandIn) -> Cloud:
+    prefix = f"e{secrets.token_hex(3)}-"
+    group = tenant.add_group(f"{prefix}Hideez Users Sync")
+    source = EntraSource(
+        name=prefix.rstrip("-"),
+        mapping=dict(ENTRA_MAPPING),
+        scope_group=group.displayName,
+        tenant_id=TENANT,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authority=tenant.base,
+        graph_url=f"{tenant.base}/v1.0",
+        ca_file=tenant.ca,
+        max_retry_wait_seconds=5,
+    )
+    return Cloud(idp, tenant, source, group, prefix, [])

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.directory.passwords import PasswordChanged
-from idp.errors import IdpError
+from idp.errors import IdpError, SecretsLocked, Unauthorized
 from idp.store.sql import Database
 from idp.vault.errors import (
     AccountNotFound,
@@ -212,7 +212,9 @@ def test_skip_password_account_is_completed_at_the_workstation(db: Database) -> 
     def directory(employee_id: str, login: str, password: str) -> None:
         checked.append((employee_id, login, password))
         if password == "wrong":
-            raise IdpError("the directory refused the bind")
+            raise Unauthorized("the directory refused the bind")
+        if password == "later":  # unreachable: passed on as is, to be tried again
+            raise SecretsLocked("the directory is not answering")
 
     vaults = make_vaults(db, password_check=directory)
     vaults.service.import_keys(actor=ADMIN, keys=KEYS)
@@ -228,6 +230,9 @@ def test_skip_password_account_is_completed_at_the_workstation(db: Database) -> 
     with pytest.raises(PasswordRefusedByDirectory, match="does not accept this password"):
         vaults.service.user_password(serial=serial, account_id=account.id, password="wrong")
     assert vaults.service.pending_tasks(serial=serial) == ()  # nothing stored
+    with pytest.raises(SecretsLocked, match="not answering"):
+        vaults.service.user_password(serial=serial, account_id=account.id, password="later")
+    assert vaults.service.pending_tasks(serial=serial) == ()
     vaults.service.user_password(serial=serial, account_id=account.id, password="Right-1")
     assert checked[-1] == (alice, "CORP\\alice", "Right-1")
     (update,) = vaults.service.pending_tasks(serial=serial)

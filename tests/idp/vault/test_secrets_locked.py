@@ -30,6 +30,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "pending_tasks": {"serial": SERIAL},
     "task_done": {"serial": SERIAL, "task_id": 1},
     "user_password": {"serial": SERIAL, "account_id": "a", "password": "p"},
+    "passwords_wanted": {"serial": SERIAL},
     "unlock_plan": {"serial": SERIAL, "workstation_id": "ws-a"},
     "credentials_read": {
         "plan": UnlockPlan(SERIAL, bytes(32), "a", "CORP\\alice", "e", "alice", pin=False),

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from idp.config.directory import ENTRA_MAPPING, EntraSource
-from idp.directory.model import Employee
 from idp.directory.passwords import (
     PasswordRefused,
     Refusal,
@@ -23,78 +18,12 @@ from idp.directory.sync.records import (
     Action,
     DirectoryRefused,
     DirectoryUnavailable,
-    SyncSummary,
     Throttled,
 )
 from idp.directory.sync.service import run_sync
 from idp.directory.sync.store import SyncStore
-from idp.runtime import Runtime
-from tests.entra_standin import CLIENT_ID, CLIENT_SECRET, TENANT, EntraStandIn, Group
-from tests.idp.directory.conftest import build_test_runtime
-
-
-@pytest.fixture(scope="module")
-def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraStandIn]:
-    standin = EntraStandIn(tmp_path_factory.mktemp("entra"), page_size=3).start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    rt = build_test_runtime(tmp_path_factory.mktemp("entra-idp"))
-    yield rt
-    rt.close()
-
-
-@dataclass
-class Cloud:
-    runtime: Runtime
-    tenant: EntraStandIn
-    source: EntraSource
-    group: Group
-    prefix: str
-    waits: list[float]
-
-    def sync(self, **kwargs: object) -> SyncSummary:
-        return run_sync(self.runtime, self.source, **kwargs)  # type: ignore[arg-type]
-
-    def user(self, short: str, *, member: bool = True, **values: object):  # type: ignore[no-untyped-def]
-        user = self.tenant.add_user(
-            f"{self.prefix}{short}",
-            givenName=short.title(),
-            surname="Cloud",
-            jobTitle="Engineer",
-            companyName="Contoso",
-            **values,
-        )
-        if member:
-            self.tenant.add_member(self.group, user)
-        return user
-
-    def employee(self, short: str) -> Employee:
-        found = self.runtime.employees.get_by_username(f"{self.prefix}{short}@contoso.example")
-        assert found is not None, short
-        return found
-
-
-@pytest.fixture
-def cloud(idp: Runtime, tenant: EntraStandIn) -> Cloud:
-    prefix = f"e{secrets.token_hex(3)}-"
-    group = tenant.add_group(f"{prefix}Hideez Users Sync")
-    source = EntraSource(
-        name=prefix.rstrip("-"),
-        mapping=dict(ENTRA_MAPPING),
-        scope_group=group.displayName,
-        tenant_id=TENANT,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        authority=tenant.base,
-        graph_url=f"{tenant.base}/v1.0",
-        ca_file=tenant.ca,
-        max_retry_wait_seconds=5,
-    )
-    return Cloud(idp, tenant, source, group, prefix, [])
+from tests.entra_standin import CLIENT_SECRET, TENANT
+from tests.idp.directory.conftest import Cloud
 
 
 def test_full_import_over_several_pages_with_entra_ids(cloud: Cloud) -> None:
