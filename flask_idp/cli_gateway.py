@@ -22,9 +22,11 @@ from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
 from flask_idp.commands import ListenFailed
-from flask_idp.link_server import LinkServer, run_forever, tls_context
+from flask_idp.link_server import LinkMetrics, LinkServer, run_forever, tls_context
 from idp.errors import InvalidRequest
+from idp.metrics import LinkCollector
 from idp.runtime import Runtime
+from idp.vault.store import VaultStore
 from idp.workstations.model import WorkstationInfo
 from idp.workstations.services import Workstations
 
@@ -36,7 +38,17 @@ def serve_link(runtime: Runtime, parts: Workstations, *, host: str | None, port:
     tls = None
     if settings.tls is not None:
         tls = tls_context(str(settings.tls.cert), str(settings.tls.key))
-    server = LinkServer(parts.link, runtime.ephemeral)
+    observability = runtime.config.observability
+    served = None
+    if observability.metrics:
+        collector = LinkCollector(
+            store=runtime.ephemeral,
+            vault_tasks=VaultStore(runtime.db).pending_tasks,
+            connected=lambda: len(server.connections),
+            clock=runtime.now,
+        )
+        served = LinkMetrics(collector, observability.metrics_from)
+    server = LinkServer(parts.link, runtime.ephemeral, metrics=served)
     host, port = host or settings.host, port or settings.port
     try:
         asyncio.run(run_forever(server, host, port, tls))

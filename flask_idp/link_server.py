@@ -4,7 +4,8 @@ One asyncio process (``hideez-idp link serve``) holds every connected gateway. I
 translates: frames go to :class:`~idp.workstations.link.LinkService` (in worker threads, as
 the stores are synchronous) and its answers go back. Commands published on the short-lived
 store's channel by any instance are read by one subscriber thread and sent to the
-workstations connected here.
+workstations connected here. With a :class:`~idp.metrics.LinkCollector`, a plain HTTP
+``GET /metrics`` on the same port answers Prometheus (to ``metrics_from`` only).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import contextlib
 import logging
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
+from idp import metrics
 from idp.errors import IdpError, Unauthorized
 from idp.store.ephemeral.base import EphemeralStore, Subscription
 from idp.workstations import commands
@@ -40,12 +45,23 @@ def _close_code(exc: IdpError) -> int:
     return 4000 + (exc.status if 400 <= exc.status < 1000 else 500)
 
 
+@dataclass(frozen=True)
+class LinkMetrics:
+    """What ``GET /metrics`` serves and to whom (observability.metrics_from)."""
+
+    collector: metrics.LinkCollector
+    allowed: Sequence[str]
+
+
 class LinkServer:
     """Connections by workstation id, and the loop that serves them."""
 
-    def __init__(self, service: LinkService, store: EphemeralStore) -> None:
+    def __init__(
+        self, service: LinkService, store: EphemeralStore, *, metrics: LinkMetrics | None = None
+    ) -> None:
         self.service = service
         self.store = store
+        self.metrics = metrics
         self.connections: dict[str, ServerConnection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscription: Subscription | None = None
@@ -67,6 +83,7 @@ class LinkServer:
             max_size=MAX_FRAME_BYTES,
             ping_interval=20,
             ping_timeout=20,
+            process_request=self._http if self.metrics is not None else None,
         )
 
     async def stop(self, server: Server) -> None:
@@ -77,6 +94,23 @@ class LinkServer:
             await asyncio.to_thread(self._reader.join, 2)
         if self._subscription is not None:
             self._subscription.close()
+
+    # -- plain HTTP: /metrics ---------------------------------------------------------------
+
+    async def _http(self, ws: ServerConnection, request: Request) -> Response | None:
+        if request.path.partition("?")[0] != "/metrics":
+            return None  # a WebSocket handshake
+        assert self.metrics is not None
+        peer = ws.remote_address
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        if not metrics.may_read(self.metrics.allowed, address):
+            return ws.respond(HTTPStatus.FORBIDDEN, "metrics are served to metrics_from only\n")
+        body = await asyncio.to_thread(metrics.link_exposition, self.metrics.collector)
+        response = ws.respond(HTTPStatus.OK, body.decode())
+        del response.headers["Content-Type"]  # respond() made it text/plain
+        response.headers["Content-Type"] = metrics.CONTENT_TYPE
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- connections ------------------------------------------------------------------------
 

@@ -3,11 +3,10 @@ sign-ins), ``/metrics`` (Prometheus), and the per-request id and timing every an
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from flask_idp.web import runtime
 from idp import logs, metrics
@@ -15,6 +14,7 @@ from idp.errors import AccessDenied
 from idp.health import NotReady, check_readiness
 
 bp = Blueprint("operations", __name__)
+_TRACING = "hideez_idp_tracing"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -39,28 +39,22 @@ def metrics_view() -> Response:
     settings = runtime().config.observability
     if not settings.metrics:
         raise AccessDenied("metrics are switched off (observability.metrics: false)")
-    address = _peer()
-    if address is None or not any(
-        address in ipaddress.ip_network(n, strict=False) for n in settings.metrics_from
-    ):
+    if not metrics.may_read(settings.metrics_from, request.remote_addr):
         raise AccessDenied(
-            f"metrics are served to observability.metrics_from only; {address} is not in it"
+            f"metrics are served to observability.metrics_from only; {request.remote_addr} "
+            "is not in it"
         )
     return Response(metrics.exposition(), mimetype=metrics.CONTENT_TYPE, headers=_NO_STORE)
 
 
-def _peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
 def install(app: Flask) -> None:
-    """Register the endpoints and the hooks that give every request an id and a timing."""
+    """Register the endpoints and the hooks that give every request an id, a timing and,
+    with ``observability.tracing`` on, a span."""
+    settings = app.extensions["hideez_idp"].config.observability.tracing
+    if settings.enabled:
+        from idp import tracing
+
+        app.extensions[_TRACING] = tracing.start(settings, audit=app.extensions["hideez_idp"].audit)
     app.register_blueprint(bp)
     app.before_request(_start)
     app.after_request(_finish)
@@ -71,6 +65,10 @@ def _start() -> None:
     g.started = time.perf_counter()
     g.request_id = logs.request_id_from(request.headers.get("X-Request-Id"))
     logs.request_id.set(g.request_id)
+    traced = current_app.extensions.get(_TRACING)
+    if traced is not None:
+        g.span = traced.request(method=request.method, path=request.path,
+                                request_id=g.request_id, headers=request.headers)  # fmt: skip
 
 
 def _finish(response: Response) -> Response:
@@ -80,12 +78,16 @@ def _finish(response: Response) -> Response:
         metrics.observe_request(route=route, method=request.method, status=response.status_code,
                                 seconds=time.perf_counter() - started)  # fmt: skip
         response.headers["X-Request-Id"] = g.request_id
+        if "span" in g:
+            g.span.finish(route=route, status=response.status_code)
     return response
 
 
 def _forget(_error: BaseException | None) -> None:
     # A worker thread's next log lines (between requests) must not carry this request's id.
     logs.request_id.set("-")
+    if "span" in g:  # a request that ended without an answer (a dropped connection)
+        g.span.finish(route="unanswered", status=500)
 
 
 def _json(body: object, *, status: int = 200) -> Response:

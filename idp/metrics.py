@@ -8,11 +8,20 @@ IdP, the SATOSA pack and the CLI count alike. The shells time their own requests
 With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment before the process starts (gunicorn:
 see docs/operations.md), prometheus-client keeps the values in files there and
 :func:`exposition` sums every worker's; without it, this process's values are served.
+
+The workstation link server serves the gauges of the whole system (:class:`LinkCollector`):
+push requests outstanding and queued, vault tasks pending — read from the shared store and
+the database at scrape time with one cheap operation each (a count, no scan), so they are
+the same whichever process serves them — and the workstations connected to it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -24,11 +33,17 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from idp.audit import AuditEntry, AuditKind, Outcome
+from idp.factors.authenticator import push, sender
+from idp.store.errors import StoreError
 
 if TYPE_CHECKING:
+    from idp.store.ephemeral.base import EphemeralStore
     from idp.store.sql.repositories.audit import AuditRepository
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _PREFIX = "hideez_idp"
@@ -101,3 +116,62 @@ def exposition() -> bytes:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+def may_read(networks: Sequence[str], address: str | None) -> bool:
+    """Whether a client at ``address`` is in ``networks`` (observability.metrics_from)."""
+    try:
+        peer = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    return any(peer in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+#: the link server's gauges: name → help
+LINK_GAUGES = {
+    f"{_PREFIX}_push_outstanding": "Push sign-in requests waiting for the app's answer, unexpired.",
+    f"{_PREFIX}_push_queue_depth": "Push notifications queued for a sender, not yet sent.",
+    f"{_PREFIX}_vault_tasks_pending": "Hideez Key changes queued until each key is next online.",
+    f"{_PREFIX}_workstations_connected": "Workstations connected to this link server.",
+}
+
+
+class LinkCollector:
+    """The link server's gauges, read when Prometheus scrapes (a prometheus-client collector).
+
+    A gauge whose store does not answer is left out of that scrape (and logged), so the
+    others are still served.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: EphemeralStore,
+        vault_tasks: Callable[[], int],
+        connected: Callable[[], int],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._readers: dict[str, Callable[[], int]] = {
+            f"{_PREFIX}_push_outstanding": lambda: push.outstanding_count(store, now=clock()),
+            f"{_PREFIX}_push_queue_depth": lambda: sender.queue_depth(store),
+            f"{_PREFIX}_vault_tasks_pending": vault_tasks,
+            f"{_PREFIX}_workstations_connected": connected,
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        for name, read in self._readers.items():
+            try:
+                value = read()
+            except StoreError as exc:
+                log.warning("metric %s left out: %s", name, exc.description)
+                continue
+            yield GaugeMetricFamily(name, LINK_GAUGES[name], value=value)
+
+
+def link_exposition(collector: LinkCollector) -> bytes:
+    """The link server's metrics in Prometheus' text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)

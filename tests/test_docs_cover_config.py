@@ -20,6 +20,7 @@ PAIRS = [
     ("idp/config/directory.py", "docs/directory.md"),
     ("idp/config/authenticator.py", "docs/authenticator.md"),
     ("idp/config/workstations.py", "docs/workstations.md"),
+    ("idp/config/observability.py", "docs/operations.md"),
 ]
 
 

@@ -325,6 +325,11 @@ class VaultStore:
         with self._db.transaction() as session:
             yield VaultTx(session)
 
+    def pending_tasks(self) -> int:
+        """Tasks queued for every key (one indexed count; the link server's gauge)."""
+        with self.read() as tx:
+            return tx.s.scalar(select(func.count()).select_from(VaultTaskRow)) or 0
+
     def list_vaults(
         self,
         *,

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
 from flask_idp.cli import main
 from flask_idp.demo import prepare
@@ -130,6 +131,12 @@ def test_admin_at_the_shell_with_a_link_server_and_a_gateway_process(
             )
 
         _wait(lambda: seen(EventType.SERVER_CONNECTED))
+        # The link server's own /metrics (docs/operations.md), on its WebSocket port.
+        gauges = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines()
+        assert "hideez_idp_workstations_connected 1.0" in gauges
+        assert {"hideez_idp_push_outstanding 0.0", "hideez_idp_vault_tasks_pending 0.0"} <= set(
+            gauges
+        )
         settings = [
             "workstation",
             "settings",

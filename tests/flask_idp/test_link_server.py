@@ -4,17 +4,24 @@ and a close code saying why, never a crash; nothing is stored from a refused fra
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from flask_idp.link_server import LinkMetrics, LinkServer
+from idp.factors.authenticator import push, sender
+from idp.metrics import LinkCollector
 from idp.store.ephemeral import MemoryStore
+from idp.store.errors import StoreUnavailable
 from idp.store.sql import Database
+from idp.vault.store import VaultStore
 from idp.workstations.events import EventType, new_event
 from idp.workstations.model import (
     WorkstationInfo,
@@ -23,7 +30,10 @@ from idp.workstations.model import (
     workstation_id_for,
 )
 from idp.workstations.wire import sign_frame
-from tests.e2e.workstations.harness import Site
+from tests.e2e.workstations.harness import ADMIN, Site, free_port, until
+from tests.idp.vault.conftest import ADMIN as VAULT_ADMIN
+from tests.idp.vault.conftest import KEYS as VAULT_KEYS
+from tests.idp.vault.conftest import make_vaults
 
 INFO = WorkstationInfo("pc-raw", "CORP", "Linux", "10.0.0.9", "1.0")
 
@@ -105,3 +115,118 @@ def test_refusals_through_the_socket(site: Site) -> None:
 
     asyncio.run(scenario())
     assert site.journal.events().total == 1
+
+
+# -- GET /metrics on the link server's port ----------------------------------------------------
+
+
+def _gauges(text: str) -> dict[str, float]:
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in text.splitlines())
+        if name.startswith("hideez_idp_")
+    }
+
+
+def _with_metrics(site: Site, *, allowed: tuple[str, ...] = ("127.0.0.0/8",)) -> LinkServer:
+    server: LinkServer
+
+    collector = LinkCollector(
+        store=site.store,
+        vault_tasks=VaultStore(site.db).pending_tasks,
+        connected=lambda: len(server.connections),
+        clock=site.clock,
+    )
+    server = LinkServer(site.service(), site.store, metrics=LinkMetrics(collector, allowed))
+    return server
+
+
+def test_metrics_count_pushes_vault_tasks_and_connected_workstations(site: Site) -> None:
+    now = dt.datetime.now(dt.UTC)
+    challenges = [
+        push.create_challenge(site.store, employee_id=f"emp-{n}", device_id="dev", ip="10.0.0.1",
+                              relying_party="rp", user_agent="ua", location=None, browser="b",
+                              now=now, ttl=120)[0]
+        for n in range(3)
+    ]  # fmt: skip
+    push.record_answer(site.store, challenges[0], device_id="dev", approve=False, number=None,
+                       reason=None, user_verified=False, now=now)  # fmt: skip
+    earlier = now - dt.timedelta(seconds=130)  # expired by now
+    push.create_challenge(site.store, employee_id="emp-old", device_id="dev", ip="10.0.0.1",
+                          relying_party="rp", user_agent="ua", location=None, browser="b",
+                          now=earlier, ttl=120)  # fmt: skip
+    for n in range(4):
+        site.store.queue_push(sender.QUEUE, str(n).encode(), ttl=60)
+    vaults = make_vaults(site.db)
+    vaults.service.import_keys(actor=VAULT_ADMIN, keys=VAULT_KEYS)
+    vaults.service.assign(actor=VAULT_ADMIN, serial=VAULT_KEYS[0].serial,
+                          employee_id=vaults.employee("carol"))  # fmt: skip
+    queued = VaultStore(site.db).pending_tasks()
+    assert queued > 0
+
+    async def scenario() -> None:
+        link = _with_metrics(site)
+        port = free_port()
+        running = await link.start("127.0.0.1", port)
+        agent = site.agent("pc-metrics", f"ws://127.0.0.1:{port}/link")
+        try:
+            ws_id = agent.gateway.identity.workstation_id
+            await until(lambda: site.registry.get(ws_id) is not None, what="registration")
+            site.admin.set_status(actor=ADMIN, workstation_id=ws_id,
+                                  status=WorkstationStatus.APPROVED, now=site.clock())  # fmt: skip
+            await until(agent.gateway.connected.is_set, what="the workstation connected")
+            url = f"http://127.0.0.1:{port}/metrics"
+            got = await asyncio.to_thread(requests.get, url, timeout=10)
+            assert got.status_code == 200
+            assert got.headers["Content-Type"].startswith("text/plain; version=")
+            assert _gauges(got.text) == {
+                "hideez_idp_push_outstanding": 2.0,  # answered and expired ones are not
+                "hideez_idp_push_queue_depth": 4.0,
+                "hideez_idp_vault_tasks_pending": float(queued),
+                "hideez_idp_workstations_connected": 1.0,
+            }
+            assert push.consume(site.store, challenges[1])
+            site.store.queue_pop(sender.QUEUE, timeout=0)
+            await agent.shutdown()
+            await until(lambda: not link.connections, what="the workstation gone")
+            again = _gauges((await asyncio.to_thread(requests.get, url, timeout=10)).text)
+            assert again["hideez_idp_push_outstanding"] == 1.0
+            assert again["hideez_idp_push_queue_depth"] == 3.0
+            assert again["hideez_idp_workstations_connected"] == 0.0
+        finally:
+            if not agent.task.done():
+                await agent.shutdown()
+            await link.stop(running)
+
+    asyncio.run(scenario())
+    vaults.audit.flush()
+
+
+def test_metrics_refuse_other_networks_and_survive_a_store_outage(site: Site) -> None:
+    class DownStore(MemoryStore):
+        def deadline_count(self, key: str, *, now: float) -> int:
+            raise StoreUnavailable("Redis did not answer", store="short_lived")
+
+    site.store = DownStore()
+
+    async def scenario() -> None:
+        for allowed, expected in ((("10.0.0.0/8",), 403), (("127.0.0.0/8",), 200)):
+            link = _with_metrics(site, allowed=allowed)
+            port = free_port()
+            running = await link.start("127.0.0.1", port)
+            try:
+                url = f"http://127.0.0.1:{port}/metrics"
+                got = await asyncio.to_thread(requests.get, url, timeout=10)
+            finally:
+                await link.stop(running)
+            assert got.status_code == expected
+            if expected == 200:  # the gauge whose store is down is left out, the rest served
+                assert set(_gauges(got.text)) == {
+                    "hideez_idp_push_queue_depth",
+                    "hideez_idp_vault_tasks_pending",
+                    "hideez_idp_workstations_connected",
+                }
+            else:
+                assert "hideez_idp" not in got.text
+
+    asyncio.run(scenario())

@@ -10,7 +10,9 @@ Keys (every instance sees the same state):
 - ``push:user:<employee>`` the one outstanding transaction of an employee (``SET NX EX``:
   push-fatigue defence, at most one waiting request per person);
 - ``push:answer:<id>`` the app's answer (``SET NX EX``: the first answer wins, a replayed or
-  second answer is refused).
+  second answer is refused);
+- ``push:open`` the transactions still waiting for an answer, each until its expiry (a
+  deadline set: :func:`outstanding_count` is the metrics' gauge, without a scan).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from idp.factors.authenticator import wire
 from idp.factors.authenticator.errors import ChallengeGone, ChallengeNotYours, PushOutstanding
 from idp.store.ephemeral.base import EphemeralStore
 
-_TXN, _USER, _ANSWER = "push:txn:", "push:user:", "push:answer:"
+_TXN, _USER, _ANSWER, _OPEN = "push:txn:", "push:user:", "push:answer:", "push:open"
 #: the record outlives its expiry a little, so a late answer is told "expired", not "unknown"
 _GRACE = 60
 
@@ -149,7 +151,13 @@ def create_challenge(
         browser=_browser_digest(browser),
     )
     store.put(_TXN + txn, challenge.to_json(), ttl=ttl + _GRACE)
+    store.deadline_add(_OPEN, txn, deadline=challenge.expires_at, ttl=ttl + _GRACE)
     return challenge, True
+
+
+def outstanding_count(store: EphemeralStore, *, now: dt.datetime) -> int:
+    """Push requests of every instance that wait for an answer and have not expired."""
+    return store.deadline_count(_OPEN, now=now.timestamp())
 
 
 def load_challenge(store: EphemeralStore, transaction_id: str) -> PushChallenge:
@@ -200,6 +208,7 @@ def record_answer(
     ttl = max(1, challenge.expires_at - int(now.timestamp())) + _GRACE
     if not store.add_if_absent(_ANSWER + challenge.transaction_id, payload, ttl=ttl):
         raise ChallengeGone("this sign-in request was already answered")
+    store.deadline_remove(_OPEN, challenge.transaction_id)
     if decision is not Decision.APPROVED:
         # A refused request no longer blocks the next one.
         store.delete(_USER + challenge.employee_id)
@@ -219,6 +228,7 @@ def check_browser(challenge: PushChallenge, browser: str) -> None:
 def consume(store: EphemeralStore, challenge: PushChallenge) -> bool:
     """Take the approved challenge once (the sign-in it finishes); False if already taken."""
     taken = store.take(_TXN + challenge.transaction_id)
+    store.deadline_remove(_OPEN, challenge.transaction_id)
     if store.get(_USER + challenge.employee_id) == challenge.transaction_id.encode():
         store.delete(_USER + challenge.employee_id)
     return taken is not None
@@ -227,5 +237,6 @@ def consume(store: EphemeralStore, challenge: PushChallenge) -> bool:
 def cancel(store: EphemeralStore, challenge: PushChallenge) -> None:
     """Forget an expired or refused challenge (the browser learned its outcome)."""
     store.delete(_TXN + challenge.transaction_id)
+    store.deadline_remove(_OPEN, challenge.transaction_id)
     if store.get(_USER + challenge.employee_id) == challenge.transaction_id.encode():
         store.delete(_USER + challenge.employee_id)

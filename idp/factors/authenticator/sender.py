@@ -126,6 +126,11 @@ def enqueue(
     store.queue_push(QUEUE, job.to_json(), ttl=_QUEUE_TTL)
 
 
+def queue_depth(store: EphemeralStore) -> int:
+    """Push jobs of every instance waiting in the shared queue for a sender."""
+    return store.queue_length(QUEUE)
+
+
 def delivery_of(store: EphemeralStore, transaction_id: str) -> DeliveryState | None:
     raw = store.get(_DELIVERY + transaction_id)
     if raw is None:

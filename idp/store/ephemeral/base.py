@@ -18,7 +18,12 @@ semantic against both). Values are bytes; callers serialise (JSON, never pickle)
   message is published receive it.
 - ``queue_push``/``queue_pop`` are a work queue (``RPUSH`` + ``EXPIRE``, ``BLPOP``): every item
   goes to exactly one of the consumers of every instance, first in first out; the queue lives
-  ``ttl`` seconds after its last push. Unlike pub/sub, an item waits for a consumer.
+  ``ttl`` seconds after its last push. Unlike pub/sub, an item waits for a consumer;
+  ``queue_length`` is ``LLEN``.
+- ``deadline_add``/``deadline_remove``/``deadline_count`` are a set of members each with a
+  deadline (a sorted set: ``ZADD``, ``ZREM``, ``ZREMRANGEBYSCORE`` + ``ZCARD``): the count
+  is of members whose deadline is after ``now``, so it needs no scan (gauges such as the
+  outstanding push requests); the set lives ``ttl`` seconds after its last add.
 
 A key holding another kind of value raises :class:`~idp.store.errors.WrongValueType`; an
 unreachable server raises :class:`~idp.store.errors.StoreUnavailable`. TTLs are whole seconds
@@ -84,6 +89,20 @@ class EphemeralStore(Protocol):
     def queue_pop(self, key: str, *, timeout: float) -> bytes | None:
         """The oldest item, taken once, waiting up to ``timeout`` seconds (0: no wait, at most
         :data:`MAX_QUEUE_WAIT`); ``None`` if none came."""
+        ...
+
+    def queue_length(self, key: str) -> int:
+        """How many items wait in the queue ``key`` (0 for none)."""
+        ...
+
+    def deadline_add(self, key: str, member: str, *, deadline: float, ttl: int) -> None:
+        """Put ``member`` in the set ``key`` until ``deadline`` (Unix seconds)."""
+        ...
+
+    def deadline_remove(self, key: str, member: str) -> None: ...
+
+    def deadline_count(self, key: str, *, now: float) -> int:
+        """Members whose deadline is after ``now``; the others are dropped."""
         ...
 
     def publish(self, channel: str, message: bytes) -> None: ...

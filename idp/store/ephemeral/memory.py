@@ -38,7 +38,11 @@ class _Queue(deque[bytes]):
     """A work queue's items (a Redis list there)."""
 
 
-Value = bytes | dict[str, bytes] | _Queue
+class _Deadlines(dict[str, float]):
+    """Members and their deadlines (a Redis sorted set there)."""
+
+
+Value = bytes | dict[str, bytes] | _Queue | _Deadlines
 
 
 @dataclass
@@ -268,6 +272,49 @@ class MemoryStore:
                 if left <= 0:
                     return None
                 self._queued.wait(left)
+
+    def queue_length(self, key: str) -> int:
+        check_key(key)
+        with self._lock:
+            entry = self._live(key)
+            return 0 if entry is None else len(self._items(key, entry))
+
+    def deadline_add(self, key: str, member: str, *, deadline: float, ttl: int) -> None:
+        check_key(key)
+        check_ttl(ttl)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                self._set(key, _Deadlines(), ttl)
+                entry = self._data[key]
+            self._deadlines(key, entry)[member] = float(deadline)
+            entry.expires_at = self._clock() + ttl
+
+    def deadline_remove(self, key: str, member: str) -> None:
+        check_key(key)
+        with self._lock:
+            entry = self._live(key)
+            if entry is not None:
+                self._deadlines(key, entry).pop(member, None)
+
+    def deadline_count(self, key: str, *, now: float) -> int:
+        check_key(key)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                return 0
+            members = self._deadlines(key, entry)
+            for gone in [m for m, deadline in members.items() if deadline <= now]:
+                del members[gone]
+            if not members:  # an empty sorted set does not exist in Redis either
+                del self._data[key]
+            return len(members)
+
+    @staticmethod
+    def _deadlines(key: str, entry: _Entry) -> _Deadlines:
+        if not isinstance(entry.value, _Deadlines):
+            raise WrongValueType(f"key {key!r} does not hold a deadline set")
+        return entry.value
 
     @staticmethod
     def _items(key: str, entry: _Entry) -> _Queue:

@@ -334,6 +334,30 @@ class RedisStore:
             popped = cast("tuple[bytes, bytes] | None", self._client.blpop([full], timeout))
         return None if popped is None else popped[1]
 
+    def queue_length(self, key: str) -> int:
+        with _translated(f"LLEN {_shown(key)}"):
+            return int(self._client.llen(self._k(key)))
+
+    def deadline_add(self, key: str, member: str, *, deadline: float, ttl: int) -> None:
+        check_ttl(ttl)
+        full = self._k(key)
+        with _translated(f"ZADD {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
+            pipe.zadd(full, {member: deadline})
+            pipe.expire(full, ttl)
+            pipe.execute()
+
+    def deadline_remove(self, key: str, member: str) -> None:
+        with _translated(f"ZREM {_shown(key)}"):
+            self._client.zrem(self._k(key), member)
+
+    def deadline_count(self, key: str, *, now: float) -> int:
+        full = self._k(key)
+        with _translated(f"ZCARD {_shown(key)}"), self._client.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(full, "-inf", now)
+            pipe.zcard(full)
+            _, count = pipe.execute()
+        return int(count)
+
     def publish(self, channel: str, message: bytes) -> None:
         with _translated(f"PUBLISH {channel!r}"):
             self._client.publish(self._k(channel), message)

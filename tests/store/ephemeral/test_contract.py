@@ -370,3 +370,45 @@ def test_queue_and_values_are_different_kinds(ephemeral: EphemeralStore) -> None
 def test_queue_pop_refuses_bad_waits(ephemeral: EphemeralStore, timeout: float) -> None:
     with pytest.raises((ValueError, TypeError)):
         ephemeral.queue_pop("q", timeout=timeout)
+
+
+def test_queue_length_counts_what_waits(ephemeral: EphemeralStore) -> None:
+    assert ephemeral.queue_length("depth") == 0
+    ephemeral.queue_push("depth", b"a", ttl=60)
+    ephemeral.queue_push("depth", b"b", ttl=60)
+    assert ephemeral.queue_length("depth") == 2
+    ephemeral.queue_pop("depth", timeout=0)
+    assert ephemeral.queue_length("depth") == 1
+    ephemeral.put("plain", b"x", ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.queue_length("plain")
+
+
+def test_deadline_set_counts_members_whose_deadline_is_ahead(ephemeral: EphemeralStore) -> None:
+    assert ephemeral.deadline_count("open", now=1_000.0) == 0
+    ephemeral.deadline_add("open", "a", deadline=1_010.0, ttl=60)
+    ephemeral.deadline_add("open", "b", deadline=1_020.0, ttl=60)
+    ephemeral.deadline_add("open", "c", deadline=1_030.0, ttl=60)
+    assert ephemeral.deadline_count("open", now=1_000.0) == 3
+    ephemeral.deadline_remove("open", "b")
+    ephemeral.deadline_remove("open", "never-added")
+    assert ephemeral.deadline_count("open", now=1_000.0) == 2
+    assert ephemeral.deadline_count("open", now=1_010.0) == 1  # a's deadline has come
+    ephemeral.deadline_add("open", "a", deadline=1_050.0, ttl=60)  # added again: a new deadline
+    assert ephemeral.deadline_count("open", now=1_040.0) == 1  # c's passed, a's is ahead
+    assert ephemeral.deadline_count("open", now=1_060.0) == 0
+    # The set vanishes when empty, like any other key.
+    ephemeral.put("open", b"plain", ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.deadline_add("open", "d", deadline=2_000.0, ttl=60)
+    with pytest.raises(WrongValueType):
+        ephemeral.deadline_count("open", now=0.0)
+    with pytest.raises(ValueError, match="ttl"):
+        ephemeral.deadline_add("other", "d", deadline=2_000.0, ttl=0)
+
+
+def test_deadline_set_lives_ttl_after_its_last_add(ephemeral: EphemeralStore) -> None:
+    ephemeral.deadline_add("short", "a", deadline=9e9, ttl=1)
+    assert ephemeral.deadline_count("short", now=0.0) == 1
+    elapse(ephemeral, 1.1)
+    assert ephemeral.deadline_count("short", now=0.0) == 0
