@@ -12,7 +12,15 @@ and the gateway's own BLE code (device_gateway/keys.py), with the protocol's rea
   3. 100 accounts written to a key (SAVE_ACCOUNT each, framed to MTU 23) and listed back;
   4. simultaneous keys one gateway handles: N keys (advertising every 200 ms) connected at
      once, each with a session and an INFO round trip; connections are made one at a time (a
-     controller holds one pending LE connection), the sessions then run side by side.
+     controller holds one pending LE connection), the sessions then run side by side;
+  5. advertisement → unlocked: the whole walk-up path (tests/e2e/keys/harness.py) — a real
+     link server with the vault (SQLite, the in-process store), a real gateway with the
+     proximity monitor, an Active key coming into range near: connect, the server's
+     conversation (session, no tasks), the readings, the unlock decision, the server's
+     credential read (a second session, READ_CREDENTIALS), the password sealed to the
+     workstation, opened, the actuator's unlock — beside figure 1 of the same run;
+  6. lock decision latency after the key leaves: the unlocked key's RSSI drops to far; the
+     time to the actuator's lock (goal: within LockTimeout + 100 ms).
 
 Run: .venv/bin/python bench/keys.py [rounds]
 """
@@ -38,6 +46,7 @@ from device_gateway.keys import BleBackend, KeyLink, KeyRadio  # noqa: E402
 from device_gateway.virtual_key.key import VirtualKey  # noqa: E402
 from idp.directory.model import Employee  # noqa: E402
 from idp.secrets import SecretBox, new_data_key  # noqa: E402
+from idp.store.ephemeral.memory import MemoryStore  # noqa: E402
 from idp.store.sql import AuditRepository, EmployeeRepository, open_database  # noqa: E402
 from idp.store.sql.database import migrate  # noqa: E402
 from idp.vault.conversation import ToKey, converse  # noqa: E402
@@ -46,7 +55,12 @@ from idp.vault.protocol import messages as m  # noqa: E402
 from idp.vault.protocol.host import HostSession  # noqa: E402
 from idp.vault.protocol.key import KeyStorage  # noqa: E402
 from idp.vault.service import VaultService  # noqa: E402
+from tests.e2e.keys.harness import FAR, NEAR, walk  # noqa: E402
+from tests.e2e.workstations.harness import Site, until  # noqa: E402
 from tests.idp.vault.conftest import ADMIN  # noqa: E402
+
+#: the LockTimeout of the walk-up figures (seconds)
+LOCK_TIMEOUT = 1
 
 
 async def session(link: KeyLink, master_key: bytes | None) -> HostSession:
@@ -201,6 +215,30 @@ async def simultaneous(count: int) -> tuple[float, int]:
     return elapsed, ok
 
 
+async def walk_up(rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds from the key's first advertisement (near) to the unlock, and from its RSSI
+    dropping to far to the lock, over ``rounds`` visits of one Active key."""
+    unlocked, locked = [], []
+    with tempfile.TemporaryDirectory() as directory:
+        db = open_database(f"sqlite:///{directory}/idp.db")
+        migrate(db.engine)
+        site = Site(db, MemoryStore(), Path(directory))
+        async with walk(site, timeout=LOCK_TIMEOUT) as w:
+            for _ in range(rounds):
+                await w.key.stop()  # out of range: the next visit starts with an advertisement
+                await until(lambda: not w.agent.radio.links, what="the key gone")
+                calls = w.calls()
+                w.key.rssi = NEAR
+                started = time.monotonic()
+                await w.key.start()
+                unlocked.append(await w.moved(calls, "the unlock") - started)
+                w.key.rssi = FAR
+                left = time.monotonic()
+                locked.append(await w.moved(calls + 1, "the lock") - left)
+        db.dispose()
+    return unlocked, locked
+
+
 def ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
 
@@ -219,6 +257,15 @@ async def main(rounds: int) -> None:
         elapsed, ok = await simultaneous(count)
         print(f"{count} keys at once on one gateway: {ok}/{count} with a session and INFO "
               f"in {elapsed * 1000:.0f} ms")  # fmt: skip
+    unlocked, locked = await walk_up(rounds)
+    ratio = statistics.median(unlocked) / statistics.median(ready)
+    print(f"advertisement → unlocked (link server, vault, gateway, proximity, credential read): "
+          f"{ms(unlocked)}; ratio {ratio:.1f}x advertisement → session ready")  # fmt: skip
+    goal = LOCK_TIMEOUT + 0.1
+    worst = max(locked)
+    print(f"lock decision latency after the key leaves (LockTimeout {LOCK_TIMEOUT} s): "
+          f"{ms(locked)}; max {worst / goal * 100:.0f}% of goal {goal * 1000:.0f} ms "
+          f"({'within' if worst <= goal else 'OVER'})")  # fmt: skip
 
 
 if __name__ == "__main__":

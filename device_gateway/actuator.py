@@ -30,6 +30,8 @@ class LogonCredential:
     account: str
     method: str
     secret: str = field(repr=False)
+    #: the employee (username) the server named for it, when it did (journal and sessions)
+    employee: str | None = None
 
 
 class Actuator(Protocol):

@@ -24,7 +24,12 @@ from device_gateway.actuator import Actuator, ActuatorError, LogonCredential
 from device_gateway.identity import Identity
 from device_gateway.key_agent import KeyAgent
 from device_gateway.offline import OfflineGrants
-from device_gateway.proximity_monitor import CredentialSource, ProximityMonitor
+from device_gateway.proximity_monitor import (
+    CredentialSource,
+    KeyConnected,
+    KeyDisconnected,
+    ProximityMonitor,
+)
 from device_gateway.spool import Spool
 from idp.errors import IdpError
 from idp.workstations import sealed
@@ -32,7 +37,6 @@ from idp.workstations.commands import Command, CommandKind
 from idp.workstations.errors import (
     InvalidLinkMessage,
     OfflineCodeRefused,
-    SealedCredentialInvalid,
 )
 from idp.workstations.events import EventType, UnlockedBy, WorkstationEvent, new_event
 from idp.workstations.model import WorkstationInfo
@@ -46,6 +50,8 @@ _KEY_COMMANDS = frozenset(
         CommandKind.KEY_CODE_PROMPT,
         CommandKind.KEY_PASSWORD_PROMPT,
         CommandKind.KEY_DONE,
+        CommandKind.KEY_PIN_PROMPT,
+        CommandKind.KEY_CREDENTIALS,
     }
 )
 
@@ -245,6 +251,8 @@ class Gateway:
                 stopper.cancel()
                 self._ws = None
                 self.connected.clear()
+                if self.keys is not None:
+                    self.keys.link_down()
                 if not stop.is_set():
                     self.record(EventType.SERVER_DISCONNECTED)
         return True
@@ -278,8 +286,15 @@ class Gateway:
                 await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
 
     def _key_event(self, serial: str, connected: bool) -> None:
+        if self.proximity is not None:
+            # The monitor journals it (details.key) and a lost connection may lock.
+            t = self.proximity.clock()
+            self.proximity.feed(
+                KeyConnected(serial, t) if connected else KeyDisconnected(serial, t)
+            )
+            return
         kind = EventType.KEY_CONNECTED if connected else EventType.KEY_DISCONNECTED
-        self.record(kind, details={"serial": serial})
+        self.record(kind, details={"key": serial})
 
     async def send(self, type: str, body: dict[str, Any]) -> bool:
         """Send one signed frame now; False when the link is down (the frame is dropped)."""
@@ -349,17 +364,12 @@ class Gateway:
             return
         method = body.get("method")
         if method == "password":
-            box = sealed.Sealed.from_wire(body.get("sealed"))
-            opened = sealed.open_sealed(
-                box,
+            secret = sealed.open_text(
+                body.get("sealed"),
                 key=self.identity.key,
                 purpose=sealed.PASSWORD_PURPOSE,
                 workstation_id=self.identity.workstation_id,
             )
-            try:
-                secret = opened.decode("utf-8")
-            except UnicodeDecodeError:
-                raise SealedCredentialInvalid("the sealed password is not UTF-8 text") from None
         elif method == "certificate":
             secret = str(body.get("certificate", ""))
         else:

@@ -8,6 +8,12 @@ answer it), ``key_password_prompt`` asks for an account's password through ``pas
 connected (proximity goes on); a refused key is disconnected and left alone for
 ``refused_retry`` seconds. A key that drops is reported ``key_gone``. The gateway never sees
 inside a message: they are sealed.
+
+A key the server accepted (``key_done``: Active, not refused) is in :attr:`KeyAgent.accepted`
+until it drops. :meth:`KeyAgent.unlock` asks the server for such a key's primary account
+(``key_unlock``); the server drives that conversation too, asks for the key's PIN through
+the injectable ``pin_prompt`` where the key wants it (``key_pin_prompt`` → ``key_pin``) and
+ends it with ``key_credentials``: the account and its password sealed to this workstation.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ log = logging.getLogger(__name__)
 CodePrompt = Callable[[str, int, str], Awaitable[str]]
 #: (serial, account name, login, why the last answer was refused or "") → the password ("" skips)
 PasswordPrompt = Callable[[str, str, str, str], Awaitable[str]]
+#: (serial, attempts left or None, purpose "verify" or "set") → the PIN the user typed
+PinPrompt = Callable[[str, int | None, str], Awaitable[str]]
+#: how long an unlock may take, the user typing a PIN included
+UNLOCK_TIMEOUT = 120.0
 Send = Callable[[str, dict[str, Any]], Awaitable[bool]]
 #: (serial, connected) → the workstation's event journal (key connected / disconnected)
 Record = Callable[[str, bool], None]
@@ -43,14 +53,19 @@ class KeyAgent:
         radio: KeyRadio,
         prompt: CodePrompt,
         password_prompt: PasswordPrompt | None = None,
+        pin_prompt: PinPrompt | None = None,
         refused_retry: float = 60.0,
     ) -> None:
         self.radio = radio
         self.prompt = prompt
         self.password_prompt = password_prompt
+        self.pin_prompt = pin_prompt
         self.refused_retry = refused_retry
         #: the last outcome the server reported per key (``key_done`` bodies)
         self.outcomes: dict[str, dict[str, Any]] = {}
+        #: keys the server accepted on this connection (Active): their readings count
+        self.accepted: set[str] = set()
+        self._unlocks: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._send: Send | None = None
         self._record: Record | None = None
         self._busy: set[str] = set()
@@ -77,10 +92,18 @@ class KeyAgent:
         for serial in list(self.radio.links):
             self._spawn(self._announce(serial))
 
+    def link_down(self) -> None:
+        """The server link dropped: the server forgot its conversations, so no unlock asked
+        of it is answered (the keys stay accepted: the owner leaving still locks)."""
+        for serial in list(self._unlocks):
+            self._resolve(serial, None)
+
     def _observed(self, observation: Observation) -> None:
         serial = observation.serial
         if isinstance(observation, KeyLost):
             self._busy.discard(serial)
+            self.accepted.discard(serial)
+            self._resolve(serial, None)
             self._journal(serial, connected=False)
             self._spawn(self._say("key_gone", {"serial": serial}))
             return
@@ -131,6 +154,10 @@ class KeyAgent:
                 await self._password(serial, body)
             elif command.kind is CommandKind.KEY_DONE:
                 await self._done(serial, body)
+            elif command.kind is CommandKind.KEY_PIN_PROMPT:
+                await self._pin(serial, body)
+            elif command.kind is CommandKind.KEY_CREDENTIALS:
+                self._resolve(serial, dict(body))
         except (KeyGone, IdpError, binascii.Error, ValueError) as exc:
             log.info("key %s: %s", serial, exc)
 
@@ -150,6 +177,39 @@ class KeyAgent:
         }
         await self._say("key_password", answer)
 
+    async def unlock(self, serial: str, timeout: float = UNLOCK_TIMEOUT) -> dict[str, Any] | None:
+        """Ask the server for the primary account of accepted key ``serial``: the
+        ``key_credentials`` body, or None (not accepted, the link is down, the key dropped,
+        no answer in ``timeout`` seconds)."""
+        if serial not in self.accepted or serial in self._unlocks:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self._unlocks[serial] = future
+        try:
+            if self._send is None or not await self._send("key_unlock", {"serial": serial}):
+                return None
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            log.info("key %s: no unlock answer within %s s", serial, timeout)
+            return None
+        finally:
+            self._unlocks.pop(serial, None)
+
+    def _resolve(self, serial: str, body: dict[str, Any] | None) -> None:
+        future = self._unlocks.get(serial)
+        if future is not None and not future.done():
+            future.set_result(body)
+
+    async def _pin(self, serial: str, body: dict[str, Any]) -> None:
+        if self.pin_prompt is None or serial not in self._unlocks:
+            # Nobody can type a PIN here: the unlock ends unanswered.
+            self._resolve(serial, None)
+            return
+        left = body.get("attempts_left")
+        attempts = left if isinstance(left, int) and not isinstance(left, bool) else None
+        pin = await self.pin_prompt(serial, attempts, str(body.get("purpose", "verify")))
+        await self._say("key_pin", {"serial": serial, "pin": pin})
+
     async def _relay(self, serial: str, message: bytes) -> None:
         link = self.radio.links.get(serial)
         if link is None:
@@ -161,7 +221,10 @@ class KeyAgent:
     async def _done(self, serial: str, body: dict[str, Any]) -> None:
         self.outcomes[serial] = dict(body)
         if not body.get("refused"):
+            if body.get("status") == "active" and serial in self.radio.links:
+                self.accepted.add(serial)
             return
+        self.accepted.discard(serial)
         self._refused_until[serial] = self.radio.clock() + self.refused_retry
         link = self.radio.links.pop(serial, None)
         if link is not None:

@@ -193,6 +193,7 @@ class ProximityMonitor:
         self.gateway.record(
             EventType.UNLOCK,
             account=credential.account,
+            employee=credential.employee,
             unlocked_by=decision.by,
             details={"key": decision.serial},
         )

@@ -16,7 +16,8 @@ from pathlib import Path
 from device_gateway.actuator import actuator_for
 from device_gateway.agent import Gateway, GatewayOptions
 from device_gateway.identity import Identity
-from device_gateway.key_agent import KeyAgent, PasswordPrompt
+from device_gateway.key_agent import KeyAgent, PasswordPrompt, PinPrompt
+from device_gateway.key_unlock import key_gateway
 from device_gateway.keys import BleBackend, KeyRadio
 from device_gateway.simulator import simulate
 from device_gateway.spool import Spool
@@ -90,22 +91,30 @@ def run_gateway(args: argparse.Namespace) -> int:
     keys = str(getattr(args, "keys", "none"))
     if keys not in ("none", "system") and not keys.startswith("bumble:"):
         raise InvalidRequest(f"--keys: none, system or bumble:TRANSPORT, got {keys!r}")
+    script = getattr(args, "pin_script", None)
+    pins = None if script is None else _pin_script(script)
+    if pins is not None and keys == "none":
+        raise InvalidRequest("--pin-script answers the PIN prompts of keys: give --keys too")
     passwords: PasswordPrompt = _typed_password
     if getattr(args, "password_script", None) is not None:
         passwords = scripted_passwords(args.password_script)
-    gateway = Gateway(
-        identity=Identity.load_or_create(args.state_dir / "identity"),
-        spool=Spool(args.state_dir / "spool"),
-        actuator=actuator_for(args.actuator),
-        options=GatewayOptions(
-            server_url=args.server, info=info, refused_retry=args.refused_retry, tls=tls
-        ),
+    actuator = actuator_for(args.actuator)
+    identity = Identity.load_or_create(args.state_dir / "identity")
+    spool = Spool(args.state_dir / "spool")
+    options = GatewayOptions(
+        server_url=args.server, info=info, refused_retry=args.refused_retry, tls=tls
     )
-    print(f"workstation {gateway.identity.workstation_id} ({info.name}) → {args.server}")
+    print(f"workstation {identity.workstation_id} ({info.name}) → {args.server}")
 
     async def main() -> None:
-        if keys != "none":
-            gateway.keys = await _key_agent(keys, passwords)
+        if keys == "none":
+            gateway = Gateway(identity=identity, spool=spool, actuator=actuator, options=options)
+        else:
+            # Keys unlock and lock the workstation by proximity (the server's settings).
+            agent = await _key_agent(keys, pins, passwords)
+            gateway = key_gateway(
+                identity=identity, spool=spool, actuator=actuator, options=options, agent=agent
+            )
         await gateway.run(asyncio.Event())
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -118,6 +127,38 @@ async def _typed_code(serial: str, attempts_left: int, purpose: str) -> str:
     dialog; this is its console form)."""
     question = f"activation code to {purpose} key {serial} ({attempts_left} attempts left): "
     return (await asyncio.to_thread(input, question)).strip()
+
+
+async def _typed_pin(serial: str, attempts_left: int | None, purpose: str) -> str:
+    """The key's PIN, typed at the gateway's terminal without echo."""
+    left = "" if attempts_left is None else f" ({attempts_left} attempts left)"
+    what = "a new PIN for" if purpose == "set" else "the PIN of"
+    return (await asyncio.to_thread(getpass.getpass, f"{what} key {serial}{left}: ")).strip()
+
+
+def _pin_script(path: Path) -> list[str]:
+    """The PINs of ``--pin-script FILE``: one per line, answered in turn (the simulator's user)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"--pin-script: cannot read {path}: {exc}") from None
+    pins = [line.strip() for line in lines if line.strip()]
+    bad = [n for n, pin in enumerate(pins, 1) if not (pin.isascii() and pin.isdigit())]
+    bad += [n for n, pin in enumerate(pins, 1) if not 4 <= len(pin) <= 16]
+    if not pins or bad:
+        where = f"PIN {min(bad)} is not 4-16 digits" if bad else "it holds none"
+        raise InvalidRequest(f"--pin-script: expected one PIN per line in {path}; {where}")
+    return pins
+
+
+def _scripted(pins: list[str]) -> PinPrompt:
+    async def answer(serial: str, attempts_left: int | None, purpose: str) -> str:
+        if not pins:
+            raise InvalidRequest(f"--pin-script: no PIN left to answer key {serial}")
+        print(f"PIN ({purpose}) for key {serial} from the script", flush=True)
+        return pins.pop(0)
+
+    return answer
 
 
 async def _typed_password(serial: str, name: str, login: str, refused: str) -> str:
@@ -142,7 +183,7 @@ def scripted_passwords(path: Path) -> PasswordPrompt:
     return answer
 
 
-async def _key_agent(keys: str, passwords: PasswordPrompt) -> KeyAgent:
+async def _key_agent(keys: str, pins: list[str] | None, passwords: PasswordPrompt) -> KeyAgent:
     backend = None
     if keys.startswith("bumble:"):
         # the simulator's radio (hideez-idp key-sim): bumble is only needed here
@@ -150,7 +191,13 @@ async def _key_agent(keys: str, passwords: PasswordPrompt) -> KeyAgent:
 
         central = await BumbleCentral.over_hci(keys.removeprefix("bumble:"))
         backend = BleBackend(BumbleScanner, BumbleClient, {"bumble": central})
-    return KeyAgent(radio=KeyRadio(backend=backend), prompt=_typed_code, password_prompt=passwords)
+    pin_prompt = _typed_pin if pins is None else _scripted(pins)
+    return KeyAgent(
+        radio=KeyRadio(backend=backend),
+        prompt=_typed_code,
+        password_prompt=passwords,
+        pin_prompt=pin_prompt,
+    )
 
 
 def run_simulator(args: argparse.Namespace) -> int:

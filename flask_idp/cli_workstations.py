@@ -122,6 +122,13 @@ def add_parsers(
         "bumble:TRANSPORT (e.g. bumble:tcp-client:127.0.0.1:PORT of hideez-idp key-sim)",
     )
     run.add_argument(
+        "--pin-script",
+        type=Path,
+        metavar="FILE",
+        help="answer the keys' PIN prompts from FILE, one PIN per line in turn (for the "
+        "simulator; default: typed at the terminal)",
+    )
+    run.add_argument(
         "--password-script",
         type=Path,
         metavar="FILE",

@@ -137,7 +137,8 @@ def task_command(task: TaskPayload) -> m.Command:
     )
 
 
-def _call(host: HostSession, command: m.Command) -> Generator[Step, bytes | str, Body]:
+def call(host: HostSession, command: m.Command) -> Generator[ToKey, bytes | str, Body]:
+    """One request to the key and its decoded reply (a refusal is raised as its error)."""
     reply = yield ToKey(host.request(command))
     return host.on_reply(_bytes(reply))
 
@@ -148,9 +149,9 @@ def _bytes(answer: bytes | str) -> bytes:
     return answer
 
 
-def _session(
+def open_session(
     serial: str, master_key: bytes | None, *, greeted: HostSession | None = None
-) -> Generator[Step, bytes | str, tuple[HostSession, m.Info]]:
+) -> Generator[ToKey, bytes | str, tuple[HostSession, m.Info]]:
     """A session; ``greeted`` is a host whose HELLO the key already answered (one round trip
     saved on every connection)."""
     host = greeted
@@ -174,10 +175,10 @@ def converse(*, vault: DriverApi, serial: str) -> Conversation:
         return Outcome(serial, plan.kind, VaultStatus.READY)
     if plan.kind is PlanKind.LINK:
         return (yield from _link(vault, plan, probe))
-    host, info = yield from _session(serial, plan.master_key, greeted=probe)
+    host, info = yield from open_session(serial, plan.master_key, greeted=probe)
     vault.seen(serial=serial, battery=info.battery, firmware=info.firmware)
     if plan.kind is PlanKind.WIPE:
-        yield from _call(host, m.Wipe())
+        yield from call(host, m.Wipe())
         vault.wiped(serial=serial)
         return Outcome(serial, plan.kind, VaultStatus.READY, battery=info.battery)
     if plan.kind is PlanKind.UNLOCK_WITH_CODE:
@@ -210,15 +211,15 @@ def _ask_code(vault: DriverApi, serial: str, purpose: str) -> Generator[Step, by
 def _link(vault: DriverApi, plan: ConnectionPlan, probe: HostSession) -> Conversation:
     serial = plan.serial
     assert plan.master_key is not None
-    host, info = yield from _session(serial, None, greeted=probe)
+    host, info = yield from open_session(serial, None, greeted=probe)
     vault.seen(serial=serial, battery=info.battery, firmware=info.firmware)
     if not (yield from _ask_code(vault, serial, "link")):
         return Outcome(serial, plan.kind, VaultStatus.LOCKED, battery=info.battery)
-    yield from _call(host, m.Link(plan.master_key))
+    yield from call(host, m.Link(plan.master_key))
     vault.linked(serial=serial)
-    host, info = yield from _session(serial, plan.master_key)
+    host, info = yield from open_session(serial, plan.master_key)
     if plan.profile is not None:
-        yield from _call(host, profile_command(plan.profile))
+        yield from call(host, profile_command(plan.profile))
     done = yield from _tasks(vault, host, serial)
     typed, note = yield from _user_passwords(vault, host, serial)
     return Outcome(serial, plan.kind, VaultStatus.ACTIVE, done + typed, info.battery, note)
@@ -228,10 +229,10 @@ def _unlock(vault: DriverApi, host: HostSession, serial: str) -> Generator[Step,
     """A suspended key: locked with a one-time code the server holds, until the user's
     activation code checks out here (the code itself never goes to the key)."""
     one_time = f"{secrets.randbelow(10**6):06d}"
-    yield from _call(host, m.Lock(one_time))
+    yield from call(host, m.Lock(one_time))
     if not (yield from _ask_code(vault, serial, "unlock")):
         return False
-    yield from _call(host, m.Unlock(one_time))
+    yield from call(host, m.Unlock(one_time))
     return True
 
 
@@ -239,7 +240,7 @@ def _tasks(vault: DriverApi, host: HostSession, serial: str) -> Generator[Step, 
     done = 0
     for task in vault.pending_tasks(serial=serial):
         try:
-            yield from _call(host, task_command(task))
+            yield from call(host, task_command(task))
         except NoSuchAccount:
             if task.kind is not TaskKind.DELETE:
                 raise

@@ -139,3 +139,16 @@ class PasswordRefusedByDirectory(InvalidRequest):
     """The user's password for a domain account does not verify against the directory."""
 
     error = "password_refused_by_directory"
+
+
+class UnlockRefused(AccessDenied):
+    """A key may not unlock a workstation: its employee is deactivated, or the employee has
+    no primary account with a password, or the key holds another one."""
+
+    error = "key_unlock_refused"
+
+
+class KeyLockedByPin(AccessDenied):
+    """The key's PIN tries are used up: it locked itself and is Locked (LockedByInvalidPin)."""
+
+    error = "key_locked_by_pin"

@@ -6,6 +6,12 @@ sends (``key_message``), the code its user typed (``key_code``), a password its 
 with commands: ``key_message`` (a message for the key), ``key_code_prompt`` and
 ``key_password_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
 error). One :func:`~idp.vault.conversation.converse` generator per workstation × key.
+
+An unlock (``key_unlock``: the gateway's proximity engine wants the key's primary account) is
+an :func:`~idp.vault.unlock.unlock` generator in the same place: ``key_message`` commands,
+``key_pin_prompt`` where the key wants its PIN (answered ``key_pin``), and at the end
+``key_credentials``: the account and its password sealed to the workstation's key
+(:mod:`idp.workstations.sealed`), or the refusal with its error.
 """
 
 from __future__ import annotations
@@ -13,28 +19,38 @@ from __future__ import annotations
 import binascii
 import re
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from idp.errors import IdpError
 from idp.vault.account_rules import MAX_PASSWORD
-from idp.vault.conversation import AskCode, AskPassword, Conversation, Outcome, ToKey, converse
-from idp.vault.driver import DriverApi
+from idp.vault.conversation import AskCode, AskPassword, Outcome, ToKey, converse
 from idp.vault.protocol import framing, gatt
+from idp.vault.unlock import AskPin, UnlockApi, Unlocked, unlock
+from idp.workstations import sealed
 from idp.workstations.commands import Command, CommandKind
-from idp.workstations.errors import InvalidLinkMessage, LinkMessageTooLarge
+from idp.workstations.errors import AlarmActive, InvalidLinkMessage, LinkMessageTooLarge
 from idp.workstations.wire import b64url, unb64url
 
-KEY_TYPES = frozenset({"key_seen", "key_message", "key_code", "key_password", "key_gone"})
+KEY_TYPES = frozenset(
+    {"key_seen", "key_message", "key_code", "key_password", "key_gone", "key_unlock", "key_pin"}
+)
 #: conversations one workstation may hold at once (a gateway serves a handful of keys)
 MAX_PER_WORKSTATION = 16
-_CODE = re.compile(r"[0-9]{1,16}")
+#: an activation code or a PIN as typed (the vault and the key check them further)
+_DIGITS = re.compile(r"[0-9]{1,16}")
+_Steps = Generator[ToKey | AskCode | AskPassword | AskPin, bytes | str, Outcome | Unlocked]
 
 
 @dataclass
 class _Talk:
-    steps: Conversation
-    waiting: type[ToKey] | type[AskCode] | type[AskPassword]
+    steps: _Steps
+    waiting: type[ToKey] | type[AskCode] | type[AskPassword] | type[AskPin]
+    #: an unlock: its end (and any refusal) is a ``key_credentials`` command, sealed for this
+    recipient: ec.EllipticCurvePublicKey | None = None
     #: the account whose password was asked
     asked: str = ""
 
@@ -47,12 +63,22 @@ def _serial(body: dict[str, Any]) -> str:
 
 
 class KeyConversations:
-    def __init__(self, *, vault: DriverApi) -> None:
+    def __init__(self, *, vault: UnlockApi) -> None:
         self.vault = vault
         self._talks: dict[tuple[str, str], _Talk] = {}
         self._lock = threading.Lock()
 
-    def handle(self, workstation_id: str, kind: str, body: dict[str, Any]) -> tuple[str, ...]:
+    def handle(
+        self,
+        workstation_id: str,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        recipient: ec.EllipticCurvePublicKey | None = None,
+        alarm: bool = False,
+    ) -> tuple[str, ...]:
+        """One key frame of ``workstation_id``; ``recipient`` is its registered key (what an
+        unlock's password is sealed to) and ``alarm`` whether the emergency alarm is on."""
         serial = _serial(body)
         key = (workstation_id, serial)
         if kind == "key_gone":
@@ -60,33 +86,29 @@ class KeyConversations:
                 self._talks.pop(key, None)
             return ()
         if kind == "key_seen":
-            return self._start(key)
+            return self._start(key, _Talk(converse(vault=self.vault, serial=serial), ToKey))
+        if kind == "key_unlock":
+            if recipient is None:
+                raise InvalidLinkMessage("key_unlock: the workstation's key is unknown here")
+            if alarm:
+                refusal = AlarmActive("the emergency alarm is on: no workstation may be unlocked")
+                return (_refused(serial, refusal, unlocking=True),)
+            steps = unlock(vault=self.vault, serial=serial, workstation_id=workstation_id)
+            return self._start(key, _Talk(steps, ToKey, recipient))
         with self._lock:
             talk = self._talks.get(key)
         if talk is None:
             raise InvalidLinkMessage(f"{kind}: no conversation with key {serial} is open")
-        if kind == "key_message":
-            if talk.waiting is not ToKey:
-                raise InvalidLinkMessage(
-                    f"key_message: the user's answer for {serial} is due first"
-                )
-            return self._advance(key, talk, _data(body))
-        if kind == "key_password":
-            return self._advance(key, talk, _password(body, talk, serial))
-        if kind != "key_code" or talk.waiting is not AskCode:
-            raise InvalidLinkMessage(f"{kind[:32]}: no code was asked of {serial}")
-        code = body.get("code")
-        if not isinstance(code, str) or not _CODE.fullmatch(code):
-            raise InvalidLinkMessage("key_code: code is 1-16 digits")
-        return self._advance(key, talk, code)
+        return self._advance(key, talk, _answer(kind, body, talk, serial))
 
-    def _start(self, key: tuple[str, str]) -> tuple[str, ...]:
+    def _start(self, key: tuple[str, str], talk: _Talk) -> tuple[str, ...]:
         with self._lock:
-            if sum(1 for ws, _ in self._talks if ws == key[0]) >= MAX_PER_WORKSTATION:
+            if key not in self._talks and (
+                sum(1 for ws, _ in self._talks if ws == key[0]) >= MAX_PER_WORKSTATION
+            ):
                 raise InvalidLinkMessage(
                     f"a workstation holds at most {MAX_PER_WORKSTATION} key conversations"
                 )
-            talk = _Talk(converse(vault=self.vault, serial=key[1]), ToKey)
             # a key seen again starts afresh: the old conversation died with its connection
             self._talks[key] = talk
         return self._advance(key, talk, None)
@@ -94,22 +116,24 @@ class KeyConversations:
     def _advance(
         self, key: tuple[str, str], talk: _Talk, answer: bytes | str | None
     ) -> tuple[str, ...]:
-        serial = key[1]
+        serial, unlocking = key[1], talk.recipient is not None
         try:
             step = next(talk.steps) if answer is None else talk.steps.send(answer)
         except StopIteration as stop:
             self._end(key)
+            if isinstance(stop.value, Unlocked):
+                assert talk.recipient is not None
+                return (_credentials(key[0], stop.value, talk.recipient),)
             return (_done(serial, stop.value),)
         except IdpError as exc:
             self._end(key)
-            refusal = {"serial": serial, "refused": True, **exc.to_dict()}
-            return (Command(CommandKind.KEY_DONE, refusal).to_frame(),)
+            return (_refused(serial, exc, unlocking=unlocking),)
+        talk.waiting = type(step)
         if isinstance(step, ToKey):
-            talk.waiting = ToKey
             body: dict[str, Any] = {"serial": serial, "data": b64url(step.message)}
             return (Command(CommandKind.KEY_MESSAGE, body).to_frame(),)
         if isinstance(step, AskPassword):
-            talk.waiting, talk.asked = AskPassword, step.account_id
+            talk.asked = step.account_id
             body = {
                 "serial": serial,
                 "account_id": step.account_id,
@@ -118,8 +142,9 @@ class KeyConversations:
                 "refused": step.refused,
             }
             return (Command(CommandKind.KEY_PASSWORD_PROMPT, body).to_frame(),)
-        talk.waiting = AskCode
         body = {"serial": serial, "attempts_left": step.attempts_left, "purpose": step.purpose}
+        if isinstance(step, AskPin):
+            return (Command(CommandKind.KEY_PIN_PROMPT, body).to_frame(),)
         return (Command(CommandKind.KEY_CODE_PROMPT, body).to_frame(),)
 
     def _end(self, key: tuple[str, str]) -> None:
@@ -136,10 +161,30 @@ class KeyConversations:
             return sum(1 for ws, _ in self._talks if ws == workstation_id)
 
 
-def _password(body: dict[str, Any], talk: _Talk, serial: str) -> str:
+def _answer(kind: str, body: dict[str, Any], talk: _Talk, serial: str) -> bytes | str:
+    """What the frame answers, if it is what the conversation waits for."""
+    expected = {
+        ToKey: "key_message",
+        AskCode: "key_code",
+        AskPassword: "key_password",
+        AskPin: "key_pin",
+    }[talk.waiting]
+    if kind != expected:
+        raise InvalidLinkMessage(
+            f"{kind[:32]}: the conversation with {serial} waits for {expected}"
+        )
+    if kind == "key_message":
+        return _data(body)
+    if kind == "key_password":
+        return _password(body, talk)
+    text = body.get(kind.removeprefix("key_"))
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text):
+        raise InvalidLinkMessage(f"{kind}: {kind.removeprefix('key_')} is 1-16 digits")
+    return text
+
+
+def _password(body: dict[str, Any], talk: _Talk) -> str:
     """The typed password of the account asked ("" skips it); never echoed in an error."""
-    if talk.waiting is not AskPassword:
-        raise InvalidLinkMessage(f"key_password: no password was asked of {serial}")
     if body.get("account_id") != talk.asked:
         raise InvalidLinkMessage(f"key_password: the password of account {talk.asked} was asked")
     password = body.get("password")
@@ -173,3 +218,27 @@ def _done(serial: str, outcome: Outcome) -> str:
         "note": outcome.note,
     }
     return Command(CommandKind.KEY_DONE, body).to_frame()
+
+
+def _refused(serial: str, exc: IdpError, *, unlocking: bool) -> str:
+    kind = CommandKind.KEY_CREDENTIALS if unlocking else CommandKind.KEY_DONE
+    return Command(kind, {"serial": serial, "refused": True, **exc.to_dict()}).to_frame()
+
+
+def _credentials(
+    workstation_id: str, unlocked: Unlocked, recipient: ec.EllipticCurvePublicKey
+) -> str:
+    box = sealed.seal(
+        unlocked.password.encode("utf-8"),
+        recipient=recipient,
+        workstation_id=workstation_id,
+        purpose=sealed.KEY_PASSWORD_PURPOSE,
+    )
+    body = {
+        "serial": unlocked.serial,
+        "refused": False,
+        "account": unlocked.account,
+        "employee": unlocked.employee,
+        "sealed": box.to_wire(),
+    }
+    return Command(CommandKind.KEY_CREDENTIALS, body).to_frame()

@@ -1,5 +1,6 @@
 """``VaultService``: one method per admin action on keys and profiles (here), per account
-action (:mod:`idp.vault.account_actions`) and per driver event (:mod:`idp.vault.driver`).
+action (:mod:`idp.vault.account_actions`), per driver event (:mod:`idp.vault.driver`) and
+the unlock with a key's primary account (:mod:`idp.vault.unlock`).
 
 Built once per runtime (:func:`build_vault_service`). Each method checks that the secrets are
 unlocked before it reads anything, runs in one transaction and is audited. The CLI calls it
@@ -25,7 +26,7 @@ from idp.runtime import Runtime
 from idp.vault import account_rules
 from idp.vault.account_backup import AccountBackup
 from idp.vault.base import PasswordCheck
-from idp.vault.driver import ACTIVATION_CODE, MASTER_KEY, DriverApi
+from idp.vault.driver import ACTIVATION_CODE, MASTER_KEY
 from idp.vault.errors import (
     EmployeeHasKey,
     InvalidVaultInput,
@@ -49,6 +50,7 @@ from idp.vault.model import (
 from idp.vault.states import VaultAction, VaultReason, VaultStatus
 from idp.vault.store import HOLDING, VaultTx, profile_from_row, vault_from_row, write_profile
 from idp.vault.tables import HardwareVaultRow, VaultProfileRow
+from idp.vault.unlock import UnlockApi
 
 MAX_IMPORT = 10_000
 MAX_LIST = 500
@@ -89,7 +91,7 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-class VaultService(DriverApi, AccountBackup):
+class VaultService(UnlockApi, AccountBackup):
     """Every vault action of the server (admin and driver), over one secrets envelope."""
 
     # -- keys --------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ class CommandKind(StrEnum):
     KEY_CODE_PROMPT = "key_code_prompt"
     KEY_PASSWORD_PROMPT = "key_password_prompt"
     KEY_DONE = "key_done"
+    #: an unlock with a key's primary account (idp/vault/unlock.py): ask the user for the
+    #: key's PIN; the account and its password sealed to the workstation (or the refusal)
+    KEY_PIN_PROMPT = "key_pin_prompt"
+    KEY_CREDENTIALS = "key_credentials"
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,15 @@ class LinkService:
         if frame.type.startswith("key_"):
             if self.key_conversations is None:
                 raise InvalidLinkMessage(f"{frame.type}: this server does not run key vaults")
-            return self.key_conversations.handle(workstation_id, frame.type, frame.body)
+            # an unlock's password is sealed to this workstation; none while the alarm is on
+            unlocking = frame.type == "key_unlock"
+            return self.key_conversations.handle(
+                workstation_id,
+                frame.type,
+                frame.body,
+                recipient=self._key(workstation_id) if unlocking else None,
+                alarm=unlocking and self.registry.alarm().active,
+            )
         if frame.type == "events":
             return self._events(workstation_id, frame, now)
         workstation = self.registry.require(workstation_id)

@@ -26,6 +26,8 @@ _INFO = b"hideez-idp sealed v1"
 MAX_PLAINTEXT = 4096
 #: the purpose a PC-login password is sealed for
 PASSWORD_PURPOSE = "pc-login-password"
+#: the purpose a key's primary-account password is sealed for (a proximity unlock)
+KEY_PASSWORD_PURPOSE = "key-unlock-password"
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,16 @@ def open_sealed(
         raise SealedCredentialInvalid(
             f"the sealed {purpose} does not open with the key of {workstation_id}"
         ) from exc
+
+
+def open_text(
+    value: object, *, key: ec.EllipticCurvePrivateKey, workstation_id: str, purpose: str
+) -> str:
+    """The text sealed in ``value`` (a sealed value's wire form), as the gateway opens it."""
+    opened = open_sealed(
+        Sealed.from_wire(value), key=key, workstation_id=workstation_id, purpose=purpose
+    )
+    try:
+        return opened.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SealedCredentialInvalid(f"the sealed {purpose} is not UTF-8 text") from None

@@ -34,7 +34,7 @@ MAX_FRAME_BYTES = 256 * 1024
 GATEWAY_TYPES = frozenset(
     {"register", "hello", "events", "qr_request"}
     # a key's conversation, relayed (idp/vault/relay.py)
-    | {"key_seen", "key_message", "key_code", "key_password", "key_gone"}
+    | {"key_seen", "key_message", "key_code", "key_password", "key_gone", "key_unlock", "key_pin"}
 )
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SIGNED_MEMBERS = frozenset({"v", "type", "workstation_id", "ts", "nonce", "body", "sig"})

@@ -70,3 +70,23 @@ def test_gateway_refuses_an_unknown_key_radio(tmp_path, capsys):
     args = ["gateway", "run", "--server", "ws://127.0.0.1:9/link", "--state-dir", str(tmp_path)]
     assert main([*args, "--keys", "usb"]) == 2
     assert "--keys: none, system or bumble:TRANSPORT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "script, keys, message",
+    [
+        (None, "bumble:tcp-client:127.0.0.1:9", "--pin-script: cannot read"),
+        ("1234\n12\n", "bumble:tcp-client:127.0.0.1:9", "PIN 2 is not 4-16 digits"),
+        ("12ab\n", "bumble:tcp-client:127.0.0.1:9", "PIN 1 is not 4-16 digits"),
+        ("\n\n", "bumble:tcp-client:127.0.0.1:9", "it holds none"),
+        ("2468\n", "none", "give --keys too"),
+    ],
+)
+def test_gateway_refuses_a_bad_pin_script(tmp_path, capsys, script, keys, message):
+    pins = tmp_path / "pins.txt"
+    if script is not None:
+        pins.write_text(script)
+    args = ["gateway", "run", "--server", "ws://127.0.0.1:9/link", "--state-dir", str(tmp_path)]
+    assert main([*args, "--keys", keys, "--pin-script", str(pins)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "identity").exists()  # refused before anything was made

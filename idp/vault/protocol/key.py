@@ -121,6 +121,7 @@ class KeyStorage:
             pin_set=self.pin is not None,
             accounts=len(self.accounts),
             free_slots=self.capacity - len(self.accounts),
+            pin_attempts_left=self.pin_attempts_left,
         )
 
 

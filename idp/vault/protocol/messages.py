@@ -117,6 +117,7 @@ class Info(Body):
         F(6, "pin_set", Kind.BOOL),
         F(7, "accounts", Kind.U16),
         F(8, "free_slots", Kind.U16),
+        F(9, "pin_attempts_left", Kind.U8, cap=100, required=False),
     )
     serial: str
     firmware: str
@@ -126,6 +127,8 @@ class Info(Body):
     pin_set: bool
     accounts: int
     free_slots: int
+    #: the PIN tries the key still allows (a PIN prompt says how many are left)
+    pin_attempts_left: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from idp.vault.model import KeyImport
+from idp.vault.model import AccountInput, KeyImport, LoginType, Requirement
 from idp.vault.protocol import framing
 from idp.vault.protocol.key import KeyEndpoint, KeyStorage
 from idp.vault.relay import MAX_PER_WORKSTATION, KeyConversations
-from idp.workstations.errors import InvalidLinkMessage, LinkMessageTooLarge
+from idp.workstations import sealed
+from idp.workstations.errors import (
+    InvalidLinkMessage,
+    LinkMessageTooLarge,
+    SealedCredentialInvalid,
+)
 from idp.workstations.wire import b64url, unb64url
 from tests.idp.vault.conftest import ADMIN, Vaults
 
@@ -80,7 +88,7 @@ def test_hostile_frames_without_a_conversation(relay, kind, body, error, match):
 
 def test_hostile_frames_inside_a_conversation(relay: KeyConversations):
     relay.handle(WS, "key_seen", {"serial": SERIAL})
-    with pytest.raises(InvalidLinkMessage, match="no code was asked"):
+    with pytest.raises(InvalidLinkMessage, match="waits for key_message"):
         relay.handle(WS, "key_code", {"serial": SERIAL, "code": "123456"})
     with pytest.raises(LinkMessageTooLarge):
         big = b64url(bytes(framing.MAX_MESSAGE_BYTES + 10))
@@ -103,3 +111,113 @@ def test_conversations_per_workstation_are_bounded_and_dropped_with_the_link(rel
     assert relay.open_conversations(WS) == MAX_PER_WORKSTATION - 1
     relay.link_lost(WS)
     assert relay.open_conversations(WS) == 0
+
+
+@dataclass
+class Unlocking:
+    """Alice's key, Active with her primary account, and the workstation's key pair."""
+
+    vaults: Vaults
+    relay: KeyConversations
+    key: KeyEndpoint
+    pc: ec.EllipticCurvePrivateKey
+
+    def through(self, first: str, *, code: str = "", pins: tuple[str, ...] = ()) -> dict:
+        """Start a conversation with ``first``, answer the key's side, the code and the PINs
+        until it ends; the last command."""
+        answers = list(pins)
+        self.key.disconnected()
+        out = self.start(first)
+        while True:
+            kind, body = out["kind"], out["body"]
+            if kind == "key_message":
+                data = b64url(self.key.receive(unb64url(body["data"])))
+                out = self.send("key_message", data=data)
+            elif kind == "key_code_prompt":
+                out = self.send("key_code", code=code)
+            elif kind == "key_pin_prompt":
+                out = self.send("key_pin", pin=answers.pop(0))
+            else:
+                return out
+
+    def start(self, kind: str) -> dict:
+        return command(
+            self.relay.handle(WS, kind, {"serial": SERIAL}, recipient=self.pc.public_key())
+        )
+
+    def send(self, kind: str, **body: str) -> dict:
+        return command(self.relay.handle(WS, kind, {"serial": SERIAL, **body}))
+
+
+@pytest.fixture
+def unlocking(vaults: Vaults, relay: KeyConversations) -> Unlocking:
+    alice = vaults.employee("alice")
+    service = vaults.service
+    account = service.add_account(
+        actor=ADMIN,
+        employee_id=alice,
+        data=AccountInput(
+            name="Windows", login="CORP\\alice", login_type=LoginType.DOMAIN, password="pw-1"
+        ),
+    )
+    service.set_primary(actor=ADMIN, account_id=account.id)
+    code = service.assign(actor=ADMIN, serial=SERIAL, employee_id=alice).activation_code
+    key = KeyEndpoint(KeyStorage(serial=SERIAL), clock=time.time)
+    made = Unlocking(vaults, relay, key, ec.generate_private_key(ec.SECP256R1()))
+    out = made.through("key_seen", code=code)
+    assert out["kind"] == "key_done" and out["body"]["status"] == "active"
+    return made
+
+
+def test_an_unlock_ends_with_the_password_sealed_to_the_workstation(unlocking: Unlocking):
+    out = unlocking.through("key_unlock")
+    assert out["kind"] == "key_credentials" and out["body"]["refused"] is False
+    body = out["body"]
+    assert (body["account"], body["employee"]) == ("CORP\\alice", "alice")
+    assert "pw-1" not in json.dumps(body)
+    box = sealed.Sealed.from_wire(body["sealed"])
+    purpose = sealed.KEY_PASSWORD_PURPOSE
+    assert sealed.open_sealed(box, key=unlocking.pc, purpose=purpose, workstation_id=WS) == b"pw-1"
+    other = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(SealedCredentialInvalid):
+        sealed.open_sealed(box, key=other, purpose=purpose, workstation_id=WS)
+    with pytest.raises(SealedCredentialInvalid):
+        sealed.open_sealed(
+            box, key=unlocking.pc, purpose=sealed.PASSWORD_PURPOSE, workstation_id=WS
+        )
+
+
+def test_unlock_refusals_are_key_credentials_refusals(unlocking: Unlocking):
+    relay, pc = unlocking.relay, unlocking.pc.public_key()
+    alarm = command(relay.handle(WS, "key_unlock", {"serial": SERIAL}, recipient=pc, alarm=True))
+    assert (alarm["kind"], alarm["body"]["error"]) == ("key_credentials", "alarm_active")
+    with pytest.raises(InvalidLinkMessage, match="workstation's key"):
+        relay.handle(WS, "key_unlock", {"serial": SERIAL})
+    unknown = command(relay.handle(WS, "key_unlock", {"serial": "ST99"}, recipient=pc))
+    assert unknown["kind"] == "key_credentials" and unknown["body"]["error"] == "unknown_key"
+    unlocking.start("key_unlock")  # a PIN nobody asked for, in the middle of the read
+    with pytest.raises(InvalidLinkMessage, match="waits for key_message"):
+        unlocking.send("key_pin", pin="1234")
+
+
+def test_the_pin_prompt_through_the_relay(unlocking: Unlocking):
+    service = unlocking.vaults.service
+    [default] = service.list_profiles()
+    strict = dataclasses.replace(default, id="", name="Pin", storage=Requirement(pin=True))
+    saved = service.save_profile(actor=ADMIN, profile=strict, create=True)
+    service.set_profile(actor=ADMIN, serial=SERIAL, profile_id=saved.id)
+    assert unlocking.through("key_seen")["body"]["tasks_done"] == 1
+    out = unlocking.start("key_unlock")
+    while out["kind"] == "key_message":
+        data = b64url(unlocking.key.receive(unb64url(out["body"]["data"])))
+        out = unlocking.send("key_message", data=data)
+    assert out["kind"] == "key_pin_prompt" and out["body"]["purpose"] == "set"
+    with pytest.raises(InvalidLinkMessage, match="pin is 1-16 digits"):
+        unlocking.send("key_pin", pin="12ab")
+    with pytest.raises(InvalidLinkMessage, match="waits for key_pin"):
+        unlocking.send("key_code", code="123456")
+    out = unlocking.send("key_pin", pin="8642")
+    while out["kind"] == "key_message":
+        data = b64url(unlocking.key.receive(unb64url(out["body"]["data"])))
+        out = unlocking.send("key_message", data=data)
+    assert out["kind"] == "key_credentials" and out["body"]["refused"] is False

@@ -17,6 +17,7 @@ from idp.vault.model import AccessProfile, AccountInput, Reported
 from idp.vault.service import VaultService
 from idp.vault.states import VaultReason, VaultStatus
 from idp.vault.tables import HardwareVaultRow
+from idp.vault.unlock import UnlockPlan
 from tests.idp.vault.conftest import ADMIN, KEYS, START, Vaults
 
 SERIAL = KEYS[0].serial
@@ -31,6 +32,11 @@ CALLS: dict[str, dict[str, Any]] = {
     "task_done": {"serial": SERIAL, "task_id": 1},
     "user_password": {"serial": SERIAL, "account_id": "a", "password": "p"},
     "passwords_wanted": {"serial": SERIAL},
+    "unlock_plan": {"serial": SERIAL, "workstation_id": "ws-a"},
+    "credentials_read": {
+        "plan": UnlockPlan(SERIAL, bytes(32), "a", "CORP\\alice", "e", "alice", pin=False),
+        "workstation_id": "ws-a",
+    },
     "import_keys": {"actor": ADMIN, "keys": KEYS},
     "list_keys": {},
     "show_key": {"serial": SERIAL},
