@@ -7,6 +7,7 @@ generator and proxy share both CPUs with the instances. Their CPU time is measur
 so the ratio can be read against what the instances actually got.
 
 Run: .venv/bin/python -m bench.load.run [--seconds 10] [--users 24] [--faults rolling,kill]
+The instances' logs (in /tmp/bench-load-*) are removed afterwards unless ``--keep-logs``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -140,8 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=_faults, default=list(FAULTS),
                         help=f"fault scenarios, comma-separated (default {choices})")  # fmt: skip
     parser.add_argument("--no-scaling", action="store_true", help="only the fault scenarios")
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the instances' logs (printed where) instead of removing them",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    try:
+        run(work, args)
+    finally:
+        if args.keep_logs:
+            print(f"logs kept: {work}/idp/instance-*.log")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def run(work: Path, args: argparse.Namespace) -> None:
     with private_stores(work / "stores") as (redis_server, postgres), harness(
         work / "idp", database_url=postgres.url, store_url=redis_server.url,
         instance_cpus=[CPU_A, CPU_B], proxy_cpus=CPU_B, users=args.users, start=1,
@@ -149,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     ) as h:  # fmt: skip
         h.redis, h.postgres = redis_server, postgres
         asyncio.run(main_async(h, args.seconds, args.faults, measure=not args.no_scaling))
-    return 0
 
 
 if __name__ == "__main__":
