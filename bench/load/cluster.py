@@ -193,6 +193,10 @@ class Instance:
         self.start()
         return old
 
+    def stop(self) -> None:
+        """SIGTERM, and wait until the drain is over."""
+        _stop(self.process)
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()
