@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import scenarios
-from bench.load.cluster import private_stores, process_cpu_seconds, wait_until
+from bench.load.cluster import private_stores, process_cpu_seconds, tree_cpu_seconds, wait_until
 from bench.load.generator import NO_RETRY_AFTER, Summary, closed_loop, open_loop, summarize
 from bench.load.harness import Harness, close_browsers, harness, pin
 
 CPU_A, CPU_B, BOTH = {0}, {1}, {0, 1}
+STORES = "Redis + PostgreSQL"
 #: in this order: the rolling restart first, as the others fail sign-ins on purpose
 FAULTS: dict[str, tuple[str, Callable[[Harness], str]]] = {
     "rolling": ("rolling restart (SIGTERM)", scenarios.rolling_restart),
@@ -64,16 +65,24 @@ class Phase:
                           for name, seconds in self.cpu.items())  # fmt: skip
         done = max(self.summary.completed, 1)
         load = self.cpu["generator"] + self.cpu["proxy"]
+        stores = self.cpu.get(STORES)
+        rest = "" if stores is None else f", {STORES} {1000 * stores / done:.1f} ms"
         return (f"CPU: {parts}\n               per sign-in: instances "
                 f"{1000 * self.instance_cpu / done:.1f} ms, generator + proxy "
-                f"{1000 * load / done:.1f} ms; the instances had {self.instance_cores:.2f} CPUs; "
-                f"{self.per_instance_cpu_second:.1f} sign-ins per instance CPU-second")  # fmt: skip
+                f"{1000 * load / done:.1f} ms{rest}; the instances had "
+                f"{self.instance_cores:.2f} CPUs, {self.per_instance_cpu_second:.1f} sign-ins "
+                "per instance CPU-second")  # fmt: skip
 
 
 def _cpu(h: Harness, running: int) -> dict[str, float]:
     cpu = {f"instance {'AB'[i]}": h.instances[i].cpu_seconds() for i in range(running)}
     cpu["generator"] = time.process_time()
     cpu["proxy"] = process_cpu_seconds(h.proxy.pid)
+    if h.redis is not None and h.postgres is not None:
+        assert h.redis.process is not None and h.postgres.process is not None
+        cpu[STORES] = process_cpu_seconds(h.redis.process.pid) + tree_cpu_seconds(
+            h.postgres.process.pid
+        )
     return cpu
 
 
