@@ -59,6 +59,15 @@ class Phase:
         """How many CPUs the instances had, on average, during the phase."""
         return self.instance_cpu / self.summary.seconds if self.summary.seconds else 0.0
 
+    @property
+    def ceiling(self) -> float:
+        """The best 2-instance / 1-instance ratio 2 otherwise idle CPUs allow at this phase's
+        CPU costs per sign-in: one instance goes as fast as the slower of itself (on one CPU)
+        and everything else (on the other); two share both CPUs with everything else."""
+        instance = self.instance_cpu
+        rest = sum(self.cpu.values()) - instance
+        return 2 * max(instance, rest) / (instance + rest) if instance + rest else 0.0
+
     def cpu_line(self) -> str:
         total = sum(self.cpu.values())
         parts = ", ".join(f"{name} {seconds:.1f} s ({100 * seconds / total:.0f}%)"
@@ -168,6 +177,10 @@ async def scaling(h: Harness, seconds: float, runs: int) -> None:
                          ("per instance CPU-second ratio",
                           [p.efficiency_ratio for p in pairs])):  # fmt: skip
         print(f"  {name:<30} {_spread(values)}")
+    print(
+        f"  {'best possible on 2 idle CPUs':<30} {_spread([p.one.ceiling for p in pairs])}"
+        "  (2 max(I, L) / (I + L): I the instance's, L everything else's CPU per sign-in)"
+    )
     rate = 0.7 * pairs[-1].two.summary.rate
     at_70 = summarize(await open_loop(h.users, h.rp, rate=rate, seconds=seconds), seconds)
     print(f"  at 70% of the 2-instance peak ({rate:.1f}/s offered, open loop): {at_70.line()}")
