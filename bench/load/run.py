@@ -6,7 +6,7 @@ generator (this process) and the proxy take CPU 1; with two, instance B takes CP
 generator and proxy share both CPUs with the instances. Their CPU time is measured and printed,
 so the ratio can be read against what the instances actually got.
 
-Run: .venv/bin/python -m bench.load.run [--seconds 10] [--users 24] [--faults rolling,kill]
+Run: .venv/bin/python -m bench.load.run [--seconds 10] [--users 24] [--runs 3] [--faults kill]
 The instances' logs (in /tmp/bench-load-*) are removed afterwards unless ``--keep-logs``.
 """
 
