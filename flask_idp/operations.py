@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -18,6 +19,7 @@ bp = Blueprint("operations", __name__)
 _TRACING = "hideez_idp_tracing"
 _NO_STORE = {"Cache-Control": "no-store"}
 _DRAINING = "hideez_idp_draining"
+_DRAINING_ELSEWHERE = "hideez_idp_draining_elsewhere"
 #: what a draining instance asks a load balancer to wait before asking again
 DRAINING_RETRY_AFTER = "5"
 
@@ -30,8 +32,8 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Always JSON, for probes: 200 when ready, else 503 with Retry-After and each check
-    (or ``draining`` once ``serve`` got SIGTERM)."""
-    if current_app.extensions[_DRAINING].is_set():
+    (or ``draining`` once ``serve`` or the gunicorn master got SIGTERM)."""
+    if current_app.extensions[_DRAINING].is_set() or current_app.extensions[_DRAINING_ELSEWHERE]():
         response = _json({"status": "draining"}, status=503)
         response.headers["Retry-After"] = DRAINING_RETRY_AFTER
         return response
@@ -66,6 +68,7 @@ def install(app: Flask) -> None:
         app.extensions[_TRACING] = tracing.start(settings, audit=app.extensions["hideez_idp"].audit)
     app.register_blueprint(bp)
     app.extensions[_DRAINING] = threading.Event()
+    app.extensions[_DRAINING_ELSEWHERE] = lambda: False
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_forget)
@@ -74,6 +77,12 @@ def install(app: Flask) -> None:
 def start_draining(app: Flask) -> None:
     """From now on ``/readyz`` answers 503 ``draining``; everything else is served as before."""
     app.extensions[_DRAINING].set()
+
+
+def drain_when(app: Flask, draining: Callable[[], bool]) -> None:
+    """``/readyz`` also answers 503 ``draining`` whenever ``draining()`` is true: a flag the
+    process shares with others (docker/gunicorn.conf.py: the master's, set on SIGTERM)."""
+    app.extensions[_DRAINING_ELSEWHERE] = draining
 
 
 def _start() -> None:

@@ -140,7 +140,8 @@ def test_the_entrypoint_initialises_serves_with_two_workers_and_stops(tmp_path: 
         env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HIDEEZ_STATE_DIR": str(state),
                "HIDEEZ_IDP_CONFIG": str(config), "DATABASE_URL": db, "REDIS_URL": store,
                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-               "HIDEEZ_BIND": f"127.0.0.1:{port}", "HIDEEZ_WORKERS": "2"}  # fmt: skip
+               "HIDEEZ_BIND": f"127.0.0.1:{port}", "HIDEEZ_WORKERS": "2",
+               "HIDEEZ_UNREADY_DELAY": "4"}  # fmt: skip
         entrypoint = str(DOCKER / "entrypoint.sh")
         init = subprocess.run([entrypoint, "init"], env=env, capture_output=True, text=True,
                               timeout=120)  # fmt: skip
@@ -161,9 +162,23 @@ def test_the_entrypoint_initialises_serves_with_two_workers_and_stops(tmp_path: 
                           and 'route="/healthz"' in line)  # fmt: skip
             assert counted >= 20, exposed[:2000]  # every worker's, not only the answering one's
             served.send_signal(signal.SIGTERM)
-            output, _ = served.communicate(timeout=60)
-        assert served.returncode == 0, output[-3000:]
-        assert "Shutting down: Master" in output
+            _drains_then_stops(url, served)
+
+
+def _drains_then_stops(url: str, served: subprocess.Popen[str]) -> None:
+    """After SIGTERM with HIDEEZ_UNREADY_DELAY: every worker's /readyz answers draining while
+    everything else is still served, then the graceful stop."""
+    _until(lambda: requests.get(url + "/readyz", timeout=5).status_code == 503, "draining",
+           served, timeout=10)  # fmt: skip
+    answers = [requests.get(url + "/readyz", timeout=5) for _ in range(10)]  # both workers
+    assert served.poll() is None
+    assert {(a.status_code, a.json()["status"], a.headers["Retry-After"]) for a in answers} == {
+        (503, "draining", "5")
+    }
+    assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    output, _ = served.communicate(timeout=60)
+    assert served.returncode == 0, output[-3000:]
+    assert "/readyz answers draining for 4 s" in output and "Shutting down: Master" in output
 
 
 @contextmanager

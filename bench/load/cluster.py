@@ -193,6 +193,10 @@ class Instance:
         self.start()
         return old
 
+    def stop(self) -> None:
+        """SIGTERM, and wait until the drain is over."""
+        _stop(self.process)
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()
@@ -203,10 +207,28 @@ class Instance:
         return process_cpu_seconds(self.process.pid)
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (the first is the state)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a live process."""
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a live process, its live children (PostgreSQL's backends) and the children
+    it has reaped."""
+    fields = _stat(pid)
+    total = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int(_stat(int(entry.name))[1]) == pid:
+                    total += process_cpu_seconds(int(entry.name))
+    return total
 
 
 def stop_all(instances: list[Instance]) -> None:

@@ -97,16 +97,18 @@ def harness(
     users: int,
     start: int | None = None,
     saml_requests: int = 0,
+    unready_delay: float = 1.0,
 ) -> Iterator[Harness]:
     """Configure, seed, start ``start`` (default: all) of the instances and the proxy, enrol
-    ``users`` virtual users; everything is stopped afterwards."""
+    ``users`` virtual users; everything is stopped afterwards. The instances answer ``/readyz``
+    ``draining`` for ``unready_delay`` seconds after SIGTERM (the proxy polls every 0.1 s)."""
     public_port = free_port()
     deployment = configure(work, public_port=public_port, database_url=database_url,
                            store_url=store_url)  # fmt: skip
     names = [f"u{index:03d}" for index in range(users)]
     runtime = seeded_runtime(deployment, names)
     ports = [free_port() for _ in instance_cpus]
-    instances = [Instance(config, port, cpus, work / f"instance-{i}.log")
+    instances = [Instance(config, port, cpus, work / f"instance-{i}.log", unready_delay)
                  for i, (config, port, cpus) in
                  enumerate(zip(instance_configs(deployment.config, ports), ports, instance_cpus,
                                strict=True))]  # fmt: skip

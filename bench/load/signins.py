@@ -2,7 +2,8 @@
 
 - ``saml``: the python3-saml SP's signed AuthnRequest (HTTP-Redirect) → the login page →
   passkey (the project's software authenticator, ``CraftedKey``, UV set) → the resume URL →
-  the auto-post form, whose Response the SP checks (signature, audience, InResponseTo, times);
+  the auto-post form, whose Response the SP checks (``saml_check``: both signatures, audience,
+  InResponseTo, recipient, times);
 - ``oidc``: the code flow with PKCE → login page → passkey → the code → the token endpoint,
   and the id_token checked against the IdP's JWKS (signature, audience, nonce);
 - ``push``: the same code flow, the sign-in approved on the reference authenticator app
@@ -25,6 +26,7 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,14 +36,20 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
 from authenticator import Authenticator, AuthenticatorError
+from bench.load.saml_check import ResponseRejected, SpView, check_response
 from bench.servers import python3_saml_sp
 from tests.idp.factors.passkey_fakes import UP, UV, CraftedKey, unb64u
 
 REDIRECT_URI = "https://rp.example.com/cb"
 CLIENT_ID = "load"
+try:
+    import sniffio  # type: ignore[import-not-found]  # noqa: F401
+except ImportError:
+    # httpcore tries ``import sniffio`` on every request; not installed, each try is a search of
+    # sys.path (a tenth of the generator's CPU). Marked absent, it fails at once (asyncio).
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 _CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 _SAML_RESPONSE = re.compile(r'name="SAMLResponse" value="([^"]+)"')
 FLOWS = ("saml", "oidc", "push")
@@ -87,6 +95,10 @@ class Relying:
     client_secret: str
     keys: KeySet
     saml_requests: list[tuple[str, str]]  # prepared (path + query, request id), used once each
+    sp: SpView = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sp = SpView.of(self.sp_settings)
 
     def saml_request(self) -> tuple[str, str]:
         if self.saml_requests:
@@ -182,20 +194,10 @@ async def saml(user: User, rp: Relying) -> None:
     match = _SAML_RESPONSE.search(form.text)
     if match is None:
         raise SignInFailed("saml answer", 200, "no SAMLResponse in the auto-post form")
-    check_saml_response(rp.sp_settings, match.group(1), request_id)
-
-
-def check_saml_response(sp_settings: dict[str, Any], saml_response: str, request_id: str) -> None:
-    """What the SP checks (python3-saml, strict): raises SignInFailed naming its errors."""
-    acs = urlsplit(sp_settings["sp"]["assertionConsumerService"]["url"])
-    auth = OneLogin_Saml2_Auth({"https": "off", "http_host": acs.hostname, "server_port": acs.port,
-                                "script_name": acs.path, "get_data": {},
-                                "post_data": {"SAMLResponse": saml_response}},
-                               old_settings=sp_settings)  # fmt: skip
-    auth.process_response(request_id=request_id)
-    if auth.get_errors() or not auth.is_authenticated():
-        reason = auth.get_last_error_reason()
-        raise SignInFailed("saml check", 200, f"{auth.get_errors()}: {reason}")
+    try:
+        check_response(rp.sp, match.group(1), request_id)
+    except ResponseRejected as exc:
+        raise SignInFailed("saml check", 200, str(exc)[:160]) from None
 
 
 async def oidc(user: User, rp: Relying, factor: Callable[[User, str, str], Awaitable[str]]) -> None:

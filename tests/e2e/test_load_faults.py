@@ -1,9 +1,12 @@
 """A rolling restart under load, through the harness of bench/load: two ``hideez-idp serve``
-processes behind the round-robin proxy (on the test suite's PostgreSQL and Redis), users
-signing in continuously (SAML, OIDC, OIDC with app push, in turn) while each instance in turn
-gets SIGTERM and is started again. No sign-in may fail, and every completed one must have
-left its ceremony and its answer in the audit — the SIGTERM'd instances wrote what they had
-queued before exiting."""
+processes behind the round-robin proxy (on the test suite's PostgreSQL and Redis), one user
+signing in continuously (SAML, OIDC, OIDC with app push, in turn, 0.2 s apart) while each
+instance in turn gets SIGTERM and is started again. No sign-in may fail, and every completed
+one must have left its ceremony and its answer in the audit — the SIGTERM'd instances wrote
+what they had queued before exiting.
+
+Kept light (one user, half a second of readiness drain) so that the four instance starts —
+the two first ones in parallel — are most of its time."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def test_a_rolling_restart_under_load_fails_no_sign_in_and_loses_no_audit(
         throwaway_pg_database("idp_load") as database_url,
         throwaway_redis_namespace("idp-load") as store_url,
         harness(tmp_path, database_url=database_url, store_url=store_url,
-                instance_cpus=[BOTH, BOTH], proxy_cpus=BOTH, users=2) as h,
+                instance_cpus=[BOTH, BOTH], proxy_cpus=BOTH, users=1, unready_delay=0.5) as h,
     ):  # fmt: skip
         result = asyncio.run(_rolling(h))
         assert result.summary.failed == 0, result.summary.errors

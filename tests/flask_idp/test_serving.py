@@ -10,9 +10,24 @@ import pytest
 from waitress import create_server
 
 from flask_idp.cli import main
-from flask_idp.operations import start_draining
+from flask_idp.operations import drain_when, start_draining
 from flask_idp.serving import drain
 from tests.flask_idp.conftest import Shell
+
+
+def test_readiness_follows_a_shared_draining_flag(shell: Shell) -> None:
+    """As gunicorn's workers do (docker/gunicorn.conf.py): the flag is the master's."""
+    flag = [False]
+    drain_when(shell.app, lambda: flag[0])
+    try:
+        client = shell.app.test_client()
+        assert client.get("/readyz").status_code == 200
+        flag[0] = True
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.get_json()) == (503, {"status": "draining"})
+        assert client.get("/login").status_code == 200
+    finally:
+        drain_when(shell.app, lambda: False)
 
 
 def test_a_draining_instance_is_not_ready_but_still_serves(shell: Shell) -> None:
