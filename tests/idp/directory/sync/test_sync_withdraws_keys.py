@@ -63,7 +63,7 @@ def test_a_disabled_user_loses_the_key_and_its_accounts(scenario: Scenario) -> N
     assert vault.list_accounts(employee_id=kim.id) == ()  # the shared copy too
     assert vault.key_tasks(serial=serial) == ()
     [event] = [
-        e for e in rt.audit.list(kind=AuditKind.VAULT_STATUS_CHANGED, employee_id=kim.id)
+        e for e in rt.audit.list(kind=AuditKind.VAULT_STATUS_CHANGED, employee_id=kim.id).items
         if e.details.get("to") == VaultStatus.DEACTIVATED
     ]  # fmt: skip
     assert (event.actor, event.outcome) == (f"directory:{scenario.source.name}", Outcome.SUCCESS)
@@ -121,7 +121,7 @@ def test_locked_secrets_finish_the_sync_and_report_the_keys_kept(scenario: Scena
     for serial in keys:
         assert vault.show_key(serial=serial).status is VaultStatus.RESERVED
     assert all("unlock the server's secrets first" in (k.error or "") for k in summary.keys)
-    refusals = s.runtime.audit.list(kind=AuditKind.VAULT_STATUS_CHANGED, employee_id=mia.id)
+    refusals = s.runtime.audit.list(kind=AuditKind.VAULT_STATUS_CHANGED, employee_id=mia.id).items
     assert [(e.outcome, e.details["action"]) for e in refusals if e.outcome is Outcome.FAILURE] == [
         (Outcome.FAILURE, "deactivate")
     ]
