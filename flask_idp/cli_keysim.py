@@ -54,12 +54,16 @@ def _said(step: Step) -> None:
 
 async def _serve(args: argparse.Namespace, serials: list[str], walk: tuple[Step, ...]) -> None:
     radio = Radio()
-    keys = [VirtualKey(radio, KeyStorage(serial=s), rssi=args.rssi) for s in serials]
-    for key in keys:
+    # a walk that starts at 0 s says how the keys start (heard at its RSSI, or not at all)
+    first = walk[0] if walk and walk[0].at == 0 else None
+    rssi = args.rssi if first is None or first.rssi is None else first.rssi
+    present = first is None or first.rssi is not None
+    keys = [VirtualKey(radio, KeyStorage(serial=s), rssi=rssi) for s in serials]
+    for key in keys if present else ():
         await key.start()
     transport, port = await radio.serve_hci("gateway", host=args.host, port=args.port)
     print(f"hci tcp-server {args.host}:{port} keys {' '.join(serials)}", flush=True)
-    walking = asyncio.create_task(play(walk, keys, report=_said)) if walk else None
+    walking = asyncio.create_task(play(walk, keys, report=_said, present=present)) if walk else None
     try:
         if args.duration:
             await asyncio.sleep(args.duration)

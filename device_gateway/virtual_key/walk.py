@@ -75,10 +75,12 @@ async def play(
     keys: Sequence[VirtualKey],
     *,
     report: Callable[[Step], None],
+    present: bool = True,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Apply each step at its time (from now) to every key; ``report`` is told of each."""
-    started, present = clock(), True
+    """Apply each step at its time (from now) to every key; ``report`` is told of each.
+    ``present``: whether the keys are advertising already (started)."""
+    started = clock()
     for step in steps:
         await asyncio.sleep(max(0.0, started + step.at - clock()))
         if step.rssi is None:
