@@ -87,6 +87,7 @@ bench-all: bench
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/workstations.py
 	$(BIN)/python bench/proximity.py
+	$(BIN)/python bench/keys.py
 	$(BIN)/python bench/api.py
 
 clean:

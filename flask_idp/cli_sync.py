@@ -38,6 +38,7 @@ from idp.errors import InvalidRequest
 from idp.runtime import Runtime, build_runtime
 from idp.secrets import MASTER_KEY_ENV
 from idp.vault.service import build_vault_service
+from idp.vault.withdrawal import key_withdrawal
 
 _Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 BAR_WIDTH = 30
@@ -161,13 +162,17 @@ def _sources(config: IdpConfig, names: list[str] | None) -> list[Source]:
 def _run_once(
     runtime: Runtime, sources: list[Source], *, full: bool, dry_run: bool, out: TextIO, err: TextIO
 ) -> int:
-    conflicts = 0
+    troubles = 0
+    withdraw = key_withdrawal(runtime)
     for source in sources:
         with _progress_bar(err) as progress:
-            summary = run_sync(runtime, source, full=full, dry_run=dry_run, progress=progress)
+            summary = run_sync(
+                runtime, source, full=full, dry_run=dry_run, progress=progress,
+                on_withdrawn=withdraw,
+            )  # fmt: skip
         print(format_summary(summary), file=out)
-        conflicts += summary.count(Action.CONFLICT)
-    return 1 if conflicts else 0
+        troubles += summary.count(Action.CONFLICT) + len(summary.keys_not_withdrawn())
+    return 1 if troubles else 0
 
 
 @contextmanager

@@ -152,6 +152,12 @@ def add_parsers(
     keys.add_argument("--port", type=int, default=0, help="its port (default: any free one)")
     keys.add_argument("--rssi", type=int, default=-50, help="every key's RSSI in dBm (-50)")
     keys.add_argument(
+        "--walk",
+        type=Path,
+        metavar="FILE",
+        help="script every key's RSSI over time: lines 'SECONDS RSSI' or 'SECONDS gone'",
+    )
+    keys.add_argument(
         "--duration", type=float, default=0.0, help="seconds to run (default: until Ctrl-C)"
     )
 

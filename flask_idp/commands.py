@@ -17,6 +17,7 @@ from idp.admin.employees import (
 )
 from idp.config.loader import load_config
 from idp.config.schema import IdpConfig
+from idp.config.workstations import MAX_OFFLINE_HOURS
 from idp.directory.sync.store import SyncStore
 from idp.errors import IdpError, InvalidRequest
 from idp.runtime import Runtime, build_runtime
@@ -246,15 +247,21 @@ def _usernames(runtime: Runtime, ids: set[str]) -> dict[str, str]:
 
 
 def purge(config: IdpConfig) -> int:
-    """Delete what has expired and is only kept for refusal: OIDC refresh-token families
-    and remembered consents. (Expired rows are refused anyway; this keeps tables small.)"""
+    """Delete what has expired and is only kept for refusal: OIDC refresh-token families,
+    remembered consents and revocations of offline grants that have all expired. (Expired
+    rows are refused anyway; this keeps tables small.)"""
     from idp.oidc.store import SqlConsents, SqlRefreshFamilies
+    from idp.workstations.offline_revocations import OfflineRevocations
 
     runtime = build_runtime(config)
     now = runtime.now()
     families = SqlRefreshFamilies(runtime.db).purge_expired(now=now)
     consents = SqlConsents(runtime.db).purge_expired(now=now)
-    print(f"purged {families} expired refresh-token families and {consents} expired consents")
+    revocations = OfflineRevocations(runtime.db, runtime.ephemeral).purge_expired(now=now)
+    print(
+        f"purged {families} expired refresh-token families, {consents} expired consents "
+        f"and {revocations} offline-grant revocations older than {MAX_OFFLINE_HOURS} hours"
+    )
     return 0
 
 

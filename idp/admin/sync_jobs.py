@@ -32,6 +32,7 @@ from idp.directory.sync.records import Action, SyncSummary
 from idp.directory.sync.service import run_sync
 from idp.errors import Conflict, IdpError, NotFound
 from idp.runtime import Runtime
+from idp.vault.withdrawal import key_withdrawal
 
 log = logging.getLogger("hideez_idp.sync_jobs")
 CLAIM = "sync-job:claim"
@@ -70,6 +71,13 @@ class SyncRunStart(Input):
     full: bool = Field(default=False, description="a full pass rather than an incremental one")
 
 
+class KeyResult(Output):
+    serial: str
+    username: str
+    withdrawn: bool
+    error: str | None = Field(description="why the key could not be withdrawn")
+
+
 class SourceResult(Output):
     source: str
     mode: str
@@ -79,13 +87,17 @@ class SourceResult(Output):
     changes: dict[str, int]
     sessions_ended: int
     notes: list[str]
+    #: the Hideez Keys of withdrawn employees: deactivated (Withdrawal), or why not
+    keys: list[KeyResult]
 
     @classmethod
     def of(cls, s: SyncSummary) -> SourceResult:
         counts = {a.value: s.count(a) for a in Action if s.count(a)}
+        keys = [KeyResult(serial=k.serial, username=k.username, withdrawn=k.error is None,
+                          error=k.error) for k in s.keys]  # fmt: skip
         return cls(
             source=s.source, mode=s.mode, read=s.read, unchanged=s.unchanged, changes=counts,
-            sessions_ended=s.sessions_ended, notes=list(s.notes),
+            sessions_ended=s.sessions_ended, notes=list(s.notes), keys=keys,
         )  # fmt: skip
 
 
@@ -186,11 +198,14 @@ class SyncJobs:
                            total=p.total)  # fmt: skip
 
         current = ""
+        withdraw = key_withdrawal(self._rt)
         try:
             for source in sources:
                 current = source.name
                 self._save(job_id, current_source=current, phase="connect", done=0, total=None)
-                summary = run_sync(self._rt, source, full=full, progress=progress)
+                summary = run_sync(
+                    self._rt, source, full=full, progress=progress, on_withdrawn=withdraw
+                )
                 results.append(SourceResult.of(summary).model_dump(mode="json"))
                 self._save(job_id, results=results)
             self._finish(job_id, SyncJobState.SUCCEEDED, None)

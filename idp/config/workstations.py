@@ -32,13 +32,17 @@ class LinkSettings:
     window: int = 300
 
 
+#: the longest ``pc_login.offline_hours`` allowed: no offline grant ever lives longer
+MAX_OFFLINE_HOURS = 720
+
+
 @dataclass(frozen=True)
 class PcLoginSettings:
     #: whether an app whose administrator never switched PC logon on or off may unlock PCs
     default_enabled: bool = True
     #: offline codes handed to the phone at each online PC login (0: none)
     offline_codes: int = 5
-    #: how long those codes stay usable at the workstation
+    #: how long those codes stay usable at the workstation (at most MAX_OFFLINE_HOURS)
     offline_hours: int = 72
 
 
@@ -130,7 +134,7 @@ def _pc_login(node: Node) -> PcLoginSettings:
         ),
         offline_hours=optional(
             node.get("offline_hours"),
-            lambda n: n.as_int(min_value=1, max_value=720),
+            lambda n: n.as_int(min_value=1, max_value=MAX_OFFLINE_HOURS),
             default.offline_hours,
         ),
     )

@@ -5,7 +5,10 @@ sends (``key_message``), the code its user typed (``key_code``), a password its 
 (``key_password``, empty to skip) and the key's departure (``key_gone``). The server answers
 with commands: ``key_message`` (a message for the key), ``key_code_prompt`` and
 ``key_password_prompt`` (ask the user) and ``key_done`` (the outcome, or the refusal with its
-error). One :func:`~idp.vault.conversation.converse` generator per workstation × key.
+error). One :func:`~idp.vault.conversation.converse` generator per workstation × key, advanced by
+one frame at a time: a frame that arrives while another of the same conversation is being
+handled (another link-server thread) is refused with :class:`KeyConversationBusy` and changes
+nothing.
 
 An unlock (``key_unlock``: the gateway's proximity engine wants the key's primary account) is
 an :func:`~idp.vault.unlock.unlock` generator in the same place: ``key_message`` commands,
@@ -20,7 +23,7 @@ import binascii
 import re
 import threading
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,7 +35,12 @@ from idp.vault.protocol import framing, gatt
 from idp.vault.unlock import AskPin, UnlockApi, Unlocked, unlock
 from idp.workstations import sealed
 from idp.workstations.commands import Command, CommandKind
-from idp.workstations.errors import AlarmActive, InvalidLinkMessage, LinkMessageTooLarge
+from idp.workstations.errors import (
+    AlarmActive,
+    InvalidLinkMessage,
+    KeyConversationBusy,
+    LinkMessageTooLarge,
+)
 from idp.workstations.wire import b64url, unb64url
 
 KEY_TYPES = frozenset(
@@ -53,6 +61,8 @@ class _Talk:
     recipient: ec.EllipticCurvePublicKey | None = None
     #: the account whose password was asked
     asked: str = ""
+    #: held while a frame advances the conversation: a second frame at once is refused
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _serial(body: dict[str, Any]) -> str:
@@ -99,19 +109,31 @@ class KeyConversations:
             talk = self._talks.get(key)
         if talk is None:
             raise InvalidLinkMessage(f"{kind}: no conversation with key {serial} is open")
-        return self._advance(key, talk, _answer(kind, body, talk, serial))
+        if not talk.busy.acquire(blocking=False):
+            raise KeyConversationBusy(
+                f"{kind}: the conversation with key {serial} is still handling the previous "
+                "frame; expected one answer per command, after its reply"
+            )
+        try:
+            with self._lock:
+                if self._talks.get(key) is not talk:  # the frame before this one ended it
+                    raise InvalidLinkMessage(f"{kind}: no conversation with key {serial} is open")
+            return self._advance(key, talk, _answer(kind, body, talk, serial))
+        finally:
+            talk.busy.release()
 
     def _start(self, key: tuple[str, str], talk: _Talk) -> tuple[str, ...]:
-        with self._lock:
-            if key not in self._talks and (
-                sum(1 for ws, _ in self._talks if ws == key[0]) >= MAX_PER_WORKSTATION
-            ):
-                raise InvalidLinkMessage(
-                    f"a workstation holds at most {MAX_PER_WORKSTATION} key conversations"
-                )
-            # a key seen again starts afresh: the old conversation died with its connection
-            self._talks[key] = talk
-        return self._advance(key, talk, None)
+        with talk.busy:  # new, so free; held until its first step is out
+            with self._lock:
+                if key not in self._talks and (
+                    sum(1 for ws, _ in self._talks if ws == key[0]) >= MAX_PER_WORKSTATION
+                ):
+                    raise InvalidLinkMessage(
+                        f"a workstation holds at most {MAX_PER_WORKSTATION} key conversations"
+                    )
+                # a key seen again starts afresh: the old conversation died with its connection
+                self._talks[key] = talk
+            return self._advance(key, talk, None)
 
     def _advance(
         self, key: tuple[str, str], talk: _Talk, answer: bytes | str | None
@@ -120,13 +142,13 @@ class KeyConversations:
         try:
             step = next(talk.steps) if answer is None else talk.steps.send(answer)
         except StopIteration as stop:
-            self._end(key)
+            self._end(key, talk)
             if isinstance(stop.value, Unlocked):
                 assert talk.recipient is not None
                 return (_credentials(key[0], stop.value, talk.recipient),)
             return (_done(serial, stop.value),)
         except IdpError as exc:
-            self._end(key)
+            self._end(key, talk)
             return (_refused(serial, exc, unlocking=unlocking),)
         talk.waiting = type(step)
         if isinstance(step, ToKey):
@@ -147,9 +169,11 @@ class KeyConversations:
             return (Command(CommandKind.KEY_PIN_PROMPT, body).to_frame(),)
         return (Command(CommandKind.KEY_CODE_PROMPT, body).to_frame(),)
 
-    def _end(self, key: tuple[str, str]) -> None:
+    def _end(self, key: tuple[str, str], talk: _Talk) -> None:
+        """Forget ``talk`` (not a newer conversation that replaced it meanwhile)."""
         with self._lock:
-            self._talks.pop(key, None)
+            if self._talks.get(key) is talk:
+                del self._talks[key]
 
     def link_lost(self, workstation_id: str) -> None:
         with self._lock:

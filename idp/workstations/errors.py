@@ -24,6 +24,13 @@ class InvalidLinkMessage(InvalidRequest):
     error = "invalid_link_message"
 
 
+class KeyConversationBusy(Conflict):
+    """A key frame arrived while another frame of the same conversation was being handled
+    (two connections of one workstation, a repeated frame); nothing of it was used."""
+
+    error = "key_conversation_busy"
+
+
 class LinkMessageTooLarge(RequestTooLarge):
     """A frame or an event batch is larger than the link accepts."""
 

@@ -8,6 +8,10 @@ workstation at once. A workstation that connects later gets the revocations of t
 ``workstations.pc_login.offline_hours`` in its welcome (older ones concern grants that have
 expired anyway). Each carries ``revoked_at``: a workstation keeps only grants issued after
 it, so a grant the app earned after PC logon was switched on again survives the replay.
+
+``hideez-idp purge`` deletes revocations older than the longest ``offline_hours`` the
+configuration allows (:data:`~idp.config.workstations.MAX_OFFLINE_HOURS`): every grant they
+concern has expired by then, whatever ``offline_hours`` was when it was issued.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.config.workstations import MAX_OFFLINE_HOURS
 from idp.store.ephemeral.base import EphemeralStore
 from idp.store.sql.database import Database
 from idp.store.sql.models import ID, NAME, Base, UtcDateTime
@@ -79,6 +84,16 @@ class OfflineRevocations:
                 .order_by(OfflineRevocationRow.revoked_at, OfflineRevocationRow.device_id)
             )
             return tuple(Revocation(r.device_id, r.revoked_at, r.reason) for r in rows)
+
+    def purge_expired(self, *, now: dt.datetime) -> int:
+        """Delete the revocations no grant can outlive any more; how many went."""
+        require_aware(now, "now")
+        oldest = now - dt.timedelta(hours=MAX_OFFLINE_HOURS)
+        with self._db.transaction(write=True) as s:
+            gone = s.execute(
+                delete(OfflineRevocationRow).where(OfflineRevocationRow.revoked_at < oldest)
+            )
+            return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def revoke_for_employee(

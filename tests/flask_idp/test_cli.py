@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,39 @@ def test_audit_verify_detects_tampering(config: Path, capsys: pytest.CaptureFixt
 
 def test_purge_runs_on_an_empty_database(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["purge", "--config", str(config)]) == 0
-    assert "purged 0 expired refresh-token families and 0 expired consents" in (
+    assert "purged 0 expired refresh-token families, 0 expired consents and 0 offline-grant " in (
         capsys.readouterr().out
     )
+
+
+def test_purge_drops_offline_revocations_no_grant_can_outlive(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from idp.config.loader import load_config
+    from idp.config.workstations import MAX_OFFLINE_HOURS
+    from idp.runtime import build_runtime
+    from idp.workstations.offline_revocations import OfflineRevocations
+
+    runtime = build_runtime(load_config(config))
+    revocations = OfflineRevocations(runtime.db, runtime.ephemeral)
+    now = runtime.now()
+    longest = dt.timedelta(hours=MAX_OFFLINE_HOURS)
+    for device, age in (
+        ("old", longest + dt.timedelta(minutes=1)),
+        ("edge", longest - dt.timedelta(minutes=1)),
+        ("new", dt.timedelta(0)),
+    ):
+        revocations.revoke(device_id=device, reason="test", now=now - age)
+    runtime.close()
+
+    assert main(["purge", "--config", str(config)]) == 0
+    assert "and 1 offline-grant revocations older than 720 hours" in capsys.readouterr().out
+    runtime = build_runtime(load_config(config))
+    kept = OfflineRevocations(runtime.db, runtime.ephemeral).since(now - 2 * longest)
+    assert sorted(r.device_id for r in kept) == ["edge", "new"]
+    runtime.close()
+    assert main(["purge", "--config", str(config)]) == 0  # nothing left to purge
+    assert "and 0 offline-grant revocations" in capsys.readouterr().out
 
 
 def test_sp_naming_an_unknown_policy_is_refused_at_start(

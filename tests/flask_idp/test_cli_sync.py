@@ -13,10 +13,13 @@ import pytest
 
 from flask_idp.cli import main
 from flask_idp.demo import prepare
+from idp.admin.access import CLI
 from idp.audit import AuditKind
 from idp.config.loader import load_config
 from idp.runtime import Runtime, build_runtime
-from idp.vault.model import LoginType
+from idp.vault.model import KeyImport, LoginType
+from idp.vault.service import build_vault_service
+from idp.vault.states import VaultStatus
 from tests import samba_dc as ad
 from tests.idp.directory import desks
 
@@ -233,3 +236,38 @@ def test_password_commands_update_the_domain_account_on_the_key(world, capsys, m
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["password", "reset", name, "--stdin"]) == 2  # refused by AD: the key keeps it
     assert desk.stored() == "Own-Pass-2026!xy"
+
+
+def test_sync_run_withdraws_keys_and_exits_1_when_one_stays(world, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path, conn, group, prefix, _ = world
+    dns = {short: _user(conn, group, f"{prefix}{short}") for short in ("ivy", "jon")}
+    assert main(["sync", "run"]) == 0
+    runtime = _runtime(path)
+    vault = build_vault_service(runtime)
+    serials = {}
+    for number, short in enumerate(dns, start=1):
+        employee = runtime.employees.get_by_username(f"{prefix}{short}")
+        assert employee is not None
+        serials[short] = f"ST{prefix[1:-1].upper()}{number}"
+        mac = f"AA:BB:{prefix[1:3]}:{prefix[3:5]}:{prefix[5:7]}:0{number}".upper()
+        key = KeyImport(serials[short], mac, "Hideez Key 4", "4.0.1")
+        vault.import_keys(actor=CLI, keys=[key])
+        vault.assign(actor=CLI, serial=serials[short], employee_id=employee.id)
+    disabled = ad.NO_PASSWORD_ACCOUNT | ad.ACCOUNTDISABLE
+    capsys.readouterr()
+
+    ad.set_attributes(conn, dns["ivy"], userAccountControl=disabled)
+    assert main(["sync", "run"]) == 0
+    assert f"key withdrawn     {serials['ivy']} ({prefix}ivy)" in capsys.readouterr().out
+    assert vault.show_key(serial=serials["ivy"]).status is VaultStatus.DEACTIVATED
+
+    text = path.read_text().splitlines()
+    path.write_text("\n".join(line for line in text if "master_key" not in line))
+    monkeypatch.delenv("HIDEEZ_IDP_MASTER_KEY", raising=False)
+    ad.set_attributes(conn, dns["jon"], userAccountControl=disabled)
+    assert main(["sync", "run"]) == 1  # the sync finished; one key is still out there
+    out = capsys.readouterr().out
+    assert f"disable           {prefix}jon" in out
+    assert f"key NOT withdrawn {serials['jon']} ({prefix}jon): unlock the server's secrets" in out
+    assert f"'hideez-idp key deactivate {serials['jon']} --reason withdrawal'" in out
+    assert vault.show_key(serial=serials["jon"]).status is VaultStatus.RESERVED

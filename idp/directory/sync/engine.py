@@ -9,7 +9,10 @@ the plan printed is exactly what a real run would do.
 
 Every disable and departure is handed on as an :class:`~.records.EmployeeWithdrawn`: the
 engine ends the employee's sessions and refresh tokens through ``end_access`` (the core
-logout plan) and passes it to ``on_withdrawn`` (the Hideez Key side).
+logout plan) and passes it to ``on_withdrawn`` (the Hideez Key side,
+:func:`idp.vault.withdrawal.key_withdrawal`), whose answers the summary reports. An employee
+to be deleted loses their key first (a key's holder cannot be deleted); a key that could not
+be withdrawn keeps its holder disabled and linked instead, and a later full run tries again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from idp.directory.sync.records import (
     Change,
     DirectoryUser,
     EmployeeWithdrawn,
+    KeyWithdrawal,
     SyncSummary,
     Withdrawal,
 )
@@ -50,6 +54,7 @@ from idp.store.sql.repositories.audit import AuditRepository
 
 log = logging.getLogger("hideez_idp.directory.sync")
 T = TypeVar("T")
+_KEPT = "not deleted: their Hideez Key could not be withdrawn (a later full run tries again)"
 
 
 class _RolledBack(Exception):
@@ -77,7 +82,8 @@ class SyncContext:
     clock: Callable[[], dt.datetime]
     #: ends every session and refresh token of an employee; returns the sessions ended
     end_access: Callable[[str, str], int]
-    on_withdrawn: Callable[[EmployeeWithdrawn], None] | None = None
+    #: the Hideez Key side: withdraws the employee's key, says what became of it
+    on_withdrawn: Callable[[EmployeeWithdrawn], KeyWithdrawal | None] | None = None
     progress: Callable[[Progress], None] | None = None
 
 
@@ -99,6 +105,8 @@ class PassRunner:
         self.read = self.unchanged = 0
         self.changes: list[Change] = []
         self.withdrawn: list[EmployeeWithdrawn] = []
+        self.keys: list[KeyWithdrawal] = []
+        self.handed_on: set[str] = set()
         self.seen_keys: set[str] = set()
 
     def begin(self, state: SyncState, mode: str) -> str:
@@ -143,15 +151,20 @@ class PassRunner:
 
     def leave(self, links: Iterable[Link], reason: Withdrawal) -> None:
         """Users that left the scope (or were deleted): the admin's ``on_leave_scope`` choice."""
-        choice = self.source.on_leave_scope
         now = self.ctx.clock()
         for link in links:
+            choice = self.source.on_leave_scope
+            kept = choice == "delete" and not self._key_gone_before_delete(link)
+            if kept:
+                choice = "deactivate"
             try:
                 with self.ctx.store.db.transaction(write=True) as s:
                     row = s.get(EmployeeRow, link.employee_id, with_for_update=True)
                     if row is None:
                         continue
                     change, gone = self._leave_one(s, row, link, choice, reason)
+                    if kept:
+                        change = replace(change, reason=f"{reason.value}; {_KEPT}")
                     if self.dry_run:
                         raise _RolledBack(PageResult())
             except _RolledBack:
@@ -162,6 +175,28 @@ class PassRunner:
             if not self.dry_run:
                 self._audit_changes([change], now)
         self._progress("leavers", len(self.changes))
+
+    def _key_gone_before_delete(self, link: Link) -> bool:
+        """Withdraw the key of an employee about to be deleted; False when it is still held."""
+        if self.dry_run or self.ctx.on_withdrawn is None:
+            return True
+        with self.ctx.store.db.transaction() as s:
+            row = s.get(EmployeeRow, link.employee_id)
+            if row is None:
+                return True
+            gone = EmployeeWithdrawn(row.id, row.username, Withdrawal.DELETED, self.source.name)
+        outcome = self._hand_on(gone)
+        return outcome is None or outcome.error is None
+
+    def _hand_on(self, gone: EmployeeWithdrawn) -> KeyWithdrawal | None:
+        """``on_withdrawn`` once per employee and run; its answer goes into the summary."""
+        if self.ctx.on_withdrawn is None or gone.employee_id in self.handed_on:
+            return None
+        self.handed_on.add(gone.employee_id)
+        outcome = self.ctx.on_withdrawn(gone)
+        if outcome is not None:
+            self.keys.append(outcome)
+        return outcome
 
     def _leave_one(
         self, s: Session, row: EmployeeRow, link: Link, choice: str, reason: Withdrawal
@@ -196,8 +231,7 @@ class PassRunner:
         if not self.dry_run:
             for gone in self.withdrawn:
                 ended += self.ctx.end_access(gone.employee_id, f"directory:{gone.reason.value}")
-                if self.ctx.on_withdrawn is not None:
-                    self.ctx.on_withdrawn(gone)
+                self._hand_on(gone)
             now = self.ctx.clock()
             self.ctx.store.save_state(
                 replace(state, run_id=None, run_mode=None, resume_link=None, last_success_at=now)
@@ -212,6 +246,7 @@ class PassRunner:
             withdrawn=tuple(self.withdrawn),
             sessions_ended=ended,
             notes=tuple(notes),
+            keys=tuple(self.keys),
         )
         if not self.dry_run:
             self.ctx.audit.append(self._summary_entry(summary))
@@ -282,6 +317,16 @@ def format_summary(summary: SyncSummary) -> str:
         what = f" [{', '.join(change.fields)}]" if change.fields else ""
         why = f" — {change.reason}" if change.reason else ""
         lines.append(f"  {change.action.value:<17} {change.username}{what}{why}")
+    for key in summary.keys:
+        if key.error is None:
+            lines.append(
+                f"  key withdrawn     {key.serial} ({key.username}): wiped at its next connection"
+            )
+        else:
+            lines.append(
+                f"  key NOT withdrawn {key.serial} ({key.username}): {key.error} — then run "
+                f"'hideez-idp key deactivate {key.serial} --reason withdrawal'"
+            )
     lines.extend(f"  note: {n}" for n in summary.notes)
     return "\n".join(lines)
 

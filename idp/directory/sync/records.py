@@ -131,6 +131,17 @@ class EmployeeWithdrawn:
 
 
 @dataclass(frozen=True)
+class KeyWithdrawal:
+    """What became of a withdrawn employee's Hideez Key: the ``on_withdrawn`` callback's
+    answer (``None`` when they held none). ``error`` says why the key could not be
+    withdrawn; it is then as it was."""
+
+    serial: str
+    username: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class SyncSummary:
     source: str
     mode: str  # "full" | "incremental"
@@ -141,6 +152,10 @@ class SyncSummary:
     withdrawn: tuple[EmployeeWithdrawn, ...] = ()
     sessions_ended: int = 0
     notes: tuple[str, ...] = field(default=())
+    keys: tuple[KeyWithdrawal, ...] = ()
+
+    def keys_not_withdrawn(self) -> tuple[KeyWithdrawal, ...]:
+        return tuple(k for k in self.keys if k.error is not None)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 from idp.config.directory import EntraSource, LdapSource, Source
 from idp.directory.sync.engine import Progress, SyncContext
-from idp.directory.sync.records import DirectoryRefused, EmployeeWithdrawn, SyncSummary
+from idp.directory.sync.records import (
+    DirectoryRefused,
+    EmployeeWithdrawn,
+    KeyWithdrawal,
+    SyncSummary,
+)
 from idp.directory.sync.secrets import stored_secret
 from idp.directory.sync.store import SyncStore
 
@@ -19,7 +24,7 @@ def sync_context(
     runtime: Runtime,
     *,
     progress: Callable[[Progress], None] | None = None,
-    on_withdrawn: Callable[[EmployeeWithdrawn], None] | None = None,
+    on_withdrawn: Callable[[EmployeeWithdrawn], KeyWithdrawal | None] | None = None,
 ) -> SyncContext:
     from idp.flows.logout import Logout
 
@@ -60,7 +65,7 @@ def run_sync(
     full: bool = False,
     dry_run: bool = False,
     progress: Callable[[Progress], None] | None = None,
-    on_withdrawn: Callable[[EmployeeWithdrawn], None] | None = None,
+    on_withdrawn: Callable[[EmployeeWithdrawn], KeyWithdrawal | None] | None = None,
 ) -> SyncSummary:
     ctx = sync_context(runtime, progress=progress, on_withdrawn=on_withdrawn)
     if isinstance(source, EntraSource):

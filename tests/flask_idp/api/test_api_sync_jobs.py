@@ -14,10 +14,13 @@ import pytest
 
 from flask_idp.app import create_app
 from flask_idp.demo import prepare
-from idp.admin.access import Role
+from idp.admin.access import CLI, Role
 from idp.admin.sync_jobs import CLAIM
 from idp.config.loader import load_config
 from idp.runtime import build_runtime
+from idp.vault.model import KeyImport
+from idp.vault.service import build_vault_service
+from idp.vault.states import VaultReason, VaultStatus
 from tests import samba_dc as ad
 from tests.flask_idp.admin_support import Api
 from tests.flask_idp.conftest import MovableClock
@@ -87,6 +90,35 @@ def test_start_follow_and_finish_a_run(synced: Any) -> None:
     assert api.runtime.employees.get_by_username(f"{prefix}ann") is not None
     runs = api.call("GET", "/sync/runs?source=corp").json["items"]
     assert runs[0]["changes"]["create"] == 1  # the same run, as the audit lists it
+
+
+def test_a_run_withdraws_the_key_of_an_employee_it_disables(synced: Any) -> None:
+    api, conn, prefix, group = synced
+    dn = ad.add_user(conn, f"{prefix}bo", mail=f"{prefix}bo@corp.example", givenName="B", sn="O")
+    ad.add_members(conn, group, [dn])
+    body = {"sources": ["corp"]}
+    assert (
+        _finished(api, api.call("POST", "/sync/runs", json=body).headers["Location"])["state"]
+        == "succeeded"
+    )
+    bo = api.runtime.employees.get_by_username(f"{prefix}bo")
+    assert bo is not None
+    vault = build_vault_service(api.runtime)
+    serial = f"ST{secrets.token_hex(6).upper()}"
+    mac = ":".join(secrets.token_hex(1).upper() for _ in range(6))
+    vault.import_keys(actor=CLI, keys=[KeyImport(serial, mac, "Hideez Key 4", "4.0.1")])
+    vault.assign(actor=CLI, serial=serial, employee_id=bo.id)
+
+    ad.set_attributes(conn, dn, userAccountControl=ad.NO_PASSWORD_ACCOUNT | ad.ACCOUNTDISABLE)
+    job = _finished(api, api.call("POST", "/sync/runs", json=body).headers["Location"])
+
+    assert job["state"] == "succeeded", job
+    (result,) = job["results"]
+    assert result["keys"] == [
+        {"serial": serial, "username": bo.username, "withdrawn": True, "error": None}
+    ]
+    key = vault.show_key(serial=serial)
+    assert (key.status, key.reason) == (VaultStatus.DEACTIVATED, VaultReason.WITHDRAWAL)
 
 
 def test_one_run_at_a_time_across_instances(synced: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from idp.vault.relay import MAX_PER_WORKSTATION, KeyConversations
 from idp.workstations import sealed
 from idp.workstations.errors import (
     InvalidLinkMessage,
+    KeyConversationBusy,
     LinkMessageTooLarge,
     SealedCredentialInvalid,
 )
@@ -221,3 +223,60 @@ def test_the_pin_prompt_through_the_relay(unlocking: Unlocking):
         data = b64url(unlocking.key.receive(unb64url(out["body"]["data"])))
         out = unlocking.send("key_message", data=data)
     assert out["kind"] == "key_credentials" and out["body"]["refused"] is False
+
+
+def test_two_frames_of_one_conversation_at_once_advance_it_once(vaults: Vaults) -> None:
+    """Two link-server threads with a frame each for the same conversation: the one that came
+    first advances it, the other is refused and changes nothing."""
+    vaults.service.import_keys(
+        actor=ADMIN, keys=[KeyImport(SERIAL, "AA:BB:CC:00:00:32", "Hideez Key 4", "4.0.1")]
+    )
+    code = vaults.service.assign(
+        actor=ADMIN, serial=SERIAL, employee_id=vaults.employee("alice")
+    ).activation_code
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowPlan:
+        """The vault, whose connection plan waits until the test lets it go on."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(vaults.service, name)
+
+        def connection_plan(self, **kwargs: object) -> object:
+            entered.set()
+            assert release.wait(10)
+            return vaults.service.connection_plan(**kwargs)  # type: ignore[arg-type]
+
+    relay = KeyConversations(vault=SlowPlan())  # type: ignore[arg-type]
+    key = KeyEndpoint(KeyStorage(serial=SERIAL), clock=time.time)
+    out = command(relay.handle(WS, "key_seen", {"serial": SERIAL}))
+    frame = {"serial": SERIAL, "data": b64url(key.receive(unb64url(out["body"]["data"])))}
+    results: dict[str, object] = {}
+
+    def send(name: str) -> None:
+        try:
+            results[name] = relay.handle(WS, "key_message", dict(frame))
+        except KeyConversationBusy as exc:
+            results[name] = exc
+
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=send, args=("second",))
+    second.start()
+    second.join(10)
+    release.set()
+    first.join(10)
+
+    busy = results["second"]
+    assert isinstance(busy, KeyConversationBusy) and busy.status == 409
+    assert "still handling the previous frame" in busy.description
+    out = command(results["first"])  # type: ignore[arg-type]
+    while out["kind"] != "key_done":  # the conversation goes on as if the second never came
+        if out["kind"] == "key_code_prompt":
+            out = command(relay.handle(WS, "key_code", {"serial": SERIAL, "code": code}))
+            continue
+        answer = key.receive(unb64url(out["body"]["data"]))
+        out = command(relay.handle(WS, "key_message", {"serial": SERIAL, "data": b64url(answer)}))
+    assert out["body"]["status"] == "active" and not out["body"]["refused"]
+    assert relay.open_conversations(WS) == 0
