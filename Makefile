@@ -88,7 +88,9 @@ bench-all: bench
 	$(BIN)/python bench/workstations.py
 	$(BIN)/python bench/proximity.py
 	$(BIN)/python bench/keys.py
+	$(BIN)/python bench/pc_login.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python -m bench.load.run --runs 1
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
