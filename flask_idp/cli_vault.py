@@ -50,6 +50,15 @@ def add_parsers(sub: Subs, command: Command) -> None:
     tadd.add_argument("name")
     tadd.add_argument("--url", action="append", default=[], dest="urls")
     tadd.add_argument("--app", action="append", default=[], dest="apps")
+    tedit = command(templates, "edit", "change a template (only the options given)")
+    tedit.add_argument("name")
+    tedit.add_argument("--rename", help="a new name")
+    urls = tedit.add_mutually_exclusive_group()
+    urls.add_argument("--url", action="append", dest="urls", help="repeatable; replaces the URLs")
+    urls.add_argument("--no-urls", action="store_const", const=[], dest="urls")
+    apps = tedit.add_mutually_exclusive_group()
+    apps.add_argument("--app", action="append", dest="apps", help="repeatable; replaces the apps")
+    apps.add_argument("--no-apps", action="store_const", const=[], dest="apps")
     _with_json(command(templates, "list", "list templates"))
     command(templates, "delete", "delete a template").add_argument("name")
 
@@ -435,6 +444,13 @@ def _template(runtime: Runtime, service: VaultService, args: argparse.Namespace)
             actor=OPERATOR, name=args.name, urls=tuple(args.urls), apps=tuple(args.apps)
         )
         print(f"template {template.name} added")
+    elif args.action == "edit":
+        template = service.edit_template(
+            actor=OPERATOR, name=args.name, rename=args.rename,
+            urls=None if args.urls is None else tuple(args.urls),
+            apps=None if args.apps is None else tuple(args.apps),
+        )  # fmt: skip
+        print(f"template {template.name} changed: {' '.join(template.urls + template.apps)}")
     elif args.action == "list":
         templates = service.list_templates()
 

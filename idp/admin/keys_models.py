@@ -336,6 +336,14 @@ class TemplateCreate(Input):
     apps: list[AppName] = Field(default_factory=list, max_length=32)
 
 
+class TemplateUpdate(Input):
+    """Absent fields keep their value; a template keeps at least one URL or app."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    urls: list[Url] | None = _URLS
+    apps: list[AppName] | None = _APPS
+
+
 class TemplateOut(Output):
     id: str
     name: str

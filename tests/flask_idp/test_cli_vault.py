@@ -115,6 +115,14 @@ def test_an_admins_day_with_keys(
     out = _out(capsys, "key-account", "add", "--employee", "alice", "--template", "github",
                "--login", "alice-gh", "--password-file", pw)  # fmt: skip
     github = out.split()[1]
+    out = _out(capsys, "key-template", "edit", "github", "--rename", "GitHub EMU", "--no-urls",
+               "--app", "GitHub Desktop", "--app", "gh")  # fmt: skip
+    assert out == "template GitHub EMU changed: GitHub Desktop gh\n"
+    (template,) = _json(capsys, "key-template", "list")
+    assert (template["name"], template["urls"]) == ("GitHub EMU", [])
+    refused = _refused(capsys, "key-template", "edit", "github emu", "--no-apps")
+    assert "at least one URL or app" in refused
+    assert _json(capsys, "key-template", "list") == [template]
     out = _out(capsys, "key-account", "add", "--employee", "alice", "--name", "PC",
                "--type", "domain", "--login", "corp\\alice", "--skip-password")  # fmt: skip
     pc = out.split()[1]
@@ -162,7 +170,7 @@ def test_an_admins_day_with_keys(
     assert _json(capsys, "key", "show", "ST20001")["reason"] == "lost"
     assert _json(capsys, "key-account", "list", "--employee", "alice") == []
     _out(capsys, "key", "compromise", "ST20002")
-    _out(capsys, "key-template", "delete", "github")
+    _out(capsys, "key-template", "delete", "github emu")
     _out(capsys, "key-account", "delete", shared, "--shared")
     # a deactivated key keeps its profile until it is wiped: the profile is still in use
     assert "is used by 1 key(s), e.g. ST20001" in _refused(
@@ -235,6 +243,7 @@ def test_an_admins_day_with_keys(
         (["key-account", "otp", "missing", "--remove"], "no account 'missing'"),
         (["key-template", "add", "Empty"], "at least one URL or app"),
         (["key-template", "delete", "nope"], "no account template named 'nope'"),
+        (["key-template", "edit", "nope", "--app", "x"], "no account template named 'nope'"),
     ],
 )
 def test_hostile_input_is_refused_clearly(

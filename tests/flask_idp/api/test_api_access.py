@@ -113,6 +113,7 @@ ALLOWED: dict[str, set[Role]] = {
     "list_key_templates": {A, H, U},
     "create_key_template": {A, H},
     "get_key_template": {A, H, U},
+    "update_key_template": {A, H},
     "delete_key_template": {A, H},
 }
 
