@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from flask_idp import cli_backup
-from idp.admin.access import CLI
+from flask_idp import cli_backup, cli_reauth
+from idp.admin.access import CLI, ROLE_PERMISSIONS, Permission, PermissionDenied
+from idp.admin.keys import KeyAdmin
+from idp.admin.keys_models import KeyOut
 from idp.config.loader import load_config
+from idp.errors import IdpError
 from idp.runtime import Runtime, build_runtime
+from idp.store.sql.repositories.admins import AdminRepository
 from idp.vault.errors import EmployeeNotFound, InvalidVaultInput, ProfileNotFound
 from idp.vault.model import AccessProfile, AccountInput, KeyImport, LoginType, Requirement
 from idp.vault.service import VaultService, build_vault_service, parse_key_csv
@@ -84,9 +88,13 @@ def _key_parsers(key: Subs, command: Command) -> None:
     for name, text in (
         ("cancel", "cancel an assignment before the key was linked"),
         ("suspend", "issue a new activation code for an Active or Locked key"),
-        ("compromise", "mark a key compromised: refused forever"),
     ):
         command(key, name, text).add_argument("serial")
+    compromise = command(
+        key, "compromise", "mark a key compromised, refused forever (an admin re-enters a password)"
+    )
+    compromise.add_argument("serial")
+    cli_reauth.add_arguments(compromise, who="an employee with an admin or helpdesk account")
     deactivate = command(key, "deactivate", "remove a key from its employee; wiped next time")
     deactivate.add_argument("serial")
     reasons = sorted(r.value for r in DEACTIVATION_REASONS)
@@ -269,13 +277,32 @@ def _key(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> i
         service.deactivate(actor=OPERATOR, serial=serial, reason=reason)
         print(f"{serial} deactivated ({reason.value}); it is wiped at its next connection")
     elif args.action == "compromise":
-        service.compromise(actor=OPERATOR, serial=serial)
-        print(f"{serial} marked compromised: every connection is refused from now on")
+        done = _compromise(runtime, service, args)
+        print(f"{done.serial} marked compromised by {args.admin}: every connection is refused")
     else:
         profile = _profile_named(service, args.profile)
         service.set_profile(actor=OPERATOR, serial=serial, profile_id=profile.id)
         print(f"{serial} uses access profile {profile.name}")
     return 0
+
+
+def _compromise(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> KeyOut:
+    """As for lifting the alarm: the admin re-enters their password first (a refusal is
+    audited), and the core checks that the proof is fresh."""
+    keys = KeyAdmin(runtime, service)
+    try:
+        employee = runtime.employees.get_by_username(args.admin)
+        admin = AdminRepository(runtime.db).for_employee(employee.id) if employee else None
+        if admin is None or Permission.KEYS_WRITE not in ROLE_PERMISSIONS[admin.role]:
+            raise PermissionDenied(
+                f"{args.admin!r} is no admin or helpdesk account ('admin-user list')",
+                permission=Permission.KEYS_WRITE,
+            )
+        proof = cli_reauth.reauthenticate(runtime, args, role=admin.role, admin_id=admin.id)
+    except IdpError as exc:
+        keys.compromise_refused(f"admin:{args.admin}", args.serial, exc.description)
+        raise
+    return keys.compromise(proof, args.serial)
 
 
 def _imports(args: argparse.Namespace) -> Sequence[KeyImport]:

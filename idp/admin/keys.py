@@ -167,17 +167,21 @@ class KeyAdmin:
     @requires(Permission.KEYS_WRITE)
     def compromise(self, actor: Actor, serial: str) -> KeyOut:
         """Terminal: needs a sign-in of the last minutes (an API key never has one)."""
-        now = self._rt.now()
         try:
-            require_recent_sign_in(actor, now=now)
+            require_recent_sign_in(actor, now=self._rt.now())
         except ReauthenticationRequired as exc:
-            self._rt.audit.append_event(
-                kind=AuditKind.VAULT_STATUS_CHANGED, at=now, actor=actor.name,
-                outcome=Outcome.FAILURE, factor="hardware_vault", reason=exc.description,
-                details={"action": "compromise", "serial": serial[:_ID]},
-            )  # fmt: skip
+            self.compromise_refused(actor.name, serial, exc.description)
             raise
         return self._out(self._vault.compromise(actor=actor, serial=serial[:_ID]))
+
+    def compromise_refused(self, who: str, serial: str, reason: str) -> None:
+        """Audit a refused compromise: a stale sign-in here, or (the shell) a re-entered
+        password that was wrong, or an admin who may not."""
+        self._rt.audit.append_event(
+            kind=AuditKind.VAULT_STATUS_CHANGED, at=self._rt.now(), actor=who[:255],
+            outcome=Outcome.FAILURE, factor="hardware_vault", reason=reason,
+            details={"action": "compromise", "serial": serial[:_ID]},
+        )  # fmt: skip
 
     @requires(Permission.KEYS_WRITE)
     def set_profile(

@@ -49,7 +49,7 @@ def test_a_key_through_its_life(world: World) -> None:
     with pytest.raises(IllegalTransition, match="'cancel' is not allowed for a key that is"):
         world.svc.keys.cancel(ADMIN, serial)
 
-    with pytest.raises(ReauthenticationRequired, match="signed in to the console moments ago"):
+    with pytest.raises(ReauthenticationRequired, match="proved who they are moments ago"):
         world.svc.keys.compromise(ADMIN, serial)
     stale = Actor(name="admin:root", role=Role.ADMIN, auth_time=NOW - dt.timedelta(minutes=6))
     with pytest.raises(ReauthenticationRequired, match="last was 6 minutes ago"):
