@@ -76,6 +76,7 @@ ALLOWED: dict[str, set[Role]] = {
     "start_sync_run": {A},
     "get_sync_job": {A, H, U},
     "list_workstation_events": {A, H, U},
+    "list_workstation_sessions": {A, H, U},
     "workstation_summary_by_day_employee": {A, H, U},
     "workstation_summary_by_employee": {A, H, U},
     "workstation_summary_by_department": {A, H, U},
