@@ -75,6 +75,7 @@ ALLOWED: dict[str, set[Role]] = {
     "restore_key_accounts": {A},
     "start_sync_run": {A},
     "get_sync_job": {A, H, U},
+    "list_sync_jobs": {A, H, U},
     "list_workstation_events": {A, H, U},
     "list_workstation_sessions": {A, H, U},
     "workstation_summary_by_day_employee": {A, H, U},
