@@ -78,6 +78,7 @@ def _key_parsers(key: Subs, command: Command) -> None:
     imp.add_argument("--key", action="append", default=[], metavar="SERIAL,MAC,MODEL,FIRMWARE")
     listing = _with_json(command(key, "list", "list keys by serial"))
     listing.add_argument("--status", choices=[s.value for s in VaultStatus])
+    listing.add_argument("--search", help="the serial or the holder's username or name contains")
     listing.add_argument("--limit", type=int, default=100)
     show = _with_json(command(key, "show", "show one key"))
     show.add_argument("serial")
@@ -240,7 +241,7 @@ def _key(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> i
         _print(args, imported, lambda: print(f"{len(imported)} keys imported (ready)"))
     elif args.action == "list":
         status = VaultStatus(args.status) if args.status else None
-        vaults = service.list_keys(status=status, limit=args.limit)
+        vaults = service.list_keys(status=status, text=args.search, limit=args.limit)
 
         def lines() -> None:
             for v in vaults:

@@ -81,10 +81,11 @@ class KeyAdmin:
 
     @requires(Permission.KEYS_READ)
     def page(self, actor: Actor, query: KeyQuery) -> Page[KeyOut]:
-        """Filter by status and holder, sort, and page (the cursor carries the offset)."""
+        """Filter by status, holder and text, sort, and page (the cursor carries the offset)."""
         state = {
             "status": query.status.value if query.status else None,
             "employee_id": query.employee_id,
+            "q": query.q,
             "sort": query.sort,
         }
         offset = 0
@@ -95,7 +96,7 @@ class KeyAdmin:
                 raise field_error("cursor", "not a cursor of this filter and sort; start again")
             offset = value
         found = self._vault.list_keys(
-            status=query.status, employee_id=query.employee_id,
+            status=query.status, employee_id=query.employee_id, text=query.q,
             sort=query.sort.removeprefix("-"), descending=query.sort.startswith("-"),
             offset=offset, limit=query.limit + 1,
         )  # fmt: skip

@@ -130,6 +130,10 @@ class KeyDetailOut(Output):
 class KeyQuery(Input):
     status: VaultStatus | None = None
     employee_id: str | None = Field(default=None, max_length=64, description="the holder")
+    q: str | None = Field(
+        default=None, max_length=128,
+        description="the serial or the holder's username or name contains this (any case)",
+    )  # fmt: skip
     sort: KeySort = Field(default="serial", description="a field, '-' first for descending")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)

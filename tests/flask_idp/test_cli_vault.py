@@ -140,6 +140,8 @@ def test_an_admins_day_with_keys(
     out = _out(capsys, "key", "assign", "ST20001", "--employee", "alice")
     code = out.strip().rsplit(" ", 1)[1]
     assert len(code) == 6 and code.isdigit()
+    assert [k["serial"] for k in _json(capsys, "key", "list", "--search", "ALICE")] == ["ST20001"]
+    assert _json(capsys, "key", "list", "--search", "bob") == []
     shown = _json(capsys, "key", "show", "ST20001", "--code")
     assert shown["status"] == "reserved" and shown["activation_code"] == code
     assert "master_key" not in json.dumps(shown).replace("has_master_key", "")

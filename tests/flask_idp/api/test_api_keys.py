@@ -210,3 +210,15 @@ def test_a_template_is_edited_against_its_etag(api: Api) -> None:
     assert r.status_code == 404 and r.json["error"] == "key_template_not_found"
     for template_id in (made.json["id"], other["id"]):
         assert api.call("DELETE", f"/key-templates/{template_id}").status_code == 204
+
+
+def test_keys_found_by_serial_or_holder(api: Api) -> None:
+    serial, employee, _ = _assigned(api)
+    username = api.call("GET", f"/employees/{employee}").json["username"]
+    for q in (username.upper(), serial.lower()[-5:]):
+        r = api.call("GET", "/keys", role=Role.AUDITOR, query_string={"q": q})
+        assert r.status_code == 200 and [k["serial"] for k in r.json["items"]] == [serial], q
+    for q in ("%", "' OR 1=1 --", "nobody-at-all"):
+        assert api.call("GET", "/keys", query_string={"q": q}).json["items"] == []
+    r = api.call("GET", "/keys", query_string={"q": "x" * 129})
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "q"

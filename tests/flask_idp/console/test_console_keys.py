@@ -58,6 +58,11 @@ def test_assign_suspend_and_compromise(api: Api) -> None:
     assert employee["username"] in detail
     owner = client.get(f"/console/employees/{employee['id']}").get_data(as_text=True)
     assert f'href="/console/keys/{serial}"' in owner and "reserved" in owner
+    searched = client.get(f"/console/keys?q={employee['username'].upper()}").get_data(as_text=True)
+    assert f'href="/console/keys/{serial}"' in searched
+    assert f'value="{employee["username"].upper()}"' in searched  # kept in the filter form
+    nothing = client.get("/console/keys?q=%3Cscript%3Enobody").get_data(as_text=True)
+    assert "No keys match." in nothing and "<script>nobody" not in nothing
 
     driver = build_vault_service(api.runtime)
     driver.check_activation_code(serial=serial, code=code)
