@@ -9,12 +9,10 @@ the time of that proof, which the core's
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from pathlib import Path
 
+from flask_idp.cli_args import read_secret
 from idp.admin.access import Actor, Role
-from idp.errors import InvalidRequest
 from idp.runtime import Runtime
 
 
@@ -26,18 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser, *, who: str) -> None:
         type=Path,
         help="read the password from this file ('-' for stdin); else a prompt",
     )
-
-
-def _password(args: argparse.Namespace) -> str:
-    source: Path | None = args.password_file
-    if source is None:
-        return getpass.getpass(f"password of {args.admin}: ")
-    if str(source) == "-":
-        return sys.stdin.readline().rstrip("\n")
-    try:
-        return source.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"cannot read {source}: {exc.__class__.__name__}") from None
 
 
 def reauthenticate(
@@ -58,7 +44,7 @@ def reauthenticate(
         ephemeral=runtime.ephemeral,
         employee=employee,
         username=username,
-        password=_password(args),
+        password=read_secret(args.password_file, f"password of {username}: "),
         client_ip="cli",
         now=runtime.now(),
         params=runtime.password_params,

@@ -9,14 +9,13 @@ import argparse
 import dataclasses
 import datetime as dt
 import enum
-import getpass
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from flask_idp import cli_backup, cli_reauth
+from flask_idp.cli_args import read_secret
 from idp.admin.access import CLI, ROLE_PERMISSIONS, Permission, PermissionDenied
 from idp.admin.keys import KeyAdmin
 from idp.admin.keys_models import KeyOut
@@ -218,17 +217,6 @@ def _employee(runtime: Runtime, username: str) -> str:
     return employee.id
 
 
-def _read_secret(path: Path | None, prompt: str) -> str:
-    if path is None:
-        return getpass.getpass(prompt)
-    if str(path) == "-":
-        return sys.stdin.readline().rstrip("\n")
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidVaultInput(f"cannot read {path}: {exc.__class__.__name__}") from None
-
-
 def _when(value: dt.datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
 
@@ -309,7 +297,7 @@ def _compromise(runtime: Runtime, service: VaultService, args: argparse.Namespac
 def _imports(args: argparse.Namespace) -> Sequence[KeyImport]:
     keys: list[KeyImport] = []
     if args.csv is not None:
-        keys.extend(parse_key_csv(_read_secret(args.csv, "")))
+        keys.extend(parse_key_csv(read_secret(args.csv, "")))
     for given in args.key:
         parts = given.split(",")
         if len(parts) != 4:
@@ -381,8 +369,8 @@ def _profile(runtime: Runtime, service: VaultService, args: argparse.Namespace) 
 def _account_input(args: argparse.Namespace) -> AccountInput:
     password = None
     if args.password_file is not None:
-        password = _read_secret(args.password_file, "")
-    otp = None if args.otp_file is None else _read_secret(args.otp_file, "")
+        password = read_secret(args.password_file, "")
+    otp = None if args.otp_file is None else read_secret(args.otp_file, "")
     return AccountInput(
         name=args.name,
         login=args.login,
@@ -398,7 +386,7 @@ def _account_input(args: argparse.Namespace) -> AccountInput:
 def _account(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> int:
     action = args.action
     if action in cli_backup.ACTIONS:
-        return cli_backup.run(runtime, service, args, _read_secret)
+        return cli_backup.run(runtime, service, args, read_secret)
     if action == "list":
         if args.shared:
             found = service.list_shared_accounts()
@@ -451,11 +439,11 @@ def _account_secret(runtime: Runtime, service: VaultService, args: argparse.Name
         account = service.set_primary(actor=OPERATOR, account_id=args.account_id)
         print(f"{account.name} ({account.login}) is the primary account")
     elif action == "password":
-        password = _read_secret(args.password_file, "new password: ")
+        password = read_secret(args.password_file, "new password: ")
         service.change_password(actor=OPERATOR, account_id=args.account_id, password=password)
         print(f"password of account {args.account_id} changed; the key gets it next time")
     elif action == "otp":
-        secret = None if args.remove else _read_secret(args.otp_file, "")
+        secret = None if args.remove else read_secret(args.otp_file, "")
         service.set_otp(actor=OPERATOR, account_id=args.account_id, otp_secret=secret)
         print(f"OTP secret of account {args.account_id} {'removed' if args.remove else 'set'}")
     else:
