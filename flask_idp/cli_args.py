@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from idp.errors import InvalidRequest
+
+
+def read_secret(path: Path | None, prompt: str) -> str:
+    """A secret from a prompt (no ``path``), stdin (``-``) or a file, without its newline:
+    never from the command line, where other users and the shell history would see it."""
+    if path is None:
+        return getpass.getpass(prompt)
+    if str(path) == "-":
+        return sys.stdin.readline().rstrip("\n")
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.__class__.__name__}") from None
 
 
 def add_id_argument(parser: argparse.ArgumentParser, dest: str, *, text: str) -> None:

@@ -9,17 +9,20 @@ import argparse
 import dataclasses
 import datetime as dt
 import enum
-import getpass
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from flask_idp import cli_backup
-from idp.admin.access import CLI
+from flask_idp import cli_backup, cli_reauth
+from flask_idp.cli_args import read_secret
+from idp.admin.access import CLI, ROLE_PERMISSIONS, Permission, PermissionDenied
+from idp.admin.keys import KeyAdmin
+from idp.admin.keys_models import KeyOut
 from idp.config.loader import load_config
+from idp.errors import IdpError
 from idp.runtime import Runtime, build_runtime
+from idp.store.sql.repositories.admins import AdminRepository
 from idp.vault.errors import EmployeeNotFound, InvalidVaultInput, ProfileNotFound
 from idp.vault.model import AccessProfile, AccountInput, KeyImport, LoginType, Requirement
 from idp.vault.service import VaultService, build_vault_service, parse_key_csv
@@ -50,6 +53,15 @@ def add_parsers(sub: Subs, command: Command) -> None:
     tadd.add_argument("name")
     tadd.add_argument("--url", action="append", default=[], dest="urls")
     tadd.add_argument("--app", action="append", default=[], dest="apps")
+    tedit = command(templates, "edit", "change a template (only the options given)")
+    tedit.add_argument("name")
+    tedit.add_argument("--rename", help="a new name")
+    urls = tedit.add_mutually_exclusive_group()
+    urls.add_argument("--url", action="append", dest="urls", help="repeatable; replaces the URLs")
+    urls.add_argument("--no-urls", action="store_const", const=[], dest="urls")
+    apps = tedit.add_mutually_exclusive_group()
+    apps.add_argument("--app", action="append", dest="apps", help="repeatable; replaces the apps")
+    apps.add_argument("--no-apps", action="store_const", const=[], dest="apps")
     _with_json(command(templates, "list", "list templates"))
     command(templates, "delete", "delete a template").add_argument("name")
 
@@ -65,6 +77,7 @@ def _key_parsers(key: Subs, command: Command) -> None:
     imp.add_argument("--key", action="append", default=[], metavar="SERIAL,MAC,MODEL,FIRMWARE")
     listing = _with_json(command(key, "list", "list keys by serial"))
     listing.add_argument("--status", choices=[s.value for s in VaultStatus])
+    listing.add_argument("--search", help="the serial or the holder's username or name contains")
     listing.add_argument("--limit", type=int, default=100)
     show = _with_json(command(key, "show", "show one key"))
     show.add_argument("serial")
@@ -75,9 +88,13 @@ def _key_parsers(key: Subs, command: Command) -> None:
     for name, text in (
         ("cancel", "cancel an assignment before the key was linked"),
         ("suspend", "issue a new activation code for an Active or Locked key"),
-        ("compromise", "mark a key compromised: refused forever"),
     ):
         command(key, name, text).add_argument("serial")
+    compromise = command(
+        key, "compromise", "mark a key compromised, refused forever (an admin re-enters a password)"
+    )
+    compromise.add_argument("serial")
+    cli_reauth.add_arguments(compromise, who="an employee with an admin or helpdesk account")
     deactivate = command(key, "deactivate", "remove a key from its employee; wiped next time")
     deactivate.add_argument("serial")
     reasons = sorted(r.value for r in DEACTIVATION_REASONS)
@@ -200,17 +217,6 @@ def _employee(runtime: Runtime, username: str) -> str:
     return employee.id
 
 
-def _read_secret(path: Path | None, prompt: str) -> str:
-    if path is None:
-        return getpass.getpass(prompt)
-    if str(path) == "-":
-        return sys.stdin.readline().rstrip("\n")
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidVaultInput(f"cannot read {path}: {exc.__class__.__name__}") from None
-
-
 def _when(value: dt.datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
 
@@ -223,7 +229,7 @@ def _key(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> i
         _print(args, imported, lambda: print(f"{len(imported)} keys imported (ready)"))
     elif args.action == "list":
         status = VaultStatus(args.status) if args.status else None
-        vaults = service.list_keys(status=status, limit=args.limit)
+        vaults = service.list_keys(status=status, text=args.search, limit=args.limit)
 
         def lines() -> None:
             for v in vaults:
@@ -260,8 +266,8 @@ def _key(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> i
         service.deactivate(actor=OPERATOR, serial=serial, reason=reason)
         print(f"{serial} deactivated ({reason.value}); it is wiped at its next connection")
     elif args.action == "compromise":
-        service.compromise(actor=OPERATOR, serial=serial)
-        print(f"{serial} marked compromised: every connection is refused from now on")
+        done = _compromise(runtime, service, args)
+        print(f"{done.serial} marked compromised by {args.admin}: every connection is refused")
     else:
         profile = _profile_named(service, args.profile)
         service.set_profile(actor=OPERATOR, serial=serial, profile_id=profile.id)
@@ -269,10 +275,29 @@ def _key(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> i
     return 0
 
 
+def _compromise(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> KeyOut:
+    """As for lifting the alarm: the admin re-enters their password first (a refusal is
+    audited), and the core checks that the proof is fresh."""
+    keys = KeyAdmin(runtime, service)
+    try:
+        employee = runtime.employees.get_by_username(args.admin)
+        admin = AdminRepository(runtime.db).for_employee(employee.id) if employee else None
+        if admin is None or Permission.KEYS_WRITE not in ROLE_PERMISSIONS[admin.role]:
+            raise PermissionDenied(
+                f"{args.admin!r} is no admin or helpdesk account ('admin-user list')",
+                permission=Permission.KEYS_WRITE,
+            )
+        proof = cli_reauth.reauthenticate(runtime, args, role=admin.role, admin_id=admin.id)
+    except IdpError as exc:
+        keys.compromise_refused(f"admin:{args.admin}", args.serial, exc.description)
+        raise
+    return keys.compromise(proof, args.serial)
+
+
 def _imports(args: argparse.Namespace) -> Sequence[KeyImport]:
     keys: list[KeyImport] = []
     if args.csv is not None:
-        keys.extend(parse_key_csv(_read_secret(args.csv, "")))
+        keys.extend(parse_key_csv(read_secret(args.csv, "")))
     for given in args.key:
         parts = given.split(",")
         if len(parts) != 4:
@@ -344,8 +369,8 @@ def _profile(runtime: Runtime, service: VaultService, args: argparse.Namespace) 
 def _account_input(args: argparse.Namespace) -> AccountInput:
     password = None
     if args.password_file is not None:
-        password = _read_secret(args.password_file, "")
-    otp = None if args.otp_file is None else _read_secret(args.otp_file, "")
+        password = read_secret(args.password_file, "")
+    otp = None if args.otp_file is None else read_secret(args.otp_file, "")
     return AccountInput(
         name=args.name,
         login=args.login,
@@ -361,7 +386,7 @@ def _account_input(args: argparse.Namespace) -> AccountInput:
 def _account(runtime: Runtime, service: VaultService, args: argparse.Namespace) -> int:
     action = args.action
     if action in cli_backup.ACTIONS:
-        return cli_backup.run(runtime, service, args, _read_secret)
+        return cli_backup.run(runtime, service, args, read_secret)
     if action == "list":
         if args.shared:
             found = service.list_shared_accounts()
@@ -414,11 +439,11 @@ def _account_secret(runtime: Runtime, service: VaultService, args: argparse.Name
         account = service.set_primary(actor=OPERATOR, account_id=args.account_id)
         print(f"{account.name} ({account.login}) is the primary account")
     elif action == "password":
-        password = _read_secret(args.password_file, "new password: ")
+        password = read_secret(args.password_file, "new password: ")
         service.change_password(actor=OPERATOR, account_id=args.account_id, password=password)
         print(f"password of account {args.account_id} changed; the key gets it next time")
     elif action == "otp":
-        secret = None if args.remove else _read_secret(args.otp_file, "")
+        secret = None if args.remove else read_secret(args.otp_file, "")
         service.set_otp(actor=OPERATOR, account_id=args.account_id, otp_secret=secret)
         print(f"OTP secret of account {args.account_id} {'removed' if args.remove else 'set'}")
     else:
@@ -435,6 +460,13 @@ def _template(runtime: Runtime, service: VaultService, args: argparse.Namespace)
             actor=OPERATOR, name=args.name, urls=tuple(args.urls), apps=tuple(args.apps)
         )
         print(f"template {template.name} added")
+    elif args.action == "edit":
+        template = service.edit_template(
+            actor=OPERATOR, name=args.name, rename=args.rename,
+            urls=None if args.urls is None else tuple(args.urls),
+            apps=None if args.apps is None else tuple(args.apps),
+        )  # fmt: skip
+        print(f"template {template.name} changed: {' '.join(template.urls + template.apps)}")
     elif args.action == "list":
         templates = service.list_templates()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from flask_idp import cli_reauth
 from idp.admin.access import CLI, Actor, Permission, PermissionDenied, Role
 from idp.admin.workstations import WorkstationAdmin
 from idp.audit import AuditKind, Outcome
@@ -80,14 +80,7 @@ def add_parsers(
     alarm = group("alarm", "the emergency alarm: lock every workstation, refuse unlocks")
     command(alarm, "on", "raise the alarm")
     off = command(alarm, "off", "lift the alarm (an alarm admin re-enters their password)")
-    off.add_argument(
-        "--admin", required=True, help="an employee named in workstations.alarm_admins"
-    )
-    off.add_argument(
-        "--password-file",
-        type=Path,
-        help="read the password from this file ('-' for stdin); else a prompt",
-    )
+    cli_reauth.add_arguments(off, who="an employee named in workstations.alarm_admins")
     command(alarm, "status", "show the alarm and the workstations")
 
     link = group("link", "the workstations' link server")
@@ -288,30 +281,10 @@ def _alarm(runtime: Runtime, parts: Workstations, args: argparse.Namespace) -> i
 
 
 def _reauthenticate(runtime: Runtime, args: argparse.Namespace) -> Actor:
-    """The lifting admin proves who they are now, with their password (two-factor mode):
-    the actor that comes back carries the time of that proof."""
-    from idp.factors.password_signin import check_password_attempt
-
-    username = args.admin
-    if username not in runtime.config.workstations.alarm_admins:
+    """The lifting admin is one of ``workstations.alarm_admins`` and proves who they are now,
+    with their password: the actor that comes back carries the time of that proof."""
+    if args.admin not in runtime.config.workstations.alarm_admins:
         raise PermissionDenied(
-            f"{username!r} is not in workstations.alarm_admins", permission=Permission.ALARM_LIFT
+            f"{args.admin!r} is not in workstations.alarm_admins", permission=Permission.ALARM_LIFT
         )
-    if args.password_file is None:
-        password = getpass.getpass(f"password of {username}: ")
-    elif str(args.password_file) == "-":
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = args.password_file.read_text(encoding="utf-8").rstrip("\n")
-    use = check_password_attempt(
-        repository=runtime.passwords,
-        ephemeral=runtime.ephemeral,
-        employee=runtime.employees.get_by_username(username),
-        username=username,
-        password=password,
-        client_ip="cli",
-        now=runtime.now(),
-        params=runtime.password_params,
-        limits=runtime.config.passwords.limits,
-    )
-    return Actor(name=f"admin:{username}", role=Role.ADMIN, auth_time=use.at, auth_method="pwd")
+    return cli_reauth.reauthenticate(runtime, args, role=Role.ADMIN)

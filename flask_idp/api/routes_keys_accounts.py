@@ -19,6 +19,7 @@ from idp.admin.keys_models import (
     ShareIn,
     TemplateCreate,
     TemplateOut,
+    TemplateUpdate,
 )
 from idp.admin.models import Items
 
@@ -253,6 +254,7 @@ def list_key_templates(actor: Actor) -> Items[TemplateOut]:
     response=TemplateOut,
     status=201,
     idempotent=True,
+    etag=True,
 )
 def create_key_template(actor: Actor, *, body: TemplateCreate) -> TemplateOut:
     return services().key_accounts.create_template(actor, body)
@@ -265,9 +267,27 @@ def create_key_template(actor: Actor, *, body: TemplateCreate) -> TemplateOut:
     tag=TAG,
     needs=A.template,
     response=TemplateOut,
+    etag=True,
 )
 def get_key_template(actor: Actor, *, template_id: str) -> TemplateOut:
     return services().key_accounts.template(actor, template_id)
+
+
+@operation(
+    "PATCH",
+    TEMPLATE,
+    summary="Change an account template (accounts made from it keep theirs; If-Match required)",
+    tag=TAG,
+    needs=A.update_template,
+    body=TemplateUpdate,
+    response=TemplateOut,
+    if_match=True,
+    etag=True,
+)
+def update_key_template(
+    actor: Actor, *, template_id: str, body: TemplateUpdate, if_match: str | None
+) -> TemplateOut:
+    return services().key_accounts.update_template(actor, template_id, body, if_match=if_match)
 
 
 @operation(

@@ -1,12 +1,12 @@
 """``/api/v1/sync/sources``, ``/api/v1/sync/runs`` (list, show, start) and
-``/api/v1/sync/jobs/{job_id}`` (a started run's progress): directory sync."""
+``/api/v1/sync/jobs`` (the started runs, newest first; one's progress): directory sync."""
 
 from __future__ import annotations
 
 from flask_idp.api import operation, services
 from idp.admin.access import Actor
 from idp.admin.models import Items, Page
-from idp.admin.sync_jobs import SyncJobOut, SyncRunStart
+from idp.admin.sync_jobs import SyncJobOut, SyncJobQuery, SyncRunStart
 from idp.admin.sync_jobs import SyncJobs as J
 from idp.admin.sync_runs import SyncRunOut, SyncRunQuery, SyncSourceOut
 from idp.admin.sync_runs import SyncRuns as S
@@ -65,6 +65,20 @@ def get_sync_run(actor: Actor, *, run_id: str) -> SyncRunOut:
 )
 def start_sync_run(actor: Actor, *, body: SyncRunStart) -> SyncJobOut:
     return services().sync_jobs.start(actor, body)
+
+
+@operation(
+    "GET",
+    "/sync/jobs",
+    summary="The started sync runs still kept (24 hours after their last change), newest "
+    "first (cursor paging)",
+    tag=TAG,
+    needs=J.page,
+    query=SyncJobQuery,
+    response=Page[SyncJobOut],
+)
+def list_sync_jobs(actor: Actor, *, query: SyncJobQuery) -> Page[SyncJobOut]:
+    return services().sync_jobs.page(actor, query)
 
 
 @operation(

@@ -1,5 +1,6 @@
-"""``/api/v1/workstation-events`` and ``/api/v1/workstation-summaries/{kind}``: the workstation
-audit, as JSON pages or, with ``Accept: text/csv`` or ``?format=csv``, as one CSV export."""
+"""``/api/v1/workstation-events``, ``/api/v1/workstation-sessions`` and
+``/api/v1/workstation-summaries/{kind}``: the workstation audit, as JSON pages or, with
+``Accept: text/csv`` or ``?format=csv``, as one CSV export."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from idp.admin.workstation_audit import (
     SummaryQuery,
     WorkstationEventPage,
     WorkstationEventQuery,
+    WorkstationSessionPage,
+    WorkstationSessionQuery,
 )
 from idp.admin.workstation_audit import WorkstationAudit as W
 from idp.workstations.summaries import SummaryKind
@@ -36,6 +39,23 @@ _TITLES = {
 )
 def list_workstation_events(actor: Actor, *, query: WorkstationEventQuery) -> WorkstationEventPage:
     return services().workstation_audit.events(actor, query, everything=wants_csv())
+
+
+@operation(
+    "GET",
+    "/workstation-sessions",
+    summary="Workstation sessions (who unlocked which workstation, when, how), newest first "
+    "(filter by workstation, employee, since/until; CSV: up to 5,000 from the cursor on)",
+    tag=TAG,
+    needs=W.sessions,
+    query=WorkstationSessionQuery,
+    response=WorkstationSessionPage,
+    csv=WorkstationSessionPage.to_csv,
+)
+def list_workstation_sessions(
+    actor: Actor, *, query: WorkstationSessionQuery
+) -> WorkstationSessionPage:
+    return services().workstation_audit.sessions(actor, query, everything=wants_csv())
 
 
 def _summary(kind: SummaryKind) -> None:

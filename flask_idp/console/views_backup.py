@@ -10,7 +10,7 @@ from flask_idp.api import read_upload, services
 from flask_idp.api.problems import invalid_input
 from flask_idp.console import actor, bp, page, posted, sensitive
 from idp.admin.access import Permission, check
-from idp.admin.backup import MEDIA_TYPE, BackupExport, RestoreForm
+from idp.admin.backup import MEDIA_TYPE, BackupExport, RestoreForm, RestoreInProgress
 from idp.admin.models import InvalidInput
 from idp.errors import InvalidRequest
 from idp.vault.account_backup import OnConflict
@@ -61,7 +61,7 @@ def key_backup_restore(employee_id: str) -> Response:
         report = services().backup.restore(actor(), employee_id, form, backup=blob)
     except ValidationError as exc:
         return _page(employee_id, 422, errors=_errors(invalid_input(exc)))
-    except InvalidRequest as exc:
+    except (InvalidRequest, RestoreInProgress) as exc:
         return _page(employee_id, exc.status, problem=exc.description)
     return _page(employee_id, report=report)
 

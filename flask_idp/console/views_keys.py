@@ -68,7 +68,7 @@ def model_of(model: type[M], values: dict[str, object]) -> M:
 
 @bp.get("/keys")
 def keys(errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    wanted = ("status", "sort", "cursor", "employee_id")
+    wanted = ("status", "sort", "cursor", "employee_id", "q")
     args = {k: v for k, v in request.args.items() if k in wanted and v}
     query = model_of(KeyQuery, {**args, "limit": 25})
     svc = services().keys

@@ -18,9 +18,11 @@ from idp.admin.keys_models import (
     SharedAccountUpdate,
     ShareIn,
     TemplateCreate,
+    TemplateUpdate,
 )
 from idp.admin.models import etag_of
 from idp.errors import InvalidRequest
+from idp.vault.errors import NameTaken
 from idp.vault.model import LoginType
 
 _ACCOUNT_FIELDS = ("name", "login", "login_type", "password", "otp_secret", "template_id")
@@ -155,6 +157,33 @@ def create_key_template() -> Response:
     except InvalidRequest as exc:
         return key_templates(form_errors(exc), exc.status)
     return done("/console/key-templates", "added")
+
+
+@bp.get("/key-templates/<template_id>")
+def key_template(
+    template_id: str, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    shown = services().key_accounts.template(actor(), template_id)
+    return page("template.html", status, item=shown, etag=etag_of(shown), errors=errors or {})
+
+
+@bp.post("/key-templates/<template_id>")
+def update_key_template(template_id: str) -> Response:
+    """The whole form: an emptied URL or app box removes them all."""
+    posted()
+    values: dict[str, object] = {
+        "name": request.form.get("name", ""), "urls": _lines("urls"), "apps": _lines("apps"),
+    }  # fmt: skip
+    try:
+        services().key_accounts.update_template(
+            actor(), template_id, model_of(TemplateUpdate, values),
+            if_match=request.form.get("etag", ""),
+        )  # fmt: skip
+    except InvalidRequest as exc:
+        return key_template(template_id, form_errors(exc), exc.status)
+    except NameTaken as exc:
+        return key_template(template_id, {"name": exc.description}, exc.status)
+    return done(f"/console/key-templates/{template_id[:64]}", "saved")
 
 
 @bp.post("/key-templates/<template_id>/delete")

@@ -172,8 +172,8 @@ def require_recent_sign_in(
     """
     if actor.auth_time is None:
         raise ReauthenticationRequired(
-            "this action needs an admin who signed in to the console moments ago; "
-            "an API key or the CLI cannot do it"
+            "this action needs an admin who proved who they are moments ago (a console "
+            "sign-in, or --admin with their password at the shell); an API key cannot do it"
         )
     age = now - actor.auth_time
     if age < -_CLOCK_SKEW:

@@ -7,7 +7,15 @@ import datetime as dt
 from pydantic import Field
 
 from idp.admin.access import Actor, Permission, requires
-from idp.admin.models import Input, Output, Page, decode_cursor, encode_cursor, field_error
+from idp.admin.models import (
+    Input,
+    Output,
+    Page,
+    aware,
+    decode_cursor,
+    encode_cursor,
+    field_error,
+)
 from idp.audit import AuditEvent, AuditKind, Outcome
 from idp.runtime import Runtime
 
@@ -60,12 +68,6 @@ class Dashboard(Output):
     failed_sign_ins_last_24h: int
 
 
-def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise field_error(name, "give a time zone (e.g. 2026-12-01T10:00:00Z)")
-    return value
-
-
 class AuditAdmin:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
@@ -90,8 +92,8 @@ class AuditAdmin:
         page = self._rt.audit.list(
             kind=query.kind,
             employee_id=query.employee_id,
-            since=_aware(query.since, "since"),
-            until=_aware(query.until, "until"),
+            since=aware(query.since, "since"),
+            until=aware(query.until, "until"),
             limit=query.limit + 1,
             before_seq=before,
         )

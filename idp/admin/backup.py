@@ -5,11 +5,19 @@ accounts is :class:`idp.vault.account_backup.AccountBackup`. A backup carries pa
 secrets, so both directions need the ``secrets`` permission (admins only: never helpdesk or
 auditor, nor an API key without that scope). Each export and each import is audited with the
 acting admin; an import that is refused (wrong passphrase, damaged file) imports nothing.
+
+Two restores onto the same employee must not interleave (each reads the accounts, then adds
+or replaces): a restore takes a short *claim* on the employee in the shared store
+(set-if-absent with a TTL, so a crashed instance holds it :data:`RESTORE_CLAIM_TTL` seconds at
+most) and lets it go when done, whatever happened; a second restore meanwhile, on any
+instance, is refused with :class:`RestoreInProgress` (409) naming the running one.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 
 from pydantic import Field
 
@@ -17,7 +25,7 @@ from idp.admin.access import Actor, Permission, requires
 from idp.admin.models import Download, Input, Output
 from idp.audit import AuditKind, Outcome
 from idp.directory.model import Employee
-from idp.errors import IdpError
+from idp.errors import Conflict, IdpError
 from idp.runtime import Runtime
 from idp.vault.account_backup import OnConflict, RestoreAction, RestoreOutcome
 from idp.vault.backup import MAX_BACKUP_BYTES, BackupMetadata, open_backup, seal
@@ -26,6 +34,16 @@ from idp.vault.service import VaultService
 
 MEDIA_TYPE = "application/vnd.hideez-idp.key-backup"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+#: the claim a restore holds on its employee (key prefix; the employee id follows)
+RESTORE_CLAIM = "key-restore:"
+#: a restore is a few hundred accounts at most: far less than this, even on a slow machine
+RESTORE_CLAIM_TTL = 120
+
+
+class RestoreInProgress(Conflict):
+    """Another restore onto the same employee is running (on this instance or another)."""
+
+    error = "key_restore_in_progress"
 
 
 class BackupExport(Input):
@@ -107,7 +125,11 @@ class BackupAdmin:
     ) -> RestoreReport:
         """Every account of the backup, added, or on a conflict skipped or replaced."""
         employee = self._employee(employee_id)
+        claim = RESTORE_CLAIM + employee.id
+        mine = json.dumps({"by": actor.name, "at": self._rt.now().isoformat(timespec="seconds"),
+                           "claim": secrets.token_hex(8)}).encode()  # fmt: skip
         try:
+            self._claim(claim, mine, employee)
             opened = open_backup(backup[: MAX_BACKUP_BYTES + 1], passphrase=body.passphrase)
             done = self._vault.restore_entries(
                 actor=actor, employee_id=employee.id, entries=opened.entries,
@@ -116,6 +138,9 @@ class BackupAdmin:
         except IdpError as exc:
             self._audit(actor, employee, "key_accounts_restore_refused", exc.error)
             raise
+        finally:
+            if self._rt.ephemeral.get(claim) == mine:
+                self._rt.ephemeral.delete(claim)
         counts = {a: sum(1 for o in done if o.action is a) for a in RestoreAction}
         self._audit(actor, employee, "key_accounts_restored",
                     **{a.value: str(n) for a, n in counts.items()})  # fmt: skip
@@ -125,6 +150,20 @@ class BackupAdmin:
             replaced=counts[RestoreAction.REPLACED], skipped=counts[RestoreAction.SKIPPED],
             accounts=[RestoredAccount.of(o) for o in done],
         )  # fmt: skip
+
+    def _claim(self, claim: str, mine: bytes, employee: Employee) -> None:
+        if self._rt.ephemeral.add_if_absent(claim, mine, ttl=RESTORE_CLAIM_TTL):
+            return
+        try:
+            running = json.loads(self._rt.ephemeral.get(claim) or b"{}")
+        except ValueError:
+            running = {}
+        by = str(running.get("by", "another admin")).removeprefix("admin:")[:80]
+        at = str(running.get("at", "moments ago"))[:40]
+        raise RestoreInProgress(
+            f"a restore of {employee.username}'s key accounts is running (started by {by} at "
+            f"{at}); wait for it to finish and look at the accounts before restoring again"
+        )
 
     def _audit(
         self,

@@ -81,10 +81,11 @@ class KeyAdmin:
 
     @requires(Permission.KEYS_READ)
     def page(self, actor: Actor, query: KeyQuery) -> Page[KeyOut]:
-        """Filter by status and holder, sort, and page (the cursor carries the offset)."""
+        """Filter by status, holder and text, sort, and page (the cursor carries the offset)."""
         state = {
             "status": query.status.value if query.status else None,
             "employee_id": query.employee_id,
+            "q": query.q,
             "sort": query.sort,
         }
         offset = 0
@@ -95,7 +96,7 @@ class KeyAdmin:
                 raise field_error("cursor", "not a cursor of this filter and sort; start again")
             offset = value
         found = self._vault.list_keys(
-            status=query.status, employee_id=query.employee_id,
+            status=query.status, employee_id=query.employee_id, text=query.q,
             sort=query.sort.removeprefix("-"), descending=query.sort.startswith("-"),
             offset=offset, limit=query.limit + 1,
         )  # fmt: skip
@@ -167,17 +168,21 @@ class KeyAdmin:
     @requires(Permission.KEYS_WRITE)
     def compromise(self, actor: Actor, serial: str) -> KeyOut:
         """Terminal: needs a sign-in of the last minutes (an API key never has one)."""
-        now = self._rt.now()
         try:
-            require_recent_sign_in(actor, now=now)
+            require_recent_sign_in(actor, now=self._rt.now())
         except ReauthenticationRequired as exc:
-            self._rt.audit.append_event(
-                kind=AuditKind.VAULT_STATUS_CHANGED, at=now, actor=actor.name,
-                outcome=Outcome.FAILURE, factor="hardware_vault", reason=exc.description,
-                details={"action": "compromise", "serial": serial[:_ID]},
-            )  # fmt: skip
+            self.compromise_refused(actor.name, serial, exc.description)
             raise
         return self._out(self._vault.compromise(actor=actor, serial=serial[:_ID]))
+
+    def compromise_refused(self, who: str, serial: str, reason: str) -> None:
+        """Audit a refused compromise: a stale sign-in here, or (the shell) a re-entered
+        password that was wrong, or an admin who may not."""
+        self._rt.audit.append_event(
+            kind=AuditKind.VAULT_STATUS_CHANGED, at=self._rt.now(), actor=who[:255],
+            outcome=Outcome.FAILURE, factor="hardware_vault", reason=reason,
+            details={"action": "compromise", "serial": serial[:_ID]},
+        )  # fmt: skip
 
     @requires(Permission.KEYS_WRITE)
     def set_profile(

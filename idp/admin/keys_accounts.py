@@ -26,6 +26,7 @@ from idp.admin.keys_models import (
     ShareIn,
     TemplateCreate,
     TemplateOut,
+    TemplateUpdate,
 )
 from idp.admin.models import Items, check_if_match, field_error
 from idp.runtime import Runtime
@@ -223,6 +224,20 @@ class KeyAccountAdmin:
             actor=actor, name=body.name, urls=tuple(body.urls), apps=tuple(body.apps)
         )
         return TemplateOut.of(made)
+
+    @requires(Permission.KEYS_WRITE)
+    def update_template(
+        self, actor: Actor, template_id: str, body: TemplateUpdate, *, if_match: str | None
+    ) -> TemplateOut:
+        """Rename it or change its URLs and apps (accounts made from it keep theirs)."""
+        current = self._template(template_id)
+        check_if_match(if_match, TemplateOut.of(current))
+        changed = self._vault.edit_template(
+            actor=actor, name=current.name, rename=body.name,
+            urls=None if body.urls is None else tuple(body.urls),
+            apps=None if body.apps is None else tuple(body.apps),
+        )  # fmt: skip
+        return TemplateOut.of(changed)
 
     @requires(Permission.KEYS_WRITE)
     def delete_template(self, actor: Actor, template_id: str) -> None:

@@ -130,6 +130,10 @@ class KeyDetailOut(Output):
 class KeyQuery(Input):
     status: VaultStatus | None = None
     employee_id: str | None = Field(default=None, max_length=64, description="the holder")
+    q: str | None = Field(
+        default=None, max_length=128,
+        description="the serial or the holder's username or name contains this (any case)",
+    )  # fmt: skip
     sort: KeySort = Field(default="serial", description="a field, '-' first for descending")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)
@@ -334,6 +338,14 @@ class TemplateCreate(Input):
     name: str = _NAME
     urls: list[Url] = Field(default_factory=list, max_length=32)
     apps: list[AppName] = Field(default_factory=list, max_length=32)
+
+
+class TemplateUpdate(Input):
+    """Absent fields keep their value; a template keeps at least one URL or app."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    urls: list[Url] | None = _URLS
+    apps: list[AppName] | None = _APPS
 
 
 class TemplateOut(Output):

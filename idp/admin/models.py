@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 from typing import Generic, TypeVar
@@ -89,6 +90,13 @@ class PreconditionRequired(InvalidRequest):
 
 def field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+
+
+def aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    """``value`` if it names its time zone (a naive time is ambiguous): else a 422 on ``name``."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise field_error(name, "give a time zone (e.g. 2026-12-01T10:00:00Z)")
+    return value
 
 
 def etag_of(model: BaseModel) -> str:

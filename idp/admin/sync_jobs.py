@@ -5,26 +5,29 @@ Starting a run takes a *claim* in the short-lived store (set-if-absent with a TT
 start, on this instance or another, while the claim is held is refused with
 :class:`SyncRunInProgress` (409). The worker refreshes the claim while it runs and releases it
 when done, so a crashed worker blocks new runs for at most :data:`CLAIM_TTL` seconds (and its
-job then reads as failed). The job
-record (state, phase, counts, the result of each source or the error) lives for
-:data:`JOB_TTL`; each finished source is also the ``directory_sync`` audit event that
-:mod:`idp.admin.sync_runs` lists. The worker is whatever the shell passes as ``spawn`` (a
+job then reads as failed). The job record (state, phase, counts, the result of each source or
+the error) lives for :data:`JOB_TTL` after its last change; each finished source is also the
+``directory_sync`` audit event that :mod:`idp.admin.sync_runs` lists. Jobs are listed newest
+first from an index per UTC day of their start (a hash of job id → start time that expires by
+itself a few days later, so nothing is ever pruned); a job whose record expired drops out.
+The worker is whatever the shell passes as ``spawn`` (a
 daemon thread by default): the core never waits on it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 
 from pydantic import Field
 
 from idp.admin.access import Actor, Permission, requires
-from idp.admin.models import Input, Output, field_error
+from idp.admin.models import Input, Output, Page, decode_cursor, encode_cursor, field_error
 from idp.audit import AuditKind
 from idp.config.directory import Source
 from idp.directory.sync.engine import Progress
@@ -37,11 +40,15 @@ from idp.vault.withdrawal import key_withdrawal
 log = logging.getLogger("hideez_idp.sync_jobs")
 CLAIM = "sync-job:claim"
 _JOB = "sync-job:"
+_INDEX = "sync-jobs:started:"
+_CURSOR = "sync-jobs"
 #: a claim not refreshed for this long is a dead worker's: the next start may take it
 CLAIM_TTL = 120
 HEARTBEAT = 20.0
-#: how long a job's record (and so GET of it) outlives its start
+#: how long a job's record (and so GET of it) outlives its last change
 JOB_TTL = 24 * 3600
+#: a day's index is read for this many days (a long run's record outlives its start day)
+_INDEX_DAYS = 3
 _WORKER_LOST = "the worker stopped before the run finished (instance restarted?)"
 Spawn = Callable[[Callable[[], None]], None]
 
@@ -118,6 +125,11 @@ class SyncJobOut(Output):
     error: str | None = Field(description="why the run stopped (state failed)")
 
 
+class SyncJobQuery(Input):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
 class SyncJobs:
     def __init__(self, runtime: Runtime, *, spawn: Spawn | None = None) -> None:
         self._rt = runtime
@@ -149,7 +161,13 @@ class SyncJobs:
             raise SyncRunInProgress(
                 f"a directory sync run is under way (job {running}); wait for it to finish"
             )
-        now = self._rt.now().isoformat(timespec="seconds")
+        started = self._rt.now().astimezone(dt.UTC)
+        self._store.hash_put(
+            _INDEX + started.date().isoformat(),
+            {job_id: started.isoformat(timespec="microseconds").encode()},
+            ttl=(_INDEX_DAYS + 1) * 24 * 3600,
+        )
+        now = started.isoformat(timespec="seconds")
         self._save(job_id, state=SyncJobState.RUNNING.value, started_by=actor.name,
                    started_at=now, sources=[s.name for s in sources], full=body.full,
                    results=[], done=0)  # fmt: skip
@@ -164,6 +182,47 @@ class SyncJobs:
     @requires(Permission.CONFIG_READ)
     def get(self, actor: Actor, job_id: str) -> SyncJobOut:
         return self._job(job_id[:32])
+
+    @requires(Permission.CONFIG_READ)
+    def page(self, actor: Actor, query: SyncJobQuery) -> Page[SyncJobOut]:
+        """The jobs still kept, newest first (the cursor carries the last one shown)."""
+        after: tuple[str, str] | None = None
+        if query.cursor is not None:
+            last = decode_cursor(_CURSOR, query.cursor).get("after")
+            if not (isinstance(last, list) and len(last) == 2
+                    and all(isinstance(v, str) for v in last)):  # fmt: skip
+                raise field_error("cursor", "not a cursor of this listing; start again")
+            after = (last[0], last[1])
+        items: list[SyncJobOut] = []
+        more = False
+        for key in self._started(after):
+            job = self._kept(key[1])
+            if job is None:
+                continue
+            if len(items) == query.limit:
+                more = True
+                break
+            items.append(job)
+            after = key
+        cursor = encode_cursor(_CURSOR, {"after": list(after)}) if more and after else None
+        return Page[SyncJobOut](items=items, next_cursor=cursor)
+
+    def _started(self, after: tuple[str, str] | None) -> Iterator[tuple[str, str]]:
+        """(start time, job id) of the indexed jobs, newest first, those after ``after``."""
+        today = self._rt.now().astimezone(dt.UTC).date()
+        found: list[tuple[str, str]] = []
+        for back in range(_INDEX_DAYS):
+            day = (today - dt.timedelta(days=back)).isoformat()
+            index = self._store.hash_get(_INDEX + day) or {}
+            found.extend((at.decode(), job_id) for job_id, at in index.items())
+        keys = sorted(found, reverse=True)
+        return iter(keys if after is None else [k for k in keys if k < after])
+
+    def _kept(self, job_id: str) -> SyncJobOut | None:
+        try:
+            return self._job(job_id)
+        except SyncJobNotFound:  # its record expired; the index outlives it
+            return None
 
     def _job(self, job_id: str) -> SyncJobOut:
         found = self._store.hash_get(_JOB + job_id) if job_id.isalnum() else None

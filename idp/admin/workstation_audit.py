@@ -1,21 +1,33 @@
-"""The workstation audit as admins read it: the events and the four summaries (by day and
-employee, by employee, by department, by workstation), with usernames and workstation names
-rather than ids, cursor paging, and the same rows as CSV (``to_csv``) for an export."""
+"""The workstation audit as admins read it: the events, the sessions (who unlocked which
+workstation, when, how, for how long) and the four summaries (by day and employee, by
+employee, by department, by workstation), with usernames and workstation names rather than
+ids, cursor paging, and the same rows as CSV (``to_csv``) for an export."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pydantic import Field
 
 from idp.admin.access import Actor, Permission, requires
-from idp.admin.models import Input, Output, Page, decode_cursor, encode_cursor, field_error
+from idp.admin.models import (
+    Input,
+    Output,
+    Page,
+    aware,
+    decode_cursor,
+    encode_cursor,
+    field_error,
+)
 from idp.runtime import Runtime
+from idp.store.sql.repositories.common import Page as JournalPage
 from idp.workstations.events import EventType, UnlockedBy
-from idp.workstations.journal import EventJournal, StoredEvent
+from idp.workstations.journal import EventJournal, SessionRecord, StoredEvent
 from idp.workstations.registry import WorkstationRepository
 from idp.workstations.summaries import (
     COLUMNS,
@@ -27,10 +39,15 @@ from idp.workstations.summaries import (
     to_csv,
 )
 
-#: a CSV export holds at most this many events (newest first); filter for older ones
+#: a CSV export holds at most this many events or sessions (newest first); filter for older
 CSV_EVENTS = 5000
+#: the journal answers at most this many rows a query
+_JOURNAL_PAGE = 500
 _EVENT_COLUMNS = ("at", "type", "workstation", "employee", "account", "unlocked_by",
                   "clock_skew", "during_alarm", "details")  # fmt: skip
+_SESSION_COLUMNS = ("started_at", "ended_at", "workstation", "employee", "account",
+                    "unlocked_by", "end_reason", "duration_seconds")  # fmt: skip
+T = TypeVar("T")
 
 
 class WorkstationEventOut(Output):
@@ -66,6 +83,54 @@ class WorkstationEventPage(Page[WorkstationEventOut]):
 class WorkstationEventQuery(Input):
     workstation_id: str | None = Field(default=None, max_length=64)
     employee: str | None = Field(default=None, max_length=128, description="a username")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class WorkstationSessionOut(Output):
+    id: str
+    workstation_id: str
+    workstation: str = Field(description="the workstation's name")
+    employee_id: str | None
+    employee: str | None = Field(description="the employee's username")
+    account: str = Field(description="the Windows account the session was opened with")
+    unlocked_by: UnlockedBy
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = Field(description="null while the session is open")
+    end_reason: str | None
+    duration_seconds: int | None
+
+    @classmethod
+    def of(cls, s: SessionRecord, names: _Names) -> WorkstationSessionOut:
+        return cls(
+            id=s.id, workstation_id=s.workstation_id,
+            workstation=names.workstation(s.workstation_id), employee_id=s.employee_id,
+            employee=names.username(s.employee_id), account=s.account,
+            unlocked_by=s.unlocked_by, started_at=s.started_at, ended_at=s.ended_at,
+            end_reason=s.end_reason, duration_seconds=s.duration_seconds,
+        )  # fmt: skip
+
+
+class WorkstationSessionPage(Page[WorkstationSessionOut]):
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(_SESSION_COLUMNS)
+        for s in self.items:
+            values = (s.started_at.isoformat(), s.ended_at.isoformat() if s.ended_at else None,
+                      s.workstation, s.employee, s.account, s.unlocked_by.value, s.end_reason,
+                      s.duration_seconds)  # fmt: skip
+            writer.writerow([csv_cell(v) for v in values])
+        return out.getvalue()
+
+
+class WorkstationSessionQuery(Input):
+    """Sessions that started at or after ``since`` and before ``until`` (times with a zone)."""
+
+    workstation_id: str | None = Field(default=None, max_length=64)
+    employee: str | None = Field(default=None, max_length=128, description="a username")
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)
 
@@ -113,6 +178,45 @@ class SummaryQuery(Input):
     cursor: str | None = Field(default=None, max_length=512)
 
 
+class _Names:
+    """Usernames and workstation names for a listing, each looked up once."""
+
+    def __init__(self, runtime: Runtime, registry: WorkstationRepository) -> None:
+        self._rt, self._registry = runtime, registry
+        self._people: dict[str, str | None] = {}
+        self._machines: dict[str, str] = {}
+
+    def username(self, employee_id: str | None) -> str | None:
+        if employee_id is None:
+            return None
+        if employee_id not in self._people:
+            employee = self._rt.employees.get(employee_id)
+            self._people[employee_id] = employee.username if employee else None
+        return self._people[employee_id]
+
+    def workstation(self, workstation_id: str) -> str:
+        if workstation_id not in self._machines:
+            ws = self._registry.get(workstation_id)
+            self._machines[workstation_id] = ws.info.name if ws else workstation_id
+        return self._machines[workstation_id]
+
+
+def _collect(fetch: Callable[[int, int], JournalPage[T]], start: int, wanted: int) -> _Found[T]:
+    """Rows from ``start`` on, journal page after journal page, until ``wanted`` or the end."""
+    rows: list[T] = []
+    while True:
+        found = fetch(start + len(rows), min(_JOURNAL_PAGE, wanted - len(rows)))
+        rows.extend(found.items)
+        if len(rows) >= wanted or start + len(rows) >= found.total or not found.items:
+            return _Found(rows, found.total)
+
+
+@dataclass(frozen=True)
+class _Found(Generic[T]):
+    rows: list[T]
+    total: int
+
+
 def _offset(kind: str, cursor: str | None, state: dict[str, object]) -> int:
     if cursor is None:
         return 0
@@ -146,39 +250,55 @@ class WorkstationAudit:
         state: dict[str, object] = {"w": query.workstation_id, "e": query.employee}
         start = _offset("ws-events", query.cursor, state)
         employee_id = self._employee_id(query.employee)
-        stored: list[StoredEvent] = []
-        wanted = CSV_EVENTS if everything else query.limit
-        while True:  # pages of at most 500 (the journal's limit) until enough or the end
-            found = self._journal.events(
-                workstation_id=query.workstation_id, employee_id=employee_id,
-                offset=start + len(stored), limit=min(500, wanted - len(stored)),
-            )  # fmt: skip
-            stored.extend(found.items)
-            if len(stored) >= wanted or start + len(stored) >= found.total or not found.items:
-                break
-        items = self._named(stored)
+        found = _collect(
+            lambda offset, limit: self._journal.events(
+                workstation_id=query.workstation_id, employee_id=employee_id, offset=offset,
+                limit=limit,
+            ),
+            start, CSV_EVENTS if everything else query.limit,
+        )  # fmt: skip
+        items = self._named(found.rows)
         following = start + len(items)
         more = following < found.total and not everything
         cursor = encode_cursor("ws-events", {**state, "offset": following}) if more else None
         return WorkstationEventPage(items=items, next_cursor=cursor)
 
+    @requires(Permission.AUDIT_READ)
+    def sessions(
+        self, actor: Actor, query: WorkstationSessionQuery, *, everything: bool = False
+    ) -> WorkstationSessionPage:
+        """Newest first; ``everything``: up to :data:`CSV_EVENTS` from the cursor on."""
+        since, until = aware(query.since, "since"), aware(query.until, "until")
+        if since and until and until <= since:
+            raise field_error("until", "must be after since")
+        state = {k: v for k, v in query.model_dump(mode="json").items() if k not in
+                 ("cursor", "limit")}  # fmt: skip
+        start = _offset("ws-sessions", query.cursor, state)
+        employee_id = self._employee_id(query.employee)
+        found = _collect(
+            lambda offset, limit: self._journal.sessions(
+                workstation_id=query.workstation_id, employee_id=employee_id, since=since,
+                until=until, offset=offset, limit=limit,
+            ),
+            start, CSV_EVENTS if everything else query.limit,
+        )  # fmt: skip
+        names = _Names(self._rt, self._registry)
+        items = [WorkstationSessionOut.of(s, names) for s in found.rows]
+        following = start + len(items)
+        more = following < found.total and not everything
+        cursor = encode_cursor("ws-sessions", {**state, "offset": following}) if more else None
+        return WorkstationSessionPage(items=items, next_cursor=cursor)
+
     def _named(self, events: Iterable[StoredEvent]) -> list[WorkstationEventOut]:
-        people: dict[str, str | None] = {}
-        machines: dict[str, str] = {}
+        names = _Names(self._rt, self._registry)
         out = []
         for s in events:
-            if s.employee_id and s.employee_id not in people:
-                employee = self._rt.employees.get(s.employee_id)
-                people[s.employee_id] = employee.username if employee else None
-            if s.workstation_id not in machines:
-                ws = self._registry.get(s.workstation_id)
-                machines[s.workstation_id] = ws.info.name if ws else s.workstation_id
             e = s.event
             out.append(WorkstationEventOut(
                 id=e.id, type=e.type, at=e.at, received_at=s.received_at,
-                workstation_id=s.workstation_id, workstation=machines[s.workstation_id],
+                workstation_id=s.workstation_id, workstation=names.workstation(s.workstation_id),
                 account=e.account, employee_id=s.employee_id,
-                employee=people.get(s.employee_id or "") or e.employee,
+                employee=names.username(s.employee_id) or e.employee,
                 unlocked_by=e.unlocked_by, clock_skew=s.clock_skew, during_alarm=s.during_alarm,
                 details=dict(e.details),
             ))  # fmt: skip

@@ -394,6 +394,42 @@ class AccountActions(VaultBase):
         )
         return template
 
+    def edit_template(
+        self,
+        *,
+        actor: Actor,
+        name: str,
+        rename: str | None = None,
+        urls: tuple[str, ...] | None = None,
+        apps: tuple[str, ...] | None = None,
+    ) -> Template:
+        """Change a template's name, URLs or apps (``None`` keeps the value), validated as
+        when it was added. Accounts made from it before keep what they got then."""
+        now = self._begin("editing an account template", actor)
+        new_name = None if rename is None else account_rules.text(rename, "template name")
+        new_urls = None if urls is None else list(account_rules.urls(urls))
+        new_apps = None if apps is None else list(account_rules.apps(apps))
+        with self.store.write() as tx:
+            row = tx.template_named(name)
+            before = row.name
+            taken = {t.name.lower() for t in tx.templates()} - {before.lower()}
+            if new_name is not None and new_name.lower() in taken:
+                raise NameTaken(f"an account template named {new_name!r} exists")
+            row.name = before if new_name is None else new_name
+            row.urls = list(row.urls) if new_urls is None else new_urls
+            row.apps = list(row.apps) if new_apps is None else new_apps
+            if not row.urls and not row.apps:
+                raise InvalidVaultInput("a template names at least one URL or app")
+            template = template_from_row(row)
+        details = {"action": "key_template_changed", "template": template.name}
+        if before != template.name:
+            details["renamed_from"] = before
+        self._audit_log.append_event(
+            kind=AuditKind.ADMIN_CHANGE, at=now, actor=actor.name, factor="hardware_vault",
+            details=details,
+        )  # fmt: skip
+        return template
+
     def list_templates(self) -> tuple[Template, ...]:
         self._begin("listing account templates")
         with self.store.read() as tx:

@@ -149,18 +149,20 @@ class VaultService(UnlockApi, AccountBackup):
         *,
         status: VaultStatus | None = None,
         employee_id: str | None = None,
+        text: str | None = None,
         sort: str = "serial",
         descending: bool = False,
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[Vault, ...]:
-        """Keys by serial (or by ``status_changed_at``), filtered by status or holder."""
+        """Keys by serial (or by ``status_changed_at``), filtered by status or holder, and by
+        ``text`` in the serial or the holder's username or name (any case)."""
         self._begin("listing keys")
         if not 1 <= limit <= MAX_LIST:
             raise InvalidVaultInput(f"limit is 1-{MAX_LIST}, got {limit}")
         return self.store.list_vaults(
-            status=status, employee_id=employee_id, sort=sort, descending=descending,
-            offset=offset, limit=limit,
+            status=status, employee_id=employee_id, text=text, sort=sort,
+            descending=descending, offset=offset, limit=limit,
         )  # fmt: skip
 
     def show_key(self, *, serial: str) -> Vault:

@@ -12,11 +12,13 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.store.sql.database import Database
+from idp.store.sql.models import EmployeeRow
+from idp.store.sql.repositories.common import like_pattern
 from idp.vault.errors import (
     AccountNotFound,
     ConcurrentChange,
@@ -302,6 +304,22 @@ class VaultTx:
         return row if row is not None and row.serial == serial.strip().upper() else None
 
 
+def _serial_or_holder(text: str) -> ColumnElement[bool]:
+    pattern = like_pattern(text)
+    holders = select(EmployeeRow.id).where(
+        or_(
+            EmployeeRow.username_lower.like(pattern, escape="\\"),
+            func.lower(EmployeeRow.first_name + " " + EmployeeRow.last_name).like(
+                pattern, escape="\\"
+            ),
+        )
+    )
+    return or_(
+        func.lower(HardwareVaultRow.serial).like(pattern, escape="\\"),
+        HardwareVaultRow.employee_id.in_(holders),
+    )
+
+
 class VaultStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -335,17 +353,21 @@ class VaultStore:
         *,
         status: VaultStatus | None = None,
         employee_id: str | None = None,
+        text: str | None = None,
         sort: str = "serial",
         descending: bool = False,
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[Vault, ...]:
-        """Keys by ``sort`` (``serial`` or ``status_changed_at``, ties by serial)."""
+        """Keys by ``sort`` (``serial`` or ``status_changed_at``, ties by serial); ``text``:
+        the serial or the holder's username or name contains it, any case."""
         query = select(HardwareVaultRow)
         if status is not None:
             query = query.where(HardwareVaultRow.status == status.value)
         if employee_id is not None:
             query = query.where(HardwareVaultRow.employee_id == employee_id)
+        if text and text.strip():
+            query = query.where(_serial_or_holder(text.strip()))
         column = _SORTS[sort]
         order = (column.desc(), HardwareVaultRow.serial.desc()) if descending else (column,)
         counts = (

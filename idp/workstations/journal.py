@@ -269,16 +269,23 @@ class EventJournal:
         workstation_id: str | None = None,
         employee_id: str | None = None,
         open_only: bool = False,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> Page[SessionRecord]:
-        """Sessions newest first."""
+        """Sessions newest first; ``since``/``until``: those that started at or after
+        ``since`` and before ``until``."""
         check_paging(offset, limit)
         criteria: list[ColumnElement[bool]] = []
         if workstation_id is not None:
             criteria.append(WorkstationSessionRow.workstation_id == workstation_id)
         if employee_id is not None:
             criteria.append(WorkstationSessionRow.employee_id == employee_id)
+        if since is not None:
+            criteria.append(WorkstationSessionRow.started_at >= require_aware(since, "since"))
+        if until is not None:
+            criteria.append(WorkstationSessionRow.started_at < require_aware(until, "until"))
         if open_only:
             criteria.append(WorkstationSessionRow.ended_at.is_(None))
         query = select(WorkstationSessionRow).where(*criteria)

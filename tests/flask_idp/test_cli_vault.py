@@ -14,12 +14,15 @@ import pytest
 
 from flask_idp.cli import main
 from flask_idp.demo import prepare
+from idp.audit import AuditKind, Outcome
 from idp.config.loader import load_config
+from idp.factors.password import hash_password
 from idp.runtime import build_runtime
 from idp.vault.model import PlanKind, Reported, TaskKind
 from idp.vault.service import build_vault_service
 
 CSV = "serial,mac,model,firmware\nST20001,AA:BB:CC:00:10:01,Hideez Key 4,4.0.1\n"
+PASSWORD = "correct horse battery staple"
 OTP_URI = "otpauth://totp/Corp:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DP&issuer=Corp"
 
 
@@ -115,6 +118,14 @@ def test_an_admins_day_with_keys(
     out = _out(capsys, "key-account", "add", "--employee", "alice", "--template", "github",
                "--login", "alice-gh", "--password-file", pw)  # fmt: skip
     github = out.split()[1]
+    out = _out(capsys, "key-template", "edit", "github", "--rename", "GitHub EMU", "--no-urls",
+               "--app", "GitHub Desktop", "--app", "gh")  # fmt: skip
+    assert out == "template GitHub EMU changed: GitHub Desktop gh\n"
+    (template,) = _json(capsys, "key-template", "list")
+    assert (template["name"], template["urls"]) == ("GitHub EMU", [])
+    refused = _refused(capsys, "key-template", "edit", "github emu", "--no-apps")
+    assert "at least one URL or app" in refused
+    assert _json(capsys, "key-template", "list") == [template]
     out = _out(capsys, "key-account", "add", "--employee", "alice", "--name", "PC",
                "--type", "domain", "--login", "corp\\alice", "--skip-password")  # fmt: skip
     pc = out.split()[1]
@@ -129,6 +140,8 @@ def test_an_admins_day_with_keys(
     out = _out(capsys, "key", "assign", "ST20001", "--employee", "alice")
     code = out.strip().rsplit(" ", 1)[1]
     assert len(code) == 6 and code.isdigit()
+    assert [k["serial"] for k in _json(capsys, "key", "list", "--search", "ALICE")] == ["ST20001"]
+    assert _json(capsys, "key", "list", "--search", "bob") == []
     shown = _json(capsys, "key", "show", "ST20001", "--code")
     assert shown["status"] == "reserved" and shown["activation_code"] == code
     assert "master_key" not in json.dumps(shown).replace("has_master_key", "")
@@ -161,14 +174,57 @@ def test_an_admins_day_with_keys(
     _out(capsys, "key", "deactivate", "ST20001", "--reason", "lost")
     assert _json(capsys, "key", "show", "ST20001")["reason"] == "lost"
     assert _json(capsys, "key-account", "list", "--employee", "alice") == []
-    _out(capsys, "key", "compromise", "ST20002")
-    _out(capsys, "key-template", "delete", "github")
+    _out(capsys, "key-template", "delete", "github emu")
     _out(capsys, "key-account", "delete", shared, "--shared")
     # a deactivated key keeps its profile until it is wiped: the profile is still in use
     assert "is used by 1 key(s), e.g. ST20001" in _refused(
         capsys, "key-profile", "delete", "Strict PIN"
     )
-    assert "compromised" in _out(capsys, "key", "list")
+
+
+def test_compromise_needs_an_admin_who_re_enters_their_password(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, role in (("sec", "helpdesk"), ("aud", "auditor")):
+        _out(capsys, "employee", "add", name, "--email", f"{name}@corp.example",
+             "--sso-mode", "two_factor")  # fmt: skip
+        _out(capsys, "admin-user", "add", name, "--role", role)
+    runtime = build_runtime(load_config(config))
+    try:
+        for name in ("sec", "aud", "bob"):
+            employee = runtime.employees.get_by_username(name)
+            assert employee is not None
+            stored = hash_password(password=PASSWORD, params=runtime.password_params)
+            runtime.passwords.set(employee.id, password_hash=stored, now=runtime.now())
+    finally:
+        runtime.close()
+    right, wrong = _file(tmp_path, "right", PASSWORD), _file(tmp_path, "wrong", "not it")
+    with pytest.raises(SystemExit):  # no --admin: the bare operator may not
+        main(["key", "compromise", "ST20002"])
+    for who, password, message in (
+        ("bob", right, "'bob' is no admin or helpdesk account"),  # an employee, not an admin
+        ("aud", right, "'aud' is no admin or helpdesk account"),  # auditors only read
+        ("mallory", right, "'mallory' is no admin or helpdesk account"),
+        ("sec", wrong, "password"),
+    ):
+        refused = _refused(capsys, "key", "compromise", "ST20002", "--admin", who,
+                           "--password-file", password)  # fmt: skip
+        assert message in refused, refused
+    assert _json(capsys, "key", "show", "ST20002")["status"] == "ready"
+    out = _out(capsys, "key", "compromise", "st20002", "--admin", "sec", "--password-file", right)
+    assert out == "ST20002 marked compromised by sec: every connection is refused\n"
+    assert _json(capsys, "key", "show", "ST20002")["status"] == "compromised"
+    assert "compromised" in _out(capsys, "key", "list", "--status", "compromised")
+    runtime = build_runtime(load_config(config))
+    try:
+        events = runtime.audit.list(kind=AuditKind.VAULT_STATUS_CHANGED, newest_first=False)
+    finally:
+        runtime.close()
+    tried = [(e.actor, e.outcome) for e in events.items if e.details.get("serial") == "ST20002"
+             and e.details.get("action") == "compromise"]  # fmt: skip
+    failed = [("admin:bob", Outcome.FAILURE), ("admin:aud", Outcome.FAILURE),
+              ("admin:mallory", Outcome.FAILURE), ("admin:sec", Outcome.FAILURE)]  # fmt: skip
+    assert tried == [*failed, ("admin:sec", Outcome.SUCCESS)]
 
 
 @pytest.mark.parametrize(
@@ -235,6 +291,7 @@ def test_an_admins_day_with_keys(
         (["key-account", "otp", "missing", "--remove"], "no account 'missing'"),
         (["key-template", "add", "Empty"], "at least one URL or app"),
         (["key-template", "delete", "nope"], "no account template named 'nope'"),
+        (["key-template", "edit", "nope", "--app", "x"], "no account template named 'nope'"),
     ],
 )
 def test_hostile_input_is_refused_clearly(

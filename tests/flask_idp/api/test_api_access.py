@@ -75,7 +75,9 @@ ALLOWED: dict[str, set[Role]] = {
     "restore_key_accounts": {A},
     "start_sync_run": {A},
     "get_sync_job": {A, H, U},
+    "list_sync_jobs": {A, H, U},
     "list_workstation_events": {A, H, U},
+    "list_workstation_sessions": {A, H, U},
     "workstation_summary_by_day_employee": {A, H, U},
     "workstation_summary_by_employee": {A, H, U},
     "workstation_summary_by_department": {A, H, U},
@@ -113,6 +115,7 @@ ALLOWED: dict[str, set[Role]] = {
     "list_key_templates": {A, H, U},
     "create_key_template": {A, H},
     "get_key_template": {A, H, U},
+    "update_key_template": {A, H},
     "delete_key_template": {A, H},
 }
 

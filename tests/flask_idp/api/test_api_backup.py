@@ -5,11 +5,13 @@ the refusals — wrong passphrase, a damaged or oversized file, helpdesk — imp
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 
 from idp.admin.access import CLI, Role
+from idp.admin.backup import RESTORE_CLAIM
 from idp.vault.backup import MAX_BACKUP_BYTES
 from idp.vault.model import AccountInput
 from idp.vault.service import build_vault_service
@@ -120,3 +122,23 @@ def test_helpdesk_and_auditors_never_get_the_secrets(api: Api) -> None:
     for role in (Role.HELPDESK, Role.AUDITOR):
         r = _export(api, alice["id"], role=role)
         assert r.status_code == 403 and "needs 'secrets'" in r.json["detail"]
+
+
+def test_a_restore_while_another_runs_is_a_409_naming_it(api: Api) -> None:
+    alice, bob = _with_accounts(api), api.new_employee()
+    blob = _export(api, alice["id"]).data
+    running = json.dumps({"by": "admin:carol", "at": "2026-12-02T09:30:00+00:00",
+                          "claim": "elsewhere"}).encode()  # fmt: skip
+    claim = RESTORE_CLAIM + bob["id"]
+    api.runtime.ephemeral.put(claim, running, ttl=60)  # another instance is restoring onto bob
+    try:
+        r = _restore(api, bob["id"], blob)
+        assert r.status_code == 409 and r.mimetype == "application/problem+json"
+        assert r.json["error"] == "key_restore_in_progress"
+        assert "started by carol at 2026-12-02T09:30:00+00:00" in r.json["detail"]
+        assert _logins(api, bob["id"]) == []  # nothing imported
+        assert api.runtime.ephemeral.get(claim) == running  # the other's claim is left alone
+    finally:
+        api.runtime.ephemeral.delete(claim)
+    assert _restore(api, bob["id"], blob).json["added"] == 2
+    assert api.runtime.ephemeral.get(claim) is None

@@ -175,3 +175,50 @@ def test_a_shared_account_edit_fans_out(api: Api) -> None:
     assert [h["employee_id"] for h in r.json["account"]["holders"]] == [employee]
     accounts = api.call("GET", f"/employees/{employee}/key-accounts").json["items"]
     assert [(a["shared_id"], a["login"]) for a in accounts] == [(shared, "ops2")]
+
+
+def test_a_template_is_edited_against_its_etag(api: Api) -> None:
+    made = api.call("POST", "/key-templates", json={"name": "Jira", "urls": ["jira.example"]})
+    assert made.status_code == 201 and made.headers["ETag"]
+    other = api.call("POST", "/key-templates", json={"name": "Wiki", "apps": ["Wiki"]}).json
+    path = f"/key-templates/{made.json['id']}"
+    etag = api.call("GET", path, role=Role.AUDITOR).headers["ETag"]
+    assert etag == made.headers["ETag"]
+    body = {"name": "Jira Cloud", "urls": ["jira.atlassian.net"]}
+    r = api.call("PATCH", path, json=body)
+    assert r.status_code == 428 and r.json["error"] == "precondition_required"
+    r = api.call("PATCH", path, json=body, headers={"If-Match": '"stale"'})
+    assert r.status_code == 412 and r.json["error"] == "precondition_failed"
+    r = api.call("PATCH", path, role=Role.HELPDESK, json=body, headers={"If-Match": etag})
+    assert r.status_code == 200, r.json
+    assert r.json == {"id": made.json["id"], "name": "Jira Cloud",
+                      "urls": ["https://jira.atlassian.net"], "apps": []}  # fmt: skip
+    assert r.headers["ETag"] != etag
+    fresh = {"If-Match": r.headers["ETag"]}
+    refused = [
+        ({"id": "x"}, 422, "id"),
+        ({"urls": []}, 400, None),  # it would name neither a URL nor an app
+        ({"urls": ["ftp://files.example"]}, 400, None),
+        ({"name": "wiki"}, 409, None),
+    ]
+    for change, status, field in refused:
+        r = api.call("PATCH", path, json=change, headers=fresh)
+        assert r.status_code == status, (change, r.json)
+        assert field is None or r.json["errors"][0]["field"] == field
+    assert api.call("GET", path).json["name"] == "Jira Cloud"
+    r = api.call("PATCH", "/key-templates/nope", json=body, headers={"If-Match": "*"})
+    assert r.status_code == 404 and r.json["error"] == "key_template_not_found"
+    for template_id in (made.json["id"], other["id"]):
+        assert api.call("DELETE", f"/key-templates/{template_id}").status_code == 204
+
+
+def test_keys_found_by_serial_or_holder(api: Api) -> None:
+    serial, employee, _ = _assigned(api)
+    username = api.call("GET", f"/employees/{employee}").json["username"]
+    for q in (username.upper(), serial.lower()[-5:]):
+        r = api.call("GET", "/keys", role=Role.AUDITOR, query_string={"q": q})
+        assert r.status_code == 200 and [k["serial"] for k in r.json["items"]] == [serial], q
+    for q in ("%", "' OR 1=1 --", "nobody-at-all"):
+        assert api.call("GET", "/keys", query_string={"q": q}).json["items"] == []
+    r = api.call("GET", "/keys", query_string={"q": "x" * 129})
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "q"

@@ -180,3 +180,27 @@ def test_the_console_button_starts_a_run_and_shows_it(synced: Any) -> None:
     page = admin.get(location).get_data(as_text=True)
     assert 'id="job-state" role="status">failed' in page  # the broken source fails the run
     assert "broken: the directory refused the sign-in" in page and "<td>corp</td>" in page
+
+
+def test_the_started_runs_are_listed_newest_first(synced: Any) -> None:
+    """After the runs above: the API listing pages through them, the console lists them."""
+    api = synced[0]
+    first = api.call("GET", "/sync/jobs?limit=2", role=Role.AUDITOR)
+    assert first.status_code == 200, first.json
+    rest = api.call("GET", f"/sync/jobs?limit=50&cursor={first.json['next_cursor']}")
+    jobs = first.json["items"] + rest.json["items"]
+    assert len(jobs) >= 4 and rest.json["next_cursor"] is None
+    started = [j["started_at"] for j in jobs]
+    assert started == sorted(started, reverse=True)
+    for job in jobs:  # each as GET of its own Location shows it
+        assert api.call("GET", f"/sync/jobs/{job['id']}").json == job
+    assert jobs[-1]["sources"] == ["corp"] and jobs[-1]["state"] == "succeeded"
+    r = api.call("GET", "/sync/jobs?cursor=bm90IG91cnM")
+    assert r.status_code == 422 and r.json["errors"][0]["field"] == "cursor"
+    auditor = signed_in(api, Role.AUDITOR)
+    assert 'href="/console/sync/jobs"' in auditor.get("/console/sync").get_data(as_text=True)
+    page = auditor.get("/console/sync/jobs").get_data(as_text=True)
+    links = [f'href="/console/sync/jobs/{j["id"]}"' for j in jobs]
+    assert all(link in page for link in links)
+    assert page.index(links[0]) < page.index(links[-1])  # newest first
+    assert "broken: the directory refused the sign-in" in page

@@ -1,4 +1,4 @@
-"""``/api/v1/workstation-events`` and ``/api/v1/workstation-summaries/{kind}``: usernames and
+"""``/api/v1/workstation-events``, ``…-sessions`` and ``…-summaries/{kind}``: usernames and
 workstation names rather than ids, cursor paging, filters, and the same rows as CSV through
 ``Accept: text/csv`` or ``?format=csv`` (with spreadsheet formulas defused)."""
 
@@ -99,3 +99,41 @@ def test_summary_filters_and_paging(api: Api, world: dict[str, str]) -> None:
     backwards = api.call("GET", "/workstation-summaries/employee?since=2026-12-01&until=2026-11-01")
     assert backwards.status_code == 422 and backwards.json["errors"][0]["field"] == "until"
     assert api.call("GET", "/workstation-summaries/nope").status_code == 404
+
+
+def test_sessions_carry_names_filter_and_page(api: Api, world: dict[str, str]) -> None:
+    first = api.call("GET", "/workstation-sessions?limit=1", role=Role.AUDITOR)
+    assert first.status_code == 200, first.json
+    (newest,) = first.json["items"]
+    assert (newest["workstation"], newest["employee"], newest["unlocked_by"]) == (
+        "PC-2", "zed-w", "proximity",
+    )  # fmt: skip
+    assert newest["duration_seconds"] == 3600 and newest["end_reason"] == "lock"
+    rest = api.call("GET", f"/workstation-sessions?limit=1&cursor={first.json['next_cursor']}")
+    assert [s["employee"] for s in rest.json["items"]] == [world["alice"]]
+    assert rest.json["next_cursor"] is None
+    mine = api.call("GET", f"/workstation-sessions?employee={world['alice']}").json["items"]
+    on_pc1 = api.call("GET", f"/workstation-sessions?workstation_id={world['PC-1']}").json
+    assert [s["workstation"] for s in mine] == ["PC-1"] and on_pc1["items"] == mine
+    window = api.call("GET", "/workstation-sessions", query_string={
+        "since": "2026-12-01T00:00:00Z", "until": "2026-12-02T00:00:00+00:00"})  # fmt: skip
+    assert [s["workstation"] for s in window.json["items"]] == ["PC-2"]
+    for query, field in (
+        ({"employee": "nobody"}, "employee"),
+        ({"since": "2026-12-01T00:00:00"}, "since"),  # no time zone
+        ({"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}, "until"),
+        ({"employee": world["alice"], "cursor": first.json["next_cursor"]}, "cursor"),
+        ({"limit": "0"}, "limit"),
+    ):
+        r = api.call("GET", "/workstation-sessions", query_string=query)
+        assert r.status_code == 422 and r.json["errors"][0]["field"] == field, (query, r.json)
+
+
+def test_sessions_as_csv(api: Api, world: dict[str, str]) -> None:
+    r = api.call("GET", "/workstation-sessions?limit=1", headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0][:4] == ["started_at", "ended_at", "workstation", "employee"]
+    assert len(rows) == 3  # every session, whatever the page size
+    assert {row[4] for row in rows[1:]} == {"'=cmd|mallory", "'=cmd|alice"}  # defused
+    assert api.call("GET", "/workstation-sessions?format=xml").status_code == 422

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from idp.admin.access import CLI, Role
+from idp.admin.backup import RESTORE_CLAIM
 from idp.vault.model import AccountInput
 from idp.vault.service import build_vault_service
 from tests.flask_idp.admin_support import Api
@@ -41,6 +42,14 @@ def test_download_and_restore_from_the_console(api: Api) -> None:
 
     wrong = restore("not the passphrase at all")
     assert wrong.startswith("400") and "passphrase does not open this backup" in wrong
+    assert vault.list_accounts(employee_id=bob["id"]) == ()
+    claim = RESTORE_CLAIM + bob["id"]  # another admin's restore onto bob, on another instance
+    api.runtime.ephemeral.put(claim, b'{"by": "admin:carol", "at": "09:30"}', ttl=60)
+    try:
+        busy = restore(PASS)
+    finally:
+        api.runtime.ephemeral.delete(claim)
+    assert busy.startswith("409") and "is running (started by carol at 09:30)" in busy
     assert vault.list_accounts(employee_id=bob["id"]) == ()
     done = restore(PASS)
     assert done.startswith("200") and "1 added, 0 replaced, 0 skipped" in done

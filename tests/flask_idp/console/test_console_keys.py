@@ -19,6 +19,10 @@ def _serial() -> str:
     return "CK" + secrets.token_hex(5).upper()
 
 
+def _etag(page: str) -> str:
+    return page.split('name="etag" value="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
+
+
 def _import(client: object, token: str, serial: str) -> None:
     tail = serial[2:]
     mac = "CC:" + ":".join(tail[i : i + 2] for i in range(0, 10, 2))
@@ -54,6 +58,11 @@ def test_assign_suspend_and_compromise(api: Api) -> None:
     assert employee["username"] in detail
     owner = client.get(f"/console/employees/{employee['id']}").get_data(as_text=True)
     assert f'href="/console/keys/{serial}"' in owner and "reserved" in owner
+    searched = client.get(f"/console/keys?q={employee['username'].upper()}").get_data(as_text=True)
+    assert f'href="/console/keys/{serial}"' in searched
+    assert f'value="{employee["username"].upper()}"' in searched  # kept in the filter form
+    nothing = client.get("/console/keys?q=%3Cscript%3Enobody").get_data(as_text=True)
+    assert "No keys match." in nothing and "<script>nobody" not in nothing
 
     driver = build_vault_service(api.runtime)
     driver.check_activation_code(serial=serial, code=code)
@@ -128,6 +137,22 @@ def test_profiles_templates_and_shared_accounts(api: Api) -> None:
     assert template.status_code == 303
     assert "https://github.com" in admin.get("/console/key-templates").get_data(as_text=True)
 
+    listing = admin.get("/console/key-templates").get_data(as_text=True)
+    link = listing.split('<a href="/console/key-templates/', 1)[1].split('"', 1)[0]
+    edit = f"/console/key-templates/{link}"
+    form = admin.get(edit).get_data(as_text=True)
+    assert "&lt;script&gt;" in form and "<script>alert(1)" not in form
+    saved = admin.post(edit, data={"csrf": token, "etag": _etag(form), "name": "GitHub",
+                                   "urls": "", "apps": "GitHub Desktop"})  # fmt: skip
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("done=saved")
+    shown = admin.get(edit).get_data(as_text=True)
+    assert "GitHub Desktop" in shown and "https://github.com" not in shown
+    stale = admin.post(edit, data={"csrf": token, "etag": _etag(form), "name": "X", "apps": "X"})
+    assert stale.status_code == 412 and 'id="form-errors"' in stale.get_data(as_text=True)
+    empty = admin.post(edit, data={"csrf": token, "etag": _etag(shown), "name": "GitHub"})
+    assert empty.status_code == 400 and "at least one URL or app" in empty.get_data(as_text=True)
+    assert admin.post(edit, data={"name": "Y"}).status_code == 400  # no CSRF token
+
     employee = api.new_employee()
     shared = admin.post("/console/shared-accounts", data={
         "csrf": token, "name": XSS, "login": "ops", "login_type": "webapp",
@@ -138,8 +163,7 @@ def test_profiles_templates_and_shared_accounts(api: Api) -> None:
         "csrf": token, "username": employee["username"]}).status_code == 303  # fmt: skip
     page = admin.get(one).get_data(as_text=True)
     assert employee["username"] in page and "&lt;script&gt;" in page and "pw-123456" not in page
-    etag = page.split('name="etag" value="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
-    saved = admin.post(one, data={"csrf": token, "etag": etag, "login": "ops2"})
+    saved = admin.post(one, data={"csrf": token, "etag": _etag(page), "login": "ops2"})
     assert saved.status_code == 200 and 'id="queued"' in saved.get_data(as_text=True)
 
 

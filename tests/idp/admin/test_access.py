@@ -63,5 +63,5 @@ def test_recent_sign_in_check() -> None:
     stale = Actor(name="a", role=Role.ADMIN, auth_time=NOW - dt.timedelta(minutes=7))
     with pytest.raises(ReauthenticationRequired, match="the last was 7 minutes ago"):
         require_recent_sign_in(stale, now=NOW, max_age=dt.timedelta(minutes=5))
-    with pytest.raises(ReauthenticationRequired, match="an API key or the CLI cannot"):
+    with pytest.raises(ReauthenticationRequired, match="an API key cannot do it"):
         require_recent_sign_in(CLI, now=NOW, max_age=dt.timedelta(minutes=5))

@@ -10,9 +10,11 @@ import secrets
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from idp.admin.access import Actor, PermissionDenied, ReauthenticationRequired, Role
+from idp.admin.access import CLI, Actor, PermissionDenied, ReauthenticationRequired, Role
 from idp.admin.audit_views import AuditQuery
+from idp.admin.employee_models import EmployeeCreate
 from idp.admin.keys_models import (
     AssignIn,
     DeactivateIn,
@@ -49,7 +51,7 @@ def test_a_key_through_its_life(world: World) -> None:
     with pytest.raises(IllegalTransition, match="'cancel' is not allowed for a key that is"):
         world.svc.keys.cancel(ADMIN, serial)
 
-    with pytest.raises(ReauthenticationRequired, match="signed in to the console moments ago"):
+    with pytest.raises(ReauthenticationRequired, match="proved who they are moments ago"):
         world.svc.keys.compromise(ADMIN, serial)
     stale = Actor(name="admin:root", role=Role.ADMIN, auth_time=NOW - dt.timedelta(minutes=6))
     with pytest.raises(ReauthenticationRequired, match="last was 6 minutes ago"):
@@ -97,6 +99,32 @@ def test_paging_filters_and_sort(world: World) -> None:
     world.svc.keys.assign(ADMIN, serials[0], AssignIn(employee_id=holder))
     held = world.svc.keys.page(AUDITOR, KeyQuery(employee_id=holder))
     assert [k.serial for k in held.items] == [serials[0]]
+
+
+def test_free_text_search_by_serial_or_holder(world: World) -> None:
+    tag = secrets.token_hex(3)
+    made = world.svc.employees.create(CLI, EmployeeCreate(
+        username=f"q-{tag}", email=f"q-{tag}@e.com", first_name="Quentin", last_name=f"Q{tag}",
+    ))  # fmt: skip
+    serials = sorted(world.keys(3))
+    world.svc.keys.assign(ADMIN, serials[1], AssignIn(employee_id=made.id))
+
+    def found(q: str, **more: object) -> list[str]:
+        page = world.svc.keys.page(AUDITOR, KeyQuery.model_validate({"q": q, **more}))
+        return [k.serial for k in page.items]
+
+    assert found(f"Q-{tag}") == [serials[1]]  # the username, any case
+    assert found(f"quentin q{tag}") == [serials[1]]  # the full name
+    assert found(serials[2][-6:].lower()) == [serials[2]]  # part of the serial
+    held = world.svc.keys.page(AUDITOR, KeyQuery(q=f"q{tag}")).items[0]
+    assert held.employee_username == f"q-{tag}"
+    first = world.svc.keys.page(AUDITOR, KeyQuery(q=serials[0][:2], limit=1))
+    assert first.next_cursor is not None
+    with pytest.raises(InvalidInput) as other:  # a cursor is tied to its search
+        world.svc.keys.page(AUDITOR, KeyQuery(q="x", limit=1, cursor=first.next_cursor))
+    assert other.value.errors[0].field == "cursor"
+    with pytest.raises(ValidationError):
+        KeyQuery(q="x" * 129)
 
 
 def test_roles(world: World) -> None:

@@ -19,9 +19,10 @@ from idp.admin.keys_models import (
     SharedAccountUpdate,
     ShareIn,
     TemplateCreate,
+    TemplateUpdate,
 )
-from idp.admin.models import InvalidInput, PreconditionFailed, etag_of
-from idp.vault.errors import AccountNotFound, InvalidVaultInput, TemplateNotFound
+from idp.admin.models import InvalidInput, PreconditionFailed, PreconditionRequired, etag_of
+from idp.vault.errors import AccountNotFound, InvalidVaultInput, NameTaken, TemplateNotFound
 from idp.vault.model import LoginType, TaskKind
 from tests.idp.admin.conftest import ADMIN, AUDITOR, HELPDESK, World
 
@@ -142,3 +143,36 @@ def test_templates(world: World) -> None:
     world.svc.key_accounts.delete_template(ADMIN, made.id)
     with pytest.raises(TemplateNotFound):
         world.svc.key_accounts.template(AUDITOR, made.id)
+
+
+def test_editing_a_template_needs_its_etag_and_keys_write(world: World) -> None:
+    tag = secrets.token_hex(2)
+    made = world.svc.key_accounts.create_template(
+        HELPDESK, TemplateCreate(name=f"Jira {tag}", urls=["jira.example"])
+    )
+    other = world.svc.key_accounts.create_template(
+        HELPDESK, TemplateCreate(name=f"Wiki {tag}", apps=["Wiki"])
+    )
+    body = TemplateUpdate(name=f"Jira Cloud {tag}", urls=["jira.atlassian.net"], apps=["Jira"])
+    with pytest.raises(PermissionDenied):
+        world.svc.key_accounts.update_template(AUDITOR, made.id, body, if_match=etag_of(made))
+    with pytest.raises(PreconditionRequired):
+        world.svc.key_accounts.update_template(HELPDESK, made.id, body, if_match=None)
+    changed = world.svc.key_accounts.update_template(
+        HELPDESK, made.id, body, if_match=etag_of(made)
+    )
+    assert (changed.id, changed.name, changed.urls, changed.apps) == (
+        made.id, f"Jira Cloud {tag}", ["https://jira.atlassian.net"], ["Jira"],
+    )  # fmt: skip
+    assert world.svc.key_accounts.template(AUDITOR, made.id) == changed
+    with pytest.raises(PreconditionFailed):  # the version read before the change
+        world.svc.key_accounts.update_template(
+            HELPDESK, made.id, TemplateUpdate(apps=[]), if_match=etag_of(made)
+        )
+    with pytest.raises(NameTaken):
+        world.svc.key_accounts.update_template(
+            HELPDESK, made.id, TemplateUpdate(name=other.name.upper()), if_match=etag_of(changed)
+        )
+    with pytest.raises(TemplateNotFound):
+        world.svc.key_accounts.update_template(HELPDESK, "nope", body, if_match="*")
+    assert world.svc.key_accounts.template(AUDITOR, made.id) == changed

@@ -185,6 +185,50 @@ def test_templates_fill_urls_and_apps(vaults: Vaults, alice: str) -> None:
     assert vaults.service.list_templates() == ()
 
 
+def test_editing_a_template_validates_like_adding_and_is_audited(
+    vaults: Vaults, alice: str
+) -> None:
+    service = vaults.service
+    service.add_template(actor=ADMIN, name="GitHub", urls=("github.com",), apps=())
+    service.add_template(actor=ADMIN, name="GitLab", urls=("gitlab.com",), apps=())
+    before = service.add_account(
+        actor=ADMIN, employee_id=alice, data=AccountInput(login="a", password="pw"),
+        template="github",
+    )  # fmt: skip
+    changed = service.edit_template(
+        actor=ADMIN, name="github", rename="GitHub Enterprise", urls=("ghe.corp.example",),
+        apps=("GitHub Desktop",),
+    )  # fmt: skip
+    assert (changed.name, changed.urls, changed.apps) == (
+        "GitHub Enterprise", ("https://ghe.corp.example",), ("GitHub Desktop",),
+    )  # fmt: skip
+    assert service.edit_template(actor=ADMIN, name="github enterprise", apps=()).apps == ()
+    # accounts made from it before keep what they got
+    assert service.show_account(account_id=before.id).urls == ("https://github.com",)
+    refusals: list[tuple[dict[str, object], type[Exception], str]] = [
+        ({"rename": "gitlab"}, NameTaken, "named 'gitlab' exists"),
+        ({"rename": "  "}, InvalidVaultInput, "template name"),
+        ({"urls": ("javascript:alert(1)",)}, InvalidVaultInput, "URL"),
+        ({"urls": ()}, InvalidVaultInput, "at least one URL or app"),
+    ]
+    for change, error, message in refusals:
+        with pytest.raises(error, match=message):
+            service.edit_template(actor=ADMIN, name="GitHub Enterprise", **change)  # type: ignore[arg-type]
+    with pytest.raises(TemplateNotFound):
+        service.edit_template(actor=ADMIN, name="nope", apps=("x",))
+    assert [(t.name, t.urls) for t in service.list_templates()] == [
+        ("GitHub Enterprise", ("https://ghe.corp.example",)), ("GitLab", ("https://gitlab.com",)),
+    ]  # fmt: skip
+    edits = [
+        (e.actor, e.details.get("template"), e.details.get("renamed_from"))
+        for e in vaults.audit.list(newest_first=False).items
+        if e.details.get("action") == "key_template_changed"
+    ]
+    assert edits == [
+        (ADMIN.name, "GitHub Enterprise", "GitHub"), (ADMIN.name, "GitHub Enterprise", None),
+    ]  # fmt: skip
+
+
 def test_one_primary_account_and_only_an_os_one(vaults: Vaults, alice: str) -> None:
     service = vaults.service
     pc = service.add_account(

@@ -66,6 +66,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "list_shared_accounts": {},
     "show_shared_account": {"shared_id": "s"},
     "add_template": {"actor": ADMIN, "name": "t", "urls": ("x.com",), "apps": ()},
+    "edit_template": {"actor": ADMIN, "name": "t", "apps": ("x",)},
     "list_templates": {},
     "directory_password_changed": {
         "changed": PasswordChanged("e", "alice", "ad", "reset", START, "pw"),

@@ -140,7 +140,7 @@ def test_alarm_lift_needs_an_admin_with_a_fresh_authentication(parts: Workstatio
     future = dataclasses.replace(ROOT, auth_time=NOW + dt.timedelta(minutes=3))
     with pytest.raises(ReauthenticationRequired, match="in the future"):
         parts.lift_alarm(actor=future, now=NOW)
-    with pytest.raises(ReauthenticationRequired, match="API key or the CLI"):
+    with pytest.raises(ReauthenticationRequired, match="an API key cannot do it"):
         parts.lift_alarm(actor=ROOT, now=NOW)  # no proof at all
     assert registry.alarm().active
     parts.lift_alarm(actor=fresh, now=NOW)
