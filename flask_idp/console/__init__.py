@@ -92,6 +92,11 @@ def posted() -> None:
     check_csrf(request.form.get("csrf"))
 
 
+def done(path: str, what: str) -> Response:
+    """After an action: back to ``path`` with the notice ``what`` (303, so a reload is a GET)."""
+    return make_response(redirect(f"{path}?done={what}", code=303))
+
+
 @bp.before_request
 def _require_admin() -> Response | None:
     if request.endpoint in _PUBLIC:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, request
+from flask import Response, request
 from pydantic import ValidationError
 
 from flask_idp.api import services
 from flask_idp.api.problems import invalid_input
-from flask_idp.console import actor, bp, page, posted, sensitive
+from flask_idp.console import actor, bp, done, page, posted, sensitive
 from flask_idp.console.views_keys import employee_keys, keys_attention
 from idp.admin.audit_views import AuditQuery
 from idp.admin.employee_models import EmployeeCreate, EmployeeQuery, EmployeeUpdate
@@ -21,10 +21,6 @@ SORTS = {
     "last_name": "Last name",
     "email": "E-mail",
 }
-
-
-def _done(path: str, what: str) -> Response:
-    return make_response(redirect(f"{path}?done={what}", code=303))
 
 
 def _errors(exc: InvalidInput) -> dict[str, str]:
@@ -71,7 +67,7 @@ def create_employee() -> Response:
         return _form_again(form, _errors(invalid_input(exc)))
     except InvalidInput as exc:
         return _form_again(form, _errors(exc))
-    return _done(f"/console/employees/{created.id}", "created")
+    return done(f"/console/employees/{created.id}", "created")
 
 
 def _form_again(form: dict[str, str], errors: dict[str, str]) -> Response:
@@ -113,21 +109,21 @@ def update_employee(employee_id: str) -> Response:
         return employee(employee_id, _errors(invalid_input(exc)), 422)
     except InvalidInput as exc:
         return employee(employee_id, _errors(exc), 422)
-    return _done(f"/console/employees/{employee_id}", "saved")
+    return done(f"/console/employees/{employee_id}", "saved")
 
 
 @bp.post("/employees/<employee_id>/disable")
 def disable_employee(employee_id: str) -> Response:
     posted()
     services().employees.set_enabled(actor(), employee_id, False)
-    return _done(f"/console/employees/{employee_id}", "disabled")
+    return done(f"/console/employees/{employee_id}", "disabled")
 
 
 @bp.post("/employees/<employee_id>/enable")
 def enable_employee(employee_id: str) -> Response:
     posted()
     services().employees.set_enabled(actor(), employee_id, True)
-    return _done(f"/console/employees/{employee_id}", "enabled")
+    return done(f"/console/employees/{employee_id}", "enabled")
 
 
 @bp.post("/employees/<employee_id>/delete")
@@ -136,7 +132,7 @@ def delete_employee(employee_id: str) -> Response:
     posted()
     sensitive()
     services().employees.delete(actor(), employee_id, if_match=request.form.get("etag") or None)
-    return _done("/console/employees", "deleted")
+    return done("/console/employees", "deleted")
 
 
 @bp.post("/employees/<employee_id>/enrolment-link")
@@ -154,7 +150,7 @@ def revoke_passkey(employee_id: str) -> Response:
     posted()
     credential_id = request.form.get("credential_id", "")
     services().employees.revoke_passkey(actor(), employee_id, credential_id)
-    return _done(f"/console/employees/{employee_id}", "revoked")
+    return done(f"/console/employees/{employee_id}", "revoked")
 
 
 @bp.post("/employees/<employee_id>/sessions/end")
@@ -162,14 +158,14 @@ def end_sessions(employee_id: str) -> Response:
     posted()
     handle = request.form.get("handle") or None
     services().employees.end_sessions(actor(), employee_id, handle=handle)
-    return _done(f"/console/employees/{employee_id}", "ended")
+    return done(f"/console/employees/{employee_id}", "ended")
 
 
 @bp.post("/employees/<employee_id>/password/unlock")
 def unlock_password(employee_id: str) -> Response:
     posted()
     services().employees.unlock_password(actor(), employee_id)
-    return _done(f"/console/employees/{employee_id}", "unlocked")
+    return done(f"/console/employees/{employee_id}", "unlocked")
 
 
 @bp.post("/employees/<employee_id>/app/<any(disable,enable,remove):action>")
@@ -180,11 +176,11 @@ def app_action(employee_id: str, action: str) -> Response:
         devices.remove_app(actor(), employee_id)
     else:
         devices.set_app_enabled(actor(), employee_id, action == "enable")
-    return _done(f"/console/employees/{employee_id}", f"app_{action}d")
+    return done(f"/console/employees/{employee_id}", f"app_{action}d")
 
 
 @bp.post("/employees/<employee_id>/totp/remove")
 def remove_totp(employee_id: str) -> Response:
     posted()
     services().devices.remove_totp(actor(), employee_id)
-    return _done(f"/console/employees/{employee_id}", "totp_removed")
+    return done(f"/console/employees/{employee_id}", "totp_removed")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Response, make_response, redirect, request
+from flask import Response, request
 from pydantic import BaseModel, ValidationError
 
 from flask_idp.api import services
 from flask_idp.api.problems import invalid_input
-from flask_idp.console import actor, bp, page, posted, sensitive
+from flask_idp.console import actor, bp, done, page, posted, sensitive
 from flask_idp.web import runtime
 from idp.admin.access import Permission
 from idp.admin.keys_models import (
@@ -36,11 +36,6 @@ ONE = "/keys/<serial>"
 _STAGES = ("pairing", "connection", "storage")
 _FLAGS = ("button", "pin", "master_key")
 REASONS = sorted(r.value for r in DEACTIVATION_REASONS)
-
-
-def done(path: str, what: str) -> Response:
-    """After an action: back to ``path`` with the notice ``what`` (303, so a reload is a GET)."""
-    return make_response(redirect(f"{path}?done={what}", code=303))
 
 
 def employee_named(field: str) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import Response, request
 
 from flask_idp.api import services
-from flask_idp.console import actor, bp, page, posted
+from flask_idp.console import actor, bp, done, page, posted
 from flask_idp.console.views_employees import employee
-from flask_idp.console.views_keys import done, employee_named, form_errors, model_of
+from flask_idp.console.views_keys import employee_named, form_errors, model_of
 from idp.admin.access import Permission
 from idp.admin.keys_models import (
     KeyAccountCreate,

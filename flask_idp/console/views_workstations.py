@@ -3,21 +3,17 @@ settings) and the emergency alarm (raise; lift after a fresh sign-in)."""
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, request
+from flask import Response, request
 from pydantic import ValidationError
 
 from flask_idp.api import services
 from flask_idp.api.problems import invalid_input
-from flask_idp.console import actor, bp, page, posted, sensitive
+from flask_idp.console import actor, bp, done, page, posted, sensitive
 from idp.admin.models import InvalidInput, etag_of
 from idp.admin.workstation_service import SettingsUpdate, StatusAction, WorkstationQuery
 from idp.workstations.model import WorkstationStatus
 
 ONE = "/workstations/<workstation_id>"
-
-
-def _done(path: str, what: str) -> Response:
-    return make_response(redirect(f"{path}?done={what}", code=303))
 
 
 @bp.get("/workstations")
@@ -40,15 +36,15 @@ def workstation(workstation_id: str) -> Response:
 @bp.post(f"{ONE}/<any(approve,unapprove,remove):action>")
 def workstation_status(workstation_id: str, action: str) -> Response:
     posted()
-    done = services().workstations.set_status(actor(), workstation_id, StatusAction(action))
-    return _done(f"/console/workstations/{done.id}", "ws_status")
+    changed = services().workstations.set_status(actor(), workstation_id, StatusAction(action))
+    return done(f"/console/workstations/{changed.id}", "ws_status")
 
 
 @bp.post(f"{ONE}/lock")
 def lock_workstation(workstation_id: str) -> Response:
     posted()
-    done = services().workstations.lock(actor(), workstation_id)
-    return _done(f"/console/workstations/{done.id}", "ws_locked")
+    locked = services().workstations.lock(actor(), workstation_id)
+    return done(f"/console/workstations/{locked.id}", "ws_locked")
 
 
 @bp.post(f"{ONE}/settings")
@@ -63,7 +59,7 @@ def workstation_settings(workstation_id: str) -> Response:
         return _settings_again(workstation_id, invalid_input(exc))
     except InvalidInput as exc:
         return _settings_again(workstation_id, exc)
-    return _done(f"/console/workstations/{workstation_id[:64]}", "saved")
+    return done(f"/console/workstations/{workstation_id[:64]}", "saved")
 
 
 def _settings_again(workstation_id: str, exc: InvalidInput) -> Response:
@@ -81,7 +77,7 @@ def alarm() -> Response:
 def alarm_on() -> Response:
     posted()
     services().workstations.raise_alarm(actor())
-    return _done("/console/alarm", "alarm_on")
+    return done("/console/alarm", "alarm_on")
 
 
 @bp.post("/alarm/off")
@@ -89,4 +85,4 @@ def alarm_off() -> Response:
     posted()
     sensitive()  # a sign-in of the last minutes, or off to sign in again and back
     services().workstations.lift_alarm(actor())
-    return _done("/console/alarm", "alarm_off")
+    return done("/console/alarm", "alarm_off")
